@@ -1,0 +1,1 @@
+import setuptools; setuptools.setup()  # noqa: E702 -- all metadata lives in pyproject.toml
