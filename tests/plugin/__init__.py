@@ -1,0 +1,1 @@
+"""Tests of the plugin modules, with fakes instead of a running OctoPrint."""

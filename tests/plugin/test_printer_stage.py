@@ -1,0 +1,261 @@
+"""PrinterStage: G-code templates, M114 parsing and confirmed moves against a FakePrinter."""
+
+import threading
+import time
+
+import pytest
+
+from octoprint_autofocus.focus.errors import Cancelled, MoveRefused, StageError, StageTimeout
+from octoprint_autofocus.printer_stage import (
+    PrinterStage,
+    parse_m114,
+    render_move,
+    validate_move_template,
+)
+from tests.plugin.fakes import FakePrinter
+
+TAGS = frozenset({"plugin:autofocus"})
+
+
+@pytest.fixture
+def printer():
+    with FakePrinter(z=5.0) as fake:
+        yield fake
+
+
+def make_stage(printer, **overrides):
+    options = dict(z_min=1.0, z_max=10.0, feedrate=600, timeout=2.0)
+    options.update(overrides)
+    stage = PrinterStage(printer, **options)
+    printer.add_listener(stage.feed_line)
+    return stage
+
+
+# ~ templates
+
+
+def test_default_template_renders_z_with_three_decimals_and_the_feedrate():
+    assert render_move("G1 Z{z:.3f} F{feedrate}", 2.5, 300) == ["G1 Z2.500 F300"]
+
+
+def test_multiline_template_renders_one_command_per_line_without_blanks():
+    lines = render_move("M280 P0 S{z:.0f}\n\nG4 P200\n", 90.4, 100)
+    assert lines == ["M280 P0 S90", "G4 P200"]
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "G1 Z{height} F{feedrate}",
+        "G1 Z{z} F{speed}",
+        "G1 Z{} F{feedrate}",
+        "G1 Z{z:.3q}",
+        "G1 Z{z",
+        "G1 F{feedrate}",
+        "   ",
+    ],
+)
+def test_bad_templates_are_rejected_with_value_error(template):
+    with pytest.raises(ValueError):
+        validate_move_template(template)
+
+
+def test_stage_with_bad_template_cannot_be_constructed(printer):
+    with pytest.raises(ValueError, match="speed"):
+        PrinterStage(printer, z_min=0, z_max=5, feedrate=100, move_template="G1 Z{z} F{speed}")
+
+
+# ~ parse_m114
+
+
+@pytest.mark.parametrize(
+    "line, z",
+    [
+        ("X:0.00 Y:0.00 Z:10.00 E:0.00 Count X:0 Y:0 Z:4000", 10.0),
+        ("X:0.00 Y:0.00 Z:10.00 E:0.00 Count X: 0 Y:0 Z: 99999", 10.0),
+        ("ok X:0.0 Y:0.0 Z:7.25 E:0.0 Count: A:0 B:0 C:725", 7.25),
+        ("ok C: X:0.0000 Y:0.0000 Z:3.1000 E:0.0000", 3.1),
+        ("X:0.000 Y:0.000 Z:-0.200 E:0.000", -0.2),
+        ("// X:10.000 Y:20.000 Z:0.300 E:0.000", 0.3),
+        ("X:0.000 Y:0.000 Z:5.000 E0:0.0 E1:0.0 Count 0 0 2000 Machine 0.000 0.000 5.000", 5.0),
+        ("X: 1.00 Y: 2.00 Z: 4.50 E: 0.00", 4.5),
+        ("X:0.00 Y:0.00 Z:.5 E:0.00", 0.5),
+        ("  X:0.00 Y:0.00 Z:12 E:0.00\r\n", 12.0),
+    ],
+)
+def test_position_reports_from_real_firmwares_give_their_z(line, z):
+    assert parse_m114(line) == pytest.approx(z)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "ok",
+        "ok T:210.0 /210.0 B:60.0 /60.0 @:64 B@:0",
+        "T:21.3 /0.0 B:20.9 /0.0",
+        "Bed X: 110.00 Y: 110.00 Z: 0.23",
+        "echo:  M92 X80.00 Y80.00 Z400.00 E93.00",
+        "X:0.00 Y:0.00 E:0.00",
+        "Count X:0 Y:0 Z:4000",
+        "",
+    ],
+)
+def test_lines_that_are_not_position_reports_give_none(line):
+    assert parse_m114(line) is None
+
+
+# ~ moves
+
+
+def test_move_sends_g90_move_m400_m114_in_order_with_tags(printer):
+    stage = make_stage(printer)
+    stage.move_to(3.0)
+    assert printer.sent_lines() == ["G90", "G1 Z3.000 F600", "M400", "M114"]
+    assert all(tags == TAGS for _, tags in printer.sent)
+    assert printer.z == pytest.approx(3.0)
+
+
+@pytest.mark.parametrize("target", [0.4, 10.5, float("nan")])
+def test_move_outside_limits_is_refused_and_sends_nothing(printer, target):
+    stage = make_stage(printer)
+    with pytest.raises(MoveRefused):
+        stage.move_to(target)
+    assert printer.sent == []
+
+
+def test_refusal_message_names_target_and_limit(printer):
+    stage = make_stage(printer)
+    with pytest.raises(MoveRefused, match=r"refusing Z0\.40: below floor 1\.00"):
+        stage.move_to(0.4)
+    with pytest.raises(MoveRefused, match=r"refusing Z12\.00: above ceiling 10\.00"):
+        stage.move_to(12)
+
+
+def test_moves_to_the_exact_limits_are_allowed(printer):
+    stage = make_stage(printer)
+    stage.move_to(1.0)
+    stage.move_to(10.0)
+    assert printer.z == pytest.approx(10.0)
+
+
+def test_position_sends_m400_m114_and_returns_reported_z(printer):
+    stage = make_stage(printer)
+    assert stage.position() == pytest.approx(5.0)
+    assert printer.sent_lines() == ["M400", "M114"]
+
+
+def test_servo_template_skips_g90_and_the_z_check(printer):
+    stage = make_stage(printer, move_template="M280 P0 S{z:.0f}")
+    stage.move_to(7.0)
+    assert printer.sent_lines() == ["M280 P0 S7", "M400", "M114"]
+
+
+def test_reported_z_off_target_raises_stage_error_with_numbers(printer):
+    printer.z_error = 0.2
+    stage = make_stage(printer, tolerance=0.05)
+    with pytest.raises(StageError, match=r"Z3\.200 after a move to Z3\.000"):
+        stage.move_to(3.0)
+
+
+def test_reported_z_within_tolerance_is_accepted(printer):
+    printer.z_error = 0.004
+    stage = make_stage(printer, tolerance=0.01)
+    stage.move_to(3.0)
+    assert printer.z == pytest.approx(3.004)
+
+
+def test_unanswered_m114_raises_stage_timeout(printer):
+    printer.answer_m114 = False
+    stage = make_stage(printer, timeout=0.2, feedrate=60000)
+    started = time.monotonic()
+    with pytest.raises(StageTimeout, match="M114"):
+        stage.move_to(3.0)
+    assert time.monotonic() - started < 5.0
+
+
+def test_timeout_grows_with_distance_over_feedrate(printer):
+    printer.answer_m114 = False
+    clock = iter([0.0, 1000.0]).__next__  # the deadline is set, then it has passed
+    stage = make_stage(printer, timeout=0.1, feedrate=60, clock=clock)  # 1 mm/s
+    with pytest.raises(StageTimeout, match=r"within 18\.1 s"):  # 0.1 + 2 * 9 mm / (1 mm/s)
+        stage.move_to(10.0)
+
+
+def test_cancel_wakes_a_waiting_move_promptly(printer):
+    printer.answer_m114 = False
+    cancel = threading.Event()
+    stage = make_stage(printer, cancel=cancel, timeout=60.0)
+    threading.Timer(0.1, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        stage.move_to(3.0)
+    assert time.monotonic() - started < 2.0
+
+
+def test_cancelled_stage_sends_nothing(printer):
+    cancel = threading.Event()
+    cancel.set()
+    stage = make_stage(printer, cancel=cancel)
+    with pytest.raises(Cancelled):
+        stage.move_to(3.0)
+    assert printer.sent == []
+
+
+def test_abort_wakes_a_waiting_move_and_refuses_further_moves(printer):
+    printer.answer_m114 = False
+    stage = make_stage(printer, timeout=60.0)
+    threading.Timer(0.1, stage.abort, args=("printer disconnected",)).start()
+    with pytest.raises(StageError, match="printer disconnected"):
+        stage.move_to(3.0)
+    sent_before = len(printer.sent)
+    with pytest.raises(StageError, match="printer disconnected"):
+        stage.move_to(4.0)
+    assert len(printer.sent) == sent_before
+
+
+def test_printer_not_operational_raises_stage_error_and_sends_nothing(printer):
+    printer.operational = False
+    stage = make_stage(printer)
+    with pytest.raises(StageError, match="not operational"):
+        stage.move_to(3.0)
+    with pytest.raises(StageError, match="not operational"):
+        stage.position()
+    assert printer.sent == []
+
+
+def test_position_line_before_the_request_is_not_taken_as_the_answer(printer):
+    stage = make_stage(printer)
+    printer.receive("X:0.00 Y:0.00 Z:9.99 E:0.00")
+    assert printer.wait_idle()
+    stage.move_to(3.0)
+    assert stage.position() == pytest.approx(3.0)
+
+
+def test_late_reply_to_a_timed_out_request_does_not_answer_the_next_one(printer):
+    printer.answer_m114 = False
+    stage = make_stage(printer, timeout=0.1, feedrate=60000)
+    with pytest.raises(StageTimeout):
+        stage.move_to(3.0)
+    printer.receive("X:0.00 Y:0.00 Z:2.50 E:0.00")  # the reply that came too late
+    printer.answer_m114 = True
+    stage.move_to(4.0)
+    assert printer.z == pytest.approx(4.0)
+
+
+def test_feed_line_ignores_unrelated_lines_without_blocking(printer):
+    stage = make_stage(printer)
+    started = time.monotonic()
+    for _ in range(1000):
+        stage.feed_line("ok T:210.0 /210.0 B:60.0 /60.0")
+    assert time.monotonic() - started < 1.0
+    stage.move_to(2.0)
+    assert printer.z == pytest.approx(2.0)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [dict(z_min=5, z_max=5), dict(feedrate=0), dict(tolerance=-1), dict(timeout=0)],
+)
+def test_invalid_construction_arguments_raise_value_error(printer, options):
+    with pytest.raises(ValueError):
+        make_stage(printer, **options)
