@@ -89,18 +89,19 @@ def texture(seed: int, size: Size) -> np.ndarray:
 
 
 def cells(seed: int, size: Size) -> np.ndarray:
-    """Soft dark cells with darker nuclei and faint granules on an uneven bright background."""
+    """Cells with a thin dark membrane, darker nuclei and granules on an uneven bright field."""
     rng = _rng(seed, "cells")
     w, h = size
     img = np.full((h, w), 205.0, np.float32) + 8.0 * _pink_noise(rng, size, 2.0)
-    for _ in range(max(8, w * h // 8000)):
+    for _ in range(max(8, w * h // 5000)):
         centre = (int(rng.integers(0, w)), int(rng.integers(0, h)))
         axes = (int(rng.integers(10, 28)), int(rng.integers(8, 22)))
         angle = float(rng.uniform(0, 180))
-        cv2.ellipse(img, centre, axes, angle, 0, 360, float(rng.uniform(135, 165)), -1, _AA)
+        cv2.ellipse(img, centre, axes, angle, 0, 360, float(rng.uniform(140, 170)), -1, _AA)
+        cv2.ellipse(img, centre, axes, angle, 0, 360, float(rng.uniform(90, 120)), 1, _AA)
         nucleus = (max(axes[0] // 3, 3), max(axes[1] // 3, 3))
         cv2.ellipse(img, centre, nucleus, angle, 0, 360, float(rng.uniform(80, 110)), -1, _AA)
-    img = cv2.GaussianBlur(img, (0, 0), 1.2)
+    img = cv2.GaussianBlur(img, (0, 0), 0.8)
     granules = cv2.GaussianBlur(rng.standard_normal((h, w)).astype(np.float32), (0, 0), 0.7)
     img += 14.0 * granules * (img < 180)
     return _to_uint8(img)
