@@ -29,9 +29,9 @@ class SimConfig:
     """
 
     focal_z: float = 4.0
-    dof: float = 0.05
+    dof: float = 0.1
     noise: float = 0.01
-    fps: float = 10.0
+    fps: float = 15.0
     latency: float = 0.05
     backlash: float = 0.0
     scene: str = "pcb"

@@ -92,15 +92,22 @@ class ZTracker:
         self.backlash = float(backlash)
         self.clock = clock
         self._lock = threading.Lock()
-        self._relative = False
-        self._unit = 1.0
-        self._feedrate = float(default_feedrate)
-        self._offset = 0.0  # logical (G92) coordinate minus physical
-        self._xy = {"X": 0.0, "Y": 0.0}
-        now = clock()
-        self._segments: Deque[_Segment] = deque(
-            [_Segment(now, now, float(start_z), float(start_z), float(start_z))]
-        )
+        self._default_feedrate = float(default_feedrate)
+        self.reset(start_z)
+
+    def reset(self, z: float = 0.0) -> None:
+        """Forget everything: optics at rest at ``z``, absolute mm, default feedrate, no G92.
+
+        For a fresh printer connection (the virtual printer starts again at Z 0).
+        """
+        now = self.clock()
+        with self._lock:
+            self._relative = False
+            self._unit = 1.0
+            self._feedrate = self._default_feedrate
+            self._offset = 0.0  # logical (G92) coordinate minus physical
+            self._xy = {"X": 0.0, "Y": 0.0}
+            self._segments: Deque[_Segment] = deque([_Segment(now, now, float(z), float(z), float(z))])
 
     # ~~ feeding
 

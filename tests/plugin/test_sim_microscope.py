@@ -180,6 +180,14 @@ def test_the_position_stays_right_after_old_moves_are_forgotten():
     assert tracker.z_now() == pytest.approx(1.99)
 
 
+def test_a_reset_starts_over_at_rest_in_absolute_millimetres():
+    tracker = tracker_after(["G20", "G91", "G1 Z1 F600", "G92 Z7"])
+    tracker.reset(2.0)
+    assert final_z(tracker) == pytest.approx(2.0)
+    tracker.on_sent("G1 Z3")
+    assert (final_z(tracker), tracker.position()) == (pytest.approx(3.0), pytest.approx(3.0))
+
+
 # ~~ SimMicroscope
 
 
