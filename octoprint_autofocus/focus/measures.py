@@ -1,7 +1,10 @@
 """Focus measures: a 2-D gray ROI in, one float out, higher is sharper.
 
-Every measure takes an already-cropped 2-D array (``uint8`` for the fast integer paths,
-or ``float32``) and returns a finite float. Values are per-pixel means, so they do not grow
+Every measure has the signature ``measure(gray: (M, N) ndarray) -> float``: ``gray`` is
+the already-cropped ROI (``uint8`` for the fast integer paths; any other real dtype is
+converted to ``float32``), and the result is finite. A measure raises
+:class:`~.errors.BadImageError` for an array that is not 2-D or is empty. For a spot, the
+ROI should frame one point-like target (a star, a speck, a pinhole). Values are per-pixel means, so they do not grow
 with the ROI size, but they are only comparable within one sweep: same ROI, same exposure,
 same ``decode_scale``. :data:`MEASURES` maps the public metric names to the functions.
 
@@ -37,11 +40,6 @@ _PIXEL_R2 = 1.0 / 6.0  # mean squared distance from a unit pixel's centre to its
 def tenengrad(gray: np.ndarray) -> float:
     """Mean squared Sobel gradient magnitude (Tenengrad).
 
-    Parameters
-    ----------
-    gray : (M, N) ndarray
-        The ROI, ``uint8`` or ``float32``.
-
     Returns
     -------
     float
@@ -61,19 +59,16 @@ def tenengrad(gray: np.ndarray) -> float:
     .. [1] J. M. Tenenbaum, "Accommodation in computer vision", Stanford, 1970.
     """
     gray = _checked(gray)
-    depth = _gradient_depth(gray)
-    gx = cv2.Sobel(gray, depth, 1, 0, ksize=3)
-    gy = cv2.Sobel(gray, depth, 0, 1, ksize=3)
+    if gray.dtype == np.uint8:
+        gx, gy = cv2.spatialGradient(gray)  # both 3x3 Sobels in one pass, CV_16S
+    else:
+        gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
+        gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
     return (cv2.norm(gx, cv2.NORM_L2SQR) + cv2.norm(gy, cv2.NORM_L2SQR)) / gray.size
 
 
 def laplacian(gray: np.ndarray) -> float:
     """Variance of the 4-neighbour Laplacian.
-
-    Parameters
-    ----------
-    gray : (M, N) ndarray
-        The ROI, ``uint8`` or ``float32``.
 
     Returns
     -------
@@ -94,18 +89,15 @@ def laplacian(gray: np.ndarray) -> float:
        comparative study", ICPR 2000.
     """
     gray = _checked(gray)
-    lap = cv2.Laplacian(gray, _gradient_depth(gray), ksize=1)
-    _, std = cv2.meanStdDev(lap)
-    return float(std[0, 0]) ** 2
+    depth = cv2.CV_16S if gray.dtype == np.uint8 else cv2.CV_32F
+    lap = cv2.Laplacian(gray, depth, ksize=1)
+    # E[L^2] - E[L]^2: meanStdDev is several times slower than these two on CV_16S.
+    mean = cv2.sumElems(lap)[0] / lap.size
+    return max(cv2.norm(lap, cv2.NORM_L2SQR) / lap.size - mean * mean, 0.0)
 
 
 def normalized_variance(gray: np.ndarray) -> float:
     """Intensity variance divided by the squared mean (squared coefficient of variation).
-
-    Parameters
-    ----------
-    gray : (M, N) ndarray
-        The ROI, ``uint8`` or ``float32``.
 
     Returns
     -------
@@ -138,11 +130,6 @@ def normalized_variance(gray: np.ndarray) -> float:
 def brenner(gray: np.ndarray) -> float:
     """Mean squared difference between pixels two apart (Brenner gradient), both axes.
 
-    Parameters
-    ----------
-    gray : (M, N) ndarray
-        The ROI, ``uint8`` or ``float32``.
-
     Returns
     -------
     float
@@ -169,11 +156,6 @@ def brenner(gray: np.ndarray) -> float:
 
 def vollath_f4(gray: np.ndarray) -> float:
     """Vollath's F4: autocorrelation at lag 1 minus autocorrelation at lag 2, both axes.
-
-    Parameters
-    ----------
-    gray : (M, N) ndarray
-        The ROI, ``uint8`` or ``float32``.
 
     Returns
     -------
@@ -206,12 +188,6 @@ def vollath_f4(gray: np.ndarray) -> float:
 
 def spot(gray: np.ndarray) -> float:
     """Inverse half-flux radius of a bright spot on a dark background.
-
-    Parameters
-    ----------
-    gray : (M, N) ndarray
-        The ROI around one point-like target (a star, a speck, a pinhole), ``uint8`` or
-        ``float32``.
 
     Returns
     -------
@@ -278,11 +254,6 @@ def _checked(gray: np.ndarray) -> np.ndarray:
     if not (np.issubdtype(gray.dtype, np.integer) or np.issubdtype(gray.dtype, np.floating)):
         raise BadImageError(f"unsupported gray dtype {gray.dtype}")
     return gray.astype(np.float32)
-
-
-def _gradient_depth(gray: np.ndarray) -> int:
-    """Output depth for derivative filters: exact 16-bit integers for ``uint8`` input."""
-    return cv2.CV_16S if gray.dtype == np.uint8 else cv2.CV_32F
 
 
 def _difference_energy(gray: np.ndarray, step: int) -> Tuple[float, int]:

@@ -1,0 +1,137 @@
+"""Benchmark 1: the per-frame cost of ``score()`` next to a bare decode and the naive pipeline.
+
+Usage (from the repository root)::
+
+    .venv/bin/python bench/bench_score.py [--reps 60] [--threads N] [--quality 85]
+
+It makes seeded synthetic colour JPEG frames (640x480 and 1280x720: noise texture,
+shapes, lines and text; no downloads), then times every case interleaved in one loop, so
+that load from other processes hits all cases alike, and prints the median ms per frame:
+
+- ``floor``: ``cv2.imdecode(buf, IMREAD_GRAYSCALE)``, the least any JPEG scorer must pay;
+- ``naive``: colour decode, ``cvtColor`` to gray, ``cv2.Laplacian(gray, CV_64F).var()``;
+- ``score <metric>``: ``score(jpeg, metric=...)`` on the full frame, every metric;
+- ``score roi``: ``score(jpeg, roi=<200x200 centre>)`` (tenengrad);
+- ``measure <metric>``: the measure alone on an already-decoded 200x200 gray ROI;
+- ``score /2``: ``score(jpeg, decode_scale=2)`` (tenengrad).
+
+Columns: ``x floor`` = case / floor (target for full-frame tenengrad: <= 1.25; for a
+measure on the ROI: < 0.10), ``naive / case`` = how many times faster than the naive
+pipeline (target: >= 4). ``--threads`` calls ``cv2.setNumThreads`` first (default: leave
+OpenCV's own choice).
+"""
+
+import argparse
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Callable, Dict, List, Tuple
+
+import cv2
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from octoprint_autofocus.focus.frames import gray_roi  # noqa: E402
+from octoprint_autofocus.focus.measures import MEASURES  # noqa: E402
+from octoprint_autofocus.focus.scoring import score  # noqa: E402
+
+SIZES = ((640, 480), (1280, 720))
+ROI_SIDE = 200
+
+
+def synthetic_jpeg(width: int, height: int, seed: int, quality: int) -> bytes:
+    """A seeded textured colour scene, JPEG-encoded like a webcam frame."""
+    rng = np.random.default_rng(seed)
+    texture = cv2.GaussianBlur(rng.normal(128, 40, (height, width)).astype(np.float32), (0, 0), 1.2)
+    image = cv2.cvtColor(np.clip(texture, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    for _ in range(40):
+        colour = tuple(int(c) for c in rng.integers(0, 256, 3))
+        x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
+        size = int(rng.integers(10, height // 4))
+        kind = rng.integers(0, 3)
+        if kind == 0:
+            cv2.rectangle(image, (x, y), (x + size, y + size // 2), colour, -1)
+        elif kind == 1:
+            cv2.circle(image, (x, y), size // 2, colour, 3)
+        else:
+            cv2.line(image, (x, y), (int(rng.integers(0, width)), int(rng.integers(0, height))), colour, 2)
+    for row in range(30, height, 60):
+        cv2.putText(image, "AUTOFOCUS 0123", (10, row), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (20, 20, 20), 2)
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
+    assert ok
+    return buf.tobytes()
+
+
+def naive_score(data: bytes) -> float:
+    """The pipeline people write first: colour decode, cvtColor, float64 Laplacian variance."""
+    colour = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    gray = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+    return cv2.Laplacian(gray, cv2.CV_64F).var()
+
+
+def cases_for(data: bytes, width: int, height: int) -> Dict[str, Callable[[], object]]:
+    """Name -> zero-argument callable, in the order the table prints them."""
+    buf = np.frombuffer(data, np.uint8)
+    roi = ((width - ROI_SIDE) // 2, (height - ROI_SIDE) // 2, ROI_SIDE, ROI_SIDE)
+    crop = gray_roi(data, roi)
+    cases: Dict[str, Callable[[], object]] = {
+        "floor": lambda: cv2.imdecode(buf, cv2.IMREAD_GRAYSCALE),
+        "naive": lambda: naive_score(data),
+    }
+    for name in MEASURES:
+        cases[f"score {name}"] = lambda name=name: score(data, metric=name)
+    cases["score roi"] = lambda: score(data, roi)
+    for name, measure in MEASURES.items():
+        cases[f"measure {name} (roi)"] = lambda measure=measure: measure(crop)
+    cases["score /2"] = lambda: score(data, decode_scale=2)
+    return cases
+
+
+def time_interleaved(cases: Dict[Tuple[str, str], Callable[[], object]], reps: int) -> Dict[Tuple[str, str], float]:
+    """Median seconds per call of each case, all cases run round-robin ``reps`` times."""
+    samples: Dict[Tuple[str, str], List[float]] = {key: [] for key in cases}
+    for fn in cases.values():  # warm-up: first-call allocations and thread pools
+        fn()
+    for _ in range(reps):
+        for key, fn in cases.items():
+            start = time.perf_counter()
+            fn()
+            samples[key].append(time.perf_counter() - start)
+    return {key: statistics.median(values) for key, values in samples.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--reps", type=int, default=60, help="round-robin repetitions (default 60)")
+    parser.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads before timing")
+    parser.add_argument("--quality", type=int, default=85, help="JPEG quality of the test frames")
+    args = parser.parse_args()
+    if args.threads is not None:
+        cv2.setNumThreads(args.threads)
+
+    labels = [f"{w}x{h}" for w, h in SIZES]
+    cases: Dict[Tuple[str, str], Callable[[], object]] = {}
+    names: List[str] = []
+    for (width, height), label in zip(SIZES, labels):
+        data = synthetic_jpeg(width, height, seed=width, quality=args.quality)
+        per_size = cases_for(data, width, height)
+        names = list(per_size)
+        cases.update({(label, name): fn for name, fn in per_size.items()})
+    medians = time_interleaved(cases, args.reps)
+
+    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads, {args.reps} reps, JPEG q{args.quality}")
+    header = f"{'case':28}" + "".join(f"{label + ' ms':>13}{'x floor':>9}{'naive/case':>12}" for label in labels)
+    print(header)
+    print("-" * len(header))
+    for name in names:
+        row = f"{name:28}"
+        for label in labels:
+            ms = medians[(label, name)]
+            row += f"{ms * 1e3:13.3f}{ms / medians[(label, 'floor')]:9.2f}{medians[(label, 'naive')] / ms:12.1f}"
+        print(row)
+
+
+if __name__ == "__main__":
+    main()
