@@ -64,18 +64,21 @@ class _MicroscopeHandler(tornado.web.RequestHandler):
         microscope: SimMicroscope,
         access_validation: Optional[AccessValidation] = None,
         token: str = ACCESS_TOKEN,
+        is_enabled: Callable[[], bool] = lambda: True,
     ) -> None:
         self._microscope = microscope
         self._access_validation = access_validation
         self._token = token
+        self._is_enabled = is_enabled
 
     def prepare(self) -> None:
         supplied = self.get_query_argument("token", "")
-        if supplied and hmac.compare_digest(supplied.encode(), self._token.encode()):
-            return
-        if self._access_validation is None:
-            raise tornado.web.HTTPError(403)
-        self._access_validation(self.request)
+        if not (supplied and hmac.compare_digest(supplied.encode(), self._token.encode())):
+            if self._access_validation is None:
+                raise tornado.web.HTTPError(403)
+            self._access_validation(self.request)
+        if not self._is_enabled():
+            raise tornado.web.HTTPError(404)
 
     def set_default_headers(self) -> None:
         self.set_header("Cache-Control", "no-store, no-cache, must-revalidate, max-age=0")
@@ -97,7 +100,8 @@ class SnapshotHandler(_MicroscopeHandler):
 
 class StreamHandler(_MicroscopeHandler):
     """``GET`` -> ``multipart/x-mixed-replace`` JPEG parts at the configured fps, until the
-    client disconnects. Clients share frames younger than one frame interval."""
+    client disconnects or the simulator is disabled. Clients share frames younger than one
+    frame interval."""
 
     def initialize(self, **kwargs: Any) -> None:
         super().initialize(**kwargs)
@@ -110,7 +114,7 @@ class StreamHandler(_MicroscopeHandler):
         loop = IOLoop.current()
         self.set_header("Content-Type", f"multipart/x-mixed-replace; boundary={BOUNDARY}")
         self.set_header("X-Accel-Buffering", "no")
-        while not self._closed:
+        while not self._closed and self._is_enabled():
             interval = 1.0 / self._microscope.config.fps
             started = loop.time()
             jpeg = await self._capture(interval)
@@ -127,12 +131,18 @@ def http_routes(
     microscope: SimMicroscope,
     access_validation: Optional[AccessValidation] = None,
     token: str = ACCESS_TOKEN,
+    is_enabled: Callable[[], bool] = lambda: True,
 ) -> List[Tuple[str, type, Dict[str, Any]]]:
     """Routes for the hook ``octoprint.server.http.routes`` (OctoPrint prefixes them with
-    ``/plugin/autofocus``). ``access_validation`` defaults to :func:`status_validation`."""
+    ``/plugin/autofocus``). ``access_validation`` defaults to :func:`status_validation`.
+
+    OctoPrint asks for routes once, at startup: register them always and pass
+    ``is_enabled`` (e.g. the ``simulator.enabled`` setting) so they answer 404 while off.
+    """
     kwargs = {
         "microscope": microscope,
         "access_validation": access_validation if access_validation is not None else status_validation(),
         "token": token,
+        "is_enabled": is_enabled,
     }
     return [(STREAM_ROUTE, StreamHandler, kwargs), (SNAPSHOT_ROUTE, SnapshotHandler, kwargs)]

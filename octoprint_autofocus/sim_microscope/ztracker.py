@@ -61,7 +61,7 @@ class _Segment:
 
 
 def _parse_words(line: str) -> Dict[str, float]:
-    """``"G1 Z5 F300 ; up"`` -> ``{"G": 1.0, "Z": 5.0, "F": 300.0}`` (first occurrence wins)."""
+    """``"G1 Z5 F300"`` -> ``{"G": 1.0, "Z": 5.0, "F": 300.0}`` (first occurrence wins)."""
     words: Dict[str, float] = {}
     for letter, value in _WORD.findall(line):
         words.setdefault(letter, float(value))

@@ -271,6 +271,7 @@ def test_bad_settings_are_refused(bad):
 def test_the_webcam_points_at_the_plugin_routes_without_the_token():
     webcam = webcam_config(SimConfig())
     assert webcam.name == WEBCAM_NAME and webcam.canSnapshot
+    assert webcam.displayName == "Simulated microscope"
     assert webcam.compat.stream == PREFIX + "/sim/stream"
     assert webcam.compat.snapshot == PREFIX + "/sim/snapshot"
     assert ACCESS_TOKEN not in webcam.compat.stream
@@ -300,14 +301,14 @@ def serve() -> Iterator[Callable[..., str]]:
     """Start a real Tornado server with the routes on a free loopback port; yields its URL."""
     stoppers = []
 
-    def start(microscope: SimMicroscope, validation: Callable = deny) -> str:
+    def start(microscope: SimMicroscope, validation: Callable = deny, **options) -> str:
         ready = threading.Event()
         state: Dict[str, object] = {}
 
         async def main() -> None:
             routes = [
                 (PREFIX + route, handler, kwargs)
-                for route, handler, kwargs in http_routes(microscope, validation)
+                for route, handler, kwargs in http_routes(microscope, validation, **options)
             ]
             sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
             server = tornado.httpserver.HTTPServer(tornado.web.Application(routes))
@@ -387,6 +388,24 @@ def test_the_snapshot_route_returns_one_fresh_jpeg(serve, fast_microscope):
     assert response.headers["Content-Type"] == "image/jpeg"
     assert cv2.imdecode(np.frombuffer(response.content, np.uint8), cv2.IMREAD_GRAYSCALE).shape == (120, 160)
     assert fast_microscope.renders == 1
+
+
+def test_a_disabled_simulator_answers_not_found(serve, fast_microscope):
+    url = serve(fast_microscope, is_enabled=lambda: False)
+    for route in ("/sim/stream", "/sim/snapshot"):
+        assert requests.get(url + route, params={"token": ACCESS_TOKEN}, timeout=10).status_code == 404
+        assert requests.get(url + route, timeout=10).status_code == 403
+
+
+def test_the_stream_ends_when_the_simulator_is_disabled(serve, fast_microscope):
+    enabled = threading.Event()
+    enabled.set()
+    url = serve(fast_microscope, is_enabled=enabled.is_set)
+    with requests.get(f"{url}/sim/stream", params={"token": ACCESS_TOKEN}, stream=True, timeout=10) as response:
+        read_parts(response, 2)
+        enabled.clear()
+        rest = response.raw.read()
+    assert rest.count(b"Content-Length") <= 2
 
 
 def test_rendering_stops_when_the_stream_client_disconnects(serve, fast_microscope):
