@@ -1,0 +1,399 @@
+"""FocusJob: runs one autofocus at a time on a named daemon thread.
+
+A run: confirm the current Z, work out the limits, send the "before" G-code, run the
+focus search with the camera open, then (by kind) store the reference or set Z with
+``G92``, send the "after" G-code and keep, push and announce the record. A job hold taken
+for ``@AUTOFOCUS`` in a print is released in ``finally`` on every path; a failed run
+inside a print pauses it first when ``on_failure`` says so.
+"""
+
+import logging
+import math
+import threading
+import time
+from dataclasses import asdict, dataclass
+from typing import Any, Callable, ContextManager, Dict, List, Optional, Protocol, Tuple
+
+from flask_babel import gettext
+
+from .focus import FocusError, FocusResult, autofocus
+from .focus.errors import CameraError, Cancelled
+from .focus.frames import jpeg_size
+from .records import RecordStore, new_run_id
+from .settings import RunConfig, RunRequest, SettingsError, run_limits
+
+__all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "KINDS", "THREAD_NAME", "roi_pixels"]
+
+THREAD_NAME = "octoprint.plugins.autofocus.run"
+KINDS = ("focus", "reference", "home")
+TAGS = frozenset({"plugin:autofocus"})
+
+
+class Busy(RuntimeError):
+    """A run is already going."""
+
+
+class NotReady(RuntimeError):
+    """The printer is not connected or not operational."""
+
+
+@dataclass(frozen=True)
+class RunPlan:
+    """What to run: ``kind`` (one of KINDS), the settings snapshot and the overrides.
+
+    ``in_job`` marks ``@AUTOFOCUS`` from a printing job: the job is held during the run
+    and a failure pauses it unless ``config.on_failure`` is ``"continue"``.
+    """
+
+    kind: str
+    config: RunConfig
+    request: RunRequest = RunRequest()
+    in_job: bool = False
+
+
+class Printer(Protocol):
+    """The part of OctoPrint's printer the job uses."""
+
+    def commands(self, commands: List[str], tags: Any = None) -> None: ...
+
+    def is_operational(self) -> bool: ...
+
+    def set_job_on_hold(self, value: bool, blocking: bool = True) -> bool: ...
+
+    def pause_print(self) -> None: ...
+
+
+class Stage(Protocol):
+    """PrinterStage as the job uses it."""
+
+    def move_to(self, z: float) -> None: ...
+
+    def position(self) -> float: ...
+
+    def feed_line(self, line: str) -> None: ...
+
+    def abort(self, reason: str = "") -> None: ...
+
+
+def roi_pixels(roi: Optional[Tuple[float, float, float, float]], frame: Any) -> Optional[Tuple[int, int, int, int]]:
+    """An ROI in fractions of the image as ``(x, y, w, h)`` pixels of ``frame`` (at least 1x1)."""
+    if roi is None:
+        return None
+    size = jpeg_size(frame) if isinstance(frame, (bytes, bytearray, memoryview)) else (frame.shape[1], frame.shape[0])
+    if size is None:
+        raise CameraError(gettext("the camera sent an image whose size cannot be read"))
+    width, height = size
+    x, y = int(roi[0] * width), int(roi[1] * height)
+    w = max(1, min(width - x, int(round(roi[2] * width))))
+    h = max(1, min(height - y, int(round(roi[3] * height))))
+    return (x, y, w, h)
+
+
+def _push_type(result: FocusResult) -> str:
+    """The plugin message type that carries a run's record."""
+    if result.ok:
+        return "done"
+    return "aborted" if result.reason == "cancelled" else "failed"
+
+
+def _json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinities replaced by None (strict JSON has no NaN)."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _json_safe(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(item) for item in value]
+    return value
+
+
+def _gcode_lines(text: str) -> List[str]:
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _reason_for(exc: BaseException) -> str:
+    if isinstance(exc, Cancelled):
+        return "cancelled"
+    if isinstance(exc, CameraError):
+        return "camera_error"
+    return "stage_error"
+
+
+@dataclass(frozen=True)
+class Wiring:
+    """How a job reaches the rest of the plugin.
+
+    ``make_stage(config, z_min, z_max, cancel)`` builds the Z stage, ``open_camera(config)``
+    is a context manager yielding a frame source, ``volume()`` gives the printer profile's
+    Z range or None, ``push(type, data)`` sends a plugin message, ``fire(key, payload)`` a
+    custom event (``focus_started``...), ``store_reference(z)`` saves a reference Z.
+    """
+
+    make_stage: Callable[[RunConfig, float, float, threading.Event], Stage]
+    open_camera: Callable[[RunConfig], ContextManager[Any]]
+    volume: Callable[[], Optional[Tuple[float, float]]]
+    push: Callable[[str, Dict[str, Any]], None]
+    fire: Callable[[str, Dict[str, Any]], None]
+    store_reference: Callable[[float], None]
+
+
+class FocusJob:
+    """One run at a time; ``start`` returns at once, the work happens on a worker thread."""
+
+    def __init__(
+        self,
+        printer: Printer,
+        records: RecordStore,
+        wiring: Wiring,
+        *,
+        search: Callable[..., FocusResult] = autofocus,
+        logger: Optional[logging.Logger] = None,
+    ) -> None:
+        self._printer = printer
+        self._records = records
+        self._wiring = wiring
+        self._search = search
+        self._logger = logger or logging.getLogger("octoprint.plugins.autofocus.job")
+        self._running = threading.Lock()
+        self._state_lock = threading.Lock()
+        self._thread: Optional[threading.Thread] = None
+        self._cancel = threading.Event()
+        self._stage: Optional[Stage] = None
+        self._run: Optional[Dict[str, Any]] = None
+
+    # ~ control
+
+    def start(self, plan: RunPlan) -> str:
+        """Start a run and return its id; Busy if one is going, NotReady without a printer.
+
+        With ``plan.in_job`` the job hold is taken here, before returning, so no later
+        line of the job can be sent before the run has finished.
+        """
+        if plan.kind not in KINDS:
+            raise ValueError("unknown run kind %r" % plan.kind)
+        self._acquire()
+        held = False
+        try:
+            run_id = new_run_id()
+            with self._state_lock:
+                self._cancel = threading.Event()
+                self._run = {"run_id": run_id, "kind": plan.kind, "samples": [], "phase": "starting"}
+            if plan.in_job:
+                self._printer.set_job_on_hold(True)
+                held = True
+            self._thread = threading.Thread(
+                target=self._work, args=(plan, run_id, self._cancel), name=THREAD_NAME, daemon=True
+            )
+            self._thread.start()
+        except BaseException:
+            try:
+                self._release_hold(held)
+            finally:
+                self._clear_run()
+            raise
+        return run_id
+
+    def jog(self, config: RunConfig, dz: float) -> float:
+        """Move Z by ``dz`` within the limits, wait for it, return the new Z (caller's thread).
+
+        Busy while a run is going, NotReady without a printer; MoveRefused (nothing moves)
+        for a target outside the limits.
+        """
+        self._acquire()
+        try:
+            with self._state_lock:
+                self._cancel = threading.Event()
+            stage = self._use_stage(config, self._cancel)
+            target = stage.position() + dz
+            stage.move_to(target)
+            return target
+        finally:
+            self._clear_run()
+
+    def cancel(self, reason: str = "") -> bool:
+        """Stop the current run at once (no further moves); False when none is going."""
+        with self._state_lock:
+            if self._run is None:
+                return False
+            self._cancel.set()
+            stage = self._stage
+        if stage is not None:
+            stage.abort(reason or gettext("cancelled"))
+        self._logger.info("Autofocus run cancelled%s", ": " + reason if reason else "")
+        return True
+
+    def shutdown(self, timeout: float = 10.0) -> None:
+        """Cancel any run and wait for its thread (up to ``timeout`` s)."""
+        self.cancel(gettext("OctoPrint is shutting down"))
+        self.wait(timeout)
+
+    def _acquire(self) -> None:
+        if not self._running.acquire(blocking=False):
+            raise Busy(gettext("An autofocus run is already in progress."))
+        if not self._printer.is_operational():
+            self._running.release()
+            raise NotReady(gettext("The printer is not connected or not operational."))
+
+    def _use_stage(self, config: RunConfig, cancel: threading.Event) -> Stage:
+        """Build the stage for the safety limits (settings and printer volume) and route lines to it."""
+        floor, ceiling = run_limits(config, None, RunRequest(z_min=config.z_min, z_max=config.z_max), self._wiring.volume())
+        stage = self._wiring.make_stage(config, floor, ceiling, cancel)
+        with self._state_lock:
+            self._stage = stage
+        if cancel.is_set():
+            stage.abort(gettext("cancelled"))
+        return stage
+
+    def wait(self, timeout: Optional[float] = None) -> bool:
+        """Wait for the current run (if any) to end; True when none is going any more."""
+        thread = self._thread
+        if thread is not None:
+            thread.join(timeout)
+        return not self.running
+
+    def feed_line(self, line: str) -> None:
+        """Pass a line received from the printer to the active stage (comm thread; fast)."""
+        stage = self._stage
+        if stage is not None:
+            stage.feed_line(line)
+
+    def status(self) -> Dict[str, Any]:
+        """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase} or None}``."""
+        with self._state_lock:
+            run = None if self._run is None else {**self._run, "samples": list(self._run["samples"])}
+        return {"state": "running" if run else "idle", "run": run}
+
+    @property
+    def running(self) -> bool:
+        """Whether a run is going."""
+        return self._run is not None
+
+    # ~ worker
+
+    def _work(self, plan: RunPlan, run_id: str, cancel: threading.Event) -> None:
+        started = time.time()
+        correction = None
+        result = FocusResult(ok=False, z=float("nan"), reason="stage_error")
+        try:
+            self._wiring.push("state", self.status())
+            self._wiring.fire("focus_started", {"run_id": run_id, "kind": plan.kind})
+            self._logger.info("Autofocus %s run %s started", plan.kind, run_id)
+            result, correction = self._focus(plan, cancel)
+        except (FocusError, SettingsError) as exc:
+            result = self._failure(_reason_for(exc), str(exc))
+        except Exception as exc:
+            self._logger.exception("Autofocus run %s crashed", run_id)
+            result = self._failure("stage_error", gettext("internal error: %(error)s") % {"error": exc})
+        finally:
+            try:
+                if plan.in_job and not result.ok and result.reason != "cancelled" and plan.config.on_failure == "pause":
+                    self._printer.pause_print()
+            finally:
+                try:
+                    self._release_hold(plan.in_job)
+                finally:
+                    try:
+                        record = self._report(plan, run_id, started, result, correction)
+                    finally:
+                        self._clear_run()
+                    self._wiring.push(_push_type(result), {"record": record})
+                    self._wiring.push("state", self.status())
+
+    def _failure(self, reason: str, message: str) -> FocusResult:
+        """A failed result for a run that ended before the search could report."""
+        with self._state_lock:
+            start_z = (self._run or {}).get("start_z")
+        z = float("nan") if start_z is None else start_z
+        return FocusResult(ok=False, z=z, reason=reason, message=message, start_z=z, final_z=z)
+
+    def _focus(self, plan: RunPlan, cancel: threading.Event) -> Tuple[FocusResult, Optional[float]]:
+        config, request = plan.config, plan.request
+        stage = self._use_stage(config, cancel)
+        z0 = stage.position()
+        with self._state_lock:
+            self._run["start_z"] = z0
+        z_min, z_max = run_limits(config, z0, request, self._wiring.volume())
+        self._send(config.before_gcode)
+        try:
+            with self._wiring.open_camera(config) as camera:
+                roi = request.roi if request.roi is not None else config.roi
+                result = self._search(
+                    stage, camera, z_min, z_max,
+                    roi=roi_pixels(roi, camera.frame()) if roi is not None else None,
+                    metric=request.metric or config.metric,
+                    coarse_points=config.coarse_points, tolerance=config.tolerance,
+                    overscan=config.overscan, approach=config.approach, settle=config.settle,
+                    frames_per_position=config.frames_per_position, cancel=cancel,
+                    on_sample=self._on_sample,
+                )
+        finally:
+            self._send(config.after_gcode)
+        correction = None
+        if result.ok and plan.kind == "reference":
+            self._wiring.store_reference(result.z)
+        if result.ok and plan.kind == "home":
+            correction = self._home(stage, config, result.z)
+        return result, correction
+
+    def _home(self, stage: Stage, config: RunConfig, focused_z: float) -> float:
+        """Rename the focused Z to the reference with G92; return the correction (new - old)."""
+        if config.reference_z is None:
+            raise SettingsError("reference_z", gettext("no reference Z is set; calibrate it first"))
+        self._printer.commands(["G92 Z%.3f" % config.reference_z], tags=TAGS)
+        reported = stage.position()
+        if abs(reported - config.reference_z) > max(config.tolerance, 0.001):
+            raise FocusError(
+                gettext("after G92 the printer reports Z%(z).3f instead of Z%(ref).3f")
+                % {"z": reported, "ref": config.reference_z}
+            )
+        return config.reference_z - focused_z
+
+    def _on_sample(self, z: float, score: float, phase: str) -> None:
+        with self._state_lock:
+            if self._run is None:
+                return
+            self._run["samples"].append([float(z), float(score)])
+            self._run["phase"] = phase
+            run_id = self._run["run_id"]
+        self._wiring.push("progress", {"run_id": run_id, "z": float(z), "score": float(score), "phase": phase})
+
+    def _send(self, gcode: str) -> None:
+        lines = _gcode_lines(gcode)
+        if lines and self._printer.is_operational():
+            self._printer.commands(lines, tags=TAGS)
+
+    def _release_hold(self, held: bool) -> None:
+        if held:
+            self._printer.set_job_on_hold(False)
+
+    def _clear_run(self) -> None:
+        """Forget the run and its stage and free the "running" lock."""
+        with self._state_lock:
+            self._stage = None
+            self._run = None
+        self._running.release()
+
+    def _report(self, plan: RunPlan, run_id: str, started: float, result: FocusResult,
+                correction: Optional[float]) -> Dict[str, Any]:
+        """Keep the record, log and fire the event; return the record."""
+        record = _json_safe({
+            **result.to_dict(),
+            "run_id": run_id,
+            "kind": plan.kind,
+            "started": started,
+            "correction": correction,
+            "settings": asdict(plan.config),
+        })
+        try:
+            self._records.save(record)
+        except OSError:
+            self._logger.exception("Could not save the record of run %s", run_id)
+        if result.ok:
+            self._logger.info("Autofocus run %s: focused at Z%.3f", run_id, result.z)
+            self._wiring.fire("focus_finished", {"run_id": run_id, "kind": plan.kind, "z": result.z,
+                                          "correction": correction})
+        else:
+            self._logger.warning("Autofocus run %s failed (%s): %s", run_id, result.reason, result.message)
+            self._wiring.fire("focus_failed", {"run_id": run_id, "kind": plan.kind, "reason": result.reason,
+                                        "message": result.message})
+        return record
