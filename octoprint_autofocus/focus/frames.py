@@ -172,6 +172,8 @@ def _to_gray(image: np.ndarray) -> np.ndarray:
 def _checked_bounds(roi: Sequence[float], size: Tuple[int, int]) -> Tuple[int, int, int, int]:
     """Validate ``roi`` against a ``(width, height)`` frame; return ``(x0, y0, x1, y1)``."""
     try:
+        if isinstance(roi, (str, bytes)):
+            raise TypeError("a string is not an ROI")
         x, y, w, h = (int(round(float(v))) for v in roi)
     except (TypeError, ValueError) as exc:
         raise BadImageError(f"ROI must be four numbers (x, y, w, h), got {roi!r}") from exc

@@ -1,0 +1,176 @@
+"""Focus measures: sharper scores higher, blur lowers the score, brightness behaves as documented."""
+
+import math
+
+import cv2
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus.errors import BadImageError
+from octoprint_autofocus.focus.measures import MEASURES, spot
+
+TEXTURE_METRICS = ["tenengrad", "laplacian", "normalized_variance", "brenner", "vollath_f4"]
+GRADIENT_METRICS = ["tenengrad", "laplacian", "brenner", "vollath_f4"]
+SEEDS = [1, 2, 3]
+SIGMAS = [0.7, 1.2, 2.0, 3.0, 4.5]
+
+
+def textured(seed: int, size=(160, 200)) -> np.ndarray:
+    """A seeded uint8 scene: fine noise texture plus a few solid shapes, mid-grey, unsaturated."""
+    rng = np.random.default_rng(seed)
+    height, width = size
+    image = cv2.GaussianBlur(rng.normal(0, 1, size).astype(np.float32), (0, 0), 0.8)
+    image = 128 + 30 * image / image.std()
+    for _ in range(6):
+        x, y = int(rng.integers(0, width - 30)), int(rng.integers(0, height - 30))
+        cv2.rectangle(image, (x, y), (x + 25, y + 18), float(rng.uniform(60, 200)), -1)
+    return np.clip(image, 20, 235).astype(np.uint8)
+
+
+def blurred(image: np.ndarray, sigma: float) -> np.ndarray:
+    return cv2.GaussianBlur(image, (0, 0), sigma)
+
+
+def spot_image(radius_sigma: float, seed: int, noise: float = 6.0, peak: float = 200.0, size: int = 64) -> np.ndarray:
+    """A Gaussian spot off-centre on a dark, noisy background, as float32."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    cx, cy = size * 0.45, size * 0.55
+    spot_ = peak * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * radius_sigma**2))
+    return (15 + spot_ + rng.normal(0, noise, (size, size))).astype(np.float32)
+
+
+def as_uint8(image: np.ndarray) -> np.ndarray:
+    return np.clip(np.round(image), 0, 255).astype(np.uint8)
+
+
+def test_the_registry_offers_every_documented_metric():
+    assert set(MEASURES) == set(TEXTURE_METRICS) | {"spot"}
+
+
+@pytest.mark.parametrize("metric", TEXTURE_METRICS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_sharp_image_scores_above_its_blurred_copy(metric, seed):
+    image = textured(seed)
+    assert MEASURES[metric](image) > MEASURES[metric](blurred(image, 1.0))
+
+
+@pytest.mark.parametrize("metric", TEXTURE_METRICS)
+@pytest.mark.parametrize("seed", SEEDS)
+def test_score_falls_as_blur_rises(metric, seed):
+    image = textured(seed)
+    scores = [MEASURES[metric](blurred(image, sigma)) for sigma in SIGMAS]
+    assert all(a > b for a, b in zip(scores, scores[1:])), scores
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_spot_score_falls_as_the_spot_spreads(seed):
+    scores = [spot(as_uint8(spot_image(sigma, seed))) for sigma in (1.0, 1.6, 2.5, 4.0, 6.0)]
+    assert all(a > b for a, b in zip(scores, scores[1:])), scores
+
+
+@pytest.mark.parametrize("seed", range(10))
+def test_a_noisy_background_does_not_flip_the_spot_order(seed):
+    small = spot(as_uint8(spot_image(1.5, seed, noise=15.0)))
+    large = spot(as_uint8(spot_image(2.5, seed + 100, noise=15.0)))
+    assert small > large
+
+
+def test_spot_score_is_the_inverse_half_flux_radius_of_a_disc():
+    disc = np.zeros((80, 80), np.uint8)
+    cv2.circle(disc, (40, 40), 10, 200, -1)
+    # Half the flux of a uniform disc of radius R lies within R / sqrt(2).
+    assert 1 / spot(disc) == pytest.approx(10 / math.sqrt(2), rel=0.08)
+
+
+def test_spot_score_ignores_the_exposure_gain():
+    image = spot_image(2.0, seed=5, noise=3.0)
+    assert spot(0.5 * image) == pytest.approx(spot(image), rel=0.05)
+
+
+def test_spot_on_a_background_without_a_spot_scores_zero():
+    rng = np.random.default_rng(7)
+    assert spot(rng.normal(20, 5, (64, 64)).astype(np.float32).clip(0)) < spot(as_uint8(spot_image(3.0, 7)))
+    assert spot(np.full((32, 32), 40, np.uint8)) == 0.0
+
+
+@pytest.mark.parametrize("metric", GRADIENT_METRICS)
+@pytest.mark.parametrize("gain", [0.5, 2.0, 3.0])
+def test_gradient_measures_scale_with_the_square_of_the_gain(metric, gain):
+    image = textured(4).astype(np.float32)
+    assert MEASURES[metric](gain * image) == pytest.approx(gain**2 * MEASURES[metric](image), rel=1e-4)
+
+
+@pytest.mark.parametrize("gain", [0.25, 0.5, 2.0])
+def test_normalized_variance_ignores_the_exposure_gain(gain):
+    image = textured(4).astype(np.float32)
+    assert MEASURES["normalized_variance"](gain * image) == pytest.approx(
+        MEASURES["normalized_variance"](image), rel=1e-4
+    )
+
+
+def test_normalized_variance_falls_when_a_black_level_offset_is_added():
+    image = textured(4)
+    assert MEASURES["normalized_variance"](image + np.uint8(20)) < MEASURES["normalized_variance"](image)
+
+
+@pytest.mark.parametrize("metric", GRADIENT_METRICS)
+def test_gradient_measures_ignore_a_brightness_offset(metric):
+    image = textured(4)
+    assert MEASURES[metric](image + np.uint8(15)) == pytest.approx(MEASURES[metric](image), rel=1e-9)
+
+
+@pytest.mark.parametrize("metric", sorted(MEASURES))
+def test_the_8bit_integer_path_agrees_with_the_float_path(metric):
+    image = textured(6) if metric != "spot" else as_uint8(spot_image(2.0, 6))
+    assert MEASURES[metric](image) == pytest.approx(MEASURES[metric](image.astype(np.float32)), rel=1e-5)
+
+
+@pytest.mark.parametrize("metric", sorted(MEASURES))
+def test_uint16_input_is_scored_like_the_same_values_in_float(metric):
+    image = textured(8).astype(np.uint16) * 200
+    assert MEASURES[metric](image) == pytest.approx(MEASURES[metric](image.astype(np.float32)), rel=1e-6)
+
+
+def test_tenengrad_matches_a_plain_numpy_sobel():
+    image = textured(9)
+    padded = np.pad(image.astype(np.float64), 1, mode="reflect")
+    smooth = padded[:-2] + 2 * padded[1:-1] + padded[2:]  # vertical [1 2 1]
+    gx = smooth[:, 2:] - smooth[:, :-2]
+    smooth = padded[:, :-2] + 2 * padded[:, 1:-1] + padded[:, 2:]
+    gy = smooth[2:] - smooth[:-2]
+    assert MEASURES["tenengrad"](image) == pytest.approx(np.mean(gx**2 + gy**2), rel=1e-12)
+
+
+DEGENERATE = {
+    "black": np.zeros((48, 64), np.uint8),
+    "flat grey": np.full((48, 64), 128, np.uint8),
+    "saturated": np.full((48, 64), 255, np.uint8),
+    "one pixel": np.full((1, 1), 90, np.uint8),
+    "2x2": np.array([[0, 255], [255, 0]], np.uint8),
+    "1xN": np.random.default_rng(1).integers(0, 256, (1, 50), dtype=np.uint8),
+    "Nx1": np.random.default_rng(2).integers(0, 256, (50, 1), dtype=np.uint8),
+    "2xN": np.random.default_rng(3).integers(0, 256, (2, 50), dtype=np.uint8),
+    "float flat": np.full((20, 20), 0.5, np.float32),
+}
+
+
+@pytest.mark.parametrize("metric", sorted(MEASURES))
+@pytest.mark.parametrize("name", sorted(DEGENERATE))
+def test_degenerate_frames_give_a_finite_score(metric, name):
+    assert math.isfinite(MEASURES[metric](DEGENERATE[name]))
+
+
+@pytest.mark.parametrize("metric", sorted(MEASURES))
+@pytest.mark.parametrize("name", ["black", "flat grey", "saturated", "one pixel", "float flat"])
+def test_a_featureless_frame_scores_zero(metric, name):
+    assert MEASURES[metric](DEGENERATE[name]) == 0.0
+
+
+@pytest.mark.parametrize("metric", sorted(MEASURES))
+@pytest.mark.parametrize(
+    "bad", [np.zeros((4, 4, 3), np.uint8), np.zeros(10, np.uint8), np.zeros((0, 5), np.uint8), [[1, 2], [3, 4]]]
+)
+def test_a_measure_rejects_anything_but_a_non_empty_2d_array(metric, bad):
+    with pytest.raises(BadImageError, match="2-D|non-empty"):
+        MEASURES[metric](bad)
