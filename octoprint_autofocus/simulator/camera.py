@@ -18,7 +18,9 @@ class SimCamera:
 
     Frames start on a fixed grid of ``1 / fps`` seconds. ``frame()`` waits for the next frame
     start, captures the scene blurred by ``stage.actual_z - focal_z`` at that instant, and
-    returns ``latency`` seconds later on the clock, so a frame is never older than the call.
+    returns ``latency`` seconds later on the clock. With ``lag`` > 0 the image shows the
+    optics as they were ``lag`` seconds before the capture (a buffered stream serving stale
+    frames), so a frame taken right after a move may still show the old Z.
     ``frames`` counts the frames delivered.
 
     Fault injection: with ``stall_after=N`` the first N frames arrive and every later call
@@ -37,13 +39,14 @@ class SimCamera:
         rng: np.random.Generator,
         latency: float = 0.05,
         fps: float = 30.0,
+        lag: float = 0.0,
         stall_after: Optional[int] = None,
         fail_after: Optional[int] = None,
         stall_timeout: float = 2.0,
         **render_options: Any,
     ) -> None:
-        if fps <= 0 or latency < 0:
-            raise ValueError("fps must be > 0 and latency >= 0")
+        if fps <= 0 or latency < 0 or lag < 0:
+            raise ValueError("fps must be > 0, latency and lag >= 0")
         self.stage = stage
         self.clock = clock
         self.scene_image = np.asarray(scene_image, dtype=np.float32)
@@ -52,6 +55,7 @@ class SimCamera:
         self.rng = rng
         self.latency = float(latency)
         self.fps = float(fps)
+        self.lag = float(lag)
         self.stall_after = stall_after
         self.fail_after = fail_after
         self.stall_timeout = float(stall_timeout)
@@ -70,7 +74,7 @@ class SimCamera:
         self.clock.advance_to(start)
         image = render(
             self.scene_image,
-            self.stage.actual_z - self.focal_z,
+            self.stage.actual_z_at(start - self.lag) - self.focal_z,
             self.dof,
             self.rng,
             **self.render_options,

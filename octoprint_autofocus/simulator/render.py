@@ -23,6 +23,7 @@ def render(
     flicker: float = 0.0,
     base_blur: float = 0.5,
     asymmetry: float = 0.0,
+    light_distance: Optional[float] = None,
     jpeg_quality: Optional[int] = None,
     colour: bool = False,
 ) -> Frame:
@@ -48,6 +49,9 @@ def render(
     asymmetry : float
         Blur is ``1 + asymmetry`` times larger above focus than the symmetric model, and
         ``1 - asymmetry`` times below.
+    light_distance : float or None
+        Distance (mm) from a head-mounted light to the sample in focus: brightness falls as
+        ``(d / (d + defocus))**2`` when the head rises. None keeps it constant.
     jpeg_quality : int or None
         When set, the frame is returned as JPEG bytes of that quality.
     colour : bool
@@ -62,5 +66,7 @@ def render(
     irradiance = np.asarray(scene_image, dtype=np.float32)
     radius = blur_radius_px(defocus_mm, dof, base=base_blur, asymmetry=asymmetry)
     blurred = defocus_blur(irradiance, radius)
+    if light_distance is not None:
+        gain = gain * (light_distance / max(light_distance + defocus_mm, 1e-3)) ** 2
     gray = expose(blurred, rng, gain=gain, flicker=flicker, noise=noise, shot_noise=shot_noise)
     return encode(gray, jpeg_quality=jpeg_quality, colour=colour)

@@ -45,6 +45,7 @@ def make_rig(
     settle: float = 0.0,
     latency: float = 0.05,
     fps: float = 30.0,
+    lag: float = 0.0,
     size: Tuple[int, int] = (640, 480),
     colour: bool = False,
     stage_fail_after: Optional[int] = None,
@@ -58,9 +59,10 @@ def make_rig(
     ``seed``; the same arguments always give the same run. ``focal_z`` is the true focus and
     ``dof`` the depth of field (mm). Stage options: ``z_limits``, ``start_z``, ``backlash``,
     ``speed`` (mm/s), ``move_overhead`` and ``settle`` (s per move), ``stage_fail_after``.
-    Camera options: ``latency`` (s), ``fps``, ``noise``, ``flicker``, ``jpeg_quality``,
-    ``colour``, ``camera_fail_after``, ``stall_after``. Extra keywords go to
-    :func:`~.render.render` (``shot_noise``, ``gain``, ``base_blur``, ``asymmetry``).
+    Camera options: ``latency`` (s), ``fps``, ``lag`` (s, stale frames), ``noise``,
+    ``flicker``, ``jpeg_quality``, ``colour``, ``camera_fail_after``, ``stall_after``.
+    Extra keywords go to :func:`~.render.render` (``shot_noise``, ``gain``, ``base_blur``,
+    ``asymmetry``, ``light_distance``).
     """
     if scene not in SCENES:
         raise ValueError(f"unknown scene {scene!r}; valid: {', '.join(sorted(SCENES))}")
@@ -69,7 +71,7 @@ def make_rig(
     rng = np.random.default_rng([int(seed), 1])
     sensor = dict(noise=noise, flicker=flicker, jpeg_quality=jpeg_quality, colour=colour)
     camera = SimCamera(
-        stage, clock, SCENES[scene](seed, size), focal_z, dof, rng, latency, fps,
+        stage, clock, SCENES[scene](seed, size), focal_z, dof, rng, latency, fps, lag,
         stall_after, camera_fail_after, **sensor, **render_options,
     )
     return Rig(stage=stage, camera=camera, clock=clock, scene=scene, focal_z=float(focal_z), dof=float(dof))

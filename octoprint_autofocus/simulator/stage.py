@@ -1,6 +1,7 @@
 """A simulated Z stage with travel time, backlash, hard limits and injected failures."""
 
-from typing import List, Optional, Tuple
+from collections import deque
+from typing import Deque, List, Optional, Tuple
 
 from ..focus.errors import MoveRefused, StageError
 from .clock import SimClock
@@ -22,7 +23,8 @@ class SimStage:
     ``violations``; nothing is clipped. ``commanded`` lists every target asked for
     (refused ones included), ``moves`` counts moves performed and ``travel`` sums their
     commanded distance. Each move costs ``overhead + distance / speed + settle`` seconds
-    on the clock. With ``fail_after=N`` the first N moves work and every later one raises
+    on the clock; the optics glide linearly during the ``distance / speed`` part, and
+    :meth:`actual_z_at` tells where they were at any recent time (for a lagging camera). With ``fail_after=N`` the first N moves work and every later one raises
     :class:`StageError` (a dead axis), without moving.
     """
 
@@ -57,6 +59,7 @@ class SimStage:
         self.moves = 0
         self.travel = 0.0
         self._z = float(start_z)
+        self._path: Deque[Tuple[float, float, float, float]] = deque(maxlen=256)
 
     def position(self) -> float:
         """The commanded Z in mm."""
@@ -73,8 +76,21 @@ class SimStage:
         if self.fail_after is not None and self.moves >= self.fail_after:
             raise StageError(f"simulated stage failure after {self.fail_after} moves")
         distance = abs(z - self._z)
-        self.clock.sleep(self.overhead + distance / self.speed + self.settle)
+        start = self.clock.now() + self.overhead
+        arrival = start + distance / self.speed
+        settled = min(max(self.actual_z, z - self.backlash), z)
+        self._path.append((start, self.actual_z, arrival, settled))
+        self.clock.advance_to(arrival + self.settle)
         self._z = z
-        self.actual_z = min(max(self.actual_z, z - self.backlash), z)
+        self.actual_z = settled
         self.moves += 1
         self.travel += distance
+
+    def actual_z_at(self, t: float) -> float:
+        """Where the optics were at simulated time ``t`` (the last 256 moves are kept)."""
+        for start, z_from, arrival, z_to in reversed(self._path):
+            if t >= arrival:
+                return z_to
+            if t >= start:
+                return z_from + (z_to - z_from) * (t - start) / (arrival - start)
+        return self._path[0][1] if self._path else self.actual_z

@@ -258,3 +258,32 @@ def test_the_grid_repeats_at_its_pitch():
 def test_the_pcb_has_bright_copper_on_a_dark_substrate():
     image = scene_image("pcb")
     assert np.median(image) < 90 and np.percentile(image, 99) > 170
+
+
+# ~ nuisances
+
+
+def test_the_optics_glide_between_positions_during_a_move():
+    rig = make_rig(size=SIZE, start_z=5.0, speed=2.0, move_overhead=0.1)
+    rig.stage.move_to(4.0)
+    assert rig.stage.actual_z_at(0.05) == 5.0
+    assert 4.0 < rig.stage.actual_z_at(0.35) < 5.0
+    assert rig.stage.actual_z_at(rig.clock.now()) == 4.0
+
+
+def test_a_lagging_camera_shows_the_old_position_right_after_a_move():
+    def sharpness_after_move(lag: float) -> float:
+        rig = make_rig(size=SIZE, noise=0.0, focal_z=4.0, start_z=5.0, lag=lag)
+        rig.stage.move_to(4.0)
+        return laplacian_variance(rig.camera.frame())
+
+    assert sharpness_after_move(0.0) > 10 * sharpness_after_move(0.5)
+
+
+def test_a_head_mounted_light_dims_as_the_head_rises():
+    image = SCENES["texture"](3, (160, 120))
+    means = [
+        float(render(image, dz, DOF, np.random.default_rng(0), noise=0.0, light_distance=20.0).mean())
+        for dz in (-1.0, 0.0, 1.0)
+    ]
+    assert means[0] > means[1] > means[2]
