@@ -1,0 +1,139 @@
+"""Peak models for focus curves: where the sharpest Z lies between and beyond the samples.
+
+A focus curve is a bump on a noise floor. Far from focus it falls off like a Lorentzian
+(the blur disk's radius grows linearly with defocus, gradient energy as one over its
+square); near the top many curves look Gaussian. Both become a parabola after a
+transform, so both are fitted by weighted linear least squares:
+
+* ``lorentzian``: ``1 / s`` is a parabola in ``z`` (``s = 1 / (a + c (z - z0)^2)``);
+* ``gaussian``: ``log s`` is a parabola in ``z``.
+
+:func:`vertex_of_three` steers the search (one exact parabola through three samples on
+the ``1 / s`` scale, which predicts a peak well even from the curve's tails), and
+:func:`fit_peak` gives the final sub-step estimate from the samples near the top, with
+the goodness of fit measured on the scores themselves.
+"""
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+__all__ = ["PeakFit", "vertex_of_three", "fit_peak"]
+
+_NEAR_TOP = 0.3
+"""Samples within this fraction of the peak height (above the floor) count as near the top."""
+
+
+@dataclass(frozen=True)
+class PeakFit:
+    """A fitted peak: its Z, its full width at half height above ``floor``, and R^2."""
+
+    model: str
+    z_peak: float
+    fwhm: float
+    r2: float
+    z_lo: float
+    z_hi: float
+    points: int
+    floor: float
+    params: Tuple[float, float, float]
+
+
+def vertex_of_three(z: Sequence[float], s: Sequence[float]) -> Optional[float]:
+    """The peak Z predicted by three samples, or None if they do not describe a peak.
+
+    Fits the exact parabola through ``(z_i, 1 / s_i)``; a Lorentzian-shaped curve gives
+    the right answer from any three points, a Gaussian one converges as the points close
+    in. Returns None when a score is not positive or the parabola opens downwards.
+    """
+    zs = np.asarray(z, dtype=float)
+    ss = np.asarray(s, dtype=float)
+    if ss.shape != (3,) or np.any(ss <= 0) or len(set(zs.tolist())) < 3:
+        return None
+    c, b, _ = np.polyfit(zs, 1.0 / ss, 2)
+    if not c > 0:
+        return None
+    return float(-b / (2.0 * c))
+
+
+def fit_peak(z: Sequence[float], s: Sequence[float], floor: float = 0.0) -> Optional[PeakFit]:
+    """Fit the samples near the highest one; return the better of the two models.
+
+    Uses the highest sample and every sample whose height above ``floor`` is at least
+    ``_NEAR_TOP`` of the highest one's, walking outwards until the first sample below
+    that (so a distant second bump is ignored); always at least the highest sample and
+    its direct neighbours. Needs three points; returns None otherwise or when neither
+    model has a maximum (negative curvature).
+    """
+    zs = np.asarray(z, dtype=float)
+    ss = np.asarray(s, dtype=float)
+    order = np.argsort(zs)
+    zs, ss = zs[order], ss[order]
+    lo, hi = _near_top(ss, floor)
+    if hi - lo < 3 or np.any(ss[lo:hi] <= 0):
+        return None
+    zw, sw = zs[lo:hi], ss[lo:hi]
+    fits = [f for f in (_fit_model(m, zw, sw, floor) for m in ("lorentzian", "gaussian")) if f]
+    return max(fits, key=lambda f: f.r2) if fits else None
+
+
+def _near_top(ss: np.ndarray, floor: float) -> Tuple[int, int]:
+    """Index span ``[lo, hi)`` around the maximum of ``ss`` of the samples near the top."""
+    top = int(np.argmax(ss))
+    cut = floor + _NEAR_TOP * (ss[top] - floor)
+    lo, hi = top, top + 1
+    while lo > 0 and (ss[lo - 1] >= cut or top - lo < 1):
+        lo -= 1
+    while hi < len(ss) and (ss[hi] >= cut or hi - top < 2):
+        hi += 1
+    return lo, hi
+
+
+def _fit_model(model: str, z: np.ndarray, s: np.ndarray, floor: float) -> Optional[PeakFit]:
+    """Weighted parabola on the model's transform of ``s``; None if it is not a maximum."""
+    centre = float(np.mean(z))
+    u = z - centre
+    if model == "lorentzian":
+        y, weight = 1.0 / s, s  # relative score noise: sd(1/s) = sd(s) / s^2 ~ 1 / s
+    else:
+        y, weight = np.log(s), np.ones_like(s)  # relative score noise: sd(log s) ~ constant
+    c2, c1, c0 = np.polyfit(u, y, 2, w=weight)
+    curving_down = c2 > 0 if model == "lorentzian" else c2 < 0
+    if not curving_down:
+        return None
+    u_peak = -c1 / (2.0 * c2)
+    y_peak = c0 - c1**2 / (4.0 * c2)
+    predicted = _inverse(model, np.polyval((c2, c1, c0), u))
+    peak = float(_inverse(model, np.array([y_peak]))[0])
+    half = 0.5 * (peak + floor)
+    if model == "lorentzian":
+        half_width = np.sqrt(max(1.0 / half - y_peak, 0.0) / c2)
+    else:
+        half_width = np.sqrt(max(y_peak - np.log(half), 0.0) / -c2) if half > 0 else np.inf
+    return PeakFit(
+        model=model,
+        z_peak=float(centre + u_peak),
+        fwhm=float(2.0 * half_width),
+        r2=_r_squared(s, predicted),
+        z_lo=float(z[0]),
+        z_hi=float(z[-1]),
+        points=int(len(z)),
+        floor=float(floor),
+        params=(float(c2), float(c1), float(c0)),
+    )
+
+
+def _inverse(model: str, y: np.ndarray) -> np.ndarray:
+    """Scores from the model's transformed values."""
+    if model == "lorentzian":
+        return np.where(y > 0, 1.0 / np.maximum(y, 1e-300), np.inf)
+    return np.exp(y)
+
+
+def _r_squared(s: np.ndarray, predicted: np.ndarray) -> float:
+    """Coefficient of determination of ``predicted`` for ``s`` (1 is a perfect fit)."""
+    total = float(np.sum((s - np.mean(s)) ** 2))
+    if total <= 0 or not np.all(np.isfinite(predicted)):
+        return 0.0
+    return float(1.0 - np.sum((s - predicted) ** 2) / total)

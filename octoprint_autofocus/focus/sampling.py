@@ -1,0 +1,88 @@
+"""One focus sample: a frame (or several) at one Z, scored at several resolutions.
+
+Each frame is decoded once to a gray ROI and scored at full resolution and on a small
+pyramid of halvings (down to 1/8, keeping at least 32 px on the short side). Defocus
+blur of ``r`` pixels is only ``r / 8`` pixels at 1/8 scale, and averaging eight by eight
+pixels lowers the noise floor: the coarse scores still show a slope tens of depths of
+field from focus, where the full-resolution score has long sunk into the noise. The
+search steers on all scales and judges the final peak at full resolution.
+
+Brightness: measures of gradient energy grow with the square of the exposure, so a
+flickering light or auto-exposure would draw false bumps. For those metrics every score
+is multiplied by ``(reference mean / frame mean)^2``, the reference being the first
+frame's mean brightness, so values stay in the units of :func:`~.scoring.score`.
+"""
+
+from dataclasses import dataclass
+from typing import Optional, Sequence, Tuple
+
+import cv2
+import numpy as np
+
+from .frames import FrameLike, gray_roi
+from .scoring import measure_for
+
+__all__ = ["Sample", "FrameScorer"]
+
+GAIN_SQUARED_METRICS = frozenset({"tenengrad", "laplacian", "brenner", "vollath_f4"})
+"""Metrics that scale with the square of the exposure gain (see :mod:`.measures`)."""
+
+_MIN_LEVEL_SIDE = 32
+_MAX_LEVELS = 4  # full, 1/2, 1/4, 1/8
+
+
+@dataclass(frozen=True)
+class Sample:
+    """Scores at one Z: ``levels[0]`` at full resolution, then each halving.
+
+    ``texture`` is the relative contrast (std / mean) of the coarsest level: a ROI with
+    nothing in it has almost none even in focus, and the averaging keeps sensor noise out
+    of it. ``spread`` is the standard deviation of the full-resolution score over the
+    frames averaged at this Z (0 for one frame).
+    """
+
+    z: float
+    levels: Tuple[float, ...]
+    texture: float
+    spread: float
+    phase: str
+
+    @property
+    def score(self) -> float:
+        """The full-resolution score: the value the run reports and judges focus by."""
+        return self.levels[0]
+
+
+class FrameScorer:
+    """Turns frames into per-level scores for one run (one ROI, metric and decode scale)."""
+
+    def __init__(self, metric: str, roi: Optional[Sequence[float]], decode_scale: int) -> None:
+        self.measure = measure_for(metric)
+        self.normalise = metric in GAIN_SQUARED_METRICS
+        self.roi = roi
+        self.decode_scale = decode_scale
+        self.reference_mean: Optional[float] = None
+
+    def score_frame(self, frame: FrameLike) -> Tuple[Tuple[float, ...], float]:
+        """Per-level scores of one frame and its texture statistic."""
+        gray = gray_roi(frame, self.roi, self.decode_scale)
+        mean = float(cv2.mean(gray)[0])
+        if self.reference_mean is None:
+            self.reference_mean = max(mean, 1e-6)
+        factor = (self.reference_mean / mean) ** 2 if self.normalise and mean > 0 else 1.0
+        levels = [gray]
+        while len(levels) < _MAX_LEVELS and min(levels[-1].shape) >= 2 * _MIN_LEVEL_SIDE:
+            h, w = levels[-1].shape
+            levels.append(cv2.resize(levels[-1], (w // 2, h // 2), interpolation=cv2.INTER_AREA))
+        scores = tuple(float(self.measure(level)) * factor for level in levels)
+        _, std = cv2.meanStdDev(levels[-1])
+        texture = float(std[0, 0]) / mean if mean > 0 else 0.0
+        return scores, texture
+
+    def sample(self, z: float, frames: Sequence[FrameLike], phase: str) -> Sample:
+        """Average the scores of ``frames`` taken at ``z`` into one :class:`Sample`."""
+        scored = [self.score_frame(frame) for frame in frames]
+        levels = np.mean([s for s, _ in scored], axis=0)
+        full = [s[0] for s, _ in scored]
+        texture = float(np.mean([t for _, t in scored]))
+        return Sample(z, tuple(float(v) for v in levels), texture, float(np.std(full)), phase)

@@ -1,0 +1,445 @@
+"""The autofocus search: coarse sweep, model-guided refinement, fitted peak, verification.
+
+How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`.plan`):
+
+1. **Coarse sweep** over ``coarse_points`` evenly spaced Zs from ``z_min`` to ``z_max``,
+   starting at the end nearer the current Z. Each sample is scored at full resolution and
+   on a pyramid of reduced copies (:mod:`.sampling`), whose curves reach much further from
+   focus, so even a coarse grid on a narrow depth of field sees which way the peak lies.
+   The sweep stops early once the combined score has fallen to half its best: the peak is
+   behind it (as contrast autofocus in cameras does).
+2. **Refinement**: successive parabolic interpolation on ``1 / score`` through the best
+   sample and its neighbours (a Lorentzian focus curve is exactly such a parabola, so the
+   guess is good even from the tails), safeguarded by golden-section steps, until the
+   full-resolution samples bracket the peak within ``4 * tolerance``.
+3. **Fit**: a Lorentzian or Gaussian peak (:mod:`.fit`, whichever fits better) on the
+   full-resolution samples near the top gives the sub-step best Z. Without a
+   ``tolerance`` it is derived from the fitted peak: a quarter of its full width at half
+   height, so narrow depths of field get finer steps by themselves.
+4. **Verify**: move there and take one more frame; it must score at least
+   ``VERIFY_RATIO`` of the best sample (else the best sample's Z is tried once).
+
+Failures are reported, not guessed around: ``low_texture``, ``no_peak``,
+``peak_at_edge``, ``poor_fit``, ``verify_failed``, device errors and ``cancelled``
+(see :data:`~.result.REASONS`). After a failure the stage returns to the start Z if
+``restore_on_failure`` and the start lies inside the range; never after a stage error or a
+cancel (a cancel means: stop moving now).
+"""
+
+import logging
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
+
+import numpy as np
+
+from .devices import FrameSource, ZStage
+from .errors import BadImageError, Cancelled, CameraError, CameraStalled, StageError
+from .fit import PeakFit, fit_peak, vertex_of_three
+from .frames import DECODE_SCALES
+from .plan import APPROACHES, Motion, coarse_grid
+from .result import Fit, FocusResult, REASONS
+from .sampling import FrameScorer, Sample
+from .scoring import measure_for
+
+__all__ = ["autofocus", "DEFAULTS"]
+
+logger = logging.getLogger(__name__)
+
+DEFAULTS: Dict[str, Any] = {
+    "coarse_points": 9,
+    "tolerance": None,
+    "overscan": 0.2,
+    "approach": "above",
+    "settle": 0.1,
+    "frames_per_position": 1,
+    "restore_on_failure": True,
+    "cancel": None,
+    "on_sample": None,
+    "sleep": time.sleep,
+    "clock": time.monotonic,
+    "decode_scale": 1,
+}
+"""Every option of :func:`autofocus` with its default."""
+
+EARLY_STOP_DROP = 0.5
+"""The coarse sweep stops once the combined score falls to this fraction of its best."""
+MIN_CONTRAST = 0.2
+"""Below this (max - min) / max of the full-resolution scores, the curve has no peak."""
+MIN_TEXTURE = 0.01
+"""Below this relative contrast at the best Z the ROI is too featureless to focus on."""
+MIN_R2 = 0.8
+"""The peak fit must explain at least this share of the variance of its samples."""
+VERIFY_RATIO = 0.6
+"""The verification frame must score at least this fraction of the best sample."""
+MAX_FINE = 12
+"""At most this many refinement samples."""
+_GOLDEN = 0.381966
+
+
+class _Failed(Exception):
+    """Ends a run with a search failure (a key of REASONS)."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class _Options:
+    coarse_points: int
+    tolerance: Optional[float]
+    overscan: float
+    approach: str
+    settle: float
+    frames_per_position: int
+    restore_on_failure: bool
+    cancel: Any
+    on_sample: Optional[Callable[[float, float, str], None]]
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    decode_scale: int
+
+    def record(self) -> Dict[str, Any]:
+        """The JSON-safe options for the run record."""
+        names = ("coarse_points", "tolerance", "overscan", "approach", "settle",
+                 "frames_per_position", "restore_on_failure", "decode_scale")
+        return {name: getattr(self, name) for name in names}
+
+
+def autofocus(
+    stage: ZStage,
+    camera: FrameSource,
+    z_min: float,
+    z_max: float,
+    roi: Optional[Sequence[float]] = None,
+    metric: str = "tenengrad",
+    **options: Any,
+) -> FocusResult:
+    """Move ``stage`` to the Z where ``camera`` sees the sharpest image within ``roi``.
+
+    Parameters
+    ----------
+    stage, camera : ZStage, FrameSource
+        See :mod:`.devices`. The search starts at ``stage.position()``; a start outside
+        ``[z_min, z_max]`` is fine (the first move brings it inside).
+    z_min, z_max : float
+        The range searched; no Z outside it is ever commanded.
+    roi : (x, y, w, h), optional
+        Pixels of the frame as the camera returns it; None for the whole frame.
+    metric : str
+        A key of :data:`~.measures.MEASURES`.
+    **options
+        See :data:`DEFAULTS`: ``coarse_points`` (>= 3), ``tolerance`` (mm, final
+        precision; None derives it from the peak width), ``overscan`` (mm of backlash
+        take-up, 0 disables), ``approach`` (``"above"`` or ``"below"``), ``settle``
+        (s after each arrival), ``frames_per_position``, ``restore_on_failure``,
+        ``cancel`` (has ``is_set()``), ``on_sample(z, score, phase)``, ``sleep``,
+        ``clock``, ``decode_scale`` (1, 2, 4 or 8).
+
+    Returns
+    -------
+    FocusResult
+        ``ok`` and ``z`` (the stage is left there when ok), every sample, the fit, costs.
+
+    Raises
+    ------
+    ValueError
+        Bad arguments, before anything moves.
+    """
+    opts = _parse_options(options)
+    z_min, z_max = _checked_range(z_min, z_max)
+    measure_for(metric)
+    roi = _checked_roi(roi)
+    run = _Run(stage, camera, z_min, z_max, roi, metric, opts)
+    return run.execute()
+
+
+def _parse_options(options: Dict[str, Any]) -> _Options:
+    """Merge ``options`` into the defaults and check every value."""
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown autofocus option(s) {unknown}; valid: {sorted(DEFAULTS)}")
+    o = {**DEFAULTS, **options}
+    checks = [
+        (isinstance(o["coarse_points"], int) and not isinstance(o["coarse_points"], bool)
+         and o["coarse_points"] >= 3, "coarse_points must be an integer >= 3"),
+        (o["tolerance"] is None or _positive(o["tolerance"]), "tolerance must be None or > 0"),
+        (_non_negative(o["overscan"]), "overscan must be a number >= 0"),
+        (o["approach"] in APPROACHES, f"approach must be one of {sorted(APPROACHES)}"),
+        (_non_negative(o["settle"]), "settle must be a number >= 0"),
+        (isinstance(o["frames_per_position"], int) and not isinstance(o["frames_per_position"], bool)
+         and o["frames_per_position"] >= 1, "frames_per_position must be an integer >= 1"),
+        (isinstance(o["restore_on_failure"], bool), "restore_on_failure must be True or False"),
+        (o["cancel"] is None or callable(getattr(o["cancel"], "is_set", None)),
+         "cancel must be None or have an is_set() method"),
+        (o["on_sample"] is None or callable(o["on_sample"]), "on_sample must be callable"),
+        (callable(o["sleep"]) and callable(o["clock"]), "sleep and clock must be callable"),
+        (o["decode_scale"] in DECODE_SCALES, f"decode_scale must be one of {DECODE_SCALES}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+    o["tolerance"] = None if o["tolerance"] is None else float(o["tolerance"])
+    return _Options(**o)
+
+
+def _positive(value: Any) -> bool:
+    return _non_negative(value) and value > 0
+
+
+def _non_negative(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+
+
+def _checked_range(z_min: Any, z_max: Any) -> Tuple[float, float]:
+    """``(z_min, z_max)`` as floats; finite and ``z_min < z_max``."""
+    try:
+        lo, hi = float(z_min), float(z_max)
+    except (TypeError, ValueError):
+        raise ValueError(f"z_min and z_max must be numbers, got {z_min!r}, {z_max!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"need finite z_min < z_max, got z_min={z_min!r}, z_max={z_max!r}")
+    return lo, hi
+
+
+def _checked_roi(roi: Optional[Sequence[float]]) -> Optional[Tuple[int, int, int, int]]:
+    """A ROI as four whole pixels with a positive size, or None."""
+    if roi is None:
+        return None
+    try:
+        x, y, w, h = (int(round(float(v))) for v in roi)
+    except (TypeError, ValueError):
+        raise ValueError(f"roi must be (x, y, w, h) numbers, got {roi!r}") from None
+    if x < 0 or y < 0 or w <= 0 or h <= 0:
+        raise ValueError(f"roi must have x, y >= 0 and w, h > 0, got {roi!r}")
+    return x, y, w, h
+
+
+class _Run:
+    """One autofocus run: the state shared by its phases."""
+
+    def __init__(self, stage, camera, z_min, z_max, roi, metric, opts: _Options) -> None:
+        self.camera = camera
+        self.z_min, self.z_max = z_min, z_max
+        self.roi, self.metric, self.opts = roi, metric, opts
+        self.started = opts.clock()
+        self.motion = Motion(stage, z_min, z_max, opts.approach, opts.overscan, opts.settle,
+                             opts.sleep, self._checkpoint)
+        self.start_z = self.motion.position
+        self.scorer = FrameScorer(metric, roi, opts.decode_scale)
+        self.samples: List[Sample] = []
+        self.frames = 0
+        self.fit: Optional[PeakFit] = None
+        self.verify_score: Optional[float] = None
+
+    # ~~ the run
+
+    def execute(self) -> FocusResult:
+        """Run all phases; turn failures, device errors and cancel into the result."""
+        try:
+            z = self._search()
+            return self._result(True, z, "", "focused at Z%.4f" % z)
+        except _Failed as failure:
+            return self._failed(failure.reason, str(failure), restore=True)
+        except Cancelled:
+            return self._failed("cancelled", "cancelled by request", restore=False)
+        except StageError as exc:
+            return self._failed("stage_error", str(exc), restore=False)
+        except CameraStalled as exc:
+            return self._failed("camera_stalled", str(exc), restore=True)
+        except (CameraError, BadImageError) as exc:
+            return self._failed("camera_error", str(exc), restore=True)
+
+    def _search(self) -> float:
+        self._coarse()
+        self._check_contrast()
+        self._refine()
+        z = self._peak_z()
+        return self._verify(z)
+
+    def _coarse(self) -> None:
+        """Sweep the grid from the nearer end; stop once the peak is clearly behind."""
+        grid = coarse_grid(self.z_min, self.z_max, self.opts.coarse_points, self.start_z)
+        for z in grid:
+            self._measure(z, "coarse")
+            combined = self._combined()
+            best = int(np.argmax(combined))
+            if best < len(combined) - 1 and combined[-1] <= EARLY_STOP_DROP * combined[best]:
+                break
+
+    def _check_contrast(self) -> None:
+        """Fail early on a featureless ROI or a curve without a peak."""
+        scores = np.array([s.score for s in self.samples])
+        best = self.samples[int(np.argmax(scores))]
+        if best.texture < MIN_TEXTURE:
+            raise _Failed("low_texture", f"relative contrast {best.texture:.4f} at the best Z "
+                          f"is below {MIN_TEXTURE}")
+        levels = np.array([s.levels for s in self.samples])
+        contrast = (levels.max(axis=0) - levels.min(axis=0)) / np.maximum(levels.max(axis=0), 1e-300)
+        if contrast.max() < MIN_CONTRAST:
+            raise _Failed("no_peak", f"scores vary by at most {contrast.max():.1%} over the range")
+
+    def _refine(self) -> None:
+        """Add samples near the predicted peak until the full-resolution fit is tight."""
+        for _ in range(MAX_FINE):
+            if self._converged():
+                return
+            z = self._propose()
+            if z is None:
+                return
+            self._measure(z, "fine")
+
+    def _converged(self) -> bool:
+        """Whether the full-resolution samples bracket a fitted peak within 4 tolerances."""
+        self.fit = self._fit()
+        if self.fit is None:
+            return False
+        zs = np.array(sorted(s.z for s in self.samples))
+        below, above = zs[zs <= self.fit.z_peak], zs[zs >= self.fit.z_peak]
+        if not below.size or not above.size:
+            return self._edge_resolved(zs)
+        return above[0] - below[-1] <= 4 * self._tolerance() and self.fit.r2 >= MIN_R2
+
+    def _edge_resolved(self, zs: np.ndarray) -> bool:
+        """A peak fitted beyond the sampled span: done once samples hug the range edge."""
+        edge_gap = zs[1] - zs[0] if self.fit.z_peak < zs[0] else zs[-1] - zs[-2]
+        at_edge = zs[0] == self.z_min if self.fit.z_peak < zs[0] else zs[-1] == self.z_max
+        return at_edge and edge_gap <= 4 * self._tolerance()
+
+    def _tolerance(self) -> float:
+        if self.opts.tolerance is not None:
+            return self.opts.tolerance
+        width = self.fit.fwhm if self.fit is not None and math.isfinite(self.fit.fwhm) else math.inf
+        return max(min(width / 4.0, (self.z_max - self.z_min) / 8.0), (self.z_max - self.z_min) * 1e-4)
+
+    def _propose(self) -> Optional[float]:
+        """The next Z: the 3-point parabola's vertex, or a golden-section step."""
+        order = np.argsort([s.z for s in self.samples])
+        zs = np.array([self.samples[i].z for i in order])
+        cs = self._combined()[order]
+        b = int(np.argmax(cs))
+        if b == 0 or b == len(zs) - 1:
+            trio = slice(0, 3) if b == 0 else slice(len(zs) - 3, len(zs))
+            lo, hi = (zs[0], zs[1]) if b == 0 else (zs[-2], zs[-1])
+        else:
+            trio = slice(b - 1, b + 2)
+            lo, hi = zs[b - 1], zs[b + 1]
+        vertex = vertex_of_three(zs[trio], cs[trio]) if len(zs) >= 3 else None
+        if vertex is None or not lo < vertex < hi:
+            wide_left = zs[b] - lo > hi - zs[b]
+            vertex = zs[b] - _GOLDEN * (zs[b] - lo) if wide_left else zs[b] + _GOLDEN * (hi - zs[b])
+        return self._spaced(float(vertex), zs, lo, hi)
+
+    def _spaced(self, z: float, zs: np.ndarray, lo: float, hi: float) -> Optional[float]:
+        """``z`` moved away from existing samples to at least half a tolerance, or None."""
+        gap = 0.5 * self._tolerance()
+        nearest = zs[int(np.argmin(np.abs(zs - z)))]
+        if abs(z - nearest) >= gap:
+            return z
+        for candidate in (nearest + gap, nearest - gap) if z >= nearest else (nearest - gap, nearest + gap):
+            if lo + gap <= candidate <= hi - gap or (lo <= candidate <= hi and np.min(np.abs(zs - candidate)) >= gap):
+                return float(candidate)
+        return None
+
+    def _peak_z(self) -> float:
+        """The fitted best Z, after the fit-quality and edge gates."""
+        fit = self.fit = self._fit()
+        scores = [s.score for s in self.samples]
+        best_z = self.samples[int(np.argmax(scores))].z
+        tol = self._tolerance()
+        if fit is None:
+            if best_z in (self.z_min, self.z_max):
+                raise _Failed("peak_at_edge", f"the sharpest sample is at the range edge Z{best_z:.4f}")
+            raise _Failed("poor_fit", "the samples near the best one do not form a peak")
+        if fit.z_peak < self.z_min - tol or fit.z_peak > self.z_max + tol:
+            raise _Failed("peak_at_edge", f"the fitted peak Z{fit.z_peak:.4f} lies outside "
+                          f"[{self.z_min}, {self.z_max}]: focus may be outside the range")
+        if fit.r2 < MIN_R2 or not fit.z_lo - tol <= fit.z_peak <= fit.z_hi + tol:
+            raise _Failed("poor_fit", f"peak fit R^2 {fit.r2:.2f} (needs {MIN_R2}), peak "
+                          f"Z{fit.z_peak:.4f} for samples Z{fit.z_lo:.4f}..Z{fit.z_hi:.4f}")
+        return float(min(max(fit.z_peak, self.z_min), self.z_max))
+
+    def _verify(self, z: float) -> float:
+        """Move to ``z``, score a verification frame; fall back once to the best sample."""
+        best = max(self.samples, key=lambda s: s.score)
+        for target in (z, best.z):
+            sample = self._measure(target, "verify")
+            self.verify_score = sample.score
+            if sample.score >= VERIFY_RATIO * best.score:
+                return target
+            if target == best.z:
+                break
+        raise _Failed("verify_failed", f"verification score {self.verify_score:.4g} is below "
+                      f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
+
+    # ~~ helpers
+
+    def _checkpoint(self) -> None:
+        cancel = self.opts.cancel
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+
+    def _measure(self, z: float, phase: str) -> Sample:
+        """Arrive at ``z``, grab and score the frames, record and report the sample."""
+        self.motion.arrive(z)
+        frames = []
+        for _ in range(self.opts.frames_per_position):
+            self._checkpoint()
+            frames.append(self._grab())
+        sample = self.scorer.sample(self.motion.position, frames, phase)
+        self.samples.append(sample)
+        if self.opts.on_sample is not None:
+            self.opts.on_sample(sample.z, sample.score, phase)
+        return sample
+
+    def _grab(self):
+        """One frame; any failure of the camera becomes a CameraError."""
+        try:
+            frame = self.camera.frame()
+        except CameraError:
+            raise
+        except Exception as exc:  # a device's own exception type: report, don't crash
+            raise CameraError(f"camera failed: {exc!r}") from exc
+        self.frames += 1
+        return frame
+
+    def _combined(self) -> np.ndarray:
+        """Per sample (in measured order): the mean over levels of score / level maximum."""
+        levels = np.array([s.levels for s in self.samples])
+        return np.mean(levels / np.maximum(levels.max(axis=0), 1e-300), axis=1)
+
+    def _fit(self) -> Optional[PeakFit]:
+        zs = [s.z for s in self.samples]
+        scores = [s.score for s in self.samples]
+        return fit_peak(zs, scores, floor=min(scores))
+
+    # ~~ results
+
+    def _failed(self, reason: str, message: str, restore: bool) -> FocusResult:
+        logger.debug("autofocus failed (%s): %s", reason, message)
+        inside = self.z_min <= self.start_z <= self.z_max
+        if restore and self.opts.restore_on_failure and inside:
+            try:
+                self.motion.arrive(self.start_z)
+            except Exception as exc:  # restoring is best effort; the first failure is the story
+                logger.debug("could not restore the start Z: %r", exc)
+        best = max(self.samples, key=lambda s: s.score).z if self.samples else self.start_z
+        z = self.fit.z_peak if self.fit is not None and reason in ("verify_failed", "poor_fit") else best
+        return self._result(False, z, reason, message or REASONS[reason])
+
+    def _result(self, ok: bool, z: float, reason: str, message: str) -> FocusResult:
+        fit = None
+        if self.fit is not None:
+            f = self.fit
+            params = dict(zip(("c2", "c1", "c0"), f.params), fwhm=f.fwhm, floor=f.floor, points=f.points)
+            fit = Fit(model=f.model, z_peak=f.z_peak, r2=f.r2, z_lo=f.z_lo, z_hi=f.z_hi, params=params)
+        return FocusResult(
+            ok=ok, z=float(z), reason=reason, message=message,
+            samples=[(s.z, s.score) for s in self.samples], phases=[s.phase for s in self.samples],
+            fit=fit, metric=self.metric, roi=self.roi, z_min=self.z_min, z_max=self.z_max,
+            start_z=self.start_z, final_z=self.motion.position, verify_score=self.verify_score,
+            moves=self.motion.moves, frames=self.frames, travel=self.motion.travel,
+            elapsed=self.opts.clock() - self.started, options=self.opts.record(),
+        )
