@@ -215,20 +215,16 @@ def spot(gray: np.ndarray) -> float:
        focusing tools (FocusMax, NINA, SGP).
     """
     gray = _checked(gray)
-    background, sigma = _background_and_noise(gray)
-    flux = np.asarray(gray, dtype=np.float32) - np.float32(background + SPOT_THRESHOLD_SIGMAS * sigma)
-    ys, xs = np.nonzero(flux > 0)
-    if xs.size == 0:
+    flux = _above_background(gray)
+    moments = cv2.moments(flux)
+    total = moments["m00"]
+    if total <= 0:
         return 0.0
-    weights = flux[ys, xs].astype(np.float64)
-    total = weights.sum()
-    cx = float(np.dot(weights, xs)) / total
-    cy = float(np.dot(weights, ys)) / total
-    radius = np.sqrt((xs - cx) ** 2 + (ys - cy) ** 2 + _PIXEL_R2)
-    order = np.argsort(radius)
-    cumulative = np.cumsum(weights[order])
-    half = np.searchsorted(cumulative, 0.5 * total)
-    return 1.0 / float(radius[order][half])
+    points = cv2.findNonZero(flux).reshape(-1, 2)  # (x, y) rows
+    weights = flux[points[:, 1], points[:, 0]].astype(np.float64)
+    dx = points[:, 0] - moments["m10"] / total
+    dy = points[:, 1] - moments["m01"] / total
+    return 1.0 / _half_flux_radius(np.sqrt(dx * dx + dy * dy + _PIXEL_R2), weights)
 
 
 MEASURES: Dict[str, Callable[[np.ndarray], float]] = {
@@ -269,21 +265,46 @@ def _difference_energy(gray: np.ndarray, step: int) -> Tuple[float, int]:
     return energy, pairs
 
 
-def _background_and_noise(gray: np.ndarray) -> Tuple[float, float]:
-    """Median and MAD-based sigma (1.4826 * median absolute deviation) of the ROI."""
+def _above_background(gray: np.ndarray) -> np.ndarray:
+    """Flux above ``background + SPOT_THRESHOLD_SIGMAS * noise``, zero elsewhere (same dtype)."""
     if gray.dtype == np.uint8:
-        hist = np.bincount(gray.ravel(), minlength=256)
-        median = _histogram_median(hist, np.arange(256))
-        deviation = np.abs(np.arange(256) - median)
-        order = np.argsort(deviation, kind="stable")
-        mad = _histogram_median(hist[order], deviation[order])
-    else:
-        median = float(np.median(gray))
-        mad = float(np.median(np.abs(gray - median)))
-    return median, 1.4826 * mad
+        counts = cv2.calcHist([gray], [0], None, [256], [0, 256]).ravel()
+        median, spread = _histogram_statistics(counts)
+        level = int(median + SPOT_THRESHOLD_SIGMAS * spread)  # pixel values are whole numbers
+        return cv2.subtract(gray, np.full_like(gray, min(level, 255)))  # saturates at 0
+    median, q75 = (float(v) for v in np.percentile(gray, [50, 75]))
+    mad = float(np.median(np.abs(gray - median)))
+    level = median + SPOT_THRESHOLD_SIGMAS * _noise_sigma(mad, q75 - median)
+    return np.maximum(gray - np.float32(level), np.float32(0))
 
 
-def _histogram_median(counts: np.ndarray, values: np.ndarray) -> float:
-    """Median of a sample given as ``counts`` of ascending ``values``."""
+def _histogram_statistics(counts: np.ndarray) -> Tuple[float, float]:
+    """Median and noise sigma of 8-bit pixels given as a 256-bin histogram."""
     cumulative = np.cumsum(counts)
-    return float(values[np.searchsorted(cumulative, 0.5 * cumulative[-1])])
+    n = cumulative[-1]
+    median = int(np.searchsorted(cumulative, 0.5 * n))
+    q75 = int(np.searchsorted(cumulative, 0.75 * n))
+    deviation_counts = np.bincount(np.abs(np.arange(256) - median), weights=counts)
+    mad = int(np.searchsorted(np.cumsum(deviation_counts), 0.5 * n))
+    return float(median), _noise_sigma(mad, q75 - median)
+
+
+def _noise_sigma(mad: float, upper_quartile_spread: float) -> float:
+    """Gaussian-equivalent noise sigma from the MAD and from the upper quartile.
+
+    The upper quartile keeps the estimate alive when the background is clipped at zero
+    (more than half the pixels black, so the MAD is 0) while noise still shows above it.
+    """
+    return max(1.4826 * mad, upper_quartile_spread / 0.6745)
+
+
+def _half_flux_radius(radius: np.ndarray, weights: np.ndarray) -> float:
+    """Radius within which half of ``weights`` lies, interpolated between sorted radii."""
+    order = np.argsort(radius)
+    radius, cumulative = radius[order], np.cumsum(weights[order])
+    half = 0.5 * cumulative[-1]
+    i = int(np.searchsorted(cumulative, half))
+    if i == 0:
+        return float(radius[0])
+    fraction = (half - cumulative[i - 1]) / (cumulative[i] - cumulative[i - 1])
+    return float(radius[i - 1] + fraction * (radius[i] - radius[i - 1]))

@@ -76,6 +76,13 @@ def test_a_noisy_background_does_not_flip_the_spot_order(seed):
     assert small > large
 
 
+@pytest.mark.parametrize("seed", range(5))
+def test_a_background_clipped_at_black_does_not_flip_the_spot_order(seed):
+    # More than half the background pixels are 0, so the MAD alone would see no noise.
+    scores = [spot(as_uint8(spot_image(sigma, seed, noise=10.0) - 15)) for sigma in (1.2, 1.8, 2.5, 4.0)]
+    assert all(a > b for a, b in zip(scores, scores[1:])), scores
+
+
 def test_spot_score_is_the_inverse_half_flux_radius_of_a_disc():
     disc = np.zeros((80, 80), np.uint8)
     cv2.circle(disc, (40, 40), 10, 200, -1)
@@ -120,10 +127,16 @@ def test_gradient_measures_ignore_a_brightness_offset(metric):
     assert MEASURES[metric](image + np.uint8(15)) == pytest.approx(MEASURES[metric](image), rel=1e-9)
 
 
-@pytest.mark.parametrize("metric", sorted(MEASURES))
+@pytest.mark.parametrize("metric", TEXTURE_METRICS)
 def test_the_8bit_integer_path_agrees_with_the_float_path(metric):
-    image = textured(6) if metric != "spot" else as_uint8(spot_image(2.0, 6))
+    image = textured(6)
     assert MEASURES[metric](image) == pytest.approx(MEASURES[metric](image.astype(np.float32)), rel=1e-5)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_the_8bit_spot_path_agrees_with_the_float_path_to_its_whole_level_threshold(seed):
+    image = as_uint8(spot_image(2.0, seed))
+    assert spot(image) == pytest.approx(spot(image.astype(np.float32)), rel=0.01)
 
 
 @pytest.mark.parametrize("metric", sorted(MEASURES))
