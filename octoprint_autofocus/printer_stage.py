@@ -33,6 +33,7 @@ _POSITION_PREFIX = re.compile(r"^(?:ok\b\s*)?(?:C:\s*)?(?://\s*)?")
 _AXES = re.compile(rf"(?:[A-Z]\d*:\s*{_FLOAT}\s*)+")
 _AXIS = re.compile(rf"([A-Z]\d*):\s*({_FLOAT})")
 _LINEAR_MOVE = re.compile(r"^G0*[01](?![0-9.])", re.IGNORECASE)
+_CHANGES_COORDINATES = re.compile(r"^G9[12](?![0-9.])", re.IGNORECASE)
 _Z_WORD = re.compile(rf"\bZ\s*{_FLOAT}", re.IGNORECASE)
 
 
@@ -77,6 +78,8 @@ def validate_move_template(template: str) -> None:
         if "z" not in fields:
             raise ValueError(gettext("it must contain {z}"))
         lines = render_move(template, 1.0, 1000.0)
+        if any(_CHANGES_COORDINATES.match(line) for line in lines):
+            raise ValueError(gettext("G91 and G92 are not allowed: moves must be absolute"))
     except (KeyError, IndexError, AttributeError, ValueError) as exc:
         raise ValueError(
             gettext('Invalid move template "%(template)s": %(error)s')

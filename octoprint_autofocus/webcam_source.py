@@ -248,10 +248,15 @@ class WebcamSource:
 
     def open(self) -> "WebcamSource":
         """Start reading the stream (no-op for snapshot cameras or when already open)."""
-        with self._lock:
-            if self.spec.stream_url and self._reader is None:
-                self._reader = _StreamReader(self.spec.stream_url, self._headers, self.timeout)
+        if self.spec.stream_url:
+            self._running_reader()
         return self
+
+    def _running_reader(self) -> "_StreamReader":
+        with self._lock:
+            if self._reader is None:
+                self._reader = _StreamReader(self.spec.stream_url, self._headers, self.timeout)
+            return self._reader
 
     def close(self) -> None:
         """Stop the reader thread and drop the connection."""
@@ -270,8 +275,8 @@ class WebcamSource:
         """Return a frame captured after this call began (see the class docstring)."""
         called = time.monotonic()
         if self.spec.stream_url:
-            self.open()
-            jpeg = self._reader.newest_after(called + self.latency, called + self.timeout)
+            reader = self._running_reader()
+            jpeg = reader.newest_after(called + self.latency, called + self.timeout)
         else:
             time.sleep(self.latency)
             jpeg = self._snapshot()
@@ -287,10 +292,11 @@ class WebcamSource:
                 data = response.read()
         except urllib.error.HTTPError as exc:
             raise CameraError(_http_error(url, exc.code, exc.reason)) from exc
-        except (socket.timeout, TimeoutError) as exc:
-            raise CameraStalled(_stalled(url, self.timeout)) from exc
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
-            raise CameraError(_unreachable(url, getattr(exc, "reason", exc))) from exc
+            cause = getattr(exc, "reason", exc)
+            if isinstance(cause, TimeoutError):
+                raise CameraStalled(_stalled(url, self.timeout)) from exc
+            raise CameraError(_unreachable(url, cause)) from exc
         _check_jpeg(data, url)
         return data
 

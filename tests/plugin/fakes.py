@@ -24,8 +24,8 @@ _LINEAR_MOVE = re.compile(r"^G0*[01]\b", re.IGNORECASE)
 class FakePrinter:
     """A printer that answers queued G-code on its own thread.
 
-    It tracks Z for G0/G1 (absolute after ``G90``, relative after ``G91``), answers
-    ``ok`` to every line and a position line (``m114_format``) to ``M114``.
+    It tracks Z for G0/G1 (absolute after ``G90``, relative after ``G91``) and ``G92 Z``,
+    answers ``ok`` to every line and a position line (``m114_format``) to ``M114``.
 
     Knobs for fault tests:
     - ``operational``: what ``is_operational()`` returns.
@@ -33,7 +33,7 @@ class FakePrinter:
     - ``z_error``: added to every Z the printer reaches (a missed move).
 
     Records: ``sent`` holds ``(line, tags)`` in the order queued; ``holds`` the values
-    passed to ``set_job_on_hold``.
+    passed to ``set_job_on_hold``; ``pauses`` counts ``pause_print()`` calls.
     """
 
     def __init__(
@@ -53,6 +53,7 @@ class FakePrinter:
         self.relative = False
         self.sent: List[Tuple[str, FrozenSet[str]]] = []
         self.holds: List[bool] = []
+        self.pauses = 0
         self._listeners: List[Callable[[str], None]] = []
         self._queue: "queue.Queue[Optional[Tuple[str, Any]]]" = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="fake-printer-comm", daemon=True)
@@ -74,6 +75,9 @@ class FakePrinter:
     def set_job_on_hold(self, value: bool, blocking: bool = True) -> bool:
         self.holds.append(value)
         return True
+
+    def pause_print(self) -> None:
+        self.pauses += 1
 
     @contextlib.contextmanager
     def job_on_hold(self, blocking: bool = True) -> Iterator[None]:
@@ -139,6 +143,10 @@ class FakePrinter:
             if match:
                 target = float(match.group(1))
                 self.z = (self.z + target if self.relative else target) + self.z_error
+        elif word == "G92":
+            match = _Z_WORD.search(line)
+            if match:
+                self.z = float(match.group(1))
         elif word == "M114" and self.answer_m114:
             self._send(self.m114_format.format(z=round(self.z, 4), counts=int(self.z * 100)))
             return

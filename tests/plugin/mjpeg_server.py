@@ -7,7 +7,8 @@ Routes: ``/stream`` (``multipart/x-mixed-replace``, like mjpg-streamer) and ``/s
 
 Fault knobs (attributes, change them at any time): ``fps``, ``status`` (HTTP status of
 both routes), ``drop_after`` (close each stream connection after that many frames),
-``stalled`` (an Event: while set the stream sends nothing but stays open),
+``stalled`` (an Event: while set the stream sends nothing but stays open and snapshots
+are not answered),
 ``garbage`` (non-JPEG bytes in place of every JPEG), ``stream_content_type``.
 
     with MjpegServer(fps=30) as server:
@@ -18,7 +19,7 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -77,6 +78,7 @@ class MjpegServer:
         self.stopping = threading.Event()
         self.sent_at: Dict[int, float] = {}
         self.connections = 0
+        self.request_headers: List[Dict[str, str]] = []
         self._count = 0
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -133,6 +135,7 @@ class _Handler(BaseHTTPRequestHandler):
         """Keep test output quiet."""
 
     def do_GET(self) -> None:
+        self.owner.request_headers.append(dict(self.headers))
         if self.owner.status != 200:
             self.send_error(self.owner.status)
         elif self.path.startswith("/stream"):
@@ -143,6 +146,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_error(404)
 
     def _snapshot(self) -> None:
+        while self.owner.stalled.is_set() and not self.owner.stopping.is_set():
+            self.owner.stopping.wait(0.02)
         _, body = self.owner.next_frame()
         self.send_response(200)
         self.send_header("Content-Type", "text/html" if self.owner.garbage else "image/jpeg")

@@ -53,9 +53,11 @@ def test_multiline_template_renders_one_command_per_line_without_blanks():
         "G1 Z{z",
         "G1 F{feedrate}",
         "   ",
+        "G91\nG1 Z{z}",
+        "G92 Z0\nG1 Z{z}",
     ],
 )
-def test_bad_templates_are_rejected_with_value_error(template):
+def test_bad_or_relative_templates_are_rejected_with_value_error(template):
     with pytest.raises(ValueError):
         validate_move_template(template)
 

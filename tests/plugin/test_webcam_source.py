@@ -281,6 +281,20 @@ def test_snapshot_that_is_not_jpeg_raises_camera_error(server, sources):
         sources(CameraSpec("snap", snapshot_url=server.url("/snapshot"))).frame()
 
 
+def test_unanswered_snapshot_raises_camera_stalled(server, sources):
+    server.stalled.set()
+    source = sources(CameraSpec("snap", snapshot_url=server.url("/snapshot")), timeout=0.3)
+    with pytest.raises(CameraStalled, match=r"no new frame for 0\.3 s"):
+        source.frame()
+
+
+@pytest.mark.parametrize("field, route", [("stream_url", "/stream"), ("snapshot_url", "/snapshot")])
+def test_extra_headers_are_sent_with_every_request(server, sources, field, route):
+    spec = CameraSpec("cam", **{field: server.url(route)})
+    sources(spec, extra_headers={"X-Api-Key": "secret"}).frame()
+    assert server.request_headers[0]["X-Api-Key"] == "secret"
+
+
 def test_refused_snapshot_raises_camera_error(sources):
     url = f"http://127.0.0.1:{free_port()}/snapshot"
     with pytest.raises(CameraError, match="cannot reach"):
