@@ -8,11 +8,12 @@ computed on a downscaled image for large radii so the cost stays flat.
 """
 
 from functools import lru_cache
+from typing import Sequence
 
 import cv2
 import numpy as np
 
-__all__ = ["blur_radius_px", "defocus_blur", "psf_kernel"]
+__all__ = ["blur_radius_px", "defocus_blur", "graded_blur", "psf_kernel"]
 
 DIRECT_MAX_RADIUS = 20.0
 """Above this radius (px) the blur runs on an image downscaled by a power of two."""
@@ -99,3 +100,31 @@ def defocus_blur(image: np.ndarray, radius_px: float) -> np.ndarray:
     small = cv2.resize(image, (max(w // factor, 1), max(h // factor, 1)), interpolation=cv2.INTER_AREA)
     small = cv2.filter2D(small, -1, psf_kernel(round(r / factor, 3)), borderType=cv2.BORDER_REFLECT)
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def graded_blur(image: np.ndarray, radii_px: Sequence[float]) -> np.ndarray:
+    """Blur whose radius changes from left to right, for a tilted sample or focal plane.
+
+    The image is cut into ``len(radii_px)`` equal vertical bands; band k is blurred by
+    ``radii_px[k]`` (with a margin, so its edges see real neighbours) and neighbouring
+    bands are cross-faded linearly between their centres, so the blur varies smoothly.
+    """
+    n = len(radii_px)
+    w = image.shape[1]
+    band = w / n
+    x = np.arange(w, dtype=np.float32) + 0.5
+    out = np.zeros_like(image)
+    for k, radius in enumerate(radii_px):
+        centre = (k + 0.5) * band
+        weight = np.clip(1.0 - np.abs(x - centre) / band, 0.0, 1.0)
+        if k == 0:
+            weight[x < centre] = 1.0
+        if k == n - 1:
+            weight[x > centre] = 1.0
+        x0, x1 = int(np.flatnonzero(weight)[0]), int(np.flatnonzero(weight)[-1]) + 1
+        margin = int(np.ceil(radius)) + 2
+        lo, hi = max(x0 - margin, 0), min(x1 + margin, w)
+        blurred = defocus_blur(image[:, lo:hi], radius)[:, x0 - lo : x1 - lo]
+        shape = (1, -1) + (1,) * (image.ndim - 2)
+        out[:, x0:x1] += blurred * weight[x0:x1].reshape(shape)
+    return out

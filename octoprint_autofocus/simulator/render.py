@@ -5,10 +5,13 @@ from typing import Optional
 import numpy as np
 
 from ..focus.devices import Frame
-from .optics import blur_radius_px, defocus_blur
+from .optics import blur_radius_px, defocus_blur, graded_blur
 from .sensor import encode, expose
 
 __all__ = ["render"]
+
+TILT_BANDS = 8
+"""How many vertical bands approximate a tilted sample's smoothly varying blur."""
 
 
 def render(
@@ -24,6 +27,7 @@ def render(
     base_blur: float = 0.5,
     asymmetry: float = 0.0,
     light_distance: Optional[float] = None,
+    tilt: float = 0.0,
     jpeg_quality: Optional[int] = None,
     colour: bool = False,
 ) -> Frame:
@@ -52,6 +56,9 @@ def render(
     light_distance : float or None
         Distance (mm) from a head-mounted light to the sample in focus: brightness falls as
         ``(d / (d + defocus))**2`` when the head rises. None keeps it constant.
+    tilt : float
+        The sample is tilted: defocus grows by ``tilt`` mm from the left edge to the right
+        edge (centred on ``defocus_mm``), so different regions focus at different Z.
     jpeg_quality : int or None
         When set, the frame is returned as JPEG bytes of that quality.
     colour : bool
@@ -64,8 +71,12 @@ def render(
         A 640x480 frame takes a few milliseconds at any defocus.
     """
     irradiance = np.asarray(scene_image, dtype=np.float32)
-    radius = blur_radius_px(defocus_mm, dof, base=base_blur, asymmetry=asymmetry)
-    blurred = defocus_blur(irradiance, radius)
+    if tilt:
+        offsets = (np.arange(TILT_BANDS) + 0.5) / TILT_BANDS - 0.5
+        radii = [blur_radius_px(defocus_mm + tilt * o, dof, base_blur, asymmetry) for o in offsets]
+        blurred = graded_blur(irradiance, radii)
+    else:
+        blurred = defocus_blur(irradiance, blur_radius_px(defocus_mm, dof, base_blur, asymmetry))
     if light_distance is not None:
         gain = gain * (light_distance / max(light_distance + defocus_mm, 1e-3)) ** 2
     gray = expose(blurred, rng, gain=gain, flicker=flicker, noise=noise, shot_noise=shot_noise)

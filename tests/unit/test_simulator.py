@@ -287,3 +287,12 @@ def test_a_head_mounted_light_dims_as_the_head_rises():
         for dz in (-1.0, 0.0, 1.0)
     ]
     assert means[0] > means[1] > means[2]
+
+
+def test_on_a_tilted_sample_the_left_and_right_halves_focus_at_different_z():
+    image = SCENES["texture"](3, (320, 240))
+    defocus = np.linspace(-0.1, 0.1, 21)
+    frames = [render(image, dz, DOF, np.random.default_rng(0), noise=0.0, tilt=0.1) for dz in defocus]
+    best_left = defocus[np.argmax([laplacian_variance(f[:, :80]) for f in frames])]
+    best_right = defocus[np.argmax([laplacian_variance(f[:, 240:]) for f in frames])]
+    assert best_left > 0.02 and best_right < -0.02
