@@ -42,9 +42,9 @@ def blur_radius_px(
 def psf_kernel(radius_px: float) -> np.ndarray:
     """The normalised float32 point-spread function for a blur disk of ``radius_px``.
 
-    An anti-aliased disk for radii from 2 px up, a
-    Gaussian with the disk's variance (sigma = r / 2) below 1 px, and a linear blend of the
-    two in between. Radius 0 gives the identity kernel.
+    An anti-aliased disk for radii from 2 px up, a Gaussian with the disk's variance
+    (sigma = r / 2) below 1 px, and a linear blend of the two in between. Radius 0 gives
+    the identity kernel.
     """
     r = max(float(radius_px), 0.0)
     weight = float(np.clip(2.0 - r, 0.0, 1.0))

@@ -22,6 +22,7 @@ def render(
     *,
     noise: float = 0.01,
     shot_noise: float = 0.0,
+    hot_pixels: float = 0.0,
     gain: float = 1.0,
     flicker: float = 0.0,
     base_blur: float = 0.5,
@@ -46,6 +47,8 @@ def render(
         frame.
     noise, shot_noise : float
         Read-noise sigma and photon-noise sigma at full scale, as fractions of full scale.
+    hot_pixels : float
+        Fraction of pixels stuck at full scale (the same ones in every frame).
     gain, flicker : float
         Brightness factor, and its per-frame relative jitter (sigma).
     base_blur : float
@@ -79,5 +82,6 @@ def render(
         blurred = defocus_blur(irradiance, blur_radius_px(defocus_mm, dof, base_blur, asymmetry))
     if light_distance is not None:
         gain = gain * (light_distance / max(light_distance + defocus_mm, 1e-3)) ** 2
-    gray = expose(blurred, rng, gain=gain, flicker=flicker, noise=noise, shot_noise=shot_noise)
+    sensor = dict(flicker=flicker, noise=noise, shot_noise=shot_noise, hot_pixels=hot_pixels)
+    gray = expose(blurred, rng, gain=gain, **sensor)
     return encode(gray, jpeg_quality=jpeg_quality, colour=colour)

@@ -62,7 +62,7 @@ def make_rig(
     Camera options: ``latency`` (s), ``fps``, ``lag`` (s, stale frames), ``noise``,
     ``flicker``, ``jpeg_quality``, ``colour``, ``camera_fail_after``, ``stall_after``.
     Extra keywords go to :func:`~.render.render` (``shot_noise``, ``gain``, ``base_blur``,
-    ``asymmetry``, ``light_distance``, ``tilt``).
+    ``asymmetry``, ``light_distance``, ``tilt``, ``hot_pixels``).
     """
     if scene not in SCENES:
         raise ValueError(f"unknown scene {scene!r}; valid: {', '.join(sorted(SCENES))}")

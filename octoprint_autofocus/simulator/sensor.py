@@ -30,6 +30,12 @@ def _unit_noise(shape: Tuple[int, ...], rng: np.random.Generator) -> np.ndarray:
     return window if rng.random() < 0.5 else -window
 
 
+@lru_cache(maxsize=8)
+def _hot_pixel_mask(shape: Tuple[int, ...], fraction: float) -> np.ndarray:
+    """Where a sensor of ``shape`` has stuck-bright pixels: the same for every frame."""
+    return np.random.default_rng(_NOISE_SEED + 1).random(shape, dtype=np.float32) < fraction
+
+
 def expose(
     irradiance: np.ndarray,
     rng: np.random.Generator,
@@ -37,24 +43,29 @@ def expose(
     flicker: float = 0.0,
     noise: float = 0.0,
     shot_noise: float = 0.0,
+    hot_pixels: float = 0.0,
 ) -> np.ndarray:
     """Turn a float32 image (0..255 scale) into a uint8 exposure.
 
     ``gain`` scales the brightness, times ``1 + flicker * N(0, 1)`` drawn once per frame
     (exposure flicker). ``noise`` is the Gaussian read-noise sigma as a fraction of full
     scale; ``shot_noise`` is the photon-noise sigma at full scale, falling with the square
-    root of the signal. The result is rounded and clipped to 0..255.
+    root of the signal. A fraction ``hot_pixels`` of the pixels is stuck at full scale,
+    in focus or not (fine detail that never blurs). The result is rounded and clipped to
+    0..255.
     """
     frame_gain = gain * (1.0 + flicker * float(rng.standard_normal())) if flicker else gain
     signal = irradiance * np.float32(frame_gain)
     sigma = np.float32(255.0 * noise)
     if shot_noise > 0:
-        sigma = np.float32(sigma) + np.float32(255.0 * shot_noise) * np.sqrt(
-            np.clip(signal, 0, None) / np.float32(255.0)
-        )
+        photons = np.sqrt(np.clip(signal, 0, None) * np.float32(1.0 / 255.0))
+        sigma = sigma + np.float32(255.0 * shot_noise) * photons
     if np.any(sigma):
         signal = signal + _unit_noise(signal.shape, rng) * sigma
-    return np.clip(signal + 0.5, 0, 255).astype(np.uint8)
+    exposure = np.clip(signal + 0.5, 0, 255).astype(np.uint8)
+    if hot_pixels > 0:
+        exposure[_hot_pixel_mask(exposure.shape, float(hot_pixels))] = 255
+    return exposure
 
 
 def encode(

@@ -296,3 +296,14 @@ def test_on_a_tilted_sample_the_left_and_right_halves_focus_at_different_z():
     best_left = defocus[np.argmax([laplacian_variance(f[:, :80]) for f in frames])]
     best_right = defocus[np.argmax([laplacian_variance(f[:, 240:]) for f in frames])]
     assert best_left > 0.02 and best_right < -0.02
+
+
+def test_hot_pixels_stay_bright_and_in_place_however_blurred():
+    image = np.full((120, 160), 60, np.uint8)
+    frames = [
+        render(image, dz, DOF, np.random.default_rng(i), noise=0.0, hot_pixels=0.001)
+        for i, dz in enumerate((0.0, 2.0))
+    ]
+    hot = [frame == 255 for frame in frames]
+    assert 0 < hot[0].sum() < 0.01 * image.size
+    assert np.array_equal(hot[0], hot[1])
