@@ -24,7 +24,8 @@ class SimStage:
     (refused ones included), ``moves`` counts moves performed and ``travel`` sums their
     commanded distance. Each move costs ``overhead + distance / speed + settle`` seconds
     on the clock; the optics glide linearly during the ``distance / speed`` part, and
-    :meth:`actual_z_at` tells where they were at any recent time (for a lagging camera). With ``fail_after=N`` the first N moves work and every later one raises
+    :meth:`actual_z_at` tells where they were at any recent time (for a lagging camera).
+    With ``fail_after=N`` the first N moves work and every later one raises
     :class:`StageError` (a dead axis), without moving.
     """
 
