@@ -18,15 +18,17 @@ from flask_babel import gettext
 
 from .focus import FocusError, FocusResult, autofocus
 from .focus.errors import CameraError, Cancelled
-from .focus.frames import jpeg_size
+from .camera import roi_pixels
 from .records import RecordStore, new_run_id
 from .settings import RunConfig, RunRequest, SettingsError, run_limits
 
-__all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "KINDS", "THREAD_NAME", "roi_pixels"]
+__all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "KINDS", "THREAD_NAME"]
 
 THREAD_NAME = "octoprint.plugins.autofocus.run"
 KINDS = ("focus", "reference", "home")
 TAGS = frozenset({"plugin:autofocus"})
+G92_TOLERANCE = 0.01
+"""mm: how far the Z reported after ``G92`` may be from the reference (firmware rounding)."""
 
 
 class Busy(RuntimeError):
@@ -73,20 +75,6 @@ class Stage(Protocol):
     def feed_line(self, line: str) -> None: ...
 
     def abort(self, reason: str = "") -> None: ...
-
-
-def roi_pixels(roi: Optional[Tuple[float, float, float, float]], frame: Any) -> Optional[Tuple[int, int, int, int]]:
-    """An ROI in fractions of the image as ``(x, y, w, h)`` pixels of ``frame`` (at least 1x1)."""
-    if roi is None:
-        return None
-    size = jpeg_size(frame) if isinstance(frame, (bytes, bytearray, memoryview)) else (frame.shape[1], frame.shape[0])
-    if size is None:
-        raise CameraError(gettext("the camera sent an image whose size cannot be read"))
-    width, height = size
-    x, y = int(roi[0] * width), int(roi[1] * height)
-    w = max(1, min(width - x, int(round(roi[2] * width))))
-    h = max(1, min(height - y, int(round(roi[3] * height))))
-    return (x, y, w, h)
 
 
 def _push_type(result: FocusResult) -> str:
@@ -313,21 +301,22 @@ class FocusJob:
         with self._state_lock:
             self._run["start_z"] = z0
         z_min, z_max = run_limits(config, z0, request, self._wiring.volume())
-        self._send(config.before_gcode)
-        try:
-            with self._wiring.open_camera(config) as camera:
-                roi = request.roi if request.roi is not None else config.roi
+        with self._wiring.open_camera(config) as camera:
+            first = camera.frame()  # a broken camera fails here, before anything moves
+            roi = request.roi if request.roi is not None else config.roi
+            self._send(config.before_gcode)
+            try:
                 result = self._search(
                     stage, camera, z_min, z_max,
-                    roi=roi_pixels(roi, camera.frame()) if roi is not None else None,
+                    roi=roi_pixels(roi, first),
                     metric=request.metric or config.metric,
                     coarse_points=config.coarse_points, tolerance=config.tolerance,
                     overscan=config.overscan, approach=config.approach, settle=config.settle,
                     frames_per_position=config.frames_per_position, cancel=cancel,
                     on_sample=self._on_sample,
                 )
-        finally:
-            self._send(config.after_gcode)
+            finally:
+                self._send(config.after_gcode)
         correction = None
         if result.ok and plan.kind == "reference":
             self._wiring.store_reference(result.z)
@@ -341,7 +330,7 @@ class FocusJob:
             raise SettingsError("reference_z", gettext("no reference Z is set; calibrate it first"))
         self._printer.commands(["G92 Z%.3f" % config.reference_z], tags=TAGS)
         reported = stage.position()
-        if abs(reported - config.reference_z) > max(config.tolerance, 0.001):
+        if abs(reported - config.reference_z) > G92_TOLERANCE:
             raise FocusError(
                 gettext("after G92 the printer reports Z%(z).3f instead of Z%(ref).3f")
                 % {"z": reported, "ref": config.reference_z}

@@ -7,12 +7,13 @@ next run without a restart. Every error is a :class:`SettingsError` naming the f
 
 import math
 from dataclasses import dataclass
-from typing import Any, Dict, Mapping, Optional, Tuple
+from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from flask_babel import gettext
 
 from .focus import MEASURES
 from .printer_stage import validate_move_template
+from .simulator import SCENES
 
 __all__ = [
     "DEFAULTS",
@@ -42,9 +43,9 @@ DEFAULTS: Dict[str, Any] = {
     "z_min": 0.0,
     "z_max": 100.0,
     "coarse_points": 9,
-    "tolerance": 0.01,
+    "tolerance": None,
     "feedrate": 600.0,
-    "settle": 0.05,
+    "settle": 0.1,
     "frames_per_position": 1,
     "overscan": 0.2,
     "approach": "above",
@@ -67,6 +68,7 @@ DEFAULTS: Dict[str, Any] = {
         "backlash": 0.0,
         "scene": "pcb",
         "seed": 1,
+        "size": [640, 480],
     },
 }
 """Every setting with its default; the keys are the UI's contract (docs/DESIGN.md)."""
@@ -99,7 +101,7 @@ class RunConfig:
     z_min: float
     z_max: float
     coarse_points: int
-    tolerance: float
+    tolerance: Optional[float]
     feedrate: float
     settle: float
     frames_per_position: int
@@ -212,8 +214,9 @@ def parse_roi(field: str, value: Any) -> Optional[Tuple[float, float, float, flo
     return (x, y, w, h)
 
 
-def _optional_number(field: str, value: Any) -> Optional[float]:
-    return None if value is None or value == "" else parse_number(field, value)
+def _optional_number(field: str, value: Any, **bounds: Any) -> Optional[float]:
+    """None for null or "" (the setting is unset), else a number as parse_number checks it."""
+    return None if value is None or value == "" else parse_number(field, value, **bounds)
 
 
 def validate(settings: Mapping[str, Any]) -> RunConfig:
@@ -241,7 +244,7 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
         z_min=z_min,
         z_max=z_max,
         coarse_points=_integer("coarse_points", s["coarse_points"], 3, 50),
-        tolerance=parse_number("tolerance", s["tolerance"], positive=True, high=5.0),
+        tolerance=_optional_number("tolerance", s["tolerance"], positive=True, high=5.0),
         feedrate=parse_number("feedrate", s["feedrate"], positive=True, high=100000.0),
         settle=parse_number("settle", s["settle"], low=0.0, high=10.0),
         frames_per_position=_integer("frames_per_position", s["frames_per_position"], 1, 10),
@@ -272,9 +275,16 @@ def validate_simulator(simulator: Mapping[str, Any]) -> Dict[str, Any]:
         "fps": parse_number("simulator.fps", s["fps"], positive=True, high=60.0),
         "latency": parse_number("simulator.latency", s["latency"], low=0.0, high=5.0),
         "backlash": parse_number("simulator.backlash", s["backlash"], low=0.0, high=5.0),
-        "scene": _text("simulator.scene", s["scene"]) or DEFAULTS["simulator"]["scene"],
+        "scene": _choice("simulator.scene", s["scene"], SCENES),
         "seed": _integer("simulator.seed", s["seed"], 0, 2**31 - 1),
+        "size": _size("simulator.size", s["size"]),
     }
+
+
+def _size(field: str, value: Any) -> List[int]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise SettingsError(field, gettext("must be [width, height] in pixels"))
+    return [_integer(field, item, 8, 4096) for item in value]
 
 
 def migrate(stored: Mapping[str, Any], version: Optional[int]) -> Dict[str, Any]:

@@ -8,7 +8,7 @@ import pytest
 
 from octoprint_autofocus.focus import FocusResult
 from octoprint_autofocus.focus.errors import CameraError
-from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring, roi_pixels
+from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
 from octoprint_autofocus.records import RecordStore
 from octoprint_autofocus.settings import RunRequest, validate
@@ -255,8 +255,3 @@ def test_jog_beyond_the_limits_is_refused_and_nothing_moves(rig_factory):
     with pytest.raises(ValueError):
         rig.job.jog(rig.config, 4.0)
     assert rig.printer.z == 5.0 and not rig.job.running
-
-
-def test_roi_fractions_become_pixels_of_the_frame():
-    assert roi_pixels((0.25, 0.5, 0.5, 0.25), np.zeros((480, 640), np.uint8)) == (160, 240, 320, 120)
-    assert roi_pixels(None, b"") is None

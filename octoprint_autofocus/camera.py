@@ -1,0 +1,124 @@
+"""Camera glue: which camera a run uses, and keeping it open only while someone needs it.
+
+A run opens its own :class:`~.webcam_source.WebcamSource` and closes it at the end. The
+live score (the UI polling ``score``) shares one source that closes itself after
+``idle_close`` seconds without a request, so an idle Raspberry Pi decodes nothing.
+"""
+
+import contextlib
+import threading
+from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+
+from flask_babel import gettext
+
+from .focus import score
+from .focus.errors import CameraError
+from .focus.frames import jpeg_size
+from .settings import RunConfig, RunRequest
+from .webcam_source import CameraSpec, WebcamSource
+
+__all__ = ["CameraManager", "IDLE_CLOSE_S", "frame_size", "roi_pixels"]
+
+IDLE_CLOSE_S = 10.0
+
+
+class CameraManager:
+    """Opens cameras for runs and for the live score.
+
+    ``resolve(config)`` returns the CameraSpec to use (it raises ValueError when the
+    selected camera or its URLs are missing); ``source_for(spec, config)`` builds the
+    frame source (a WebcamSource by default).
+    """
+
+    def __init__(
+        self,
+        resolve: Callable[[RunConfig], CameraSpec],
+        *,
+        source_for: Optional[Callable[[CameraSpec, RunConfig], Any]] = None,
+        idle_close: float = IDLE_CLOSE_S,
+    ) -> None:
+        self._resolve = resolve
+        self._source_for = source_for or (
+            lambda spec, config: WebcamSource(spec, latency=config.latency, timeout=config.camera_timeout)
+        )
+        self._idle_close = idle_close
+        self._lock = threading.Lock()
+        self._live: Optional[Any] = None
+        self._live_key: Optional[tuple] = None
+        self._timer: Optional[threading.Timer] = None
+
+    def spec(self, config: RunConfig) -> CameraSpec:
+        """The camera ``config`` selects; CameraError (with the reason) when there is none."""
+        try:
+            return self._resolve(config)
+        except ValueError as exc:
+            raise CameraError(str(exc)) from exc
+
+    @contextlib.contextmanager
+    def open_for_run(self, config: RunConfig) -> Iterator[Any]:
+        """A frame source for one run, closed when the block ends."""
+        source = self._source_for(self.spec(config), config)
+        try:
+            source.open()
+            yield source
+        finally:
+            source.close()
+
+    def live_score(self, config: RunConfig, request: RunRequest) -> Dict[str, Any]:
+        """Score one fresh frame: ``{score, metric, width, height}``; keeps the camera open a while."""
+        spec = self.spec(config)
+        key = (spec, config.latency, config.camera_timeout)
+        with self._lock:
+            if self._live_key != key:
+                self._close_live()
+                self._live, self._live_key = self._source_for(spec, config), key
+            source = self._live
+            self._restart_timer()
+        frame = source.frame()
+        metric = request.metric or config.metric
+        roi = request.roi if request.roi is not None else config.roi
+        width, height = frame_size(frame)
+        value = score(frame, roi=roi_pixels(roi, frame), metric=metric)
+        return {"score": float(value), "metric": metric, "width": width, "height": height}
+
+    def close(self) -> None:
+        """Close the live-score camera now (plugin shutdown, settings change)."""
+        with self._lock:
+            self._close_live()
+
+    def _restart_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer = threading.Timer(self._idle_close, self.close)
+        self._timer.name = "octoprint.plugins.autofocus.camera-idle"
+        self._timer.daemon = True
+        self._timer.start()
+
+    def _close_live(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._live is not None:
+            self._live.close()
+        self._live, self._live_key = None, None
+
+
+def frame_size(frame: Any) -> Tuple[int, int]:
+    """``(width, height)`` of JPEG bytes or an image array."""
+    if isinstance(frame, (bytes, bytearray, memoryview)):
+        size = jpeg_size(frame)
+        if size is None:
+            raise CameraError(gettext("the camera sent an image whose size cannot be read"))
+        return size
+    return frame.shape[1], frame.shape[0]
+
+
+def roi_pixels(roi: Optional[Tuple[float, float, float, float]], frame: Any) -> Optional[Tuple[int, int, int, int]]:
+    """An ROI in fractions of the image as ``(x, y, w, h)`` pixels of ``frame`` (at least 1x1)."""
+    if roi is None:
+        return None
+    width, height = frame_size(frame)
+    x, y = int(roi[0] * width), int(roi[1] * height)
+    w = max(1, min(width - x, int(round(roi[2] * width))))
+    h = max(1, min(height - y, int(round(roi[3] * height))))
+    return (x, y, w, h)
