@@ -1,13 +1,12 @@
-"""A simulated camera looking through the stage's optics, in simulated time."""
+"""A simulated camera: frames of the view at the stage's optical Z, in simulated time."""
 
-from typing import Any, Dict, Optional
+from typing import Callable, Optional
 
 import numpy as np
 
 from ..focus.devices import Frame
 from ..focus.errors import CameraError, CameraStalled
 from .clock import SimClock
-from .render import render
 from .stage import SimStage
 
 __all__ = ["SimCamera"]
@@ -16,50 +15,42 @@ __all__ = ["SimCamera"]
 class SimCamera:
     """A :class:`~octoprint_autofocus.focus.devices.FrameSource` over a :class:`SimStage`.
 
-    Frames start on a fixed grid of ``1 / fps`` seconds. ``frame()`` waits for the next frame
-    start, captures the scene blurred by ``stage.actual_z - focal_z`` at that instant, and
-    returns ``latency`` seconds later on the clock. With ``lag`` > 0 the image shows the
-    optics as they were ``lag`` seconds before the capture (a buffered stream serving stale
-    frames), so a frame taken right after a move may still show the old Z.
-    ``frames`` counts the frames delivered.
+    ``picture(z)`` makes the frame seen with the optics at ``z`` (e.g. :func:`~.render.render`
+    of a scene at ``z - focal_z``); this class adds time and faults. Frames start on a fixed
+    grid of ``1 / fps`` seconds. ``frame()`` waits for the next frame start, captures the
+    picture at the stage's optical Z at that instant, and returns ``latency`` seconds later
+    on the clock. With ``lag`` > 0 the picture shows the optics as they were ``lag`` seconds
+    before the capture (a buffered stream serving stale frames), so a frame taken right
+    after a move may still show the old Z. ``frames`` counts the frames delivered.
 
     Fault injection: with ``stall_after=N`` the first N frames arrive and every later call
     waits ``stall_timeout`` seconds and raises :class:`CameraStalled`; with
     ``fail_after=N`` later calls raise :class:`CameraError` at once.
-    ``render_options`` go to :func:`~.render.render` (noise, flicker, jpeg_quality, ...).
     """
 
     def __init__(
         self,
         stage: SimStage,
         clock: SimClock,
-        scene_image: np.ndarray,
-        focal_z: float,
-        dof: float,
-        rng: np.random.Generator,
+        picture: Callable[[float], Frame],
         latency: float = 0.05,
         fps: float = 30.0,
         lag: float = 0.0,
         stall_after: Optional[int] = None,
         fail_after: Optional[int] = None,
         stall_timeout: float = 2.0,
-        **render_options: Any,
     ) -> None:
         if fps <= 0 or latency < 0 or lag < 0:
             raise ValueError("fps must be > 0, latency and lag >= 0")
         self.stage = stage
         self.clock = clock
-        self.scene_image = np.asarray(scene_image, dtype=np.float32)
-        self.focal_z = float(focal_z)
-        self.dof = float(dof)
-        self.rng = rng
+        self.picture = picture
         self.latency = float(latency)
         self.fps = float(fps)
         self.lag = float(lag)
         self.stall_after = stall_after
         self.fail_after = fail_after
         self.stall_timeout = float(stall_timeout)
-        self.render_options: Dict[str, Any] = render_options
         self.frames = 0
 
     def frame(self) -> Frame:
@@ -70,15 +61,9 @@ class SimCamera:
             self.clock.sleep(self.stall_timeout)
             raise CameraStalled(f"simulated camera stalled after {self.stall_after} frames")
         period = 1.0 / self.fps
-        start = np.ceil(self.clock.now() / period - 1e-9) * period
+        start = float(np.ceil(self.clock.now() / period - 1e-9)) * period
         self.clock.advance_to(start)
-        image = render(
-            self.scene_image,
-            self.stage.actual_z_at(start - self.lag) - self.focal_z,
-            self.dof,
-            self.rng,
-            **self.render_options,
-        )
+        image = self.picture(self.stage.actual_z_at(start - self.lag))
         self.clock.sleep(self.latency)
         self.frames += 1
         return image

@@ -1,12 +1,15 @@
 """A whole simulated microscope: stage, camera and clock wired together, plus the truth."""
 
 from dataclasses import dataclass
+from inspect import signature
 from typing import Any, Optional, Tuple
 
 import numpy as np
 
+from ..focus.devices import Frame
 from .camera import SimCamera
 from .clock import SimClock
+from .render import render
 from .scenes import SCENES
 from .stage import SimStage
 
@@ -66,12 +69,15 @@ def make_rig(
     """
     if scene not in SCENES:
         raise ValueError(f"unknown scene {scene!r}; valid: {', '.join(sorted(SCENES))}")
+    signature(render).bind_partial(**render_options)
     clock = SimClock()
     stage = SimStage(clock, z_limits, start_z, backlash, speed, move_overhead, settle, stage_fail_after)
+    image = SCENES[scene](seed, size)
     rng = np.random.default_rng([int(seed), 1])
     sensor = dict(noise=noise, flicker=flicker, jpeg_quality=jpeg_quality, colour=colour)
-    camera = SimCamera(
-        stage, clock, SCENES[scene](seed, size), focal_z, dof, rng, latency, fps, lag,
-        stall_after, camera_fail_after, **sensor, **render_options,
-    )
+
+    def picture(z: float) -> Frame:
+        return render(image, z - focal_z, dof, rng, **sensor, **render_options)
+
+    camera = SimCamera(stage, clock, picture, latency, fps, lag, stall_after, camera_fail_after)
     return Rig(stage=stage, camera=camera, clock=clock, scene=scene, focal_z=float(focal_z), dof=float(dof))
