@@ -7,12 +7,13 @@ only when that position reply has arrived and matches the target. The reply line
 in from OctoPrint's comm thread through :meth:`PrinterStage.feed_line`.
 """
 
+import itertools
 import logging
 import re
 import string
 import threading
 import time
-from typing import Callable, FrozenSet, List, Optional, Protocol
+from typing import Callable, Collection, FrozenSet, List, Optional, Protocol
 
 from flask_babel import gettext
 
@@ -27,6 +28,7 @@ TRAVEL_MARGIN = 2.0
 WAIT_SLICE = 0.05
 """How often (s) a waiting move looks at its cancel event."""
 
+_STAGE_IDS = itertools.count(1)
 _PLACEHOLDERS = frozenset({"z", "feedrate"})
 _FLOAT = r"[-+]?(?:\d+\.?\d*|\.\d+)"
 _POSITION_PREFIX = re.compile(r"^(?:ok\b\s*)?(?:C:\s*)?(?://\s*)?")
@@ -118,9 +120,14 @@ class PrinterStage:
     within ``WAIT_SLICE`` seconds.
 
     Call :meth:`feed_line` with every line received from the printer; it is cheap and
-    never blocks. Replies are matched to requests in order: each ``M114`` we queue is
+    never blocks. Replies are matched to requests in order: each of our ``M114`` is
     answered by the next position line after the previous one, and lines that arrive
-    while none of our requests is outstanding are ignored.
+    while none of our requests is outstanding are ignored. By default a request is
+    outstanding from the moment it is queued. With ``track_sending=True`` the plugin
+    also passes every line about to be written to the printer to :meth:`note_sending`
+    (the ``octoprint.comm.protocol.gcode.sending`` hook); a request is then outstanding
+    only once its ``M114`` goes out, which OctoPrint does only after ``M400``'s ``ok``,
+    so a position auto-reported (``M154``) during the move is never taken as the answer.
     """
 
     def __init__(
@@ -137,6 +144,7 @@ class PrinterStage:
         tags: FrozenSet[str] = DEFAULT_TAGS,
         logger: Optional[logging.Logger] = None,
         clock: Callable[[], float] = time.monotonic,
+        track_sending: bool = False,
     ) -> None:
         if not z_min < z_max:
             raise ValueError(f"z_min ({z_min}) must be below z_max ({z_max})")
@@ -152,6 +160,8 @@ class PrinterStage:
         self.tolerance = float(tolerance)
         self.timeout = float(timeout)
         self.tags = frozenset(tags)
+        self.track_sending = track_sending
+        self._own_tag = f"plugin:autofocus:stage-{next(_STAGE_IDS)}"
         self._printer = printer
         self._cancel = cancel
         self._logger = logger or logging.getLogger("octoprint.plugins.autofocus.stage")
@@ -162,6 +172,7 @@ class PrinterStage:
         self._move_lock = threading.Lock()
         self._replies = threading.Condition()
         self._requested = 0
+        self._sending = 0
         self._answered = 0
         self._answer: Optional[float] = None
         self._abort_reason: Optional[str] = None
@@ -213,10 +224,16 @@ class PrinterStage:
         if z is None:
             return
         with self._replies:
-            if self._answered < self._requested:
+            if self._answered < (self._sending if self.track_sending else self._requested):
                 self._answered += 1
                 self._answer = z
                 self._replies.notify_all()
+
+    def note_sending(self, command: str, tags: Optional[Collection[str]] = None) -> None:
+        """Take one line about to be written to the printer (send thread; fast)."""
+        if tags and self._own_tag in tags and command.lstrip()[:4].upper() == "M114":
+            with self._replies:
+                self._sending += 1
 
     def abort(self, reason: str = "") -> None:
         """Wake any waiting move and refuse all further moves (StageError with ``reason``)."""
@@ -232,7 +249,7 @@ class PrinterStage:
         with self._replies:
             self._requested += 1
             ticket = self._requested
-        self._printer.commands(lines + ["M400", "M114"], tags=self.tags)
+        self._printer.commands(lines + ["M400", "M114"], tags=self.tags | {self._own_tag})
         deadline = self._clock() + allowed
         with self._replies:
             while self._answered < ticket:

@@ -3,7 +3,8 @@
 ``FakePrinter`` behaves like OctoPrint's ``PrinterInterface`` plus the firmware behind it:
 ``commands()`` only queues, and a named thread (like OctoPrint's comm thread) works
 through the queue and hands every reply line to the registered listeners, the way the
-``octoprint.comm.protocol.gcode.received`` hook would. Use it as a context manager (or
+``octoprint.comm.protocol.gcode.received`` hook would (and each line about to run to the
+sending listeners, like the ``...gcode.sending`` hook). Use it as a context manager (or
 call ``close()``) so the thread stops at the end of the test.
 """
 
@@ -31,6 +32,8 @@ class FakePrinter:
     - ``operational``: what ``is_operational()`` returns.
     - ``answer_m114``: False makes ``M114`` get only ``ok`` (a timeout for the caller).
     - ``z_error``: added to every Z the printer reaches (a missed move).
+    - ``autoreport_in_m400``: while ``M400`` waits, send a position line with the Z from
+      before the last move, as a position auto-report (``M154``) taken mid-move would.
 
     Records: ``sent`` holds ``(line, tags)`` in the order queued; ``holds`` the values
     passed to ``set_job_on_hold``; ``pauses`` counts ``pause_print()`` calls.
@@ -44,17 +47,21 @@ class FakePrinter:
         answer_m114: bool = True,
         z_error: float = 0.0,
         m114_format: str = VIRTUAL_PRINTER_M114,
+        autoreport_in_m400: bool = False,
     ) -> None:
         self.z = z
         self.operational = operational
         self.answer_m114 = answer_m114
         self.z_error = z_error
         self.m114_format = m114_format
+        self.autoreport_in_m400 = autoreport_in_m400
+        self._z_before_move = z
         self.relative = False
         self.sent: List[Tuple[str, FrozenSet[str]]] = []
         self.holds: List[bool] = []
         self.pauses = 0
         self._listeners: List[Callable[[str], None]] = []
+        self._sending_listeners: List[Callable[[str, FrozenSet[str]], None]] = []
         self._queue: "queue.Queue[Optional[Tuple[str, Any]]]" = queue.Queue()
         self._thread = threading.Thread(target=self._run, name="fake-printer-comm", daemon=True)
         self._thread.start()
@@ -67,7 +74,7 @@ class FakePrinter:
         """Queue lines like OctoPrint does: return at once, answer later on the comm thread."""
         for line in [commands] if isinstance(commands, str) else commands:
             self.sent.append((line, frozenset(tags or ())))
-            self._queue.put(("gcode", line))
+            self._queue.put(("gcode", (line, frozenset(tags or ()))))
 
     def is_operational(self) -> bool:
         return self.operational
@@ -92,6 +99,10 @@ class FakePrinter:
     def add_listener(self, listener: Callable[[str], None]) -> None:
         """Have ``listener`` called (on the comm thread) with every line the printer sends."""
         self._listeners.append(listener)
+
+    def add_sending_listener(self, listener: Callable[[str, FrozenSet[str]], None]) -> None:
+        """Have ``listener(line, tags)`` called (on the comm thread) before each line runs."""
+        self._sending_listeners.append(listener)
 
     def receive(self, line: str) -> None:
         """Make the printer send ``line`` on the comm thread, in order with the replies."""
@@ -130,7 +141,10 @@ class FakePrinter:
             elif kind == "send":
                 self._send(payload)
             else:
-                self._execute(payload)
+                line, tags = payload
+                for listener in list(self._sending_listeners):
+                    listener(line, tags)
+                self._execute(line)
 
     def _execute(self, line: str) -> None:
         word = line.split()[0].upper() if line.split() else ""
@@ -142,11 +156,14 @@ class FakePrinter:
             match = _Z_WORD.search(line)
             if match:
                 target = float(match.group(1))
+                self._z_before_move = self.z
                 self.z = (self.z + target if self.relative else target) + self.z_error
         elif word == "G92":
             match = _Z_WORD.search(line)
             if match:
                 self.z = float(match.group(1))
+        elif word == "M400" and self.autoreport_in_m400:
+            self._send(self.m114_format.format(z=self._z_before_move, counts=0))
         elif word == "M114" and self.answer_m114:
             self._send(self.m114_format.format(z=round(self.z, 4), counts=int(self.z * 100)))
             return

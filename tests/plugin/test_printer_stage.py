@@ -113,7 +113,7 @@ def test_move_sends_g90_move_m400_m114_in_order_with_tags(printer):
     stage = make_stage(printer)
     stage.move_to(3.0)
     assert printer.sent_lines() == ["G90", "G1 Z3.000 F600", "M400", "M114"]
-    assert all(tags == TAGS for _, tags in printer.sent)
+    assert all(TAGS <= tags for _, tags in printer.sent)
     assert printer.z == pytest.approx(3.0)
 
 
@@ -242,6 +242,25 @@ def test_late_reply_to_a_timed_out_request_does_not_answer_the_next_one(printer)
     printer.answer_m114 = True
     stage.move_to(4.0)
     assert printer.z == pytest.approx(4.0)
+
+
+def test_with_sending_tracked_a_position_reported_during_m400_is_not_the_answer(printer):
+    printer.autoreport_in_m400 = True
+    stage = make_stage(printer, track_sending=True)
+    printer.add_sending_listener(stage.note_sending)
+    for target in (3.0, 7.0, 2.0):
+        stage.move_to(target)
+    assert printer.z == pytest.approx(2.0)
+
+
+def test_with_sending_tracked_only_this_stages_m114_counts(printer):
+    stage = make_stage(printer, track_sending=True, timeout=0.3, feedrate=60000)
+    other = make_stage(printer)
+    printer.add_sending_listener(stage.note_sending)
+    other.position()  # another stage's M114 and its reply do not answer ours
+    printer.answer_m114 = False
+    with pytest.raises(StageTimeout):
+        stage.position()
 
 
 def test_feed_line_ignores_unrelated_lines_without_blocking(printer):
