@@ -79,16 +79,13 @@ def validate_move_template(template: str) -> None:
             )
         if "z" not in fields:
             raise ValueError(gettext("it must contain {z}"))
-        lines = render_move(template, 1.0, 1000.0)
-        if any(_CHANGES_COORDINATES.match(line) for line in lines):
+        if any(_CHANGES_COORDINATES.match(line) for line in render_move(template, 1.0, 1000.0)):
             raise ValueError(gettext("G91 and G92 are not allowed: moves must be absolute"))
     except (KeyError, IndexError, AttributeError, ValueError) as exc:
         raise ValueError(
             gettext('Invalid move template "%(template)s": %(error)s')
             % {"template": template, "error": exc}
         ) from exc
-    if not lines:
-        raise ValueError(gettext("The move template is empty."))
 
 
 def render_move(template: str, z: float, feedrate: float) -> List[str]:
@@ -125,9 +122,10 @@ class PrinterStage:
     while none of our requests is outstanding are ignored. By default a request is
     outstanding from the moment it is queued. With ``track_sending=True`` the plugin
     also passes every line about to be written to the printer to :meth:`note_sending`
-    (the ``octoprint.comm.protocol.gcode.sending`` hook); a request is then outstanding
-    only once its ``M114`` goes out, which OctoPrint does only after ``M400``'s ``ok``,
-    so a position auto-reported (``M154``) during the move is never taken as the answer.
+    (the ``octoprint.comm.protocol.gcode.sending`` hook); the answer is then the first
+    position line after our ``M114`` (recognised by a per-request tag) goes out, which
+    OctoPrint does only after ``M400``'s ``ok``, so a position auto-reported (``M154``)
+    during the move is never taken as the answer.
     """
 
     def __init__(
@@ -171,10 +169,11 @@ class PrinterStage:
         self._checks_z = any(_is_linear_move(line) and _Z_WORD.search(line) for line in sample)
         self._move_lock = threading.Lock()
         self._replies = threading.Condition()
-        self._requested = 0
-        self._sending = 0
-        self._answered = 0
-        self._answer: Optional[float] = None
+        self._requested = 0  # tickets handed out, one per M114 queued
+        self._replied = 0  # without track_sending: position lines matched to tickets, in order
+        self._in_flight = 0  # with track_sending: the ticket whose M114 went out last
+        self._answer_ticket = 0
+        self._answer = float("nan")
         self._abort_reason: Optional[str] = None
         self._last_z: Optional[float] = None
 
@@ -224,16 +223,26 @@ class PrinterStage:
         if z is None:
             return
         with self._replies:
-            if self._answered < (self._sending if self.track_sending else self._requested):
-                self._answered += 1
-                self._answer = z
+            if self.track_sending:
+                ticket, self._in_flight = self._in_flight, 0
+            elif self._replied < self._requested:
+                self._replied += 1
+                ticket = self._replied
+            else:
+                ticket = 0
+            if ticket:
+                self._answer_ticket, self._answer = ticket, z
                 self._replies.notify_all()
 
     def note_sending(self, command: str, tags: Optional[Collection[str]] = None) -> None:
         """Take one line about to be written to the printer (send thread; fast)."""
-        if tags and self._own_tag in tags and command.lstrip()[:4].upper() == "M114":
-            with self._replies:
-                self._sending += 1
+        if not tags or command.lstrip()[:4].upper() != "M114":
+            return
+        prefix = self._own_tag + ":"
+        for tag in tags:
+            if tag.startswith(prefix):
+                with self._replies:
+                    self._in_flight = int(tag[len(prefix) :])
 
     def abort(self, reason: str = "") -> None:
         """Wake any waiting move and refuse all further moves (StageError with ``reason``)."""
@@ -249,10 +258,11 @@ class PrinterStage:
         with self._replies:
             self._requested += 1
             ticket = self._requested
-        self._printer.commands(lines + ["M400", "M114"], tags=self.tags | {self._own_tag})
+        tags = self.tags | {f"{self._own_tag}:{ticket}"}
+        self._printer.commands(lines + ["M400", "M114"], tags=tags)
         deadline = self._clock() + allowed
         with self._replies:
-            while self._answered < ticket:
+            while self._answer_ticket < ticket:
                 self._check_can_move(printer=False)
                 remaining = deadline - self._clock()
                 if remaining <= 0:

@@ -28,6 +28,8 @@ def make_stage(printer, **overrides):
     options.update(overrides)
     stage = PrinterStage(printer, **options)
     printer.add_listener(stage.feed_line)
+    if stage.track_sending:
+        printer.add_sending_listener(stage.note_sending)
     return stage
 
 
@@ -233,9 +235,10 @@ def test_position_line_before_the_request_is_not_taken_as_the_answer(printer):
     assert stage.position() == pytest.approx(3.0)
 
 
-def test_late_reply_to_a_timed_out_request_does_not_answer_the_next_one(printer):
+@pytest.mark.parametrize("track_sending", [False, True])
+def test_late_reply_to_a_timed_out_request_does_not_answer_the_next_one(printer, track_sending):
     printer.answer_m114 = False
-    stage = make_stage(printer, timeout=0.1, feedrate=60000)
+    stage = make_stage(printer, timeout=0.1, feedrate=60000, track_sending=track_sending)
     with pytest.raises(StageTimeout):
         stage.move_to(3.0)
     printer.receive("X:0.00 Y:0.00 Z:2.50 E:0.00")  # the reply that came too late
@@ -247,7 +250,6 @@ def test_late_reply_to_a_timed_out_request_does_not_answer_the_next_one(printer)
 def test_with_sending_tracked_a_position_reported_during_m400_is_not_the_answer(printer):
     printer.autoreport_in_m400 = True
     stage = make_stage(printer, track_sending=True)
-    printer.add_sending_listener(stage.note_sending)
     for target in (3.0, 7.0, 2.0):
         stage.move_to(target)
     assert printer.z == pytest.approx(2.0)
@@ -256,7 +258,6 @@ def test_with_sending_tracked_a_position_reported_during_m400_is_not_the_answer(
 def test_with_sending_tracked_only_this_stages_m114_counts(printer):
     stage = make_stage(printer, track_sending=True, timeout=0.3, feedrate=60000)
     other = make_stage(printer)
-    printer.add_sending_listener(stage.note_sending)
     other.position()  # another stage's M114 and its reply do not answer ours
     printer.answer_m114 = False
     with pytest.raises(StageTimeout):
