@@ -27,10 +27,11 @@ _NEAR_TOP = 0.3
 
 @dataclass(frozen=True)
 class PeakFit:
-    """A fitted peak: its Z, its full width at half height above ``floor``, and R^2."""
+    """A fitted peak: its Z and height, its full width at half height above ``floor``, R^2."""
 
     model: str
     z_peak: float
+    height: float
     fwhm: float
     r2: float
     z_lo: float
@@ -114,6 +115,7 @@ def _fit_model(model: str, z: np.ndarray, s: np.ndarray, floor: float) -> Option
     return PeakFit(
         model=model,
         z_peak=float(centre + u_peak),
+        height=peak,
         fwhm=float(2.0 * half_width),
         r2=_r_squared(s, predicted),
         z_lo=float(z[0]),

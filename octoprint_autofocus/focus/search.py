@@ -73,6 +73,10 @@ MIN_R2 = 0.8
 """The peak fit must explain at least this share of the variance of its samples."""
 VERIFY_RATIO = 0.6
 """The verification frame must score at least this fraction of the best sample."""
+CONFIRM_BAND = (0.75, 1.33)
+"""A frame at the fitted peak must score within these fractions of the fitted height."""
+EDGE_FLAT = 0.9
+"""An edge sample is the peak's shoulder once its inward neighbour scores this fraction of it."""
 MAX_FINE = 12
 """At most this many refinement samples."""
 _GOLDEN = 0.381966
@@ -255,9 +259,7 @@ class _Run:
     def _search(self) -> float:
         self._coarse()
         self._check_contrast()
-        self._refine()
-        z = self._peak_z()
-        return self._verify(z)
+        return self._refine()
 
     def _coarse(self) -> None:
         """Sweep the grid from the nearer end; stop once the peak is clearly behind."""
@@ -281,19 +283,89 @@ class _Run:
         if contrast.max() < MIN_CONTRAST:
             raise _Failed("no_peak", f"scores vary by at most {contrast.max():.1%} over the range")
 
-    def _refine(self) -> None:
-        """Add samples near the predicted peak until the full-resolution fit is tight."""
+    def _refine(self) -> float:
+        """Sample towards the peak until a fitted peak is confirmed by a frame taken there.
+
+        The confirming (``verify``) frame must score within ``CONFIRM_BAND`` of the fitted
+        peak height: a fit made from the curve's tails predicts a low, broad bump, and a
+        frame at its vertex that scores far above it shows the real peak is narrower.
+        """
         for _ in range(MAX_FINE):
+            self.fit = self._fit()
+            self._check_edge()
             if self._converged():
-                return
+                z = self._peak_z()
+                sample = self._measure(z, "verify")
+                if self._confirms(sample):
+                    return z
+                continue
             z = self._propose()
             if z is None:
-                return
+                break
             self._measure(z, "fine")
+        self.fit = self._fit()
+        return self._fallback()
+
+    def _check_edge(self) -> None:
+        """Fail when the curve still rises into a range edge at the finest scale sampled.
+
+        Refinement walks towards an edge that holds the best sample (golden-section
+        steps). A focus just inside the edge shows up as a sample that beats the edge
+        one; if instead a refinement sample next to the edge scores ``EDGE_FLAT`` of it
+        while the edge stays best, the curve is flat at this resolution and still rising
+        outwards: the focus lies beyond the edge.
+        """
+        order = np.argsort([s.z for s in self.samples])
+        ordered = [self.samples[i] for i in order]
+        scores = np.array([s.score for s in ordered])
+        combined = self._combined()[order]
+        b = int(np.argmax(scores))
+        if b not in (0, len(ordered) - 1) or int(np.argmax(combined)) != b or self._fit_inside():
+            return
+        edge = ordered[b]
+        if edge.z not in (self.z_min, self.z_max):
+            return
+        inner = ordered[1] if b == 0 else ordered[-2]
+        if inner.phase != "coarse" and inner.score >= EDGE_FLAT * edge.score:
+            raise _Failed("peak_at_edge", f"the sharpness still rises into the range edge "
+                          f"Z{edge.z:.4f}: focus may lie outside [{self.z_min}, {self.z_max}]")
+
+    def _fit_inside(self) -> bool:
+        """Whether the current fit puts the peak inside the range."""
+        return self.fit is not None and self.z_min <= self.fit.z_peak <= self.z_max
+
+    def _confirms(self, sample: Sample) -> bool:
+        """Whether ``sample`` at the fitted peak scores what the fit predicts."""
+        self.verify_score = sample.score
+        height = self.fit.height
+        best_other = max(s.score for s in self.samples[:-1])
+        low, high = CONFIRM_BAND
+        return low * height <= sample.score <= high * height and sample.score >= VERIFY_RATIO * best_other
+
+    def _fallback(self) -> float:
+        """Out of refinement budget: check the fitted (or else the best) Z once."""
+        best = max(self.samples, key=lambda s: s.score)
+        try:
+            z = self._peak_z()
+        except _Failed as failure:
+            if failure.reason != "poor_fit" or not self._interior(best.z):
+                raise
+            z = best.z
+        for target in dict.fromkeys((z, best.z)):
+            sample = self._measure(target, "verify")
+            self.verify_score = sample.score
+            if sample.score >= VERIFY_RATIO * best.score:
+                return target
+        raise _Failed("verify_failed", f"verification score {self.verify_score:.4g} is below "
+                      f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
+
+    def _interior(self, z: float) -> bool:
+        """Whether there are samples on both sides of ``z``."""
+        zs = [s.z for s in self.samples]
+        return min(zs) < z < max(zs)
 
     def _converged(self) -> bool:
         """Whether the full-resolution samples bracket a fitted peak within 4 tolerances."""
-        self.fit = self._fit()
         if self.fit is None:
             return False
         zs = np.array(sorted(s.z for s in self.samples))
@@ -334,7 +406,7 @@ class _Run:
 
     def _spaced(self, z: float, zs: np.ndarray, lo: float, hi: float) -> Optional[float]:
         """``z`` moved away from existing samples to at least half a tolerance, or None."""
-        gap = 0.5 * self._tolerance()
+        gap = min(0.5 * self._tolerance(), (hi - lo) / 8.0)
         nearest = zs[int(np.argmin(np.abs(zs - z)))]
         if abs(z - nearest) >= gap:
             return z
@@ -345,34 +417,19 @@ class _Run:
 
     def _peak_z(self) -> float:
         """The fitted best Z, after the fit-quality and edge gates."""
-        fit = self.fit = self._fit()
-        scores = [s.score for s in self.samples]
-        best_z = self.samples[int(np.argmax(scores))].z
+        fit = self.fit
+        best_z = max(self.samples, key=lambda s: s.score).z
         tol = self._tolerance()
-        if fit is None:
-            if best_z in (self.z_min, self.z_max):
-                raise _Failed("peak_at_edge", f"the sharpest sample is at the range edge Z{best_z:.4f}")
+        if fit is None or fit.z_peak < self.z_min - tol or fit.z_peak > self.z_max + tol:
+            if not self._interior(best_z):
+                where = "at the range edge" if fit is None else f"fitted at Z{fit.z_peak:.4f}"
+                raise _Failed("peak_at_edge", f"the sharpest Z is {where}, outside or at the edge of "
+                              f"[{self.z_min}, {self.z_max}]: focus may lie outside the range")
             raise _Failed("poor_fit", "the samples near the best one do not form a peak")
-        if fit.z_peak < self.z_min - tol or fit.z_peak > self.z_max + tol:
-            raise _Failed("peak_at_edge", f"the fitted peak Z{fit.z_peak:.4f} lies outside "
-                          f"[{self.z_min}, {self.z_max}]: focus may be outside the range")
         if fit.r2 < MIN_R2 or not fit.z_lo - tol <= fit.z_peak <= fit.z_hi + tol:
             raise _Failed("poor_fit", f"peak fit R^2 {fit.r2:.2f} (needs {MIN_R2}), peak "
                           f"Z{fit.z_peak:.4f} for samples Z{fit.z_lo:.4f}..Z{fit.z_hi:.4f}")
         return float(min(max(fit.z_peak, self.z_min), self.z_max))
-
-    def _verify(self, z: float) -> float:
-        """Move to ``z``, score a verification frame; fall back once to the best sample."""
-        best = max(self.samples, key=lambda s: s.score)
-        for target in (z, best.z):
-            sample = self._measure(target, "verify")
-            self.verify_score = sample.score
-            if sample.score >= VERIFY_RATIO * best.score:
-                return target
-            if target == best.z:
-                break
-        raise _Failed("verify_failed", f"verification score {self.verify_score:.4g} is below "
-                      f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
 
     # ~~ helpers
 
