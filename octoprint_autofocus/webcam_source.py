@@ -8,6 +8,7 @@ and then requests a snapshot. Only the standard library talks HTTP here.
 """
 
 import http.client
+import logging
 import socket
 import threading
 import time
@@ -23,6 +24,8 @@ from flask_babel import gettext
 
 from .focus.devices import Frame
 from .focus.errors import CameraError, CameraStalled
+
+_logger = logging.getLogger("octoprint.plugins.autofocus.camera")
 
 __all__ = ["CameraSpec", "MjpegParser", "WebcamSource", "resolve_camera"]
 
@@ -205,6 +208,19 @@ def _content_type(response: http.client.HTTPResponse) -> Tuple[str, Dict[str, st
     return media.strip().lower(), options
 
 
+def _stream_boundary(url: str, response: http.client.HTTPResponse) -> str:
+    """The multipart boundary of an MJPEG stream response; CameraError if it is not one."""
+    if response.status != 200:
+        raise CameraError(_http_error(url, response.status, response.reason))
+    media, options = _content_type(response)
+    if not media.startswith("multipart/") or not options.get("boundary"):
+        raise CameraError(
+            gettext("camera error: %(url)s is not an MJPEG stream (Content-Type %(type)s)")
+            % {"url": url, "type": response.getheader("Content-Type")}
+        )
+    return options["boundary"]
+
+
 def _check_jpeg(data: bytes, url: str) -> None:
     if not data.startswith(JPEG_SOI):
         raise CameraError(
@@ -303,9 +319,8 @@ class WebcamSource:
     def _oriented(self, jpeg: bytes) -> np.ndarray:
         image = cv2.imdecode(np.frombuffer(jpeg, np.uint8), cv2.IMREAD_GRAYSCALE)
         if image is None:
-            raise CameraError(gettext("camera error: cannot decode the JPEG from %(url)s") % {
-                "url": self.spec.stream_url or self.spec.snapshot_url
-            })
+            url = self.spec.stream_url or self.spec.snapshot_url
+            raise CameraError(gettext("camera error: cannot decode the JPEG from %(url)s") % {"url": url})
         if self.spec.flip_h or self.spec.flip_v:
             code = -1 if self.spec.flip_h and self.spec.flip_v else (1 if self.spec.flip_h else 0)
             image = cv2.flip(image, code)
@@ -392,8 +407,8 @@ class _StreamReader:
                 if not self._stopping.is_set():
                     self._set_error(exc)
                 failures += 1
-            except (OSError, http.client.HTTPException):
-                pass  # the stream dropped (reset, read timeout): reconnect
+            except (OSError, http.client.HTTPException) as exc:
+                _logger.debug("MJPEG stream %s dropped (%s), reconnecting", self.url, exc)
             finally:
                 self._close_socket()
             self._stopping.wait(RECONNECT_DELAYS[min(failures, len(RECONNECT_DELAYS) - 1)])
@@ -424,15 +439,11 @@ class _StreamReader:
             response = connection.getresponse()
         except (OSError, http.client.HTTPException) as exc:
             raise CameraError(_unreachable(self.url, exc)) from exc
-        if response.status != 200:
-            raise CameraError(_http_error(self.url, response.status, response.reason))
-        media, options = _content_type(response)
-        if not media.startswith("multipart/") or not options.get("boundary"):
-            raise CameraError(
-                gettext("camera error: %(url)s is not an MJPEG stream (Content-Type %(type)s)")
-                % {"url": self.url, "type": response.getheader("Content-Type")}
-            )
-        return response, options["boundary"]
+        try:
+            return response, _stream_boundary(self.url, response)
+        except CameraError:
+            response.close()
+            raise
 
     def _deliver(self, part: bytes) -> None:
         try:
