@@ -9,7 +9,9 @@ Fault knobs (attributes, change them at any time): ``fps``, ``status`` (HTTP sta
 both routes), ``drop_after`` (close each stream connection after that many frames),
 ``stalled`` (an Event: while set the stream sends nothing but stays open and snapshots
 are not answered),
-``garbage`` (non-JPEG bytes in place of every JPEG), ``stream_content_type``.
+``garbage`` (non-JPEG bytes in place of every JPEG), ``stream_content_type``,
+``chunked`` (HTTP/1.1 chunked transfer encoding, as Tornado streams; default HTTP/1.0
+like mjpg-streamer).
 
     with MjpegServer(fps=30) as server:
         source = WebcamSource(CameraSpec("test", server.url("/stream")))
@@ -73,6 +75,7 @@ class MjpegServer:
         self.status = 200
         self.drop_after: Optional[int] = None
         self.garbage = False
+        self.chunked = False
         self.stream_content_type = f"multipart/x-mixed-replace; boundary={boundary}"
         self.stalled = threading.Event()
         self.stopping = threading.Event()
@@ -158,9 +161,15 @@ class _Handler(BaseHTTPRequestHandler):
     def _stream(self) -> None:
         owner = self.owner
         owner.count_connection()
+        chunked = owner.chunked
+        if chunked:
+            self.protocol_version = "HTTP/1.1"
+            self.close_connection = True
         self.send_response(200)
         self.send_header("Content-Type", owner.stream_content_type)
         self.send_header("Cache-Control", "no-store")
+        if chunked:
+            self.send_header("Transfer-Encoding", "chunked")
         self.end_headers()
         sent = 0
         while not owner.stopping.is_set():
@@ -170,8 +179,11 @@ class _Handler(BaseHTTPRequestHandler):
             _, body = owner.next_frame()
             length = f"Content-Length: {len(body)}\r\n" if owner.content_length else ""
             head = f"--{owner.boundary}\r\nContent-Type: image/jpeg\r\n{length}\r\n"
+            data = head.encode("ascii") + body + b"\r\n"
+            if chunked:
+                data = b"%x\r\n%s\r\n" % (len(data), data)
             try:
-                self.wfile.write(head.encode("ascii") + body + b"\r\n")
+                self.wfile.write(data)
                 self.wfile.flush()
             except OSError:
                 return  # the client went away

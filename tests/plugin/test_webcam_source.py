@@ -193,7 +193,16 @@ def test_stream_without_content_length_is_split_by_jpeg_markers(sources):
         source.close()
 
 
-def test_reader_reconnects_after_the_stream_drops(server, sources):
+def test_chunked_stream_as_tornado_sends_it_is_read(server, sources):
+    server.chunked = True
+    source = sources(stream(server), latency=0.05)
+    called = time.monotonic()
+    assert server.sent_at[frame_number(source.frame())] >= called
+
+
+@pytest.mark.parametrize("chunked", [False, True])
+def test_reader_reconnects_after_the_stream_drops(server, sources, chunked):
+    server.chunked = chunked
     server.drop_after = 3
     source = sources(stream(server), latency=0.05)
     for _ in range(8):
