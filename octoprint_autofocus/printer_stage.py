@@ -191,10 +191,10 @@ class PrinterStage:
             raise MoveRefused(
                 gettext("refusing Z%(z).2f: below floor %(floor).2f") % {"z": z, "floor": self.z_min}
             )
-        distance = abs(z - self._last_z) if self._last_z is not None else self.z_max - self.z_min
-        allowed = self.timeout + TRAVEL_MARGIN * distance / (self.feedrate / 60.0)
         lines = self._absolute_prefix + render_move(self.move_template, z, self.feedrate)
         with self._move_lock:
+            distance = abs(z - self._last_z) if self._last_z is not None else self.z_max - self.z_min
+            allowed = self.timeout + TRAVEL_MARGIN * distance / (self.feedrate / 60.0)
             reported = self._request(lines, allowed, what="Z%.3f" % z)
             if self._checks_z and abs(reported - z) > self.tolerance:
                 self._last_z = reported
