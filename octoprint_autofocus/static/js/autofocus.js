@@ -362,8 +362,10 @@ $(function () {
                 correction: formatMm(record.correction),
                 frames: record.frames,
                 elapsed: Number(record.elapsed || 0).toFixed(1) + " s",
-                message: record.message || "",
-                advice: record.ok ? "" : self._texts.advice[reason] || "",
+                // known reasons get advice in the user's language, others the server's words
+                explanation: record.ok
+                    ? ""
+                    : self._texts.advice[reason] || record.message || "",
                 downloadUrl: record.run_id
                     ? OctoPrint.plugins.autofocus.recordUrl(record.run_id)
                     : null,
@@ -374,9 +376,7 @@ $(function () {
         self.historyRows = ko.pureComputed(function () {
             return self.history().map(function (entry) {
                 return {
-                    when: entry.started
-                        ? new Date(entry.started * 1000).toLocaleString()
-                        : "-",
+                    when: entry.started ? formatDate(entry.started) : "-",
                     kind: self._texts.kinds[entry.kind] || entry.kind,
                     ok: !!entry.ok,
                     verdict: entry.ok
