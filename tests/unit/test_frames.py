@@ -161,3 +161,14 @@ def test_frames_of_unsupported_types_are_rejected(frame):
 def test_an_unsupported_decode_scale_is_a_value_error(scale):
     with pytest.raises(ValueError, match="decode_scale"):
         gray_roi(np.zeros((8, 8), np.uint8), decode_scale=scale)
+
+
+@pytest.mark.parametrize("scale", [1, 2, 4])
+def test_png_bytes_are_cropped_and_shrunk_like_the_array_they_hold(scale):
+    image = scene(size=(241, 321))
+    ok, png = cv2.imencode(".png", image)
+    assert ok
+    roi = (0, 0, 321, 241)
+    from_png, from_array = gray_roi(png.tobytes(), roi, scale), gray_roi(image, roi, scale)
+    assert from_png.shape == from_array.shape
+    assert np.abs(from_png.astype(int) - from_array).max() <= 1  # the decoder's own luma rounding

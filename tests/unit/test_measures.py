@@ -145,14 +145,27 @@ def test_uint16_input_is_scored_like_the_same_values_in_float(metric):
     assert MEASURES[metric](image) == pytest.approx(MEASURES[metric](image.astype(np.float32)), rel=1e-6)
 
 
-def test_tenengrad_matches_a_plain_numpy_sobel():
-    image = textured(9)
+# Tall and wide frames are filtered in bands of rows; each band must join its neighbours exactly.
+REFERENCE_SHAPES = [(160, 200), (1100, 150), (333, 1280), (40, 20000)]
+
+
+@pytest.mark.parametrize("shape", REFERENCE_SHAPES)
+def test_tenengrad_matches_a_plain_numpy_sobel(shape):
+    image = textured(9, shape)
     padded = np.pad(image.astype(np.float64), 1, mode="reflect")
     smooth = padded[:-2] + 2 * padded[1:-1] + padded[2:]  # vertical [1 2 1]
     gx = smooth[:, 2:] - smooth[:, :-2]
     smooth = padded[:, :-2] + 2 * padded[:, 1:-1] + padded[:, 2:]
     gy = smooth[2:] - smooth[:-2]
     assert MEASURES["tenengrad"](image) == pytest.approx(np.mean(gx**2 + gy**2), rel=1e-12)
+
+
+@pytest.mark.parametrize("shape", REFERENCE_SHAPES)
+def test_laplacian_matches_a_plain_numpy_laplacian(shape):
+    image = textured(10, shape)
+    p = np.pad(image.astype(np.float64), 1, mode="reflect")
+    lap = p[:-2, 1:-1] + p[2:, 1:-1] + p[1:-1, :-2] + p[1:-1, 2:] - 4 * p[1:-1, 1:-1]
+    assert MEASURES["laplacian"](image) == pytest.approx(lap.var(), rel=1e-9)
 
 
 DEGENERATE = {
