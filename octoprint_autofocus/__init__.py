@@ -195,6 +195,8 @@ class AutofocusPlugin(
     def on_event(self, event: str, payload: Dict[str, Any]) -> None:
         if event in ABORT_EVENTS and self._job.running:
             self._job.cancel(str(ABORT_EVENTS[event]))
+        elif event == Events.CONNECTED:
+            self._microscope.tracker.reset()
 
     ##~~ WebcamProviderPlugin
 

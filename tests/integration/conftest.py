@@ -22,6 +22,8 @@ DOF = 0.1
 
 PLUGIN_SETTINGS = {
     "camera": "autofocus_sim",
+    "stream_url": "",
+    "snapshot_url": "",
     "search_range": 1.0,
     "z_min": 0.0,
     "z_max": 20.0,
@@ -30,20 +32,28 @@ PLUGIN_SETTINGS = {
     "latency": 0.05,
     "camera_timeout": 5.0,
     "simulator": {"enabled": True, "focal_z": FOCAL_Z, "dof": DOF, "noise": 0.01, "fps": 20.0,
-                  "latency": 0.02, "size": [320, 240]},
+                  "latency": 0.02, "size": [320, 240], "scene": "pcb"},
 }
 
 _POSITION = re.compile(r"Recv: ok X:\S+ Y:\S+ Z:([-\d.]+)")
 
 
 class Client:
-    """REST calls against one server with one API key (None: anonymous)."""
+    """REST calls against one server with one API key.
+
+    Without a key it is an anonymous browser: it echoes OctoPrint's CSRF cookie, so a
+    refusal comes from the permission check and not from CSRF protection.
+    """
 
     def __init__(self, server: OctoPrintServer, apikey: Optional[str]) -> None:
         self.server = server
         self.session = requests.Session()
         if apikey:
             self.session.headers["X-Api-Key"] = apikey
+        else:
+            self.session.get(server.url + "/", timeout=30)
+            token = self.session.cookies.get("csrf_token_P%d" % server.port)
+            self.session.headers["X-CSRF-Token"] = token or ""
 
     def post(self, path: str, json: Any = None, **kwargs: Any) -> requests.Response:
         return self.session.post(self.server.url + path, json=json, timeout=30, **kwargs)
@@ -151,12 +161,20 @@ def move_to(client: Client, log: SerialLog, z: float) -> None:
     assert reported_z(client, log) == pytest.approx(z, abs=0.01)
 
 
+def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
+    """Every test in this folder is an integration test."""
+    here = Path(__file__).parent
+    for item in items:
+        if here in Path(str(item.fspath)).parents:
+            item.add_marker(pytest.mark.integration)
+
+
 def start_server(tmp_path_factory: pytest.TempPathFactory, name: str,
                  extra: Optional[Dict[str, Any]] = None) -> OctoPrintServer:
     basedir = tmp_path_factory.mktemp(name)
     config: Dict[str, Any] = {"plugins": {"autofocus": PLUGIN_SETTINGS}, "serial": {"log": True}}
     for key, value in (extra or {}).items():
-        config.setdefault(key, {}).update(value)
+        config[key] = {**config.get(key, {}), **value}
     write_config(basedir, config)
     add_users(basedir, [
         User("admin", "admin-password", admin=True, apikey=ADMIN_KEY),

@@ -1,0 +1,66 @@
+"""Who may call the API, and what malformed input gets: nothing moves on a refused call."""
+
+import pytest
+
+from .conftest import move_to
+
+
+def test_anonymous_caller_gets_403(anonymous):
+    assert anonymous.get("/api/plugin/autofocus").status_code == 403
+    assert anonymous.command("start").status_code == 403
+
+
+def test_user_without_the_run_permission_gets_403_but_may_read_state(viewer):
+    assert viewer.command("start").status_code == 403
+    assert viewer.command("jog", dz=0.1).status_code == 403
+    assert viewer.get("/api/plugin/autofocus").status_code == 200
+
+
+@pytest.mark.parametrize(
+    "command, payload, field",
+    [
+        ("start", {"range": "far"}, "range"),
+        ("start", {"z_min": 3}, "z_max"),
+        ("start", {"z_min": 30, "z_max": 40}, "range"),
+        ("start", {"metric": "magic"}, "metric"),
+        ("start", {"roi": {"x": 0.9, "y": 0, "w": 0.5, "h": 0.5}}, "roi"),
+        ("start", {"speed": 1}, "speed"),
+        ("jog", {"dz": 50}, "dz"),
+        ("set_reference", {"z": "top"}, "z"),
+    ],
+)
+def test_malformed_payload_gets_400_naming_the_field_and_nothing_moves(idle, serial_log, command, payload, field):
+    mark = serial_log.mark()
+    reply = idle.command(command, **payload)
+    assert reply.status_code == 400
+    assert reply.json()["error"].startswith(field)
+    assert serial_log.sent(mark) == []
+
+
+def test_unknown_command_gets_400(idle):
+    assert idle.command("self_destruct").status_code == 400
+
+
+def test_second_start_while_running_gets_409(idle, serial_log):
+    idle.settings(settle=0.5)
+    move_to(idle, serial_log, 4.4)
+    assert idle.command("start").status_code == 202
+    reply = idle.command("start")
+    assert reply.status_code == 409 and reply.json()["error"]
+    assert idle.command("cancel").json() == {"cancelled": True}
+    assert idle.wait_idle()["last"]["reason"] == "cancelled"
+
+
+def test_jog_moves_z_by_the_step(idle, serial_log):
+    move_to(idle, serial_log, 4.0)
+    reply = idle.command("jog", dz=0.25)
+    assert reply.status_code == 200 and reply.json()["z"] == pytest.approx(4.25)
+
+
+def test_live_score_is_higher_in_focus(idle, serial_log):
+    move_to(idle, serial_log, 4.0)
+    sharp = idle.command("score").json()
+    move_to(idle, serial_log, 5.0)
+    blurred = idle.command("score").json()
+    assert sharp["score"] > blurred["score"]
+    assert (sharp["width"], sharp["height"]) == (320, 240)

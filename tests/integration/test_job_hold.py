@@ -1,0 +1,79 @@
+"""@AUTOFOCUS inside a printed job: the job waits for focus, and cancel always gets through."""
+
+import uuid
+
+import pytest
+
+from .conftest import move_to
+
+JOB = """G28
+G90
+G1 Z{start} F1200
+@AUTOFOCUS {parameters}
+G1 X10 F3000
+M117 after autofocus
+G1 X20 F3000
+"""
+
+
+def print_job(client, start=4.4, parameters="RANGE=1"):
+    """Upload a job with @AUTOFOCUS and start printing it."""
+    name = "focus-%s.gcode" % uuid.uuid4().hex[:8]
+    content = JOB.format(start=start, parameters=parameters)
+    reply = client.session.post(
+        client.server.url + "/api/files/local",
+        files={"file": (name, content, "application/octet-stream")},
+        data={"print": "true"},
+        timeout=30,
+    )
+    assert reply.status_code == 201, reply.text
+
+
+def test_job_waits_for_focus_and_then_finishes(idle, serial_log):
+    mark = serial_log.mark()
+    print_job(idle)
+    idle.wait_job_state("Printing")
+    idle.wait_job_state("Operational")
+    assert idle.get("/api/job").json()["progress"]["completion"] == pytest.approx(100)
+    record = idle.state()["last"]
+    assert record["ok"] is True, record["message"]
+    sent = serial_log.sent(mark)
+    job_z, after = sent.index("G1 Z4.4 F1200"), sent.index("G1 X10 F3000")
+    focus_moves = [i for i, line in enumerate(sent) if line.startswith("G1 Z") and i > job_z]
+    confirmations = [i for i, line in enumerate(sent[:after]) if line == "M114"]
+    assert len(focus_moves) >= 3 and max(focus_moves) < after
+    assert max(focus_moves) < max(confirmations) < after
+
+
+def test_cancelling_the_job_during_focus_releases_the_hold(idle, serial_log):
+    idle.settings(settle=0.5)
+    mark = serial_log.mark()
+    print_job(idle)
+    idle.wait_running()
+    assert idle.post("/api/job", {"command": "cancel"}).status_code == 204
+    idle.wait_job_state("Operational", timeout=30)
+    assert idle.wait_idle()["last"]["reason"] == "cancelled"
+    assert "G1 X10 F3000" not in serial_log.sent(mark)
+
+
+def test_bad_parameter_pauses_the_job_and_runs_nothing(idle, serial_log):
+    mark = serial_log.mark()
+    print_job(idle, parameters="RANGE=wide")
+    try:
+        idle.wait_job_state("Paused", timeout=30)
+        sent = serial_log.sent(mark)
+        assert "G1 X10 F3000" not in sent
+        assert [line for line in sent if line.startswith("G1 Z")] == ["G1 Z4.4 F1200"]
+        assert idle.state()["state"] == "idle"
+    finally:
+        idle.post("/api/job", {"command": "cancel"})
+        idle.wait_job_state("Operational", timeout=30)
+
+
+def test_autofocus_from_the_terminal_runs_without_a_job(idle, serial_log):
+    move_to(idle, serial_log, 4.3)
+    before = idle.state()["last"]
+    idle.gcode("@AUTOFOCUS RANGE=1")
+    idle.wait_running()
+    record = idle.wait_idle()["last"]
+    assert record["run_id"] != (before or {}).get("run_id") and record["ok"] is True
