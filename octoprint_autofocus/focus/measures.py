@@ -3,15 +3,17 @@
 Every measure has the signature ``measure(gray: (M, N) ndarray) -> float``: ``gray`` is
 the already-cropped ROI (``uint8`` for the fast integer paths; any other real dtype is
 converted to ``float32``), and the result is finite. A measure raises
-:class:`~.errors.BadImageError` for an array that is not 2-D or is empty. For a spot, the
-ROI should frame one point-like target (a star, a speck, a pinhole). Values are per-pixel means, so they do not grow
-with the ROI size, but they are only comparable within one sweep: same ROI, same exposure,
-same ``decode_scale``. :data:`MEASURES` maps the public metric names to the functions.
+:class:`~.errors.BadImageError` for an array that is not 2-D or is empty. For ``spot``
+the ROI should frame one point-like target (a star, a speck, a pinhole). Values are
+per-pixel means, so they do not grow with the ROI size, but they are only comparable
+within one sweep: same ROI, same exposure, same ``decode_scale``. :data:`MEASURES` maps
+the public metric names to the functions.
 
 The 8-bit paths stay in integers until the final sum: gradients go to ``CV_16S`` (a 3x3
 Sobel of ``uint8`` is at most 1020 in magnitude, the 4-neighbour Laplacian at most 1020,
 so nothing overflows) and sums of squares come from ``cv2.norm(..., NORM_L2SQR)``, which
-accumulates exactly without a float64 copy of the image.
+accumulates exactly without a float64 copy of the image. OpenCV's thread count is left
+alone: on these small, memory-bound passes one or two threads measured the same.
 """
 
 from typing import Callable, Dict, Iterator, Tuple
@@ -51,7 +53,7 @@ def tenengrad(gray: np.ndarray) -> float:
     The default and the most robust all-rounder: it weights strong edges heavily, so it
     peaks sharply on printed text, PCB traces or a nozzle's edge. The 3x3 Sobel smooths
     across the edge direction, so it is less noise-sensitive than the Laplacian; sensor
-    noise adds a constant floor (about 12 sigma^2) that flattens the curve far from focus.
+    noise of sigma adds a constant floor (24 sigma^2) that flattens the curve far from focus.
     It scales with the square of the exposure gain (double the brightness, four times the
     score); a pure brightness offset does not change it.
 
@@ -148,7 +150,8 @@ def brenner(gray: np.ndarray) -> float:
     -----
     The cheapest gradient measure (no filtering, one pass per axis). Skipping a pixel
     makes it a band-pass that ignores the highest, noisiest frequencies, so it behaves
-    like ``tenengrad`` with a slightly wider peak. Brenner's original reads one axis; both
+    like ``tenengrad`` with a slightly wider peak; white noise of sigma adds 2 sigma^2.
+    Brenner's original reads one axis; both
     are used here so that the score does not depend on the target's orientation. Scales
     with the square of the exposure gain; an offset does not change it.
 

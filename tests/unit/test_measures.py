@@ -200,3 +200,13 @@ def test_a_featureless_frame_scores_zero(metric, name):
 def test_a_measure_rejects_anything_but_a_non_empty_2d_array(metric, bad):
     with pytest.raises(BadImageError, match="2-D|non-empty"):
         MEASURES[metric](bad)
+
+
+@pytest.mark.parametrize(
+    "metric, floor_per_variance",
+    [("tenengrad", 24.0), ("laplacian", 20.0), ("brenner", 2.0), ("vollath_f4", 0.0)],
+)
+def test_white_noise_gives_the_documented_noise_floor(metric, floor_per_variance):
+    sigma = 10.0
+    noise = np.random.default_rng(11).normal(100, sigma, (400, 400)).astype(np.float32)
+    assert MEASURES[metric](noise) == pytest.approx(floor_per_variance * sigma**2, abs=0.03 * 24 * sigma**2)
