@@ -15,7 +15,7 @@ smoother, lens-like scene) with the median ms per call of:
 - ``score <metric>``: ``score(jpeg, metric=...)`` on the full frame, every metric;
 - ``score roi``: ``score(jpeg, roi=<200x200 centre>)`` (tenengrad);
 - ``measure <metric>``: the measure alone on an already-decoded 200x200 gray ROI;
-- ``score /2``: ``score(jpeg, decode_scale=2)`` (tenengrad).
+- ``score /2``, ``score /8``: ``score(jpeg, decode_scale=2 or 8)`` (tenengrad).
 
 Columns: ``x floor`` = case / floor (target for full-frame tenengrad: <= 1.25; for a
 measure on the ROI: < 0.10), ``naive / case`` = how many times faster than the naive
@@ -98,7 +98,8 @@ def cases_for(data: bytes, width: int, height: int) -> Dict[str, Callable[[], ob
     cases["score roi"] = lambda: score(data, roi)
     for name, measure in MEASURES.items():
         cases[f"measure {name} (roi)"] = lambda measure=measure: measure(crop)
-    cases["score /2"] = lambda: score(data, decode_scale=2)
+    for scale in (2, 8):
+        cases[f"score /{scale}"] = lambda scale=scale: score(data, decode_scale=scale)
     return cases
 
 

@@ -14,12 +14,10 @@ import numpy as np
 
 from .errors import BadImageError
 
-__all__ = ["DECODE_SCALES", "Roi", "gray_roi", "jpeg_size"]
-
-Roi = Tuple[int, int, int, int]
-"""``(x, y, w, h)`` in pixels of the full-resolution frame."""
+__all__ = ["DECODE_SCALES", "FrameLike", "gray_roi", "jpeg_size"]
 
 FrameLike = Union[np.ndarray, bytes, bytearray, memoryview]
+"""What :func:`gray_roi` accepts: an image array or the encoded bytes of one."""
 
 _DECODE_FLAGS = {
     1: cv2.IMREAD_GRAYSCALE,
@@ -56,7 +54,8 @@ def gray_roi(frame: FrameLike, roi: Optional[Sequence[float]] = None, decode_sca
     Returns
     -------
     ndarray
-        2-D, C-contiguous or a view; ``uint8`` for 8-bit input, else ``float32``.
+        2-D (a view into the decoded frame when only cropped); ``uint8`` for 8-bit
+        input, else ``float32``. Treat it as read-only.
 
     Raises
     ------
