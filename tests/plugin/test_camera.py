@@ -1,0 +1,81 @@
+"""CameraManager: the camera a run or the live score opens, and closing it when idle."""
+
+import threading
+
+import cv2
+import numpy as np
+import pytest
+
+from octoprint_autofocus.camera import CameraManager, frame_size, roi_pixels
+from octoprint_autofocus.focus.errors import CameraError
+from octoprint_autofocus.settings import RunRequest, validate
+from octoprint_autofocus.webcam_source import CameraSpec
+
+
+class RecordingSource:
+    """A frame source that serves one JPEG and records open/close."""
+
+    def __init__(self, image):
+        self.jpeg = cv2.imencode(".jpg", image)[1].tobytes()
+        self.opened = 0
+        self.closed = threading.Event()
+
+    def open(self):
+        self.opened += 1
+
+    def close(self):
+        self.closed.set()
+
+    def frame(self):
+        return self.jpeg
+
+
+def checkerboard(size=(120, 160), cell=8):
+    y, x = np.indices(size)
+    return (((x // cell + y // cell) % 2) * 255).astype(np.uint8)
+
+
+def manager(sources, idle_close=60.0, resolve=None):
+    def source_for(spec, config):
+        sources.append(RecordingSource(checkerboard()))
+        return sources[-1]
+
+    return CameraManager(resolve or (lambda config: CameraSpec("cam", "http://cam/stream")),
+                         source_for=source_for, idle_close=idle_close)
+
+
+def test_run_camera_is_opened_and_closed_around_the_block():
+    sources = []
+    with manager(sources).open_for_run(validate({})) as source:
+        assert source.opened == 1 and not source.closed.is_set()
+    assert source.closed.is_set()
+
+
+def test_live_score_reports_the_frame_size_and_metric():
+    reply = manager([]).live_score(validate({}), RunRequest(metric="brenner"))
+    assert (reply["width"], reply["height"], reply["metric"]) == (160, 120, "brenner")
+    assert reply["score"] > 0
+
+
+def test_live_score_reuses_its_camera_and_closes_it_when_idle():
+    sources = []
+    cameras = manager(sources, idle_close=0.05)
+    cameras.live_score(validate({}), RunRequest())
+    cameras.live_score(validate({}), RunRequest())
+    assert len(sources) == 1
+    assert sources[0].closed.wait(5)
+
+
+def test_missing_camera_becomes_a_camera_error_with_the_reason():
+    def resolve(config):
+        raise ValueError("Webcam \"scope\" not found")
+
+    with pytest.raises(CameraError, match="scope"):
+        manager([], resolve=resolve).spec(validate({}))
+
+
+def test_roi_fractions_become_pixels_of_the_frame():
+    jpeg = RecordingSource(checkerboard((480, 640))).jpeg
+    assert frame_size(jpeg) == (640, 480)
+    assert roi_pixels((0.25, 0.5, 0.5, 0.25), jpeg) == (160, 240, 320, 120)
+    assert roi_pixels(None, jpeg) is None
