@@ -80,14 +80,23 @@ def fit_peak(z: Sequence[float], s: Sequence[float], floor: float = 0.0) -> Opti
 
 
 def _near_top(ss: np.ndarray, floor: float) -> Tuple[int, int]:
-    """Index span ``[lo, hi)`` around the maximum of ``ss`` of the samples near the top."""
+    """Index span ``[lo, hi)`` around the maximum of ``ss`` of the samples near the top.
+
+    Grows outwards while samples stay above the cut, then, if fewer than three were
+    taken, adds the nearest neighbours (on the inner side when the top is at an end).
+    """
     top = int(np.argmax(ss))
     cut = floor + _NEAR_TOP * (ss[top] - floor)
     lo, hi = top, top + 1
-    while lo > 0 and (ss[lo - 1] >= cut or top - lo < 1):
+    while lo > 0 and ss[lo - 1] >= cut:
         lo -= 1
-    while hi < len(ss) and (ss[hi] >= cut or hi - top < 2):
+    while hi < len(ss) and ss[hi] >= cut:
         hi += 1
+    while hi - lo < 3 and hi - lo < len(ss):
+        if lo > 0 and (top - lo <= hi - 1 - top or hi == len(ss)):
+            lo -= 1
+        else:
+            hi += 1
     return lo, hi
 
 

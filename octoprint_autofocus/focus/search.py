@@ -65,6 +65,8 @@ DEFAULTS: Dict[str, Any] = {
 
 EARLY_STOP_DROP = 0.5
 """The coarse sweep stops once the combined score falls to this fraction of its best."""
+EARLY_STOP_DROP_FIRST = 0.25
+"""The same, when the best is the sweep's first sample (no rise seen before the fall)."""
 MIN_CONTRAST = 0.2
 """Below this (max - min) / max of the full-resolution scores, the curve has no peak."""
 MIN_TEXTURE = 0.01
@@ -73,8 +75,12 @@ MIN_R2 = 0.8
 """The peak fit must explain at least this share of the variance of its samples."""
 VERIFY_RATIO = 0.6
 """The verification frame must score at least this fraction of the best sample."""
-CONFIRM_BAND = (0.75, 1.33)
-"""A frame at the fitted peak must score within these fractions of the fitted height."""
+CONFIRM_LOW = 0.9
+"""A frame at the fitted peak must score this fraction of the best sample (above the floor)..."""
+CONFIRM_HIGH = 1.33
+"""... and at most this multiple of the fitted peak height (else the peak is narrower)."""
+RESOLVED_RATIO = 0.6
+"""A resolved full-resolution peak is at most this fraction of the coarsest level's width."""
 EDGE_FLAT = 0.9
 """An edge sample is the peak's shoulder once its inward neighbour scores this fraction of it."""
 MAX_FINE = 12
@@ -246,6 +252,7 @@ class _Run:
             z = self._search()
             return self._result(True, z, "", "focused at Z%.4f" % z)
         except _Failed as failure:
+            failure = self._texture_failure() or failure
             return self._failed(failure.reason, str(failure), restore=True)
         except Cancelled:
             return self._failed("cancelled", "cancelled by request", restore=False)
@@ -259,7 +266,9 @@ class _Run:
     def _search(self) -> float:
         self._coarse()
         self._check_contrast()
-        return self._refine()
+        z = self._refine()
+        self._check_texture()
+        return z
 
     def _coarse(self) -> None:
         """Sweep the grid from the nearer end; stop once the peak is clearly behind."""
@@ -268,27 +277,41 @@ class _Run:
             self._measure(z, "coarse")
             combined = self._combined()
             best = int(np.argmax(combined))
-            if best < len(combined) - 1 and combined[-1] <= EARLY_STOP_DROP * combined[best]:
+            drop = EARLY_STOP_DROP if best > 0 else EARLY_STOP_DROP_FIRST
+            if best < len(combined) - 1 and combined[-1] <= drop * combined[best]:
                 break
 
     def _check_contrast(self) -> None:
-        """Fail early on a featureless ROI or a curve without a peak."""
-        scores = np.array([s.score for s in self.samples])
-        best = self.samples[int(np.argmax(scores))]
-        if best.texture < MIN_TEXTURE:
-            raise _Failed("low_texture", f"relative contrast {best.texture:.4f} at the best Z "
-                          f"is below {MIN_TEXTURE}")
+        """Fail early on a curve without a peak (or a featureless ROI: nothing to peak)."""
         levels = np.array([s.levels for s in self.samples])
         contrast = (levels.max(axis=0) - levels.min(axis=0)) / np.maximum(levels.max(axis=0), 1e-300)
         if contrast.max() < MIN_CONTRAST:
+            self._check_texture()
             raise _Failed("no_peak", f"scores vary by at most {contrast.max():.1%} over the range")
+
+    def _check_texture(self) -> None:
+        """Fail when the ROI is nearly featureless at the sharpest sample."""
+        failure = self._texture_failure()
+        if failure is not None:
+            raise failure
+
+    def _texture_failure(self) -> Optional[_Failed]:
+        """A low_texture failure if the sharpest sample's ROI is nearly featureless.
+
+        It explains any other search failure better (a featureless ROI has no peak).
+        """
+        best = max(self.samples, key=lambda s: s.score)
+        if best.texture >= MIN_TEXTURE:
+            return None
+        return _Failed("low_texture", f"relative contrast {best.texture:.4f} at the best Z "
+                       f"is below {MIN_TEXTURE}")
 
     def _refine(self) -> float:
         """Sample towards the peak until a fitted peak is confirmed by a frame taken there.
 
-        The confirming (``verify``) frame must score within ``CONFIRM_BAND`` of the fitted
-        peak height: a fit made from the curve's tails predicts a low, broad bump, and a
-        frame at its vertex that scores far above it shows the real peak is narrower.
+        A fit made from the curve's tails predicts a low, broad bump: a frame at its vertex
+        that scores far above it shows the real peak is narrower, one far below the best
+        sample shows the fit missed it (see :meth:`_confirms`); both go on refining.
         """
         for _ in range(MAX_FINE):
             self.fit = self._fit()
@@ -335,12 +358,16 @@ class _Run:
         return self.fit is not None and self.z_min <= self.fit.z_peak <= self.z_max
 
     def _confirms(self, sample: Sample) -> bool:
-        """Whether ``sample`` at the fitted peak scores what the fit predicts."""
+        """Whether ``sample``, taken at the fitted peak, scores what the fit predicts.
+
+        Above the floor it must reach ``CONFIRM_LOW`` of the best earlier sample and stay
+        below ``CONFIRM_HIGH`` times the fitted height.
+        """
         self.verify_score = sample.score
-        height = self.fit.height
+        floor = self.fit.floor
         best_other = max(s.score for s in self.samples[:-1])
-        low, high = CONFIRM_BAND
-        return low * height <= sample.score <= high * height and sample.score >= VERIFY_RATIO * best_other
+        return (sample.score - floor >= CONFIRM_LOW * (best_other - floor)
+                and sample.score <= CONFIRM_HIGH * self.fit.height)
 
     def _fallback(self) -> float:
         """Out of refinement budget: check the fitted (or else the best) Z once."""
@@ -366,19 +393,31 @@ class _Run:
 
     def _converged(self) -> bool:
         """Whether the full-resolution samples bracket a fitted peak within 4 tolerances."""
-        if self.fit is None:
+        if self.fit is None or not self._levels_agree() or not self._resolved():
             return False
         zs = np.array(sorted(s.z for s in self.samples))
         below, above = zs[zs <= self.fit.z_peak], zs[zs >= self.fit.z_peak]
         if not below.size or not above.size:
-            return self._edge_resolved(zs)
+            return False  # a peak fitted beyond the samples: _check_edge decides
         return above[0] - below[-1] <= 4 * self._tolerance() and self.fit.r2 >= MIN_R2
 
-    def _edge_resolved(self, zs: np.ndarray) -> bool:
-        """A peak fitted beyond the sampled span: done once samples hug the range edge."""
-        edge_gap = zs[1] - zs[0] if self.fit.z_peak < zs[0] else zs[-1] - zs[-2]
-        at_edge = zs[0] == self.z_min if self.fit.z_peak < zs[0] else zs[-1] == self.z_max
-        return at_edge and edge_gap <= 4 * self._tolerance()
+    def _resolved(self) -> bool:
+        """Whether the full-resolution fit is much narrower than the coarsest level's.
+
+        Defocus blurs fine detail first, so near focus the full-resolution curve is several
+        times narrower than the curve of the 1/8 image. A full-resolution "peak" as wide
+        as the coarse one is the slope of the tails, not the top.
+        """
+        zs = [s.z for s in self.samples]
+        coarsest = [s.levels[-1] for s in self.samples]
+        if len(self.samples[0].levels) == 1:
+            return True
+        coarse_fit = fit_peak(zs, coarsest, floor=min(coarsest))
+        return coarse_fit is None or self.fit.fwhm <= RESOLVED_RATIO * coarse_fit.fwhm
+
+    def _levels_agree(self) -> bool:
+        """Whether the full-resolution and the combined scores have the same best sample."""
+        return int(np.argmax([s.score for s in self.samples])) == int(np.argmax(self._combined()))
 
     def _tolerance(self) -> float:
         if self.opts.tolerance is not None:
