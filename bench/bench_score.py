@@ -5,8 +5,9 @@ Usage (from the repository root)::
     .venv/bin/python bench/bench_score.py [--reps 150] [--threads N] [--quality 85]
 
 It makes seeded synthetic colour JPEG frames (640x480 and 1280x720: noise texture,
-shapes, lines and text; no downloads), then times every case interleaved in one loop, so
-that load from other processes hits all cases alike, and prints one table per frame
+shapes, lines and text; no downloads), then times every case interleaved in one loop
+(a fresh shuffled order each repetition), so that load from other processes and cache
+state hit all cases alike, and prints one table per frame
 ("busy": fine high-contrast texture everywhere, JPEGs that are slow to decode; "soft": a
 smoother, lens-like scene) with the median ms per call of:
 
@@ -24,6 +25,7 @@ OpenCV's own choice).
 """
 
 import argparse
+import random
 import statistics
 import sys
 import time
@@ -104,12 +106,20 @@ def cases_for(data: bytes, width: int, height: int) -> Dict[str, Callable[[], ob
 
 
 def time_interleaved(cases: Dict[Tuple[str, str], Callable[[], object]], reps: int) -> Dict[Tuple[str, str], float]:
-    """Median seconds per call of each case, all cases run round-robin ``reps`` times."""
+    """Median seconds per call of each case; every rep runs all cases once, in a new order.
+
+    Shuffling (seeded) spreads what the previous case leaves behind (a cold cache after
+    the naive pipeline's 7 MB of float64, say) evenly over all cases.
+    """
     samples: Dict[Tuple[str, str], List[float]] = {key: [] for key in cases}
     for fn in cases.values():  # warm-up: first-call allocations and thread pools
         fn()
+    keys = list(cases)
+    rng = random.Random(0)
     for _ in range(reps):
-        for key, fn in cases.items():
+        rng.shuffle(keys)
+        for key in keys:
+            fn = cases[key]
             start = time.perf_counter()
             fn()
             samples[key].append(time.perf_counter() - start)
