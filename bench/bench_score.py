@@ -50,7 +50,9 @@ FRAMES = (
 ROI_SIDE = 200
 
 
-def synthetic_jpeg(width: int, height: int, seed: int, quality: int, texture=(12.0, 1.2, 0.0)) -> bytes:
+def synthetic_jpeg(
+    width: int, height: int, seed: int, quality: int, texture=(12.0, 1.2, 0.0)
+) -> bytes:
     """A seeded textured colour scene with shapes and text, JPEG-encoded like a webcam frame.
 
     ``texture`` = (contrast, blur, sensor noise): "busy" is fine high-contrast texture
@@ -71,9 +73,10 @@ def synthetic_jpeg(width: int, height: int, seed: int, quality: int, texture=(12
         elif kind == 1:
             cv2.circle(image, (x, y), size // 2, colour, 3)
         else:
-            cv2.line(image, (x, y), (int(rng.integers(0, width)), int(rng.integers(0, height))), colour, 2)
+            end = (int(rng.integers(0, width)), int(rng.integers(0, height)))
+            cv2.line(image, (x, y), end, colour, 2)
     for row in range(30, height, 60):
-        cv2.putText(image, "AUTOFOCUS 0123", (10, row), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (20, 20, 20), 2)
+        cv2.putText(image, "AUTOFOCUS 0123", (10, row), cv2.FONT_HERSHEY_SIMPLEX, 0.9, (20,) * 3, 2)
     ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_QUALITY, quality])
     assert ok
     return buf.tobytes()
@@ -105,7 +108,10 @@ def cases_for(data: bytes, width: int, height: int) -> Dict[str, Callable[[], ob
     return cases
 
 
-def time_interleaved(cases: Dict[Tuple[str, str], Callable[[], object]], reps: int) -> Dict[Tuple[str, str], float]:
+Cases = Dict[Tuple[str, str], Callable[[], object]]
+
+
+def time_interleaved(cases: Cases, reps: int) -> Dict[Tuple[str, str], float]:
     """Median seconds per call of each case; every rep runs all cases once, in a new order.
 
     Shuffling (seeded) spreads what the previous case leaves behind (a cold cache after
@@ -128,14 +134,14 @@ def time_interleaved(cases: Dict[Tuple[str, str], Callable[[], object]], reps: i
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--reps", type=int, default=150, help="round-robin repetitions (default 150)")
+    parser.add_argument("--reps", type=int, default=150, help="repetitions (default 150)")
     parser.add_argument("--threads", type=int, default=None, help="cv2.setNumThreads before timing")
     parser.add_argument("--quality", type=int, default=85, help="JPEG quality of the test frames")
     args = parser.parse_args()
     if args.threads is not None:
         cv2.setNumThreads(args.threads)
 
-    cases: Dict[Tuple[str, str], Callable[[], object]] = {}
+    cases: Cases = {}
     names: List[str] = []
     sizes: Dict[str, int] = {}
     for label, width, height, texture in FRAMES:
@@ -146,7 +152,8 @@ def main() -> None:
         cases.update({(label, name): fn for name, fn in per_frame.items()})
     medians = time_interleaved(cases, args.reps)
 
-    print(f"OpenCV {cv2.__version__}, {cv2.getNumThreads()} threads, {args.reps} reps, JPEG q{args.quality}")
+    threads = cv2.getNumThreads()
+    print(f"OpenCV {cv2.__version__}, {threads} threads, {args.reps} reps, JPEG q{args.quality}")
     for label, *_ in FRAMES:
         floor, naive = medians[(label, "floor")], medians[(label, "naive")]
         title = f"{label} ({sizes[label] // 1024} KiB)"

@@ -14,9 +14,10 @@ import numpy as np
 
 from .errors import BadImageError
 
-__all__ = ["DECODE_SCALES", "FrameLike", "gray_roi", "jpeg_size"]
+__all__ = ["DECODE_SCALES", "EncodedFrame", "FrameLike", "gray_roi", "jpeg_size"]
 
-FrameLike = Union[np.ndarray, bytes, bytearray, memoryview]
+EncodedFrame = Union[bytes, bytearray, memoryview]
+FrameLike = Union[np.ndarray, EncodedFrame]
 """What :func:`gray_roi` accepts: an image array or the encoded bytes of one."""
 
 _DECODE_FLAGS = {
@@ -32,7 +33,9 @@ DECODE_SCALES = tuple(_DECODE_FLAGS)
 _SOF_MARKERS = frozenset(range(0xC0, 0xD0)) - {0xC4, 0xC8, 0xCC}
 
 
-def gray_roi(frame: FrameLike, roi: Optional[Sequence[float]] = None, decode_scale: int = 1) -> np.ndarray:
+def gray_roi(
+    frame: FrameLike, roi: Optional[Sequence[float]] = None, decode_scale: int = 1
+) -> np.ndarray:
     """Return the region of interest of ``frame`` as a 2-D gray array, ready for a measure.
 
     Parameters
@@ -67,14 +70,14 @@ def gray_roi(frame: FrameLike, roi: Optional[Sequence[float]] = None, decode_sca
     """
     if decode_scale not in _DECODE_FLAGS:
         raise ValueError(f"decode_scale must be one of {DECODE_SCALES}, got {decode_scale!r}")
-    if isinstance(frame, (bytes, bytearray, memoryview)):
+    if isinstance(frame, EncodedFrame.__args__):
         return _bytes_roi(frame, roi, decode_scale)
     if isinstance(frame, np.ndarray):
         return _array_roi(frame, roi, decode_scale)
     raise BadImageError(f"a frame must be image bytes or a numpy array, got {type(frame).__name__}")
 
 
-def jpeg_size(data: Union[bytes, bytearray, memoryview]) -> Optional[Tuple[int, int]]:
+def jpeg_size(data: EncodedFrame) -> Optional[Tuple[int, int]]:
     """Return ``(width, height)`` from a JPEG's start-of-frame header, or None if not found.
 
     Reads only the marker segments before the image data, so it costs microseconds.
@@ -100,7 +103,7 @@ def jpeg_size(data: Union[bytes, bytearray, memoryview]) -> Optional[Tuple[int, 
     return None
 
 
-def _bytes_roi(data: Union[bytes, bytearray, memoryview], roi: Optional[Sequence[float]], scale: int) -> np.ndarray:
+def _bytes_roi(data: EncodedFrame, roi: Optional[Sequence[float]], scale: int) -> np.ndarray:
     """Decode ``data`` to gray at ``1/scale`` size and crop the scaled ROI from it.
 
     Only JPEG decoders can reduce while decoding; other formats (PNG, ...) are decoded
@@ -119,14 +122,15 @@ def _bytes_roi(data: Union[bytes, bytearray, memoryview], roi: Optional[Sequence
     return gray[y0 // scale : _ceil_div(y1, scale), x0 // scale : _ceil_div(x1, scale)]
 
 
-def _decode_gray(data: Union[bytes, bytearray, memoryview], scale: int) -> np.ndarray:
+def _decode_gray(data: EncodedFrame, scale: int) -> np.ndarray:
     """``cv2.imdecode`` straight to 8-bit gray at ``1/scale`` size (EXIF orientation ignored)."""
     buf = np.frombuffer(data, dtype=np.uint8)
     if buf.size == 0:
         raise BadImageError("cannot decode an empty byte string")
     gray = cv2.imdecode(buf, _DECODE_FLAGS[scale] | cv2.IMREAD_IGNORE_ORIENTATION)
     if gray is None:
-        raise BadImageError(f"cannot decode {buf.size} bytes as an image (starts with {bytes(buf[:4])!r})")
+        start = bytes(buf[:4])
+        raise BadImageError(f"cannot decode {buf.size} bytes as an image (starts with {start!r})")
     return gray
 
 
@@ -182,7 +186,9 @@ def _checked_bounds(roi: Sequence[float], size: Tuple[int, int]) -> Tuple[int, i
         raise BadImageError(f"ROI must be four numbers (x, y, w, h), got {roi!r}") from exc
     width, height = size
     if w <= 0 or h <= 0:
-        raise BadImageError(f"ROI (x={x}, y={y}, w={w}, h={h}) is empty: width and height must be positive")
+        raise BadImageError(
+            f"ROI (x={x}, y={y}, w={w}, h={h}) is empty: width and height must be positive"
+        )
     if x < 0 or y < 0 or x + w > width or y + h > height:
         raise BadImageError(
             f"ROI (x={x}, y={y}, w={w}, h={h}) is not inside the {width}x{height} frame"

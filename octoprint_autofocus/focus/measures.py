@@ -34,7 +34,7 @@ __all__ = [
 ]
 
 SPOT_THRESHOLD_SIGMAS = 3.0
-"""The spot measure ignores flux less than this many background noise sigmas above the background."""
+"""The spot measure ignores flux less than this many noise sigmas above the background."""
 
 _PIXEL_R2 = 1.0 / 6.0  # mean squared distance from a unit pixel's centre to its area
 _STRIP_PIXELS = 1 << 17  # pixels per band for the 3x3 filters (see _strips)

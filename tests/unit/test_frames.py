@@ -102,7 +102,8 @@ BAD_ROIS = [
 @pytest.mark.parametrize("scale", [1, 2])
 def test_an_roi_not_inside_the_frame_is_rejected_with_its_numbers(roi, kind, scale):
     image = scene()
-    frame = {"gray": cv2.cvtColor(image, cv2.COLOR_BGR2GRAY), "bgr": image, "jpeg": jpeg(image)}[kind]
+    gray = cv2.cvtColor(image, cv2.COLOR_BGR2GRAY)
+    frame = {"gray": gray, "bgr": image, "jpeg": jpeg(image)}[kind]
     with pytest.raises(BadImageError) as caught:
         gray_roi(frame, roi, decode_scale=scale)
     message = str(caught.value)
@@ -136,7 +137,12 @@ def test_undecodable_bytes_are_rejected(data):
 
 @pytest.mark.parametrize(
     "array",
-    [np.zeros(10, np.uint8), np.zeros((4, 4, 2), np.uint8), np.zeros((2, 4, 4, 3), np.uint8), np.zeros((0, 4), np.uint8)],
+    [
+        np.zeros(10, np.uint8),
+        np.zeros((4, 4, 2), np.uint8),
+        np.zeros((2, 4, 4, 3), np.uint8),
+        np.zeros((0, 4), np.uint8),
+    ],
 )
 def test_arrays_of_the_wrong_shape_are_rejected_with_their_shape(array):
     with pytest.raises(BadImageError, match=r"shape \("):
