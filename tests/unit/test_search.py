@@ -1,0 +1,305 @@
+"""The autofocus search: success, safety, backlash, failure reasons, callbacks, arguments."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus import FocusResult, autofocus
+from octoprint_autofocus.focus.fit import fit_peak, vertex_of_three
+from octoprint_autofocus.focus.plan import Motion, coarse_grid
+from octoprint_autofocus.simulator import make_rig
+from tests.fakes import BlurringCamera, FakeStage
+
+SIZE = (320, 240)
+
+
+def run_rig(z_min=1.0, z_max=5.0, **rig_args):
+    """Build a simulated rig (stage limits wider than the range) and focus it."""
+    rig_args.setdefault("z_limits", (z_min - 1.0, z_max + 1.0))
+    rig_args.setdefault("size", SIZE)
+    options = rig_args.pop("options", {})
+    rig = make_rig(**rig_args)
+    result = autofocus(rig.stage, rig.camera, z_min, z_max, sleep=rig.clock.sleep, clock=rig.clock.now, **options)
+    return rig, result
+
+
+def run_fake(focus_z=3.0, start=2.0, limits=(0.0, 6.0), z_range=(1.0, 5.0), camera_args=None, **options):
+    """Focus a FakeStage + BlurringCamera pair; returns (stage, camera, result)."""
+    stage = FakeStage(limits=limits, start=start, backlash=options.pop("backlash", 0.0),
+                      fail_after=options.pop("fail_after", None))
+    camera = BlurringCamera(stage, focus_z, seed=3, **(camera_args or {}))
+    result = autofocus(stage, camera, *z_range, sleep=lambda s: None, **options)
+    return stage, camera, result
+
+
+def frames_after_moves(log, start):
+    """For each frame in the log, its Z and the direction (+1 up, -1 down) of the last move before it."""
+    directions, last_z, last_dir = [], start, 0
+    for kind, z in log:
+        if kind == "move":
+            if z != last_z:
+                last_dir = 1 if z > last_z else -1
+            last_z = z
+        else:
+            directions.append((last_z, last_dir))
+    return directions
+
+
+# ~~ success
+
+
+@pytest.mark.parametrize("scene", ["pcb", "texture", "cells"])
+@pytest.mark.parametrize("start", [1.0, 5.0])
+def test_focus_is_found_from_far_starts_on_both_sides(scene, start):
+    rig, result = run_rig(scene=scene, seed=4, focal_z=3.3, dof=0.1, start_z=start)
+    assert result.ok, result.message
+    assert rig.optical_error() <= rig.dof / 2
+
+
+@pytest.mark.parametrize("dof", [1.3, 0.2, 0.03])
+def test_focus_is_found_for_wide_and_very_narrow_depths_of_field(dof):
+    rig, result = run_rig(scene="pcb", seed=8, focal_z=2.2, dof=dof, start_z=4.5)
+    assert result.ok, result.message
+    assert rig.optical_error() <= rig.dof / 2
+
+
+def test_start_in_a_featureless_blur_still_finds_focus():
+    rig, result = run_rig(scene="texture", seed=2, focal_z=1.4, dof=0.04, start_z=4.9)
+    assert result.ok, result.message
+    assert rig.optical_error() <= rig.dof / 2
+
+
+def test_focus_just_inside_the_range_edge_succeeds():
+    rig, result = run_rig(scene="pcb", seed=5, focal_z=1.05, dof=0.1, start_z=3.0)
+    assert result.ok, result.message
+    assert rig.optical_error() <= rig.dof / 2
+
+
+def test_backlash_case_lands_within_half_a_dof():
+    rig, result = run_rig(scene="pcb", seed=6, focal_z=2.7, dof=0.05, start_z=1.2, backlash=0.08)
+    assert result.ok, result.message
+    assert rig.optical_error() <= rig.dof / 2
+
+
+def test_start_outside_the_range_is_brought_inside_by_the_first_move():
+    rig, result = run_rig(scene="pcb", seed=1, focal_z=3.0, dof=0.1, start_z=5.8)
+    assert result.ok, result.message
+    assert 1.0 <= rig.stage.commanded[0] <= 5.0
+
+
+def test_averaging_frames_takes_that_many_frames_per_position():
+    _, _, result = run_fake(frames_per_position=3)
+    assert result.ok, result.message
+    assert result.frames == 3 * len(result.samples)
+
+
+def test_fitted_peak_sits_between_samples_and_verification_is_the_last_sample():
+    rig, result = run_rig(scene="grid", seed=3, focal_z=2.5, dof=0.2, start_z=1.0)
+    assert result.ok, result.message
+    assert result.phases[-1] == "verify"
+    assert result.samples[-1][0] == pytest.approx(result.z)
+    assert result.fit is not None and result.fit.z_lo <= result.fit.z_peak <= result.fit.z_hi
+
+
+# ~~ safety and backlash
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_no_z_outside_the_range_is_ever_commanded(seed):
+    rng = np.random.default_rng(seed)
+    z_min = float(rng.uniform(0, 3))
+    z_max = z_min + float(rng.choice([0.5, 2.0, 6.0]))
+    focal = float(rng.uniform(z_min - 0.5, z_max + 0.5))
+    rig, result = run_rig(z_min=z_min, z_max=z_max, scene=str(rng.choice(["pcb", "cells", "flat"])), seed=seed,
+                          focal_z=focal, dof=(z_max - z_min) / float(rng.uniform(3, 150)),
+                          start_z=float(rng.uniform(z_min - 0.9, z_max + 0.9)),
+                          backlash=float(rng.choice([0.0, 0.05])))
+    assert rig.stage.violations == []
+    assert all(z_min <= z <= z_max for z in rig.stage.commanded)
+
+
+@pytest.mark.parametrize("approach", ["above", "below"])
+def test_every_sample_away_from_the_far_edge_is_approached_from_the_configured_side(approach):
+    stage, _, result = run_fake(start=1.5, approach=approach, overscan=0.3)
+    assert result.ok, result.message
+    arriving = -1 if approach == "above" else 1
+    far_edge = 5.0 if approach == "above" else 1.0
+    directions = frames_after_moves(stage.log, start=1.5)
+    assert directions[-1][1] == arriving
+    assert all(d == arriving for z, d in directions if z != far_edge)
+
+
+def test_overscan_shrinks_at_the_edge_instead_of_leaving_the_range():
+    stage = FakeStage(limits=(0.0, 10.0), start=4.0)
+    motion = Motion(stage, 1.0, 5.0, "above", 0.5, 0.0, lambda s: None, lambda: None)
+    motion.arrive(4.8)
+    assert stage.commanded == [5.0, 4.8]
+    motion.arrive(2.0)
+    assert stage.commanded[-1] == 2.0 and len(stage.commanded) == 3
+
+
+def test_coarse_grid_spans_the_range_and_starts_at_the_nearer_end():
+    grid = coarse_grid(1.0, 5.0, 9, start_z=4.6)
+    assert grid[0] == 5.0 and grid[-1] == 1.0
+    assert sorted(grid) == coarse_grid(1.0, 5.0, 9, start_z=1.2)
+    assert all(b < a for a, b in zip(grid, grid[1:]))
+
+
+# ~~ failures
+
+
+def test_flat_scene_fails_for_lack_of_texture_or_peak_and_restores_the_start():
+    rig, result = run_rig(scene="flat", seed=1, focal_z=3.0, dof=0.1, start_z=2.2)
+    assert not result.ok
+    assert result.reason in ("low_texture", "no_peak")
+    assert rig.stage.position() == pytest.approx(2.2)
+
+
+@pytest.mark.parametrize("focal", [6.0, 0.2])
+def test_peak_beyond_the_range_edge_is_reported_not_trusted(focal):
+    rig, result = run_rig(scene="pcb", seed=3, focal_z=focal, dof=0.1, start_z=3.0, z_limits=(-3.0, 9.0))
+    assert not result.ok
+    assert result.reason == "peak_at_edge"
+    assert rig.stage.position() == pytest.approx(3.0)
+
+
+def test_restore_on_failure_false_leaves_the_stage_where_the_search_ended():
+    rig, result = run_rig(scene="flat", seed=1, focal_z=3.0, dof=0.1, start_z=2.2,
+                          options={"restore_on_failure": False})
+    assert not result.ok
+    assert rig.stage.position() == pytest.approx(result.final_z)
+    assert rig.stage.position() != pytest.approx(2.2)
+
+
+def test_stalled_camera_ends_the_search_and_only_the_restore_move_follows():
+    stage, camera, result = run_fake(start=2.0, camera_args={"stall_after": 3})
+    assert result.reason == "camera_stalled"
+    assert camera.frames == 3
+    last_frame = max(i for i, (kind, _) in enumerate(stage.log) if kind == "frame")
+    after = [z for kind, z in stage.log[last_frame + 1:] if kind == "move"]
+    assert after[-1] == pytest.approx(2.0)
+    assert len(after) <= 3
+
+
+def test_camera_error_is_reported_as_camera_error():
+    _, _, result = run_fake(camera_args={"fail_after": 2})
+    assert result.reason == "camera_error"
+    assert not result.ok
+
+
+def test_stage_failure_ends_the_search_without_another_move():
+    stage, _, result = run_fake(fail_after=4)
+    assert result.reason == "stage_error"
+    assert len(stage.commanded) == 5  # four moves worked, the fifth failed, nothing after
+
+
+def test_cancel_after_some_samples_stops_before_any_further_move_or_frame():
+    cancel = threading.Event()
+    seen = []
+    stage = FakeStage(start=2.0)
+    camera = BlurringCamera(stage, 3.0, seed=1)
+
+    def on_sample(z, score, phase):
+        seen.append(z)
+        if len(seen) == 3:
+            cancel.set()
+            seen.append(len(stage.log))
+
+    result = autofocus(stage, camera, 1.0, 5.0, cancel=cancel, on_sample=on_sample, sleep=lambda s: None)
+    assert result.reason == "cancelled"
+    assert len(stage.log) == seen[3]
+    assert len(result.samples) == 3
+
+
+# ~~ callbacks, record, arguments
+
+
+def test_on_sample_sees_every_sample_in_the_order_measured():
+    calls = []
+    stage = FakeStage(start=4.0)
+    camera = BlurringCamera(stage, 2.5, seed=2)
+    result = autofocus(stage, camera, 1.0, 5.0, on_sample=lambda *a: calls.append(a), sleep=lambda s: None)
+    assert result.ok, result.message
+    assert [(z, s) for z, s, _ in calls] == result.samples
+    assert [p for _, _, p in calls] == result.phases
+
+
+def test_settle_sleeps_after_every_arrival():
+    sleeps = []
+    stage = FakeStage(start=4.0)
+    camera = BlurringCamera(stage, 2.5, seed=2)
+    result = autofocus(stage, camera, 1.0, 5.0, settle=0.25, sleep=sleeps.append)
+    assert sleeps.count(0.25) >= len(result.samples)
+
+
+def test_the_record_serialises_to_json_and_back():
+    _, _, result = run_fake()
+    text = json.dumps(result.to_dict())
+    again = FocusResult.from_dict(json.loads(text))
+    assert again.samples == result.samples and again.z == result.z and again.ok == result.ok
+
+
+@pytest.mark.parametrize("z_range, metric, options", [
+    ((3.0, 3.0), "tenengrad", {}),
+    ((4.0, 2.0), "tenengrad", {}),
+    ((1.0, float("nan")), "tenengrad", {}),
+    ((1.0, 5.0), "sharpest", {}),
+    ((1.0, 5.0), "tenengrad", {"coarse_points": 2}),
+    ((1.0, 5.0), "tenengrad", {"tolerance": -0.1}),
+    ((1.0, 5.0), "tenengrad", {"overscan": -1}),
+    ((1.0, 5.0), "tenengrad", {"approach": "sideways"}),
+    ((1.0, 5.0), "tenengrad", {"frames_per_position": 0}),
+    ((1.0, 5.0), "tenengrad", {"decode_scale": 3}),
+    ((1.0, 5.0), "tenengrad", {"cancel": object()}),
+    ((1.0, 5.0), "tenengrad", {"speed": 3}),
+])
+def test_bad_arguments_raise_value_error_before_anything_moves(z_range, metric, options):
+    stage = FakeStage(start=2.0)
+    camera = BlurringCamera(stage, 3.0)
+    with pytest.raises(ValueError):
+        autofocus(stage, camera, *z_range, metric=metric, **options)
+    assert stage.commanded == [] and camera.frames == 0
+
+
+def test_empty_roi_is_a_bad_argument():
+    stage = FakeStage(start=2.0)
+    with pytest.raises(ValueError):
+        autofocus(stage, BlurringCamera(stage, 3.0), 1.0, 5.0, roi=(0, 0, 0, 10))
+    assert stage.commanded == []
+
+
+# ~~ the peak models
+
+
+def test_three_samples_of_a_lorentzian_give_its_peak_exactly():
+    def curve(z):
+        return 5.0 / (1.0 + ((z - 2.37) / 0.4) ** 2)
+
+    zs = [1.0, 2.0, 3.5]
+    assert vertex_of_three(zs, [curve(z) for z in zs]) == pytest.approx(2.37)
+
+
+def test_three_rising_samples_put_the_vertex_beyond_the_rising_end():
+    vertex = vertex_of_three([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    assert vertex is None or vertex > 3.0
+
+
+def test_three_samples_with_a_dip_give_no_vertex():
+    assert vertex_of_three([1.0, 2.0, 3.0], [4.0, 1.0, 4.0]) is None
+
+
+def test_gaussian_samples_are_fitted_near_their_centre_with_a_high_r2():
+    zs = np.linspace(0.0, 2.0, 11)
+    scores = 0.5 + 10.0 * np.exp(-0.5 * ((zs - 1.13) / 0.2) ** 2)
+    fit = fit_peak(zs, scores, floor=0.5)
+    assert fit is not None and fit.r2 > 0.95
+    assert abs(fit.z_peak - 1.13) < 0.02
+    assert 0.3 < fit.fwhm < 0.65  # 2.355 sigma = 0.47
+
+
+def test_a_curve_rising_to_the_end_has_no_fitted_peak_inside():
+    zs = np.linspace(0.0, 1.0, 6)
+    fit = fit_peak(zs, 1.0 + zs**3, floor=1.0)
+    assert fit is None or fit.z_peak > 1.0
