@@ -7,7 +7,7 @@ crops before any colour conversion or arithmetic, and returns a 2-D ``uint8`` ar
 and computes both the focus score and any texture statistic on the same array.
 """
 
-from typing import Optional, Sequence, Tuple, Union
+from typing import Optional, Sequence, Tuple, Union, get_args
 
 import cv2
 import numpy as np
@@ -70,7 +70,7 @@ def gray_roi(
     """
     if decode_scale not in _DECODE_FLAGS:
         raise ValueError(f"decode_scale must be one of {DECODE_SCALES}, got {decode_scale!r}")
-    if isinstance(frame, EncodedFrame.__args__):
+    if isinstance(frame, get_args(EncodedFrame)):
         return _bytes_roi(frame, roi, decode_scale)
     if isinstance(frame, np.ndarray):
         return _array_roi(frame, roi, decode_scale)
