@@ -82,7 +82,7 @@ def jpeg_size(data: EncodedFrame) -> Optional[Tuple[int, int]]:
 
     Reads only the marker segments before the image data, so it costs microseconds.
     """
-    buf = bytes(data[:65536]) if not isinstance(data, bytes) else data
+    buf = data if isinstance(data, bytes) else bytes(data)
     if buf[:2] != b"\xff\xd8":
         return None
     i = 2

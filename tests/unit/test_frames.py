@@ -81,9 +81,20 @@ def test_arrays_and_jpegs_of_one_picture_give_the_same_reduced_shape(scale):
     assert gray_roi(image, roi, scale).shape == gray_roi(jpeg(image), roi, scale).shape
 
 
-def test_jpeg_size_reads_the_frame_header():
-    assert jpeg_size(jpeg(scene(size=(123, 457)))) == (457, 123)
+@pytest.mark.parametrize("progressive", [0, 1])
+@pytest.mark.parametrize("channels", [1, 3])
+def test_jpeg_size_reads_the_frame_header(progressive, channels):
+    image = scene(size=(123, 457))
+    image = image if channels == 3 else image[:, :, 0]
+    ok, buf = cv2.imencode(".jpg", image, [cv2.IMWRITE_JPEG_PROGRESSIVE, progressive])
+    assert ok
+    assert jpeg_size(buf.tobytes()) == (457, 123)
+    assert jpeg_size(bytearray(buf.tobytes())) == (457, 123)
+
+
+def test_jpeg_size_of_anything_else_is_none():
     assert jpeg_size(b"\x89PNG\r\n\x1a\n") is None
+    assert jpeg_size(b"\xff\xd8\xff\xda") is None
 
 
 BAD_ROIS = [
@@ -178,3 +189,10 @@ def test_png_bytes_are_cropped_and_shrunk_like_the_array_they_hold(scale):
     from_png, from_array = gray_roi(png.tobytes(), roi, scale), gray_roi(image, roi, scale)
     assert from_png.shape == from_array.shape
     assert np.abs(from_png.astype(int) - from_array).max() <= 1  # the decoder's own luma rounding
+
+
+@pytest.mark.parametrize("wrap", [bytearray, memoryview])
+def test_any_bytes_like_frame_decodes_like_bytes(wrap):
+    data = jpeg(scene())
+    roi = (8, 8, 100, 60)
+    np.testing.assert_array_equal(gray_roi(wrap(data), roi, 2), gray_roi(data, roi, 2))
