@@ -27,7 +27,10 @@ _NEAR_TOP = 0.3
 
 @dataclass(frozen=True)
 class PeakFit:
-    """A fitted peak: its Z and height, its full width at half height above ``floor``, R^2."""
+    """A fitted peak: its Z and height, its full width at half height above ``floor``, R^2.
+
+    ``points`` samples were fitted, ``strong`` of them near the top (not padding).
+    """
 
     model: str
     z_peak: float
@@ -37,6 +40,7 @@ class PeakFit:
     z_lo: float
     z_hi: float
     points: int
+    strong: int
     floor: float
     params: Tuple[float, float, float]
 
@@ -75,7 +79,8 @@ def fit_peak(z: Sequence[float], s: Sequence[float], floor: float = 0.0) -> Opti
     if hi - lo < 3 or np.any(ss[lo:hi] <= 0):
         return None
     zw, sw = zs[lo:hi], ss[lo:hi]
-    fits = [f for f in (_fit_model(m, zw, sw, floor) for m in ("lorentzian", "gaussian")) if f]
+    strong = int(np.sum(sw >= floor + _NEAR_TOP * (sw.max() - floor)))
+    fits = [f for f in (_fit_model(m, zw, sw, floor, strong) for m in ("lorentzian", "gaussian")) if f]
     return max(fits, key=lambda f: f.r2) if fits else None
 
 
@@ -100,7 +105,7 @@ def _near_top(ss: np.ndarray, floor: float) -> Tuple[int, int]:
     return lo, hi
 
 
-def _fit_model(model: str, z: np.ndarray, s: np.ndarray, floor: float) -> Optional[PeakFit]:
+def _fit_model(model: str, z: np.ndarray, s: np.ndarray, floor: float, strong: int) -> Optional[PeakFit]:
     """Weighted parabola on the model's transform of ``s``; None if it is not a maximum."""
     centre = float(np.mean(z))
     u = z - centre
@@ -130,6 +135,7 @@ def _fit_model(model: str, z: np.ndarray, s: np.ndarray, floor: float) -> Option
         z_lo=float(z[0]),
         z_hi=float(z[-1]),
         points=int(len(z)),
+        strong=strong,
         floor=float(floor),
         params=(float(c2), float(c1), float(c0)),
     )

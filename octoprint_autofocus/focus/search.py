@@ -79,8 +79,6 @@ CONFIRM_LOW = 0.9
 """A frame at the fitted peak must score this fraction of the best sample (above the floor)..."""
 CONFIRM_HIGH = 1.33
 """... and at most this multiple of the fitted peak height (else the peak is narrower)."""
-RESOLVED_RATIO = 0.6
-"""A resolved full-resolution peak is at most this fraction of the coarsest level's width."""
 EDGE_FLAT = 0.9
 """An edge sample is the peak's shoulder once its inward neighbour scores this fraction of it."""
 MAX_FINE = 12
@@ -393,31 +391,21 @@ class _Run:
 
     def _converged(self) -> bool:
         """Whether the full-resolution samples bracket a fitted peak within 4 tolerances."""
-        if self.fit is None or not self._levels_agree() or not self._resolved():
+        if self.fit is None or self.fit.strong < 3 or not self._levels_agree():
             return False
         zs = np.array(sorted(s.z for s in self.samples))
         below, above = zs[zs <= self.fit.z_peak], zs[zs >= self.fit.z_peak]
         if not below.size or not above.size:
             return False  # a peak fitted beyond the samples: _check_edge decides
-        return above[0] - below[-1] <= 4 * self._tolerance() and self.fit.r2 >= MIN_R2
-
-    def _resolved(self) -> bool:
-        """Whether the full-resolution fit is much narrower than the coarsest level's.
-
-        Defocus blurs fine detail first, so near focus the full-resolution curve is several
-        times narrower than the curve of the 1/8 image. A full-resolution "peak" as wide
-        as the coarse one is the slope of the tails, not the top.
-        """
-        zs = [s.z for s in self.samples]
-        coarsest = [s.levels[-1] for s in self.samples]
-        if len(self.samples[0].levels) == 1:
-            return True
-        coarse_fit = fit_peak(zs, coarsest, floor=min(coarsest))
-        return coarse_fit is None or self.fit.fwhm <= RESOLVED_RATIO * coarse_fit.fwhm
+        gap = above[0] - below[-1]
+        return gap <= min(4 * self._tolerance(), self.fit.fwhm) and self.fit.r2 >= MIN_R2
 
     def _levels_agree(self) -> bool:
-        """Whether the full-resolution and the combined scores have the same best sample."""
-        return int(np.argmax([s.score for s in self.samples])) == int(np.argmax(self._combined()))
+        """Whether the combined scores' best sample is (nearly) the full-resolution best too."""
+        scores = np.array([s.score for s in self.samples])
+        floor = scores.min()
+        chosen = scores[int(np.argmax(self._combined()))]
+        return chosen - floor >= CONFIRM_LOW * (scores.max() - floor)
 
     def _tolerance(self) -> float:
         if self.opts.tolerance is not None:
