@@ -38,6 +38,7 @@ median / p90 error in tolerances, median frames and the failure reasons.
 import argparse
 import json
 import statistics
+import subprocess
 import sys
 import time
 import traceback
@@ -76,6 +77,7 @@ def run_case(case: Case, search: Callable[..., FocusResult] = autofocus) -> Dict
     rec: Dict[str, Any] = {
         "name": case.name, "tags": list(case.tags), "focus": case.focus_z, "band": stack.band,
         "dof": stack.dof, "spacing": case.spacing, "expect_fail": case.expect_fail,
+        "focus_slice": (case.focus_z - case.z_min) / case.spacing,
     }
     t0 = time.perf_counter()
     try:
@@ -88,7 +90,7 @@ def run_case(case: Case, search: Callable[..., FocusResult] = autofocus) -> Dict
     rec.update(
         seconds=time.perf_counter() - t0, ok=bool(result.ok), z=float(result.z), reason=result.reason,
         frames=camera.frames, moves=len(stage.commanded), samples=[(float(z), float(s)) for z, s in result.samples],
-        err=abs(float(result.z) - case.focus_z),
+        err=abs(float(result.z) - case.focus_z), phases=list(result.phases), slices=camera.slices_seen,
     )
     rec["err_tol"] = stack.error(float(result.z))
     rec["sample_err"] = [(z - case.focus_z) / stack.tolerance(z) for z, _ in rec["samples"]]
@@ -101,7 +103,35 @@ def run_case(case: Case, search: Callable[..., FocusResult] = autofocus) -> Dict
         rec["verdict"] = "PASS" if rec["err_tol"] <= 1.0 else "MISS"
     else:
         rec["verdict"] = "REFUSED"
+    if rec["verdict"] in ("MISS", "REFUSED"):
+        rec["why"] = diagnose(rec)
     return rec
+
+
+def diagnose(rec: Dict[str, Any]) -> str:
+    """A first guess, using the truth, at why a focusable case did not pass.
+
+    - ``grid-missed-peak``: no coarse sample came within 3 tolerances of focus, and the
+      run never got nearer than that: the coarse sweep did not see the peak.
+    - ``gate-refused-good``: ``ok=False`` although a sample within tolerance was taken.
+    - ``plateau``: several samples replayed the same slice (identical frames) around the
+      chosen Z: refinement below the Z resolution of the stack.
+    - ``stopped-short``: a sample got within 3 tolerances but none inside the tolerance:
+      the search settled next to the peak without probing both sides of it.
+    - ``wrong-choice``: a sample inside the tolerance was taken but a different Z chosen.
+    """
+    errs = [abs(e) for e in rec["sample_err"]]
+    coarse = [e for e, p in zip(errs, rec["phases"]) if p == "coarse"]
+    if not rec["ok"] and min(errs, default=99) <= 1.0:
+        return "gate-refused-good"
+    if min(coarse, default=99) > 3.0 and min(errs, default=99) > 3.0:
+        return "grid-missed-peak"
+    tail = rec["slices"][-4:]
+    if len(tail) - len(set(tail)) >= 2:
+        return "plateau"
+    if min(errs, default=99) > 1.0:
+        return "stopped-short"
+    return "wrong-choice"
 
 
 def _contract_problems(case: Case, stage: StackStage, result: Any) -> List[str]:
@@ -149,6 +179,9 @@ def report(records: List[Dict[str, Any]], verbose: bool) -> None:
             else:
                 line += f" {rec.get('detail', '')}"
             print(line)
+            if rec.get("why"):
+                print("    why:", rec["why"], " phases:", "".join(p[0] for p in rec["phases"]),
+                      " slices:", rec["slices"], " focus slice:", round(rec["focus_slice"], 1))
             if rec["verdict"] == "CRASH":
                 print("   ", rec.get("detail", ""), rec.get("trace", ""))
             if rec.get("samples"):
@@ -161,6 +194,7 @@ def report(records: List[Dict[str, Any]], verbose: bool) -> None:
           f"should-fail {sum(r['verdict'] == 'PASS' for r in bad)}/{len(bad)}")
     print("verdicts:", dict(Counter(r["verdict"] for r in records)))
     print("reasons (focusable, not ok):", dict(Counter(r.get("reason") for r in good if r.get("ok") is False)))
+    print("diagnosis (focusable, not passed):", dict(Counter(r["why"] for r in good if r.get("why"))))
     print("reasons (should-fail):", dict(Counter(r.get("reason") if not r.get("ok") else "OK" for r in bad)))
     errs = [r["err_tol"] for r in good if "err_tol" in r]
     frames = [r["frames"] for r in records if "frames" in r]
@@ -183,6 +217,16 @@ def compare(records: List[Dict[str, Any]], path: Path) -> None:
             print(f"changed: {rec['name']:34s} {before} -> {rec['verdict']}")
 
 
+def search_version() -> str:
+    """The last commit touching the focus library (``?`` outside a git checkout)."""
+    try:
+        out = subprocess.run(["git", "log", "-1", "--format=%h %s", "--", "octoprint_autofocus/focus"],
+                             cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=10)
+        return out.stdout.strip() or "?"
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+
+
 def main() -> None:
     """Run the cases, print the report; optionally save / compare the records."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
@@ -196,7 +240,7 @@ def main() -> None:
     search = exhaustive if args.exhaustive else autofocus
     records = [run_case(c, search) for c in make_cases() if args.only in c.name]
     report(records, args.verbose)
-    print(f"wall {time.perf_counter() - t0:.0f} s")
+    print(f"wall {time.perf_counter() - t0:.0f} s   focus library at: {search_version()}")
     if args.compare and args.compare.exists():
         compare(records, args.compare)
     if args.save:
