@@ -39,6 +39,9 @@ ABORT_EVENTS = {
 }
 """Events that stop a run at once, with the reason the record gives."""
 
+CONFIRM_MARGIN = 5.0
+"""s a move may take beyond OctoPrint's communication timeout before the run gives up."""
+
 POSITION_TOLERANCE = 0.02
 """mm between a move's target and the Z the printer reports (firmware rounds positions)."""
 
@@ -332,8 +335,14 @@ class AutofocusPlugin(
         return PrinterStage(
             self._printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
             move_template=config.move_template, tolerance=POSITION_TOLERANCE,
-            timeout=max(10.0, config.camera_timeout), cancel=cancel, logger=self._logger,
+            timeout=self._confirm_timeout(), cancel=cancel, logger=self._logger,
         )
+
+    def _confirm_timeout(self) -> float:
+        """Seconds a move may go unconfirmed (plus travel): longer than OctoPrint's own
+        communication timeout, after which it recovers a lost ``ok`` by itself."""
+        communication = self._settings.global_get_float(["serial", "timeout", "communication"]) or 30.0
+        return communication + CONFIRM_MARGIN
 
     def _volume(self) -> Optional[Tuple[float, float]]:
         """The Z range of the current printer profile's build volume, when known."""

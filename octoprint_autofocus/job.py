@@ -60,6 +60,8 @@ class Printer(Protocol):
 
     def is_operational(self) -> bool: ...
 
+    def is_printing(self) -> bool: ...
+
     def set_job_on_hold(self, value: bool, blocking: bool = True) -> bool: ...
 
     def pause_print(self) -> None: ...
@@ -159,7 +161,7 @@ class FocusJob:
         """
         if plan.kind not in KINDS:
             raise ValueError("unknown run kind %r" % plan.kind)
-        self._acquire()
+        self._acquire(plan.in_job)
         held = False
         try:
             run_id = new_run_id()
@@ -203,6 +205,7 @@ class FocusJob:
         with self._state_lock:
             if self._run is None:
                 return False
+            self._run.setdefault("cancel_reason", reason or gettext("cancelled"))
             self._cancel.set()
             stage = self._stage
         if stage is not None:
@@ -215,12 +218,20 @@ class FocusJob:
         self.cancel(gettext("OctoPrint is shutting down"))
         self.wait(timeout)
 
-    def _acquire(self) -> None:
+    def _acquire(self, in_job: bool = False) -> None:
+        """Take the "running" lock; Busy/NotReady (lock not kept) when a run may not start.
+
+        Outside a job (API, terminal) nothing moves while a print is running: Z would
+        move under the nozzle between two lines of the print.
+        """
         if not self._running.acquire(blocking=False):
             raise Busy(gettext("An autofocus run is already in progress."))
         if not self._printer.is_operational():
             self._running.release()
             raise NotReady(gettext("The printer is not connected or not operational."))
+        if not in_job and self._printer.is_printing():
+            self._running.release()
+            raise NotReady(gettext("A print is running; put @AUTOFOCUS in its G-code to focus during a print."))
 
     def _use_stage(self, config: RunConfig, cancel: threading.Event) -> Stage:
         """Build the stage for the safety limits (settings and printer volume) and route lines to it."""
@@ -248,7 +259,9 @@ class FocusJob:
     def status(self) -> Dict[str, Any]:
         """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase} or None}``."""
         with self._state_lock:
-            run = None if self._run is None else {**self._run, "samples": list(self._run["samples"])}
+            run = None if self._run is None else {key: self._run[key] for key in ("run_id", "kind", "phase")}
+            if run is not None:
+                run["samples"] = list(self._run["samples"])
         return {"state": "running" if run else "idle", "run": run}
 
     @property
@@ -267,8 +280,11 @@ class FocusJob:
             self._wiring.fire("focus_started", {"run_id": run_id, "kind": plan.kind})
             self._logger.info("Autofocus %s run %s started", plan.kind, run_id)
             result, correction = self._focus(plan, cancel)
+            if result.reason == "cancelled":
+                result.message = self._cancel_reason()
         except (FocusError, SettingsError) as exc:
-            result = self._failure(_reason_for(exc), str(exc))
+            reason = _reason_for(exc)
+            result = self._failure(reason, self._cancel_reason() if reason == "cancelled" else str(exc))
         except Exception as exc:
             self._logger.exception("Autofocus run %s crashed", run_id)
             result = self._failure("stage_error", gettext("internal error: %(error)s") % {"error": exc})
@@ -286,6 +302,11 @@ class FocusJob:
                         self._clear_run()
                     self._wiring.push(_push_type(result), {"record": record})
                     self._wiring.push("state", self.status())
+
+    def _cancel_reason(self) -> str:
+        """Why the current run was cancelled (a sentence for people)."""
+        with self._state_lock:
+            return (self._run or {}).get("cancel_reason") or gettext("cancelled")
 
     def _failure(self, reason: str, message: str) -> FocusResult:
         """A failed result for a run that ended before the search could report."""
@@ -352,8 +373,12 @@ class FocusJob:
             self._printer.commands(lines, tags=TAGS)
 
     def _release_hold(self, held: bool) -> None:
-        if held:
+        if not held:
+            return
+        try:
             self._printer.set_job_on_hold(False)
+        except RuntimeError:  # disconnected: the job and its hold are gone with the connection
+            self._logger.info("No job hold to release: the printer is disconnected")
 
     def _clear_run(self) -> None:
         """Forget the run and its stage and free the "running" lock."""

@@ -77,6 +77,20 @@ def test_disconnected_printer_refuses_start(idle, server):
         server.wait_operational(idle.session.headers["X-Api-Key"])
 
 
+def test_disconnect_during_a_run_stops_it_with_the_reason(idle, server, serial_log):
+    idle.settings(settle=0.5)
+    move_to(idle, serial_log, 4.4)
+    assert idle.command("start").status_code == 202
+    idle.wait_running()
+    try:
+        idle.post("/api/connection", {"command": "disconnect"})
+        record = idle.wait_idle()["last"]
+        assert record["ok"] is False and "disconnected" in record["message"]
+    finally:
+        idle.post("/api/connection", {"command": "connect", "port": "VIRTUAL"})
+        server.wait_operational(idle.session.headers["X-Api-Key"])
+
+
 def test_set_reference_without_z_stores_the_focused_z(idle, serial_log):
     move_to(idle, serial_log, 4.3)
     record = idle.run("set_reference")

@@ -77,3 +77,16 @@ def test_autofocus_from_the_terminal_runs_without_a_job(idle, serial_log):
     idle.wait_running()
     record = idle.wait_idle()["last"]
     assert record["run_id"] != (before or {}).get("run_id") and record["ok"] is True
+
+
+def test_start_from_the_api_while_printing_is_refused(idle, serial_log):
+    mark = serial_log.mark()
+    name = "dwell-%s.gcode" % uuid.uuid4().hex[:8]
+    reply = idle.session.post(idle.server.url + "/api/files/local", timeout=30, data={"print": "true"},
+                              files={"file": (name, "G4 S2\nG4 S2\n", "application/octet-stream")})
+    assert reply.status_code == 201
+    idle.wait_job_state("Printing")
+    refused = idle.command("start")
+    idle.wait_job_state("Operational")
+    assert refused.status_code == 409 and "@AUTOFOCUS" in refused.json()["error"]
+    assert not any(line.startswith("G1") for line in serial_log.sent(mark))

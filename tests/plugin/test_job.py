@@ -22,6 +22,10 @@ class PausablePrinter(FakePrinter):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.pauses = 0
+        self.printing = False
+
+    def is_printing(self):
+        return self.printing
 
     def pause_print(self):
         self.pauses += 1
@@ -164,6 +168,23 @@ def test_start_without_an_operational_printer_raises_and_sends_nothing(rig_facto
     assert rig.printer.sent == [] and not rig.job.running
 
 
+def test_start_outside_a_job_while_printing_is_refused_and_sends_nothing(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+    with pytest.raises(NotReady):
+        rig.job.start(RunPlan(kind="focus", config=rig.config))
+    with pytest.raises(NotReady):
+        rig.job.jog(rig.config, 0.1)
+    assert rig.printer.sent == [] and not rig.job.running
+
+
+def test_start_inside_a_job_while_printing_holds_the_job(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+    rig.run(in_job=True)
+    assert rig.printer.holds == [True, False]
+
+
 @pytest.mark.parametrize(
     "search, camera_fails",
     [(focuses_at(4.0), False), (focuses_at(4.0, ok=False, reason="no_peak"), False), (crashes, False),
@@ -181,10 +202,11 @@ def test_job_hold_is_released_when_the_run_is_cancelled(rig_factory):
     rig = rig_factory(waits_for_cancel(started))
     rig.job.start(RunPlan(kind="focus", config=rig.config, in_job=True))
     assert started.wait(5)
-    rig.job.cancel("PrintCancelling")
+    rig.job.cancel("the print is being cancelled")
     assert rig.job.wait(5)
     assert rig.printer.holds == [True, False]
-    assert rig.pushed("aborted")[0]["record"]["reason"] == "cancelled"
+    record = rig.pushed("aborted")[0]["record"]
+    assert (record["reason"], record["message"]) == ("cancelled", "the print is being cancelled")
     assert rig.printer.pauses == 0
 
 
