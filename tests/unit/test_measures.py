@@ -98,11 +98,42 @@ def test_spot_score_ignores_the_exposure_gain():
     assert spot(0.5 * image) == pytest.approx(spot(image), rel=0.05)
 
 
-def test_spot_on_a_background_without_a_spot_scores_zero():
-    rng = np.random.default_rng(7)
-    background = rng.normal(20, 5, (64, 64)).astype(np.float32).clip(0)
-    assert spot(background) < spot(as_uint8(spot_image(3.0, 7)))
-    assert spot(np.full((32, 32), 40, np.uint8)) == 0.0
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize("to_dtype", [as_uint8, np.float32])
+def test_a_spot_roi_of_pure_noise_scores_zero(seed, to_dtype):
+    background = np.random.default_rng(seed).normal(20, 5, (128, 128))
+    assert spot(to_dtype(background)) == 0.0
+
+
+def star_field(sigma: float, seed: int, stars: int = 6, size: int = 200) -> np.ndarray:
+    """Several Gaussian stars of equal width and random brightness on a noisy background."""
+    rng = np.random.default_rng(seed)
+    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
+    field = 12 + rng.normal(0, 3, (size, size))
+    for _ in range(stars):
+        cx, cy = rng.uniform(20, size - 20, 2)
+        field += rng.uniform(80, 200) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2))
+    return as_uint8(field)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_a_star_field_scores_its_stars_not_the_distance_between_them(seed):
+    lone = spot(as_uint8(spot_image(1.5, seed, noise=3.0, peak=150.0, size=200)))
+    assert spot(star_field(1.5, seed)) == pytest.approx(lone, rel=0.2)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_spot_score_falls_as_a_star_field_defocuses(seed):
+    scores = [spot(star_field(sigma, seed)) for sigma in (1.0, 1.5, 2.2, 3.2, 4.5)]
+    assert all(a > b for a, b in zip(scores, scores[1:])), scores
+
+
+def test_a_faint_wide_disc_is_measured_as_one_spot():
+    rng = np.random.default_rng(3)
+    disc = np.zeros((120, 120), np.float32)
+    cv2.circle(disc, (60, 60), 20, 6.0, -1)  # 1.5 noise sigmas per pixel: mostly under 3 sigma
+    image = as_uint8(30 + disc + rng.normal(0, 4, disc.shape))
+    assert 1 / spot(image) == pytest.approx(20 / math.sqrt(2), rel=0.25)
 
 
 @pytest.mark.parametrize("metric", GRADIENT_METRICS)
