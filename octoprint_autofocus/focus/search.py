@@ -311,15 +311,18 @@ class _Run:
         that scores far above it shows the real peak is narrower, one far below the best
         sample shows the fit missed it (see :meth:`_confirms`); both go on refining.
         """
+        rejected = False
         for _ in range(MAX_FINE):
             self.fit = self._fit()
             self._check_edge()
-            if self._converged():
+            if not rejected and self._converged():
                 z = self._peak_z()
                 sample = self._measure(z, "verify")
                 if self._confirms(sample):
                     return z
+                rejected = True  # refine before trying to confirm again
                 continue
+            rejected = False
             z = self._propose()
             if z is None:
                 break
@@ -398,7 +401,19 @@ class _Run:
         if not below.size or not above.size:
             return False  # a peak fitted beyond the samples: _check_edge decides
         gap = above[0] - below[-1]
-        return gap <= min(4 * self._tolerance(), self.fit.fwhm) and self.fit.r2 >= MIN_R2
+        return (gap <= min(4 * self._tolerance(), self.fit.fwhm) and self.fit.r2 >= MIN_R2
+                and self._straddled())
+
+    def _straddled(self) -> bool:
+        """Whether samples near the top lie on both sides of the fitted peak.
+
+        A fit whose strong samples are all on one side extrapolates the other flank,
+        which an asymmetric curve gets wrong.
+        """
+        fit = self.fit
+        cut = fit.floor + 0.3 * (fit.height - fit.floor)
+        strong = [s.z for s in self.samples if s.score >= cut]
+        return bool(strong) and min(strong) < fit.z_peak < max(strong)
 
     def _levels_agree(self) -> bool:
         """Whether the combined scores' best sample is (nearly) the full-resolution best too."""
