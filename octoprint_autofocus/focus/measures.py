@@ -4,7 +4,7 @@ Every measure has the signature ``measure(gray: (M, N) ndarray) -> float``: ``gr
 the already-cropped ROI (``uint8`` for the fast integer paths; any other real dtype is
 converted to ``float32``), and the result is finite. A measure raises
 :class:`~.errors.BadImageError` for an array that is not 2-D or is empty. For ``spot``
-the ROI should frame one point-like target (a star, a speck, a pinhole). Values are
+the ROI should hold point-like targets (stars, specks, pinholes) on a dark ground. Values are
 per-pixel means, so they do not grow with the ROI size, but they are only comparable
 within one sweep: same ROI, same exposure, same ``decode_scale``. :data:`MEASURES` maps
 the public metric names to the functions.

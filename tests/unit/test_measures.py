@@ -173,7 +173,7 @@ def test_the_8bit_integer_path_agrees_with_the_float_path(metric):
 
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_the_8bit_spot_path_agrees_with_the_float_path_to_its_whole_level_threshold(seed):
+def test_the_8bit_spot_path_agrees_with_the_float_path(seed):
     image = as_uint8(spot_image(2.0, seed))
     assert spot(image) == pytest.approx(spot(image.astype(np.float32)), rel=0.01)
 
