@@ -39,6 +39,13 @@ ABORT_EVENTS = {
 }
 """Events that stop a run at once, with the reason the record gives."""
 
+ABORT_STATES = {
+    "PAUSING": lazy_gettext("the print is being paused"),
+    "CANCELLING": lazy_gettext("the print is being cancelled"),
+}
+"""Printer states (``PrinterStateChanged`` ``state_id``) that stop a run at once: a pause
+asked for during a job hold completes (and fires ``PrintPaused``) only after the hold."""
+
 CONFIRM_MARGIN = 5.0
 """s a move may take beyond OctoPrint's communication timeout before the run gives up."""
 
@@ -196,8 +203,11 @@ class AutofocusPlugin(
     ##~~ EventHandlerPlugin
 
     def on_event(self, event: str, payload: Dict[str, Any]) -> None:
+        state = (payload or {}).get("state_id") if event == Events.PRINTER_STATE_CHANGED else None
         if event in ABORT_EVENTS and self._job.running:
             self._job.cancel(str(ABORT_EVENTS[event]))
+        elif state in ABORT_STATES and self._job.running:
+            self._job.cancel(str(ABORT_STATES[state]))
         elif event == Events.CONNECTED:
             self._microscope.tracker.reset()
 

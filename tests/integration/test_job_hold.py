@@ -56,6 +56,22 @@ def test_cancelling_the_job_during_focus_releases_the_hold(idle, serial_log):
     assert "G1 X10 F3000" not in serial_log.sent(mark)
 
 
+def test_pausing_the_job_during_focus_stops_the_run_and_the_job_pauses(idle, serial_log):
+    idle.settings(settle=0.5)
+    mark = serial_log.mark()
+    print_job(idle)
+    idle.wait_running()
+    try:
+        assert idle.post("/api/job", {"command": "pause", "action": "pause"}).status_code == 204
+        idle.wait_job_state("Paused", timeout=30)
+        record = idle.wait_idle()["last"]
+        assert record["reason"] == "cancelled" and "paused" in record["message"]
+        assert "G1 X10 F3000" not in serial_log.sent(mark)
+    finally:
+        idle.post("/api/job", {"command": "cancel"})
+        idle.wait_job_state("Operational", timeout=30)
+
+
 def test_bad_parameter_pauses_the_job_and_runs_nothing(idle, serial_log):
     mark = serial_log.mark()
     print_job(idle, parameters="RANGE=wide")
