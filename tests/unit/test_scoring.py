@@ -94,3 +94,11 @@ def test_a_bad_roi_is_reported_with_its_numbers():
 def test_the_metric_is_checked_before_the_frame_is_decoded():
     with pytest.raises(ValueError, match="valid metrics"):
         score(b"not an image", metric="nope")
+
+
+@pytest.mark.parametrize("metric", sorted(MEASURES))
+@pytest.mark.parametrize("view", ["transposed", "flipped and strided"])
+def test_strided_array_views_score_like_contiguous_copies(metric, view):
+    bgr = picture(8)
+    frame = bgr.transpose(1, 0, 2) if view == "transposed" else bgr[::-1, ::2]
+    assert score(frame, metric=metric) == score(np.ascontiguousarray(frame), metric=metric)
