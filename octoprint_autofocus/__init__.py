@@ -22,14 +22,14 @@ from .api import (
     parse_start,
 )
 from .atcommand import COMMAND, parse_parameters
-from .camera import CameraManager
+from .camera import CameraManager, browser_camera, octoprint_webcams, select_camera
 from .focus.errors import CameraError, FocusError, MoveRefused
 from .job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from .printer_stage import PrinterStage
 from .records import RecordStore
 from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError
-from .settings import migrate, run_limits, validate, validate_simulator
-from .webcam_source import CUSTOM, CameraSpec, resolve_camera
+from .settings import migrate, profile_z_range, run_limits, validate, validate_simulator
+from .webcam_source import CameraSpec
 
 ABORT_EVENTS = {
     Events.DISCONNECTED: lazy_gettext("the printer disconnected"),
@@ -355,51 +355,19 @@ class AutofocusPlugin(
         return communication + CONFIRM_MARGIN
 
     def _volume(self) -> Optional[Tuple[float, float]]:
-        """The Z range of the current printer profile's build volume, when known."""
-        profile = self._printer_profile_manager.get_current_or_default() or {}
-        volume = profile.get("volume") or {}
-        box = volume.get("custom_box")
-        if isinstance(box, dict) and box.get("z_min") is not None and box.get("z_max") is not None:
-            return float(box["z_min"]), float(box["z_max"])
-        height = volume.get("height")
-        return (0.0, float(height)) if height else None
+        return profile_z_range(self._printer_profile_manager.get_current_or_default())
 
     def _base_url(self) -> str:
         return "http://127.0.0.1:%d" % self._port
 
-    def _webcams(self) -> List[Any]:
-        """OctoPrint's webcam configs, the default one first."""
-        import octoprint.webcams
-
-        webcams = [provided.config for provided in octoprint.webcams.get_webcams().values()]
-        default = octoprint.webcams.get_default_webcam()
-        if default is not None:
-            webcams.sort(key=lambda webcam: webcam.name != default.config.name)
-        return webcams
-
     def _camera_spec(self, config: RunConfig) -> CameraSpec:
-        """The camera a run opens; the simulated microscope gets its backend token."""
-        spec = resolve_camera(self._webcams(), config.camera, config.stream_url, config.snapshot_url,
-                              self._base_url())
-        if spec.name != sim_microscope.WEBCAM_NAME:
-            return spec
-        return resolve_camera(
-            [], CUSTOM, sim_microscope.backend_stream_url(), sim_microscope.backend_snapshot_url(), self._base_url()
-        )
+        return select_camera(octoprint_webcams(), config, self._base_url())
 
     def _camera_info(self) -> Optional[Dict[str, Any]]:
-        """The selected camera as the browser sees it (URLs as configured), or None."""
         try:
-            config = self._config()
-            spec = resolve_camera(self._webcams(), config.camera, config.stream_url, config.snapshot_url,
-                                  self._base_url())
+            return browser_camera(octoprint_webcams(), self._config(), self._base_url())
         except ValueError:
             return None
-        raw = next((w for w in self._webcams() if w.name == spec.name), None)
-        info = spec.to_dict()
-        if raw is not None and raw.compat is not None:
-            info.update(stream_url=raw.compat.stream or "", snapshot_url=raw.compat.snapshot or "")
-        return info
 
     def _store_reference(self, z: float) -> None:
         self._settings.set_float(["reference_z"], float(z))

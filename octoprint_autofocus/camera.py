@@ -7,7 +7,7 @@ live score (the UI polling ``score``) shares one source that closes itself after
 
 import contextlib
 import threading
-from typing import Any, Callable, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple
 
 from flask_babel import gettext
 
@@ -15,11 +15,59 @@ from .focus import score
 from .focus.errors import CameraError
 from .focus.frames import jpeg_size
 from .settings import RunConfig, RunRequest
-from .webcam_source import CameraSpec, WebcamSource
+from .sim_microscope import WEBCAM_NAME, backend_snapshot_url, backend_stream_url
+from .webcam_source import CUSTOM, CameraSpec, WebcamSource, resolve_camera
 
-__all__ = ["CameraManager", "IDLE_CLOSE_S", "frame_size", "roi_pixels"]
+__all__ = [
+    "CameraManager",
+    "IDLE_CLOSE_S",
+    "browser_camera",
+    "frame_size",
+    "octoprint_webcams",
+    "roi_pixels",
+    "select_camera",
+]
 
 IDLE_CLOSE_S = 10.0
+
+
+def octoprint_webcams() -> List[Any]:
+    """OctoPrint's webcam configs (1.9+ ``octoprint.webcams``), the default one first."""
+    import octoprint.webcams
+
+    webcams = [provided.config for provided in octoprint.webcams.get_webcams().values()]
+    default = octoprint.webcams.get_default_webcam()
+    if default is not None:
+        webcams.sort(key=lambda webcam: webcam.name != default.config.name)
+    return webcams
+
+
+def _selected(webcams: Sequence[Any], config: RunConfig, base_url: str) -> CameraSpec:
+    return resolve_camera(webcams, config.camera, config.stream_url, config.snapshot_url, base_url)
+
+
+def select_camera(webcams: Sequence[Any], config: RunConfig, base_url: str) -> CameraSpec:
+    """The camera the backend opens, URLs absolute against ``base_url`` (OctoPrint's own
+    address); the simulated microscope's URLs carry its backend token. ValueError when
+    the selected camera or its URLs are missing."""
+    spec = _selected(webcams, config, base_url)
+    if spec.name != WEBCAM_NAME:
+        return spec
+    return resolve_camera([], CUSTOM, backend_stream_url(), backend_snapshot_url(), base_url)
+
+
+def browser_camera(webcams: Sequence[Any], config: RunConfig, base_url: str) -> Dict[str, Any]:
+    """The selected camera for the GET API: URLs as configured (the browser resolves
+    relative ones against the page, never against the backend's loopback address)."""
+    spec = _selected(webcams, config, base_url)
+    info = spec.to_dict()
+    if spec.name == CUSTOM:
+        info.update(stream_url=config.stream_url, snapshot_url=config.snapshot_url)
+        return info
+    webcam = next(w for w in webcams if w.name == spec.name)
+    compat = getattr(webcam, "compat", None)
+    info.update(stream_url=getattr(compat, "stream", "") or "", snapshot_url=getattr(compat, "snapshot", "") or "")
+    return info
 
 
 class CameraManager:

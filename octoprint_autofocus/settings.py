@@ -25,6 +25,7 @@ __all__ = [
     "validate_simulator",
     "migrate",
     "run_limits",
+    "profile_z_range",
     "check_request",
     "parse_number",
     "parse_metric",
@@ -335,3 +336,13 @@ def run_limits(config: RunConfig, current_z: Optional[float], request: RunReques
             % {"floor": floor, "ceiling": ceiling},
         )
     return low, high
+
+
+def profile_z_range(profile: Optional[Mapping[str, Any]]) -> Optional[Tuple[float, float]]:
+    """The Z range of a printer profile's build volume (custom box first), or None."""
+    volume = (profile or {}).get("volume") or {}
+    box = volume.get("custom_box")
+    if isinstance(box, Mapping) and box.get("z_min") is not None and box.get("z_max") is not None:
+        return float(box["z_min"]), float(box["z_max"])
+    height = volume.get("height")
+    return (0.0, float(height)) if height else None

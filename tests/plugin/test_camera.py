@@ -6,10 +6,12 @@ import cv2
 import numpy as np
 import pytest
 
-from octoprint_autofocus.camera import CameraManager, frame_size, roi_pixels
+from octoprint_autofocus.camera import CameraManager, browser_camera, frame_size, roi_pixels, select_camera
 from octoprint_autofocus.focus.errors import CameraError
 from octoprint_autofocus.settings import RunRequest, validate
 from octoprint_autofocus.webcam_source import CameraSpec
+
+from .fakes import FakeCompat, FakeWebcam
 
 
 class RecordingSource:
@@ -79,3 +81,18 @@ def test_roi_fractions_become_pixels_of_the_frame():
     assert frame_size(jpeg) == (640, 480)
     assert roi_pixels((0.25, 0.5, 0.5, 0.25), jpeg) == (160, 240, 320, 120)
     assert roi_pixels(None, jpeg) is None
+
+
+def test_simulated_microscope_is_opened_with_its_backend_token():
+    webcams = [FakeWebcam("autofocus_sim", compat=FakeCompat("/plugin/autofocus/sim/stream"))]
+    spec = select_camera(webcams, validate({"camera": "autofocus_sim"}), "http://127.0.0.1:5000")
+    assert spec.stream_url.startswith("http://127.0.0.1:5000/plugin/autofocus/sim/stream?token=")
+
+
+def test_browser_sees_the_configured_urls_never_the_backend_address():
+    webcams = [FakeWebcam("classic", flipH=True, compat=FakeCompat("/webcam/?action=stream"))]
+    info = browser_camera(webcams, validate({}), "http://127.0.0.1:5000")
+    assert (info["name"], info["stream_url"], info["flipH"]) == ("classic", "/webcam/?action=stream", True)
+    custom = browser_camera(webcams, validate({"camera": "custom", "stream_url": "/cam/stream"}),
+                            "http://127.0.0.1:5000")
+    assert custom["stream_url"] == "/cam/stream"

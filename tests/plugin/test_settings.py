@@ -7,6 +7,7 @@ from octoprint_autofocus.settings import (
     RunRequest,
     SettingsError,
     migrate,
+    profile_z_range,
     run_limits,
     validate,
     validate_simulator,
@@ -95,3 +96,9 @@ def test_range_entirely_outside_the_limits_is_an_error(config):
     with pytest.raises(SettingsError) as error:
         run_limits(config, None, RunRequest(z_min=30.0, z_max=40.0))
     assert error.value.field == "range"
+
+
+def test_profile_z_range_prefers_the_custom_box_over_the_height():
+    assert profile_z_range({"volume": {"height": 200, "custom_box": {"z_min": -1, "z_max": 150}}}) == (-1.0, 150.0)
+    assert profile_z_range({"volume": {"height": 200, "custom_box": False}}) == (0.0, 200.0)
+    assert profile_z_range(None) is None
