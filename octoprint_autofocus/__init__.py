@@ -39,6 +39,13 @@ ABORT_EVENTS = {
 }
 """Events that stop a run at once, with the reason the record gives."""
 
+ABORT_OUTSIDE_JOB_EVENTS = {
+    Events.PRINT_STARTED: lazy_gettext("a print started"),
+    Events.PRINT_RESUMED: lazy_gettext("the print was resumed"),
+}
+"""Events that stop a run started outside a job (API, terminal): the print must not
+share Z with it."""
+
 ABORT_STATES = {
     "PAUSING": lazy_gettext("the print is being paused"),
     "CANCELLING": lazy_gettext("the print is being cancelled"),
@@ -208,6 +215,8 @@ class AutofocusPlugin(
             self._job.cancel(str(ABORT_EVENTS[event]))
         elif state in ABORT_STATES and self._job.running:
             self._job.cancel(str(ABORT_STATES[state]))
+        elif event in ABORT_OUTSIDE_JOB_EVENTS and self._job.running:
+            self._job.cancel(str(ABORT_OUTSIDE_JOB_EVENTS[event]), outside_job_only=True)
         elif event == Events.CONNECTED:
             self._microscope.tracker.reset()
 

@@ -167,7 +167,8 @@ class FocusJob:
             run_id = new_run_id()
             with self._state_lock:
                 self._cancel = threading.Event()
-                self._run = {"run_id": run_id, "kind": plan.kind, "samples": [], "phase": "starting"}
+                self._run = {"run_id": run_id, "kind": plan.kind, "samples": [], "phase": "starting",
+                             "in_job": plan.in_job}
             if plan.in_job:
                 self._printer.set_job_on_hold(True)
                 held = True
@@ -200,10 +201,13 @@ class FocusJob:
         finally:
             self._clear_run()
 
-    def cancel(self, reason: str = "") -> bool:
-        """Stop the current run at once (no further moves); False when none is going."""
+    def cancel(self, reason: str = "", outside_job_only: bool = False) -> bool:
+        """Stop the current run at once (no further moves); False when none is going.
+
+        With ``outside_job_only`` a run that holds a printing job is left alone.
+        """
         with self._state_lock:
-            if self._run is None:
+            if self._run is None or (outside_job_only and self._run["in_job"]):
                 return False
             self._run.setdefault("cancel_reason", reason or gettext("cancelled"))
             self._cancel.set()

@@ -16,10 +16,9 @@ G1 X20 F3000
 """
 
 
-def print_job(client, start=4.4, parameters="RANGE=1"):
-    """Upload a job with @AUTOFOCUS and start printing it."""
-    name = "focus-%s.gcode" % uuid.uuid4().hex[:8]
-    content = JOB.format(start=start, parameters=parameters)
+def upload(client, content):
+    """Upload G-code and start printing it."""
+    name = "job-%s.gcode" % uuid.uuid4().hex[:8]
     reply = client.session.post(
         client.server.url + "/api/files/local",
         files={"file": (name, content, "application/octet-stream")},
@@ -27,6 +26,11 @@ def print_job(client, start=4.4, parameters="RANGE=1"):
         timeout=30,
     )
     assert reply.status_code == 201, reply.text
+
+
+def print_job(client, start=4.4, parameters="RANGE=1"):
+    """Upload a job with @AUTOFOCUS and start printing it."""
+    upload(client, JOB.format(start=start, parameters=parameters))
 
 
 def test_job_waits_for_focus_and_then_finishes(idle, serial_log):
@@ -97,12 +101,20 @@ def test_autofocus_from_the_terminal_runs_without_a_job(idle, serial_log):
 
 def test_start_from_the_api_while_printing_is_refused(idle, serial_log):
     mark = serial_log.mark()
-    name = "dwell-%s.gcode" % uuid.uuid4().hex[:8]
-    reply = idle.session.post(idle.server.url + "/api/files/local", timeout=30, data={"print": "true"},
-                              files={"file": (name, "G4 S2\nG4 S2\n", "application/octet-stream")})
-    assert reply.status_code == 201
+    upload(idle, "G4 S2\nG4 S2\n")
     idle.wait_job_state("Printing")
     refused = idle.command("start")
     idle.wait_job_state("Operational")
     assert refused.status_code == 409 and "@AUTOFOCUS" in refused.json()["error"]
     assert not any(line.startswith("G1") for line in serial_log.sent(mark))
+
+
+def test_a_print_started_during_a_terminal_run_stops_the_run(idle, serial_log):
+    idle.settings(settle=0.5)
+    move_to(idle, serial_log, 4.4)
+    assert idle.command("start").status_code == 202
+    idle.wait_running()
+    upload(idle, "G4 P100\n")
+    record = idle.wait_idle()["last"]
+    idle.wait_job_state("Operational")
+    assert record["reason"] == "cancelled" and "print started" in record["message"]

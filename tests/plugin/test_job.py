@@ -210,6 +210,17 @@ def test_job_hold_is_released_when_the_run_is_cancelled(rig_factory):
     assert rig.printer.pauses == 0
 
 
+@pytest.mark.parametrize("in_job", [False, True])
+def test_cancel_outside_job_only_spares_a_run_that_holds_the_job(rig_factory, in_job):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started))
+    rig.job.start(RunPlan(kind="focus", config=rig.config, in_job=in_job))
+    assert started.wait(5)
+    assert rig.job.cancel("a print started", outside_job_only=True) is not in_job
+    rig.job.cancel()
+    assert rig.job.wait(5)
+
+
 def test_failure_inside_a_print_pauses_it_by_default(rig_factory):
     rig = rig_factory(focuses_at(4.0, ok=False, reason="no_peak"))
     rig.run(in_job=True)
