@@ -8,9 +8,12 @@ field from focus, where the full-resolution score has long sunk into the noise. 
 search steers on all scales and judges the final peak at full resolution.
 
 Brightness: measures of gradient energy grow with the square of the exposure, so a
-flickering light or auto-exposure would draw false bumps. For those metrics every score
-is multiplied by ``(reference mean / frame mean)^2``, the reference being the first
-frame's mean brightness, so values stay in the units of :func:`~.scoring.score`.
+flickering light, a drifting lamp or auto-exposure would draw false bumps. But only the
+image's own detail scales so; the sensor noise's share of the score (the floor reached
+far from focus) does not. So for those metrics the part of each score above the floor is
+multiplied by ``(reference mean / frame mean)^2`` (the reference being the first frame's
+mean brightness), and the floor is left alone. The floor of each level is the lowest raw
+score seen so far in the run; values stay in the units of :func:`~.scoring.score`.
 """
 
 from dataclasses import dataclass
@@ -62,9 +65,10 @@ class FrameScorer:
         self.roi = roi
         self.decode_scale = decode_scale
         self.reference_mean: Optional[float] = None
+        self.floors: Optional[np.ndarray] = None
 
-    def score_frame(self, frame: FrameLike) -> Tuple[Tuple[float, ...], float]:
-        """Per-level scores of one frame and its texture statistic."""
+    def score_frame(self, frame: FrameLike) -> Tuple[np.ndarray, float]:
+        """Brightness-corrected per-level scores of one frame, and its texture statistic."""
         gray = gray_roi(frame, self.roi, self.decode_scale)
         mean = float(cv2.mean(gray)[0])
         if self.reference_mean is None:
@@ -74,10 +78,11 @@ class FrameScorer:
         while len(levels) < _MAX_LEVELS and min(levels[-1].shape) >= 2 * _MIN_LEVEL_SIDE:
             h, w = levels[-1].shape
             levels.append(cv2.resize(levels[-1], (w // 2, h // 2), interpolation=cv2.INTER_AREA))
-        scores = tuple(float(self.measure(level)) * factor for level in levels)
+        raw = np.array([float(self.measure(level)) for level in levels])
+        self.floors = raw if self.floors is None else np.minimum(self.floors, raw)
         _, std = cv2.meanStdDev(levels[-1])
         texture = float(std[0, 0]) / mean if mean > 0 else 0.0
-        return scores, texture
+        return self.floors + (raw - self.floors) * factor, texture
 
     def sample(self, z: float, frames: Sequence[FrameLike], phase: str) -> Sample:
         """Average the scores of ``frames`` taken at ``z`` into one :class:`Sample`."""
