@@ -1,8 +1,9 @@
 """FocusJob: runs one autofocus at a time on a named daemon thread.
 
-A run: confirm the current Z, work out the limits, send the "before" G-code, run the
-focus search with the camera open, then (by kind) store the reference or set Z with
-``G92``, send the "after" G-code and keep, push and announce the record. A job hold taken
+A run: confirm the current Z, work out the limits, open the camera and take one frame
+(a broken camera fails here, before anything moves), send the "before" G-code, run the
+focus search, send the "after" G-code, then (by kind) store the reference or set Z with
+``G92``, and keep, push and announce the record. A job hold taken
 for ``@AUTOFOCUS`` in a print is released in ``finally`` on every path; a failed run
 inside a print pauses it first when ``on_failure`` says so.
 """
