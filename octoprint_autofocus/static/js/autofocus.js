@@ -239,7 +239,8 @@ $(function () {
 
         self.currentScoreText = ko.pureComputed(function () {
             var score = self.currentScore();
-            return score === null ? "-" : score.toPrecision(4);
+            if (score === null) return "-";
+            return score >= 1000 ? Math.round(score).toLocaleString() : score.toPrecision(4);
         });
 
         // SVG polyline points of the recent scores, in a 100 x 30 box.
@@ -384,7 +385,7 @@ $(function () {
                         : entry.reason === "cancelled"
                           ? gettext("cancelled")
                           : gettext("failed"),
-                    z: formatMm(entry.z),
+                    z: entry.ok ? formatMm(entry.z) : "-",
                     downloadUrl: OctoPrint.plugins.autofocus.recordUrl(entry.run_id)
                 };
             });
@@ -551,7 +552,7 @@ $(function () {
         };
 
         self._storeRoi = function (roi) {
-            var rounded = _.mapObject(roi, function (value) {
+            var rounded = _.mapValues(roi, function (value) {
                 return Math.round(value * 10000) / 10000;
             });
             self.roi(rounded);

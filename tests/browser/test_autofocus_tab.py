@@ -1,0 +1,200 @@
+"""The Autofocus tab in real Chromium against a real OctoPrint with the simulated microscope."""
+
+import re
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import DOF, TAB, VIEWER, open_tab, screenshot, show_tab
+
+VIEW = "#autofocus_view"
+VIEW_MODEL = "ko.dataFor(document.querySelector('#autofocus_view'))"
+
+
+def view_model(page, expression: str):
+    """Evaluate ``expression`` on the tab's view model (``vm``) in the page."""
+    return page.evaluate(f"() => {{ const vm = {VIEW_MODEL}; return {expression}; }}")
+
+
+def wait_for_view_model(page, condition: str, timeout: float = 60_000) -> None:
+    page.wait_for_function(f"() => {{ const vm = {VIEW_MODEL}; return {condition}; }}", timeout=timeout)
+
+
+def move_z(api, z: float) -> None:
+    reply = api.session.post(api.url + "/api/printer/command",
+                             json={"commands": ["G90", f"G1 Z{z:.3f} F1200", "M400", "M114"]})
+    reply.raise_for_status()
+
+
+def wait_idle(api, timeout_s: float = 60.0) -> None:
+    import time
+
+    deadline = time.monotonic() + timeout_s
+    while api.autofocus()["state"] != "idle":
+        if time.monotonic() > deadline:
+            raise AssertionError("autofocus did not return to idle")
+        time.sleep(0.3)
+
+
+def record_sent_lines(page) -> None:
+    """Collect every line OctoPrint sends to the printer, from its terminal feed, in ``window.sent``."""
+    page.evaluate("""() => {
+        window.sent = [];
+        OctoPrint.socket.onMessage("current", (message) => {
+            (message.data.logs || []).forEach((line) => {
+                if (line.startsWith("Send: ")) window.sent.push(line);
+            });
+        });
+    }""")
+
+
+def mark_terminal(page, api, marker: str) -> int:
+    """Send a no-op line and wait until the page saw it go out; return its index in ``window.sent``."""
+    api.session.post(api.url + "/api/printer/command", json={"command": f"M117 {marker}"}).raise_for_status()
+    page.wait_for_function(f"() => window.sent.some((line) => line.includes('{marker}'))")
+    return page.evaluate(f"() => window.sent.findIndex((line) => line.includes('{marker}'))")
+
+
+def z_moves(page, start: int, end: int) -> list:
+    return page.evaluate(f"() => window.sent.slice({start}, {end}).filter((l) => / G[01] .*Z/.test(l))")
+
+
+def test_the_live_view_shows_a_camera_picture_and_the_score_keeps_updating(page, server):
+    open_tab(page, server)
+
+    page.wait_for_function(f"document.querySelector('{VIEW} img').naturalWidth > 0", timeout=30_000)
+    wait_for_view_model(page, "vm.scores().length >= 3")
+    expect(page.locator("#autofocus_score")).to_have_text(re.compile(r"^\d"))
+    assert page.locator(f"{VIEW} .autofocus-view-message").is_hidden()
+    screenshot(page, "1-before-run")
+
+
+def test_the_score_stops_polling_when_another_tab_is_shown(page, server):
+    open_tab(page, server)
+    wait_for_view_model(page, "vm.scores().length >= 1")
+
+    page.click('#tabs a[href="#control"]')
+
+    assert view_model(page, "vm.scoreWanted()") is False
+    assert page.locator(f"{VIEW} img").get_attribute("src") is None
+
+
+def test_a_dragged_region_is_saved_and_still_there_after_a_reload(page, server, api):
+    open_tab(page, server)
+    box = page.locator(VIEW).bounding_box()
+
+    page.mouse.move(box["x"] + 0.1 * box["width"], box["y"] + 0.2 * box["height"])
+    page.mouse.down()
+    page.mouse.move(box["x"] + 0.3 * box["width"], box["y"] + 0.4 * box["height"], steps=5)
+    page.mouse.move(box["x"] + 0.5 * box["width"], box["y"] + 0.6 * box["height"], steps=5)
+    page.mouse.up()
+
+    wait_for_view_model(page, "Math.abs(vm.roi().x - 0.1) < 0.02")
+    expected = {"x": 0.1, "y": 0.2, "w": 0.4, "h": 0.4}
+    saved = None
+    for _ in range(50):
+        saved = api.plugin_settings()["roi"]
+        if saved:
+            break
+        page.wait_for_timeout(100)
+    assert saved and all(abs(saved[k] - v) < 0.02 for k, v in expected.items())
+
+    page.reload()
+    show_tab(page)
+    roi = view_model(page, "vm.roi()")
+    assert all(abs(roi[k] - v) < 0.02 for k, v in expected.items())
+    style = page.locator(f"{VIEW} .autofocus-roi").get_attribute("style")
+    assert abs(float(re.search(r"left: ([\d.]+)%", style).group(1)) - 10) < 2
+
+    page.click("#autofocus_reset_roi")
+    wait_for_view_model(page, "vm.roi().x === 0.25 && vm.roi().w === 0.5")
+
+
+def test_autofocus_plots_the_run_and_lands_within_half_a_depth_of_field(page, server, api):
+    move_z(api, 5.2)
+    open_tab(page, server)
+    wait_for_view_model(page, "vm.canStart()")
+
+    page.click("#autofocus_start")
+    wait_for_view_model(page, "vm.running() && vm.samples().length >= 4")
+    assert page.locator("#autofocus_plot canvas").count() > 0
+    screenshot(page, "2-during-run")
+    growing_from = view_model(page, "vm.samples().length")
+    wait_for_view_model(page, f"!vm.running() || vm.samples().length > {growing_from}")
+
+    expect(page.locator("#autofocus_result .autofocus-verdict")).to_have_text("In focus", timeout=120_000)
+    final_z = float(page.locator("#autofocus_final_z").inner_text().split()[0])
+    focal_z = api.plugin_settings()["simulator"]["focal_z"]
+    assert abs(final_z - focal_z) <= DOF / 2
+    assert page.locator("#autofocus_result a[download]").get_attribute("href").endswith(".json")
+    expect(page.locator(".autofocus-history tbody tr").first).to_be_visible()
+    screenshot(page, "3-after-run")
+
+
+def test_cancel_returns_to_idle_and_no_further_z_moves_are_sent(page, server, api):
+    move_z(api, 5.5)
+    open_tab(page, server)
+    wait_for_view_model(page, "vm.canStart()")
+    record_sent_lines(page)
+
+    page.click("#autofocus_start")
+    wait_for_view_model(page, "vm.running() && vm.samples().length >= 2")
+    page.click("#autofocus_cancel")
+
+    expect(page.locator("#autofocus_result .autofocus-verdict")).to_have_text("Cancelled", timeout=60_000)
+    wait_idle(api)
+    expect(page.locator("#autofocus_start")).to_be_visible()
+    first = mark_terminal(page, api, "after-cancel-1")
+    page.wait_for_function("() => { window.ticks = (window.ticks || 0) + 1; return window.ticks > 30; }",
+                           polling=100)
+    second = mark_terminal(page, api, "after-cancel-2")
+    assert z_moves(page, 0, first), "the run moved Z before it was cancelled"
+    assert z_moves(page, first, second) == []
+
+
+def test_a_user_without_the_permission_sees_the_view_but_no_run_buttons(page, server):
+    open_tab(page, server, VIEWER)
+
+    page.wait_for_function(f"document.querySelector('{VIEW} img').naturalWidth > 0", timeout=30_000)
+    for button in ("#autofocus_start", "#autofocus_set_reference", "#autofocus_home",
+                   "#autofocus_jog_up", "#autofocus_reset_roi"):
+        assert page.locator(button).is_hidden(), button
+
+
+@pytest.mark.parametrize("user", [None, VIEWER], ids=["admin", "viewer"])
+def test_a_phone_sized_screen_has_no_horizontal_scrolling(phone, server, user):
+    open_tab(phone, server, *([user] if user else []))
+    phone.wait_for_function(f"document.querySelector('{VIEW} img').naturalWidth > 0", timeout=30_000)
+
+    overflow = phone.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
+    assert overflow <= 0
+    sticking_out = phone.evaluate(f"""() => {{
+        const pane = document.querySelector('{TAB}').getBoundingClientRect();
+        return [...document.querySelectorAll('{TAB} *')]
+            .filter((e) => e.getBoundingClientRect().width > 0 && e.getBoundingClientRect().right > pane.right + 1)
+            .map((e) => e.tagName + '.' + e.className);
+    }}""")
+    assert sticking_out == []
+    if user is None:
+        screenshot(phone, "4-phone")
+
+
+def test_the_settings_pane_marks_a_value_out_of_range(page, server):
+    open_tab(page, server)
+    page.click("#navbar_show_settings")
+    page.click('#settings_dialog a[href="#settings_plugin_autofocus"]')
+
+    page.fill("#autofocus_setting_coarse_points", "2")
+
+    group = page.locator('#settings_plugin_autofocus .control-group[data-setting="coarse_points"]')
+    expect(group).to_have_class(re.compile(r"\berror\b"))
+    expect(group.locator(".help-inline")).to_have_text("Enter at least 3.")
+
+
+def test_the_tab_speaks_german_when_the_interface_language_is_german(page, server):
+    open_tab(page, server)
+    page.goto(server.url + "/?l10n=de")
+    show_tab(page)
+
+    expect(page.locator("#autofocus_start")).to_contain_text("Autofokus")
+    expect(page.locator("#autofocus_reset_roi")).to_contain_text("Bereich zentrieren")
