@@ -24,7 +24,7 @@ Verdicts:
   marks runs whose ``z`` was within tolerance anyway, i.e. the gate refused a good run).
 - ``FALSE-OK``: ``ok=True`` on a should-fail case.
 - ``CRASH``: an exception, or a contract violation (a move outside ``[z_min, z_max]``,
-  a sample outside it, ``ok`` but the stage not left at ``result.z``).
+  a sample outside it, ``ok`` but the last move not to ``result.z``).
 
 ``--exhaustive`` replaces the search by a sweep of every slice (argmax of ``score``, edge
 = failure): a check of the rig's truth, which that baseline should pass on every focusable
@@ -145,8 +145,9 @@ def _contract_problems(case: Case, stage: StackStage, result: Any) -> List[str]:
         out.append(f"samples outside range: {outside[:3]}")
     if not case.z_min - eps <= result.z <= case.z_max + eps and result.ok:
         out.append(f"ok with z={result.z} outside range")
-    if result.ok and abs(stage.position() - result.z) > max(eps, 1e-6 * (case.z_max - case.z_min)):
-        out.append(f"ok but stage left at {stage.position()} not z={result.z}")
+    last = stage.commanded[-1] if stage.commanded else case.start_z
+    if result.ok and abs(last - result.z) > max(eps, 1e-6 * (case.z_max - case.z_min)):
+        out.append(f"ok but the stage was left at {last}, not at z={result.z}")
     return out
 
 
