@@ -31,15 +31,20 @@ def blurred(image: np.ndarray, sigma: float) -> np.ndarray:
     return cv2.GaussianBlur(image, (0, 0), sigma)
 
 
+def gaussian_star(image: np.ndarray, cx: float, cy: float, sigma: float, peak: float) -> None:
+    """Add a Gaussian spot to a float image in place."""
+    yy, xx = np.mgrid[0 : image.shape[0], 0 : image.shape[1]].astype(np.float32)
+    image += peak * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2))
+
+
 def spot_image(
     radius_sigma: float, seed: int, noise: float = 6.0, peak: float = 200.0, size: int = 64
 ) -> np.ndarray:
     """A Gaussian spot off-centre on a dark, noisy background, as float32."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    cx, cy = size * 0.45, size * 0.55
-    spot_ = peak * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * radius_sigma**2))
-    return (15 + spot_ + rng.normal(0, noise, (size, size))).astype(np.float32)
+    image = (15 + rng.normal(0, noise, (size, size))).astype(np.float32)
+    gaussian_star(image, size * 0.45, size * 0.55, radius_sigma, peak)
+    return image
 
 
 def as_uint8(image: np.ndarray) -> np.ndarray:
@@ -108,11 +113,10 @@ def test_a_spot_roi_of_pure_noise_scores_zero(seed, to_dtype):
 def star_field(sigma: float, seed: int, stars: int = 6, size: int = 200) -> np.ndarray:
     """Several Gaussian stars of equal width and random brightness on a noisy background."""
     rng = np.random.default_rng(seed)
-    yy, xx = np.mgrid[0:size, 0:size].astype(np.float32)
-    field = 12 + rng.normal(0, 3, (size, size))
+    field = (12 + rng.normal(0, 3, (size, size))).astype(np.float32)
     for _ in range(stars):
         cx, cy = rng.uniform(20, size - 20, 2)
-        field += rng.uniform(80, 200) * np.exp(-((xx - cx) ** 2 + (yy - cy) ** 2) / (2 * sigma**2))
+        gaussian_star(field, cx, cy, sigma, rng.uniform(80, 200))
     return as_uint8(field)
 
 
@@ -126,6 +130,23 @@ def test_a_star_field_scores_its_stars_not_the_distance_between_them(seed):
 def test_spot_score_falls_as_a_star_field_defocuses(seed):
     scores = [spot(star_field(sigma, seed)) for sigma in (1.0, 1.5, 2.2, 3.2, 4.5)]
     assert all(a > b for a, b in zip(scores, scores[1:])), scores
+
+
+def test_two_identical_stars_score_as_one():
+    one, two = np.zeros((80, 160), np.float32), np.zeros((80, 160), np.float32)
+    gaussian_star(one, 40.3, 40.6, 2.0, 150.0)
+    gaussian_star(two, 40.3, 40.6, 2.0, 150.0)
+    gaussian_star(two, 120.3, 40.6, 2.0, 150.0)
+    assert spot(two) == pytest.approx(spot(one), rel=1e-6)
+
+
+def test_a_field_of_a_sharp_and_a_soft_star_scores_between_them():
+    sharp, soft, both = (np.zeros((80, 160), np.float32) for _ in range(3))
+    gaussian_star(sharp, 40.0, 40.0, 1.5, 150.0)
+    gaussian_star(soft, 120.0, 40.0, 4.0, 150.0)
+    gaussian_star(both, 40.0, 40.0, 1.5, 150.0)
+    gaussian_star(both, 120.0, 40.0, 4.0, 150.0)
+    assert spot(soft) < spot(both) < spot(sharp)
 
 
 def test_a_faint_wide_disc_is_measured_as_one_spot():
