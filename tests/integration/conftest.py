@@ -220,3 +220,11 @@ def idle(admin):
     admin.command("cancel")
     admin.wait_idle()
     admin.settings(**PLUGIN_SETTINGS)
+
+
+@pytest.fixture
+def rehome(idle, serial_log):
+    """Home with G28 afterwards, so printer and simulator agree on Z again."""
+    yield idle
+    idle.gcode("G28")
+    move_to(idle, serial_log, 4.0)

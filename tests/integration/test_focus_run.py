@@ -98,14 +98,6 @@ def test_set_reference_without_z_stores_the_focused_z(idle, serial_log):
     assert idle.state()["reference_z"] == pytest.approx(record["z"])
 
 
-@pytest.fixture
-def rehome(idle, serial_log):
-    """Home with G28 afterwards, so printer and simulator agree on Z again."""
-    yield idle
-    idle.gcode("G28")
-    move_to(idle, serial_log, 4.0)
-
-
 def test_home_sets_the_reference_with_g92_after_a_passed_run(rehome, serial_log):
     assert rehome.command("set_reference", z=10.0).json() == {"reference_z": 10.0}
     move_to(rehome, serial_log, 4.3)

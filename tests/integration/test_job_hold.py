@@ -118,3 +118,14 @@ def test_a_print_started_during_a_terminal_run_stops_the_run(idle, serial_log):
     record = idle.wait_idle()["last"]
     idle.wait_job_state("Operational")
     assert record["reason"] == "cancelled" and "print started" in record["message"]
+
+
+def test_autofocus_home_in_a_job_sets_the_reference_before_the_next_line(rehome, serial_log):
+    rehome.command("set_reference", z=12.0)
+    mark = serial_log.mark()
+    print_job(rehome, parameters="RANGE=1 HOME")
+    rehome.wait_job_state("Printing")
+    rehome.wait_job_state("Operational")
+    sent = serial_log.sent(mark)
+    assert rehome.state()["last"]["kind"] == "home"
+    assert sent.index("G92 Z12.000") < sent.index("G1 X10 F3000")
