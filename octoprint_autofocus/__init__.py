@@ -156,6 +156,9 @@ class AutofocusPlugin(
             {"type": "settings", "name": gettext("Autofocus"), "custom_bindings": True},
         ]
 
+    def is_template_autoescaped(self) -> bool:
+        return True
+
     ##~~ AssetPlugin
 
     def get_assets(self) -> Dict[str, List[str]]:
