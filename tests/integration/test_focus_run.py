@@ -58,6 +58,13 @@ def test_broken_camera_url_fails_clearly_and_moves_nothing(idle, serial_log):
     assert reported_z(idle, serial_log) == pytest.approx(4.4, abs=0.01)
 
 
+def test_live_score_from_a_broken_camera_url_is_a_clear_503(idle):
+    url = "http://127.0.0.1:%d/stream" % free_port()
+    idle.settings(camera="custom", stream_url=url, snapshot_url="")
+    reply = idle.command("score")
+    assert reply.status_code == 503 and url in reply.json()["error"]
+
+
 def test_unknown_webcam_is_refused_before_the_run(idle):
     idle.settings(camera="no_such_camera")
     reply = idle.command("start")
