@@ -203,14 +203,17 @@ class FocusJob:
             self._clear_run()
 
     def cancel(self, reason: str = "", outside_job_only: bool = False) -> bool:
-        """Stop the current run at once (no further moves); False when none is going.
+        """Stop the current run or jog at once (no further moves); False when none is going.
 
         With ``outside_job_only`` a run that holds a printing job is left alone.
         """
         with self._state_lock:
-            if self._run is None or (outside_job_only and self._run["in_job"]):
+            if self._run is None and self._stage is None:
                 return False
-            self._run.setdefault("cancel_reason", reason or gettext("cancelled"))
+            if self._run is not None:
+                if outside_job_only and self._run["in_job"]:
+                    return False
+                self._run.setdefault("cancel_reason", reason or gettext("cancelled"))
             self._cancel.set()
             stage = self._stage
         if stage is not None:
@@ -271,8 +274,8 @@ class FocusJob:
 
     @property
     def running(self) -> bool:
-        """Whether a run is going."""
-        return self._run is not None
+        """Whether a run or a jog is going."""
+        return self._run is not None or self._stage is not None
 
     # ~ worker
 

@@ -2,12 +2,13 @@
 
 import contextlib
 import threading
+import time
 
 import numpy as np
 import pytest
 
 from octoprint_autofocus.focus import FocusResult
-from octoprint_autofocus.focus.errors import CameraError
+from octoprint_autofocus.focus.errors import CameraError, Cancelled
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
 from octoprint_autofocus.records import RecordStore
@@ -288,3 +289,32 @@ def test_jog_beyond_the_limits_is_refused_and_nothing_moves(rig_factory):
     with pytest.raises(ValueError):
         rig.job.jog(rig.config, 4.0)
     assert rig.printer.z == 5.0 and not rig.job.running
+
+
+def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.answer_m114 = False
+    errors = []
+
+    def jog():
+        try:
+            rig.job.jog(rig.config, 0.5)
+        except Exception as exc:  # the jog's outcome is what the test checks
+            errors.append(exc)
+
+    worker = threading.Thread(target=jog)
+    worker.start()
+    assert poll_until(lambda: rig.job.running)
+    assert rig.job.cancel("stop") is True
+    worker.join(5)
+    assert not worker.is_alive() and isinstance(errors[0], Cancelled)
+    assert not rig.job.running
+
+
+def poll_until(condition, timeout=5.0):
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.01)
+    return True
