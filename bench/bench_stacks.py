@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python bench/bench_stacks.py [--only SUBSTR] [--verbose] [--save FILE] [--compare FILE]
-                                           [--exhaustive]
+                                           [--exhaustive] [--hard]
 
 Every case of :func:`bench.stack_rig.make_cases` (>= 60: five scenes x six optics x two
 seeds, plus should-fail cases) is rendered as a z-stack with optics unlike the
@@ -26,6 +26,8 @@ Verdicts:
 - ``CRASH``: an exception, or a contract violation (a move outside ``[z_min, z_max]``,
   a sample outside it, ``ok`` but the last move not to ``result.z``).
 
+``--hard`` runs the second tier of :func:`~bench.stack_rig.hard_cases` instead (narrow
+DOF, focus near an end, faint samples, dust layers, small ROIs, focus just outside).
 ``--exhaustive`` replaces the search by a sweep of every slice (argmax of ``score``, edge
 = failure): a check of the rig's truth, which that baseline should pass on every focusable
 case.
@@ -48,7 +50,7 @@ from typing import Any, Callable, Dict, List
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.stack_rig import Case, StackCamera, StackStage, make_cases, render_stack  # noqa: E402
+from bench.stack_rig import Case, StackCamera, StackStage, hard_cases, make_cases, render_stack  # noqa: E402
 from octoprint_autofocus.focus import FocusResult, autofocus, score  # noqa: E402
 
 
@@ -235,11 +237,13 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="a line for every case")
     parser.add_argument("--save", type=Path, help="write the per-case records as JSON")
     parser.add_argument("--compare", type=Path, help="show verdict changes against saved records")
+    parser.add_argument("--hard", action="store_true", help="run the harder second tier instead")
     parser.add_argument("--exhaustive", action="store_true", help="run the every-slice baseline instead")
     args = parser.parse_args()
     t0 = time.perf_counter()
     search = exhaustive if args.exhaustive else autofocus
-    records = [run_case(c, search) for c in make_cases() if args.only in c.name]
+    cases = hard_cases() if args.hard else make_cases()
+    records = [run_case(c, search) for c in cases if args.only in c.name]
     report(records, args.verbose)
     print(f"wall {time.perf_counter() - t0:.0f} s   focus library at: {search_version()}")
     if args.compare and args.compare.exists():

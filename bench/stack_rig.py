@@ -45,6 +45,7 @@ __all__ = [
     "SCENES",
     "render_stack",
     "make_cases",
+    "hard_cases",
 ]
 
 DOF_LEVEL = 0.8
@@ -121,6 +122,10 @@ class Case:
     ``z_min`` to ``z_max`` inclusive; ``dof_slices`` sets the nominal DOF in slices.
     ``focus_z`` is the sample's focal plane at the ROI centre. ``expect_fail``: a
     correct search must return ``ok=False`` (featureless field, focus outside the range).
+    ``contrast_scale`` scales the sample's contrast about its mean (< 1: a faint sample).
+    ``dust`` > 0 adds a second, sparse layer of dark specks focused ``dust_offset``
+    nominal DOFs away from ``focus_z`` (dust on a cover slip), scaled so that its in-focus
+    gradient energy is ``dust`` times the sample's: a weaker distracting peak.
     """
 
     name: str
@@ -139,6 +144,9 @@ class Case:
     color: bool = False
     expect_fail: bool = False
     tags: Tuple[str, ...] = ()
+    contrast_scale: float = 1.0
+    dust: float = 0.0
+    dust_offset: float = 0.0
 
     @property
     def spacing(self) -> float:
@@ -426,16 +434,32 @@ def render_stack(case: Case) -> Stack:
     """Render every slice of ``case`` (clean and, for recorded stacks, with baked noise)."""
     rng = np.random.default_rng(case.seed)
     sample = SCENES[case.scene](rng, SIZE)
+    if case.contrast_scale != 1.0:
+        sample = float(sample.mean()) + (sample - float(sample.mean())) * np.float32(case.contrast_scale)
     zs = np.linspace(case.z_min, case.z_max, case.slices)
     centre = _roi_centre_offset(case)
     # The sample's frame-centre focal plane: the ROI centre focuses at case.focus_z.
     focus_centre = case.focus_z - centre
     clean = [optical_slice(sample, float(z - focus_centre), case) for z in zs]
+    if case.dust:
+        dust = _dust_layer(rng, SIZE, 1.0)
+        dust *= np.float32(np.sqrt(case.dust * gradient_energy(sample) / max(gradient_energy(dust), 1e-12)))
+        dust_z = case.focus_z + case.dust_offset * case.dof_nominal
+        clean = [img + _psf(dust, float(z - dust_z), case.dof_nominal, case.optics) for img, z in zip(clean, zs)]
     noise_rng = np.random.default_rng(case.seed + 1_000_003)
     nz = case.nuisance
     baked = [_sensor(img, nz, noise_rng) if nz.recorded else _to_u8(img) for img in clean]
     hot = noise_rng.integers(0, SIZE[0] * SIZE[1], nz.hot)
     return Stack(case, zs, clean, baked, measure_band(sample, case), hot)
+
+
+def _dust_layer(rng: np.random.Generator, size: Tuple[int, int], depth: float) -> np.ndarray:
+    """An additive layer of 30-60 dark specks (radius 1-2 px, ``-depth`` grey levels) on 0."""
+    w, h = size
+    layer = np.zeros((h, w), np.float32)
+    for _ in range(int(rng.integers(30, 61))):
+        cv2.circle(layer, (int(rng.integers(0, w)), int(rng.integers(0, h))), int(rng.integers(1, 3)), -depth, -1)
+    return layer
 
 
 def _to_u8(image: np.ndarray) -> np.ndarray:
@@ -641,5 +665,56 @@ def _fail_cases() -> List[Case]:
                  start_z=g["z_min"] + 0.5 * span,
                  nuisance=NUISANCE_VARIANTS[("clean-rec", "noisy-live")[i % 2]],
                  expect_fail=True, tags=(scene, "outside", "should-fail"), **g)
+        )
+    return out
+
+
+def hard_cases() -> List[Case]:
+    """A second, harder tier (``--hard``), to probe generalisation beyond the main list.
+
+    Narrow DOF (0.7-1 slice, 80-100 slices), focus near a range end (3-8% in), faint
+    samples under live noise, dust on a cover slip (a weaker peak 8-15 DOFs away), small
+    ROIs, and focus just 2-3 DOFs outside the range (must fail).
+    """
+    out: List[Case] = []
+    scenes = list(SUCCESS_SCENES)
+    nz_cycle = list(NUISANCE_VARIANTS)
+    for i in range(24):
+        seed = 7000 + i
+        rng = np.random.default_rng(seed)
+        g = _geometry(rng)
+        kind = ("narrow", "near-edge", "faint", "dust", "small-roi", "outside-near")[i % 6]
+        scene = scenes[i % len(scenes)] if kind not in ("faint", "small-roi") else ("texture", "photo", "cells")[i % 3]
+        span = g["z_max"] - g["z_min"]
+        focus = g["z_min"] + span * float(rng.uniform(0.15, 0.85))
+        extra: Dict[str, object] = {}
+        nuisance = NUISANCE_VARIANTS[nz_cycle[i % len(nz_cycle)]]
+        if kind == "narrow":
+            g.update(slices=int(rng.integers(80, 101)), dof_slices=float(rng.uniform(0.7, 1.0)))
+            span = g["z_max"] - g["z_min"]
+            focus = g["z_min"] + span * float(rng.uniform(0.15, 0.85))
+        elif kind == "near-edge":
+            frac = float(rng.uniform(0.03, 0.08))
+            focus = g["z_min"] + span * (frac if i % 2 else 1.0 - frac)
+        elif kind == "faint":
+            extra["contrast_scale"] = 0.08
+            nuisance = Nuisance(noise=2.5, recorded=False)
+        elif kind == "dust":
+            extra.update(dust=0.4, dust_offset=float(rng.uniform(8, 15)) * (1 if i % 2 else -1))
+            dz = extra["dust_offset"] * g["dof_slices"] * span / (g["slices"] - 1)  # type: ignore[operator]
+            focus = min(max(focus, g["z_min"] - dz + 0.05 * span), g["z_max"] - dz - 0.05 * span)
+            focus = min(max(focus, g["z_min"] + 0.1 * span), g["z_max"] - 0.1 * span)
+        elif kind == "small-roi":
+            x, y = int(rng.integers(0, SIZE[0] - 48)), int(rng.integers(0, SIZE[1] - 48))
+            extra["roi"] = (x, y, 48, 48)
+        elif kind == "outside-near":
+            dof = g["dof_slices"] * span / (g["slices"] - 1)
+            focus = g["z_max"] + 2.5 * dof if i % 2 else g["z_min"] - 2.5 * dof
+            extra["expect_fail"] = True
+        out.append(
+            Case(name=f"hard/{kind}/{scene}#{i}", scene=scene, seed=seed, focus_z=focus,
+                 start_z=g["z_min"] + span * float(rng.uniform(0, 1)), nuisance=nuisance,
+                 tags=(kind, scene) + (("should-fail",) if kind == "outside-near" else ()),
+                 **g, **extra)  # type: ignore[arg-type]
         )
     return out
