@@ -19,9 +19,9 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["PeakFit", "vertex_of_three", "fit_peak"]
+__all__ = ["NEAR_TOP", "PeakFit", "vertex_of_three", "fit_peak"]
 
-_NEAR_TOP = 0.3
+NEAR_TOP = 0.3
 """Samples within this fraction of the peak height (above the floor) count as near the top."""
 
 
@@ -66,7 +66,7 @@ def fit_peak(z: Sequence[float], s: Sequence[float], floor: float = 0.0) -> Opti
     """Fit the samples near the highest one; return the better of the two models.
 
     Uses the highest sample and every sample whose height above ``floor`` is at least
-    ``_NEAR_TOP`` of the highest one's, walking outwards until the first sample below
+    ``NEAR_TOP`` of the highest one's, walking outwards until the first sample below
     that (so a distant second bump is ignored); always at least the highest sample and
     its direct neighbours. Needs three points; returns None otherwise or when neither
     model has a maximum (negative curvature).
@@ -79,7 +79,7 @@ def fit_peak(z: Sequence[float], s: Sequence[float], floor: float = 0.0) -> Opti
     if hi - lo < 3 or np.any(ss[lo:hi] <= 0):
         return None
     zw, sw = zs[lo:hi], ss[lo:hi]
-    strong = int(np.sum(sw >= floor + _NEAR_TOP * (sw.max() - floor)))
+    strong = int(np.sum(sw >= floor + NEAR_TOP * (sw.max() - floor)))
     fits = [f for f in (_fit_model(m, zw, sw, floor, strong) for m in ("lorentzian", "gaussian")) if f]
     return max(fits, key=lambda f: f.r2) if fits else None
 
@@ -91,7 +91,7 @@ def _near_top(ss: np.ndarray, floor: float) -> Tuple[int, int]:
     taken, adds the nearest neighbours (on the inner side when the top is at an end).
     """
     top = int(np.argmax(ss))
-    cut = floor + _NEAR_TOP * (ss[top] - floor)
+    cut = floor + NEAR_TOP * (ss[top] - floor)
     lo, hi = top, top + 1
     while lo > 0 and ss[lo - 1] >= cut:
         lo -= 1

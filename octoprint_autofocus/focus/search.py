@@ -36,7 +36,7 @@ import numpy as np
 
 from .devices import FrameSource, ZStage
 from .errors import BadImageError, Cancelled, CameraError, CameraStalled, StageError
-from .fit import PeakFit, fit_peak, vertex_of_three
+from .fit import NEAR_TOP, PeakFit, fit_peak, vertex_of_three
 from .frames import DECODE_SCALES
 from .plan import APPROACHES, Motion, coarse_grid
 from .result import Fit, FocusResult, REASONS
@@ -74,7 +74,7 @@ MIN_TEXTURE = 0.01
 MIN_R2 = 0.8
 """The peak fit must explain at least this share of the variance of its samples."""
 VERIFY_RATIO = 0.6
-"""The verification frame must score at least this fraction of the best sample."""
+"""The verification frame must score this fraction of the best sample (above the floor)."""
 CONFIRM_LOW = 0.9
 """A frame at the fitted peak must score this fraction of the best sample (above the floor)..."""
 CONFIRM_HIGH = 1.33
@@ -83,7 +83,18 @@ EDGE_FLAT = 0.9
 """An edge sample is the peak's shoulder once its inward neighbour scores this fraction of it."""
 MAX_FINE = 12
 """At most this many refinement samples."""
+PLATEAU_REL = 1e-6
+"""Neighbouring samples whose full-resolution scores differ by less than this share match."""
 _GOLDEN = 0.381966
+
+
+def _combined(levels: np.ndarray) -> np.ndarray:
+    """Per row of per-level scores: the mean over levels of score / that level's maximum.
+
+    Far from focus only the coarse levels change; near it the full resolution dominates
+    the change: one curve with long tails and a sharp top, all peaking at focus.
+    """
+    return np.mean(levels / np.maximum(levels.max(axis=0), 1e-300), axis=1)
 
 
 class _Failed(Exception):
@@ -379,10 +390,11 @@ class _Run:
             if failure.reason != "poor_fit" or not self._interior(best.z):
                 raise
             z = best.z
+        floor = min(s.score for s in self.samples)
         for target in dict.fromkeys((z, best.z)):
             sample = self._measure(target, "verify")
             self.verify_score = sample.score
-            if sample.score >= VERIFY_RATIO * best.score:
+            if sample.score - floor >= VERIFY_RATIO * (best.score - floor):
                 return target
         raise _Failed("verify_failed", f"verification score {self.verify_score:.4g} is below "
                       f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
@@ -405,15 +417,18 @@ class _Run:
                 and self._straddled())
 
     def _straddled(self) -> bool:
-        """Whether samples near the top lie on both sides of the fitted peak.
+        """Whether the top point has near-top neighbours on both sides, around the fit's peak.
 
-        A fit whose strong samples are all on one side extrapolates the other flank,
-        which an asymmetric curve gets wrong.
+        A fit whose strong points all lie on one side of the top extrapolates the other
+        flank, which an asymmetric curve gets wrong.
         """
         fit = self.fit
-        cut = fit.floor + 0.3 * (fit.height - fit.floor)
-        strong = [s.z for s in self.samples if s.score >= cut]
-        return bool(strong) and min(strong) < fit.z_peak < max(strong)
+        zs, levels = self._points()
+        scores = levels[:, 0]
+        top = int(np.argmax(scores))
+        strong = np.flatnonzero(scores >= fit.floor + NEAR_TOP * (fit.height - fit.floor))
+        return (bool(np.any(strong < top)) and bool(np.any(strong > top))
+                and zs[strong.min()] < fit.z_peak < zs[strong.max()])
 
     def _levels_agree(self) -> bool:
         """Whether the combined scores' best sample is (nearly) the full-resolution best too."""
@@ -430,9 +445,8 @@ class _Run:
 
     def _propose(self) -> Optional[float]:
         """The next Z: the 3-point parabola's vertex, or a golden-section step."""
-        order = np.argsort([s.z for s in self.samples])
-        zs = np.array([self.samples[i].z for i in order])
-        cs = self._combined()[order]
+        zs, levels = self._points()
+        cs = _combined(levels)
         b = int(np.argmax(cs))
         if b == 0 or b == len(zs) - 1:
             trio = slice(0, 3) if b == 0 else slice(len(zs) - 3, len(zs))
@@ -448,7 +462,9 @@ class _Run:
 
     def _spaced(self, z: float, zs: np.ndarray, lo: float, hi: float) -> Optional[float]:
         """``z`` moved away from existing samples to at least half a tolerance, or None."""
-        gap = min(0.5 * self._tolerance(), (hi - lo) / 8.0)
+        gap = 0.5 * self._tolerance()
+        if self.fit is None or self.fit.strong < 3:  # no reliable width yet: bracket-relative
+            gap = min(gap, (hi - lo) / 8.0)
         nearest = zs[int(np.argmin(np.abs(zs - z)))]
         if abs(z - nearest) >= gap:
             return z
@@ -462,7 +478,7 @@ class _Run:
         fit = self.fit
         best_z = max(self.samples, key=lambda s: s.score).z
         tol = self._tolerance()
-        if fit is None or fit.z_peak < self.z_min - tol or fit.z_peak > self.z_max + tol:
+        if fit is None or not self.z_min <= fit.z_peak <= self.z_max:
             if not self._interior(best_z):
                 where = "at the range edge" if fit is None else f"fitted at Z{fit.z_peak:.4f}"
                 raise _Failed("peak_at_edge", f"the sharpest Z is {where}, outside or at the edge of "
@@ -471,7 +487,7 @@ class _Run:
         if fit.r2 < MIN_R2 or not fit.z_lo - tol <= fit.z_peak <= fit.z_hi + tol:
             raise _Failed("poor_fit", f"peak fit R^2 {fit.r2:.2f} (needs {MIN_R2}), peak "
                           f"Z{fit.z_peak:.4f} for samples Z{fit.z_lo:.4f}..Z{fit.z_hi:.4f}")
-        return float(min(max(fit.z_peak, self.z_min), self.z_max))
+        return fit.z_peak
 
     # ~~ helpers
 
@@ -505,14 +521,32 @@ class _Run:
         return frame
 
     def _combined(self) -> np.ndarray:
-        """Per sample (in measured order): the mean over levels of score / level maximum."""
-        levels = np.array([s.levels for s in self.samples])
-        return np.mean(levels / np.maximum(levels.max(axis=0), 1e-300), axis=1)
+        """The combined score of every sample, in measured order."""
+        return _combined(np.array([s.levels for s in self.samples]))
 
     def _fit(self) -> Optional[PeakFit]:
-        zs = [s.z for s in self.samples]
-        scores = [s.score for s in self.samples]
-        return fit_peak(zs, scores, floor=min(scores))
+        zs, levels = self._points()
+        return fit_peak(zs, levels[:, 0], floor=float(levels[:, 0].min()))
+
+    def _points(self) -> Tuple[np.ndarray, np.ndarray]:
+        """Sample Zs (ascending) and their per-level scores, plateaus merged.
+
+        Neighbours in Z with the same full-resolution score saw the same image (a camera
+        replaying a recorded focus stack returns one slice between its slice positions):
+        they count as one point at their mean Z, so a plateau does not pose as a peak.
+        """
+        order = np.argsort([s.z for s in self.samples], kind="stable")
+        zs = np.array([self.samples[i].z for i in order])
+        levels = np.array([self.samples[i].levels for i in order])
+        groups = [[0]]
+        for i in range(1, len(zs)):
+            previous = levels[groups[-1][-1], 0]
+            if abs(levels[i, 0] - previous) <= PLATEAU_REL * abs(previous):
+                groups[-1].append(i)
+            else:
+                groups.append([i])
+        return (np.array([zs[g].mean() for g in groups]),
+                np.array([levels[g].mean(axis=0) for g in groups]))
 
     # ~~ results
 
