@@ -684,7 +684,7 @@ def hard_cases() -> List[Case]:
         rng = np.random.default_rng(seed)
         g = _geometry(rng)
         kind = ("narrow", "near-edge", "faint", "dust", "small-roi", "outside-near")[i % 6]
-        scene = scenes[i % len(scenes)] if kind not in ("faint", "small-roi") else ("texture", "photo", "cells")[i % 3]
+        scene = scenes[i % len(scenes)] if kind not in ("faint", "small-roi") else ("texture", "photo", "cells")[(i // 6) % 3]
         span = g["z_max"] - g["z_min"]
         focus = g["z_min"] + span * float(rng.uniform(0.15, 0.85))
         extra: Dict[str, object] = {}
