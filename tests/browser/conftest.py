@@ -112,11 +112,11 @@ def phone(browser):
     context.close()
 
 
-def screenshot(page, name: str) -> Path:
-    """Save a screenshot of the Autofocus tab's content as a test artifact."""
+def screenshot(page, name: str, selector: str = TAB) -> Path:
+    """Save a screenshot of the Autofocus tab's content (or of ``selector``) as a test artifact."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.locator(TAB).screenshot(path=str(path))
+    page.locator(selector).screenshot(path=str(path))
     return path
 
 

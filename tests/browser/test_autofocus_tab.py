@@ -189,6 +189,8 @@ def test_the_settings_pane_marks_a_value_out_of_range(page, server):
     group = page.locator('#settings_plugin_autofocus .control-group[data-setting="coarse_points"]')
     expect(group).to_have_class(re.compile(r"\berror\b"))
     expect(group.locator(".help-inline")).to_have_text("Enter at least 3.")
+    group.evaluate("(element) => element.scrollIntoView({block: 'center'})")
+    screenshot(page, "5-settings", "#settings_dialog")
 
 
 def test_the_tab_speaks_german_when_the_interface_language_is_german(page, server):
@@ -198,3 +200,16 @@ def test_the_tab_speaks_german_when_the_interface_language_is_german(page, serve
 
     expect(page.locator("#autofocus_start")).to_contain_text("Autofokus")
     expect(page.locator("#autofocus_reset_roi")).to_contain_text("Bereich zentrieren")
+
+
+def test_a_setting_saved_in_the_pane_reaches_the_server_as_a_number(page, server, api):
+    open_tab(page, server)
+    page.click("#navbar_show_settings")
+    page.click('#settings_dialog a[href="#settings_plugin_autofocus"]')
+
+    page.fill("#autofocus_setting_search_range", "1.5")
+    page.click('[data-test-id="settings-save"]')
+
+    expect(page.locator("#settings_dialog")).to_be_hidden()
+    assert api.plugin_settings()["search_range"] == 1.5
+    expect(page.locator("#autofocus_start")).to_have_attribute("title", re.compile(r"1\.5 mm"))

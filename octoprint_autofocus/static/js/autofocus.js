@@ -345,7 +345,7 @@ $(function () {
 
         self.result = ko.pureComputed(function () {
             var record = self.last();
-            if (!record) return null;
+            if (!record || self.running()) return null;
             var reason = record.reason || "";
             return {
                 ok: !!record.ok,
