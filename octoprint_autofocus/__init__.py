@@ -242,6 +242,11 @@ class AutofocusPlugin(
         self._job.feed_line(line)
         return line
 
+    def on_gcode_sending(self, comm: Any, phase: str, cmd: str, cmd_type: Any, gcode: Any,
+                         *args: Any, tags: Any = None, **kwargs: Any) -> None:
+        """``octoprint.comm.protocol.gcode.sending``: lets the stage match its M114 answer."""
+        self._job.note_sending(cmd, tags)
+
     def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, **kwargs: Any) -> None:
         """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z."""
         if self._simulator_enabled():
@@ -358,6 +363,7 @@ class AutofocusPlugin(
             self._printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
             move_template=config.move_template, tolerance=POSITION_TOLERANCE,
             timeout=self._confirm_timeout(), cancel=cancel, logger=self._logger,
+            track_sending=True,
         )
 
     def _confirm_timeout(self) -> float:
@@ -426,6 +432,7 @@ __plugin_pythoncompat__ = ">=3.9,<4"
 __plugin_implementation__ = AutofocusPlugin()
 __plugin_hooks__ = {
     "octoprint.comm.protocol.gcode.received": __plugin_implementation__.on_gcode_received,
+    "octoprint.comm.protocol.gcode.sending": __plugin_implementation__.on_gcode_sending,
     "octoprint.comm.protocol.gcode.sent": __plugin_implementation__.on_gcode_sent,
     "octoprint.comm.protocol.atcommand.queuing": __plugin_implementation__.on_atcommand,
     "octoprint.access.permissions": __plugin_implementation__.get_additional_permissions,

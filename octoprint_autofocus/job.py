@@ -77,6 +77,8 @@ class Stage(Protocol):
 
     def feed_line(self, line: str) -> None: ...
 
+    def note_sending(self, command: str, tags: Any = None) -> None: ...
+
     def abort(self, reason: str = "") -> None: ...
 
 
@@ -263,6 +265,13 @@ class FocusJob:
         stage = self._stage
         if stage is not None:
             stage.feed_line(line)
+
+    def note_sending(self, command: str, tags: Any = None) -> None:
+        """Pass a line about to be written to the printer to the active stage (send thread;
+        fast), so it can tell its own M114 answer from a position auto-report."""
+        stage = self._stage
+        if stage is not None:
+            stage.note_sending(command, tags)
 
     def status(self) -> Dict[str, Any]:
         """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase} or None}``."""

@@ -1,4 +1,5 @@
-"""A run survives the line errors and resends the virtual printer injects on purpose."""
+"""A run survives the line errors and resends the virtual printer injects on purpose, and
+the position auto-reports (M154) a firmware sends while a move is being confirmed."""
 
 import pytest
 
@@ -16,7 +17,8 @@ def flaky_server(tmp_path_factory):
     server = start_server(
         tmp_path_factory,
         "octoprint-resends",
-        {"plugins": {"virtual_printer": {"enabled": True, "simulated_errors": INJECTED}},
+        {"plugins": {"virtual_printer": {"enabled": True, "simulated_errors": INJECTED,
+                                          "capabilities": {"AUTOREPORT_POS": True}}},
          "serial": {"log": True, "alwaysSendChecksum": True}},
     )
     yield server
@@ -30,4 +32,5 @@ def test_run_succeeds_while_the_printer_asks_for_resends(flaky_server):
     record = client.run(range=1.0)
     assert record["ok"] is True, record["message"]
     assert any("Resend" in line for line in log.since(mark))
+    assert any("M154 S" in line for line in log.lines()), "position auto-report was never enabled"
     assert abs(reported_z(client, log) - FOCAL_Z) <= DOF / 2
