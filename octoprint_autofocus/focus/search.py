@@ -80,7 +80,10 @@ CONFIRM_LOW = 0.9
 CONFIRM_HIGH = 1.33
 """... and at most this multiple of the fitted peak height (else the peak is narrower)."""
 EDGE_FLAT = 0.9
-"""An edge sample is the peak's shoulder once its inward neighbour scores this fraction of it."""
+"""An edge sample is the peak's shoulder once its inward neighbour scores this fraction of it
+(heights above the floor, the lowest score of the run)."""
+EDGE_FLAT_ABSOLUTE = 0.97
+"""... or this fraction of its whole score (a high floor with noise never gets closer)."""
 MAX_FINE = 12
 """At most this many refinement samples."""
 PLATEAU_REL = 1e-6
@@ -347,6 +350,7 @@ class _Run:
         Refinement walks towards an edge that holds the best sample (golden-section
         steps). A focus just inside the edge shows up as a sample that beats the edge
         one; if instead a refinement sample next to the edge scores ``EDGE_FLAT`` of it
+        (above the floor)
         while the edge stays best, the curve is flat at this resolution and still rising
         outwards: the focus lies beyond the edge.
         """
@@ -361,7 +365,10 @@ class _Run:
         if edge.z not in (self.z_min, self.z_max):
             return
         inner = ordered[1] if b == 0 else ordered[-2]
-        if inner.phase != "coarse" and inner.score >= EDGE_FLAT * edge.score:
+        floor = scores.min()
+        flat = (inner.score - floor >= EDGE_FLAT * (edge.score - floor)
+                or inner.score >= EDGE_FLAT_ABSOLUTE * edge.score)
+        if inner.phase != "coarse" and flat:
             raise _Failed("peak_at_edge", f"the sharpness still rises into the range edge "
                           f"Z{edge.z:.4f}: focus may lie outside [{self.z_min}, {self.z_max}]")
 
