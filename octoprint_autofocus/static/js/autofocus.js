@@ -78,12 +78,16 @@ $(function () {
         return null;
     }
 
+    // The fitted curve over the samples it used, and at least one peak width either side.
     function fitCurve(fit) {
         if (!fit || fitValue(fit, fit.z_peak) === null) return [];
+        var width = (fit.params && fit.params.fwhm) || 0;
+        var lo = Math.min(fit.z_lo, fit.z_peak - width);
+        var hi = Math.max(fit.z_hi, fit.z_peak + width);
         var points = [];
-        var steps = 60;
+        var steps = 80;
         for (var i = 0; i <= steps; i++) {
-            var z = fit.z_lo + ((fit.z_hi - fit.z_lo) * i) / steps;
+            var z = lo + ((hi - lo) * i) / steps;
             var value = fitValue(fit, z);
             if (value !== null && isFinite(value)) points.push([z, value]);
         }
