@@ -420,7 +420,7 @@ class _Run:
         if not below.size or not above.size:
             return False  # a peak fitted beyond the samples: _check_edge decides
         gap = above[0] - below[-1]
-        return (gap <= min(4 * self._tolerance(), self.fit.fwhm) and self.fit.r2 >= MIN_R2
+        return (gap <= min(4 * self._tolerance(), 0.5 * self.fit.fwhm) and self.fit.r2 >= MIN_R2
                 and self._straddled())
 
     def _straddled(self) -> bool:
