@@ -94,22 +94,27 @@ def browser():
         chromium.close()
 
 
-@pytest.fixture
-def page(browser):
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
+def _page_without_script_errors(browser, **context_options):
+    """A fresh page; the test fails if a script on it throws."""
+    context = browser.new_context(**context_options)
     page = context.new_page()
+    errors = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
     yield page
     context.close()
+    assert errors == [], "script errors on the page"
+
+
+@pytest.fixture
+def page(browser):
+    yield from _page_without_script_errors(browser, viewport={"width": 1280, "height": 900})
 
 
 @pytest.fixture
 def phone(browser):
-    context = browser.new_context(
-        viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True, has_touch=True
+    yield from _page_without_script_errors(
+        browser, viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True, has_touch=True
     )
-    page = context.new_page()
-    yield page
-    context.close()
 
 
 def screenshot(page, name: str, selector: str = TAB) -> Path:

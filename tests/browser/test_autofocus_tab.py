@@ -79,6 +79,20 @@ def test_the_score_stops_polling_when_another_tab_is_shown(page, server):
     assert page.locator(f"{VIEW} img").get_attribute("src") is None
 
 
+def test_the_score_and_the_stream_stop_while_the_browser_tab_is_hidden(page, server):
+    open_tab(page, server)
+    wait_for_view_model(page, "vm.scores().length >= 1")
+
+    page.evaluate("""() => {
+        Object.defineProperty(document, "hidden", {value: true, configurable: true});
+        Object.defineProperty(document, "visibilityState", {value: "hidden", configurable: true});
+        document.dispatchEvent(new Event("visibilitychange"));
+    }""")
+
+    assert view_model(page, "vm.scoreWanted()") is False
+    assert page.locator(f"{VIEW} img").get_attribute("src") is None
+
+
 def test_a_dragged_region_is_saved_and_still_there_after_a_reload(page, server, api):
     open_tab(page, server)
     box = page.locator(VIEW).bounding_box()
