@@ -3,7 +3,7 @@
 Usage (from the repository root)::
 
     .venv/bin/python bench/bench_stacks.py [--only SUBSTR] [--verbose] [--save FILE] [--compare FILE]
-                                           [--exhaustive] [--hard]
+                                           [--exhaustive] [--hard] [--seeds N]
 
 Every case of :func:`bench.stack_rig.make_cases` (>= 60: five scenes x six optics x two
 seeds, plus should-fail cases) is rendered as a z-stack with optics unlike the
@@ -30,6 +30,8 @@ Verdicts:
 
 ``--hard`` runs the second tier of :func:`~bench.stack_rig.hard_cases` instead (narrow
 DOF, focus near an end, faint samples, dust layers, small ROIs, focus just outside).
+``--seeds N`` (N != 0) draws a fresh set of cases of the same design: a check that a
+change to the search generalises beyond the default seeds.
 ``--exhaustive`` replaces the search by a sweep of every slice (argmax of ``score``, edge
 = failure): a check of the rig's truth, which that baseline should pass on every focusable
 case.
@@ -242,12 +244,13 @@ def main() -> None:
     parser.add_argument("--verbose", action="store_true", help="a line for every case")
     parser.add_argument("--save", type=Path, help="write the per-case records as JSON")
     parser.add_argument("--compare", type=Path, help="show verdict changes against saved records")
+    parser.add_argument("--seeds", type=int, default=0, help="seed base: != 0 draws fresh cases")
     parser.add_argument("--hard", action="store_true", help="run the harder second tier instead")
     parser.add_argument("--exhaustive", action="store_true", help="run the every-slice baseline instead")
     args = parser.parse_args()
     t0 = time.perf_counter()
     search = exhaustive if args.exhaustive else autofocus
-    cases = hard_cases() if args.hard else make_cases()
+    cases = hard_cases(args.seeds) if args.hard else make_cases(args.seeds)
     records = [run_case(c, search) for c in cases if args.only in c.name]
     report(records, args.verbose)
     print(f"wall {time.perf_counter() - t0:.0f} s   focus library at: {search_version()}")

@@ -592,11 +592,12 @@ def _geometry(rng: np.random.Generator) -> Dict[str, float]:
     return {"slices": slices, "dof_slices": dof_slices, "z_min": z_min, "z_max": z_min + span}
 
 
-def make_cases() -> List[Case]:
+def make_cases(seed_base: int = 0) -> List[Case]:
     """The fixed case list: every scene x optics (nuisances cycled), plus should-fail cases.
 
     Focus lies in the middle 80% of the range; the start Z anywhere in the range. A few
-    cases use an ROI, BGR frames or backlash.
+    cases use an ROI, BGR frames or backlash. ``seed_base`` != 0 draws a fresh set of the
+    same design (geometry, scenes, noise), to check that a change generalises.
     """
     cases: List[Case] = []
     nuisance_names = list(NUISANCE_VARIANTS)
@@ -604,7 +605,7 @@ def make_cases() -> List[Case]:
     for s_idx, scene in enumerate(SUCCESS_SCENES):
         for o_idx, (optics_name, optics) in enumerate(OPTICS_VARIANTS.items()):
             for rep in range(2):
-                seed = 1000 + k
+                seed = seed_base + 1000 + k
                 rng = np.random.default_rng(seed)
                 g = _geometry(rng)
                 span = g["z_max"] - g["z_min"]
@@ -635,15 +636,15 @@ def make_cases() -> List[Case]:
                     )
                 )
                 k += 1
-    cases.extend(_fail_cases())
+    cases.extend(_fail_cases(seed_base))
     return cases
 
 
-def _fail_cases() -> List[Case]:
+def _fail_cases(seed_base: int = 0) -> List[Case]:
     """Cases where a correct search must report failure: no texture, focus out of range."""
     out: List[Case] = []
     for i in range(3):
-        seed = 5000 + i
+        seed = seed_base + 5000 + i
         g = _geometry(np.random.default_rng(seed))
         span = g["z_max"] - g["z_min"]
         out.append(
@@ -653,7 +654,7 @@ def _fail_cases() -> List[Case]:
                  expect_fail=True, tags=("featureless", "should-fail"), **g)
         )
     for i, scene in enumerate(("texture", "photo", "cells", "sparse")):
-        seed = 6000 + i
+        seed = seed_base + 6000 + i
         g = _geometry(np.random.default_rng(seed))
         span = g["z_max"] - g["z_min"]
         dof = g["dof_slices"] * span / (g["slices"] - 1)
@@ -669,7 +670,7 @@ def _fail_cases() -> List[Case]:
     return out
 
 
-def hard_cases() -> List[Case]:
+def hard_cases(seed_base: int = 0) -> List[Case]:
     """A second, harder tier (``--hard``), to probe generalisation beyond the main list.
 
     Narrow DOF (0.7-1 slice, 80-100 slices), focus near a range end (3-8% in), faint
@@ -680,7 +681,7 @@ def hard_cases() -> List[Case]:
     scenes = list(SUCCESS_SCENES)
     nz_cycle = list(NUISANCE_VARIANTS)
     for i in range(24):
-        seed = 7000 + i
+        seed = seed_base + 7000 + i
         rng = np.random.default_rng(seed)
         g = _geometry(rng)
         kind = ("narrow", "near-edge", "faint", "dust", "small-roi", "outside-near")[i % 6]
