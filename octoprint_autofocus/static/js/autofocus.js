@@ -200,11 +200,9 @@ $(function () {
             );
         });
 
-        self.referenceTitle = ko.pureComputed(function () {
-            return gettext(
-                "Focus on the reference surface now and remember the focused Z as the reference for homing by focus. Home Z the normal way first."
-            );
-        });
+        self.referenceTitle = gettext(
+            "Focus on the reference surface now and remember the focused Z as the reference for homing by focus. Home Z the normal way first."
+        );
 
         self.homeTitle = ko.pureComputed(function () {
             if (self.referenceZ() === null) {
@@ -221,7 +219,7 @@ $(function () {
         });
 
         self.cancelTitle = gettext(
-            "Stop the focus run now. Z stays where it is, or returns to the start when that is configured."
+            "Stop the focus run at once. No further focus moves are sent."
         );
 
         self.jogUpTitle = ko.pureComputed(function () {
