@@ -67,7 +67,7 @@ EARLY_STOP_DROP = 0.5
 """The coarse sweep stops once the combined score falls to this fraction of its best."""
 EARLY_STOP_DROP_FIRST = 0.25
 """The same, when the best is the sweep's first sample (no rise seen before the fall)."""
-MIN_CONTRAST = 0.2
+MIN_CONTRAST = 0.1
 """Below this (max - min) / max of the full-resolution scores, the curve has no peak."""
 MIN_TEXTURE = 0.01
 """Below this relative contrast at the best Z the ROI is too featureless to focus on."""
@@ -290,7 +290,7 @@ class _Run:
             combined = self._combined()
             best = int(np.argmax(combined))
             drop = EARLY_STOP_DROP if best > 0 else EARLY_STOP_DROP_FIRST
-            if best < len(combined) - 1 and combined[-1] <= drop * combined[best]:
+            if best < len(combined) - 1 and combined[-1] < drop * combined[best]:
                 break
 
     def _check_contrast(self) -> None:

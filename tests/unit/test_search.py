@@ -9,7 +9,7 @@ import pytest
 from octoprint_autofocus.focus import FocusResult, autofocus
 from octoprint_autofocus.focus.fit import fit_peak, vertex_of_three
 from octoprint_autofocus.focus.plan import Motion, coarse_grid
-from octoprint_autofocus.simulator import make_rig
+from octoprint_autofocus.simulator import SCENES, make_rig
 from tests.fakes import BlurringCamera, FakeStage
 
 SIZE = (320, 240)
@@ -21,7 +21,8 @@ def run_rig(z_min=1.0, z_max=5.0, **rig_args):
     rig_args.setdefault("size", SIZE)
     options = rig_args.pop("options", {})
     rig = make_rig(**rig_args)
-    result = autofocus(rig.stage, rig.camera, z_min, z_max, sleep=rig.clock.sleep, clock=rig.clock.now, **options)
+    result = autofocus(rig.stage, rig.camera, z_min, z_max, sleep=rig.clock.sleep,
+                       clock=rig.clock.now, **options)
     return rig, result
 
 
@@ -79,6 +80,24 @@ def test_focus_just_inside_the_range_edge_succeeds():
 
 def test_backlash_case_lands_within_half_a_dof():
     rig, result = run_rig(scene="pcb", seed=6, focal_z=2.7, dof=0.05, start_z=1.2, backlash=0.08)
+    assert result.ok, result.message
+    assert rig.optical_error() <= rig.dof / 2
+
+
+@pytest.mark.parametrize("metric", ["laplacian", "normalized_variance", "brenner", "vollath_f4"])
+def test_every_image_metric_finds_focus(metric):
+    rig, result = run_rig(scene="texture", seed=9, focal_z=3.6, dof=0.1, start_z=1.0,
+                          options={"metric": metric})
+    assert result.ok, result.message
+    assert rig.optical_error() <= rig.dof / 2
+
+
+def test_spot_metric_on_one_star_finds_focus_though_far_frames_score_zero():
+    image = SCENES["stars"](2, SIZE)
+    y, x = np.unravel_index(np.argmax(image[40:200, 40:280]), (160, 240))
+    rig, result = run_rig(scene="stars", seed=2, focal_z=2.7, dof=0.1, start_z=5.0,
+                          options={"metric": "spot", "roi": (x, y, 80, 80)})
+    assert any(score == 0 for _, score in result.samples)
     assert result.ok, result.message
     assert rig.optical_error() <= rig.dof / 2
 
