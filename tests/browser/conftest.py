@@ -1,15 +1,12 @@
-"""A real OctoPrint (virtual printer + simulated microscope) and Debian's Chromium, for the UI.
-
-Screenshots go to ``artifacts/browser/`` (gitignored).
-"""
+"""A real OctoPrint (virtual printer + simulated microscope) and Debian's Chromium, for the UI."""
 
 import os
-from pathlib import Path
 
 import pytest
-import requests
 
-from tools.octoserver import OctoPrintServer, User, add_users, write_config
+from tools.octoserver import OctoPrintServer, add_users, write_config
+
+from .ui import ADMIN, DOF, FOCAL_Z, VIEWER, Api
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -20,43 +17,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
-TAB = "#tab_plugin_autofocus"
-
-ADMIN = User("admin", "admin-pw", admin=True, apikey="browser-test-admin-key")
-VIEWER = User("viewer", "viewer-pw", groups=["readonly"])
-FOCAL_Z = 4.0
-DOF = 0.1
-
-
-def pytest_collection_modifyitems(items):
-    here = Path(__file__).parent
-    for item in items:
-        if here in Path(str(item.fspath)).parents:
-            item.add_marker(pytest.mark.browser)
-
-
-class Api:
-    """The admin's REST access to the test server."""
-
-    def __init__(self, url: str, apikey: str) -> None:
-        self.url = url
-        self.session = requests.Session()
-        self.session.headers["X-Api-Key"] = apikey
-
-    def get(self, path: str) -> dict:
-        reply = self.session.get(self.url + path, timeout=10)
-        reply.raise_for_status()
-        return reply.json()
-
-    def command(self, path: str, command: str, **data) -> requests.Response:
-        return self.session.post(self.url + path, json={"command": command, **data}, timeout=10)
-
-    def autofocus(self) -> dict:
-        return self.get("/api/plugin/autofocus")
-
-    def plugin_settings(self) -> dict:
-        return self.get("/api/settings")["plugins"]["autofocus"]
 
 
 @pytest.fixture(scope="session")
@@ -115,31 +75,3 @@ def phone(browser):
     yield from _page_without_script_errors(
         browser, viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True, has_touch=True
     )
-
-
-def screenshot(page, name: str, selector: str = TAB) -> Path:
-    """Save a screenshot of the Autofocus tab's content (or of ``selector``) as a test artifact."""
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.locator(selector).screenshot(path=str(path))
-    return path
-
-
-def open_tab(page, server, user: User = ADMIN) -> None:
-    """Log in through OctoPrint's login page and open the Autofocus tab."""
-    page.goto(server.url + "/login?redirect=%2F")
-    page.fill("#login-user", user.name)
-    page.fill("#login-password", user.password)
-    page.click("#login-button")
-    show_tab(page)
-
-
-def show_tab(page) -> None:
-    """Once OctoPrint's UI has started, click the Autofocus tab (in the overflow menu if narrow)."""
-    page.wait_for_function("() => window.OctoPrint && OctoPrint.coreui && OctoPrint.coreui.startedUp",
-                           timeout=60_000)
-    link = page.locator(f'#tabs a[href="{TAB}"]')
-    if not link.is_visible():
-        page.click("#tabs .tabdrop .dropdown-toggle")
-    link.click()
-    page.wait_for_selector(f"{TAB} .autofocus", state="visible")

@@ -5,58 +5,10 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import DOF, TAB, VIEWER, open_tab, screenshot, show_tab
+from .ui import (DOF, TAB, VIEW, VIEWER, mark_terminal, open_tab, record_sent_lines, screenshot,
+                 show_tab, view_model, wait_for_view_model, wait_idle, z_moves)
 
-VIEW = "#autofocus_view"
-VIEW_MODEL = "ko.dataFor(document.querySelector('#autofocus_view'))"
-
-
-def view_model(page, expression: str):
-    """Evaluate ``expression`` on the tab's view model (``vm``) in the page."""
-    return page.evaluate(f"() => {{ const vm = {VIEW_MODEL}; return {expression}; }}")
-
-
-def wait_for_view_model(page, condition: str, timeout: float = 60_000) -> None:
-    page.wait_for_function(f"() => {{ const vm = {VIEW_MODEL}; return {condition}; }}", timeout=timeout)
-
-
-def move_z(api, z: float) -> None:
-    reply = api.session.post(api.url + "/api/printer/command",
-                             json={"commands": ["G90", f"G1 Z{z:.3f} F1200", "M400", "M114"]})
-    reply.raise_for_status()
-
-
-def wait_idle(api, timeout_s: float = 60.0) -> None:
-    import time
-
-    deadline = time.monotonic() + timeout_s
-    while api.autofocus()["state"] != "idle":
-        if time.monotonic() > deadline:
-            raise AssertionError("autofocus did not return to idle")
-        time.sleep(0.3)
-
-
-def record_sent_lines(page) -> None:
-    """Collect every line OctoPrint sends to the printer, from its terminal feed, in ``window.sent``."""
-    page.evaluate("""() => {
-        window.sent = [];
-        OctoPrint.socket.onMessage("current", (message) => {
-            (message.data.logs || []).forEach((line) => {
-                if (line.startsWith("Send: ")) window.sent.push(line);
-            });
-        });
-    }""")
-
-
-def mark_terminal(page, api, marker: str) -> int:
-    """Send a no-op line and wait until the page saw it go out; return its index in ``window.sent``."""
-    api.session.post(api.url + "/api/printer/command", json={"command": f"M117 {marker}"}).raise_for_status()
-    page.wait_for_function(f"() => window.sent.some((line) => line.includes('{marker}'))")
-    return page.evaluate(f"() => window.sent.findIndex((line) => line.includes('{marker}'))")
-
-
-def z_moves(page, start: int, end: int) -> list:
-    return page.evaluate(f"() => window.sent.slice({start}, {end}).filter((l) => / G[01] .*Z/.test(l))")
+pytestmark = pytest.mark.browser
 
 
 def test_the_live_view_shows_a_camera_picture_and_the_score_keeps_updating(page, server):
@@ -125,7 +77,7 @@ def test_a_dragged_region_is_saved_and_still_there_after_a_reload(page, server, 
 
 
 def test_autofocus_plots_the_run_and_lands_within_half_a_depth_of_field(page, server, api):
-    move_z(api, 5.2)
+    api.gcode("G90", "G1 Z5.2 F1200")
     open_tab(page, server)
     wait_for_view_model(page, "vm.canStart()")
 
@@ -146,7 +98,7 @@ def test_autofocus_plots_the_run_and_lands_within_half_a_depth_of_field(page, se
 
 
 def test_cancel_returns_to_idle_and_no_further_z_moves_are_sent(page, server, api):
-    move_z(api, 5.5)
+    api.gcode("G90", "G1 Z5.5 F1200")
     open_tab(page, server)
     wait_for_view_model(page, "vm.canStart()")
     record_sent_lines(page)

@@ -1,0 +1,113 @@
+"""Driving the Autofocus tab in the browser: users, REST access, page and terminal helpers."""
+
+import time
+from pathlib import Path
+
+import requests
+
+from tools.octoserver import User
+
+ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
+TAB = "#tab_plugin_autofocus"
+VIEW = "#autofocus_view"
+VIEW_MODEL = "ko.dataFor(document.querySelector('#autofocus_view'))"
+
+ADMIN = User("admin", "admin-pw", admin=True, apikey="browser-test-admin-key")
+VIEWER = User("viewer", "viewer-pw", groups=["readonly"])
+FOCAL_Z = 4.0
+DOF = 0.1
+
+
+class Api:
+    """The admin's REST access to the test server."""
+
+    def __init__(self, url: str, apikey: str) -> None:
+        self.url = url
+        self.session = requests.Session()
+        self.session.headers["X-Api-Key"] = apikey
+
+    def get(self, path: str) -> dict:
+        reply = self.session.get(self.url + path, timeout=10)
+        reply.raise_for_status()
+        return reply.json()
+
+    def gcode(self, *lines: str) -> None:
+        """Queue G-code lines for the printer."""
+        self.session.post(self.url + "/api/printer/command", json={"commands": list(lines)},
+                          timeout=10).raise_for_status()
+
+    def autofocus(self) -> dict:
+        return self.get("/api/plugin/autofocus")
+
+    def plugin_settings(self) -> dict:
+        return self.get("/api/settings")["plugins"]["autofocus"]
+
+
+def screenshot(page, name: str, selector: str = TAB) -> Path:
+    """Save a screenshot of the Autofocus tab's content (or of ``selector``) as a test artifact."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    path = ARTIFACTS / f"{name}.png"
+    page.locator(selector).screenshot(path=str(path))
+    return path
+
+
+def open_tab(page, server, user: User = ADMIN) -> None:
+    """Log in through OctoPrint's login page and open the Autofocus tab."""
+    page.goto(server.url + "/login?redirect=%2F")
+    page.fill("#login-user", user.name)
+    page.fill("#login-password", user.password)
+    page.click("#login-button")
+    show_tab(page)
+
+
+def show_tab(page) -> None:
+    """Once OctoPrint's UI has started, click the Autofocus tab (in the overflow menu if narrow)."""
+    page.wait_for_function("() => window.OctoPrint && OctoPrint.coreui && OctoPrint.coreui.startedUp",
+                           timeout=60_000)
+    link = page.locator(f'#tabs a[href="{TAB}"]')
+    if not link.is_visible():
+        page.click("#tabs .tabdrop .dropdown-toggle")
+    link.click()
+    page.wait_for_selector(f"{TAB} .autofocus", state="visible")
+
+
+def view_model(page, expression: str):
+    """Evaluate ``expression`` on the tab's view model (``vm``) in the page."""
+    return page.evaluate(f"() => {{ const vm = {VIEW_MODEL}; return {expression}; }}")
+
+
+def wait_for_view_model(page, condition: str, timeout: float = 60_000) -> None:
+    """Wait until ``condition`` on the tab's view model (``vm``) holds."""
+    page.wait_for_function(f"() => {{ const vm = {VIEW_MODEL}; return {condition}; }}", timeout=timeout)
+
+
+def wait_idle(api, timeout_s: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout_s
+    while api.autofocus()["state"] != "idle":
+        if time.monotonic() > deadline:
+            raise AssertionError("autofocus did not return to idle")
+        time.sleep(0.3)
+
+
+def record_sent_lines(page) -> None:
+    """Collect every line OctoPrint sends to the printer, from its terminal feed, in ``window.sent``."""
+    page.evaluate("""() => {
+        window.sent = [];
+        OctoPrint.socket.onMessage("current", (message) => {
+            (message.data.logs || []).forEach((line) => {
+                if (line.startsWith("Send: ")) window.sent.push(line);
+            });
+        });
+    }""")
+
+
+def mark_terminal(page, api, marker: str) -> int:
+    """Send a no-op line and wait until the page saw it go out; return its index in ``window.sent``."""
+    api.gcode(f"M117 {marker}")
+    page.wait_for_function(f"() => window.sent.some((line) => line.includes('{marker}'))")
+    return page.evaluate(f"() => window.sent.findIndex((line) => line.includes('{marker}'))")
+
+
+def z_moves(page, start: int, end: int) -> list:
+    """The Z moves among the sent lines ``start`` to ``end``."""
+    return page.evaluate(f"() => window.sent.slice({start}, {end}).filter((l) => / G[01] .*Z/.test(l))")
