@@ -209,7 +209,8 @@ def report(records: List[Dict[str, Any]], verbose: bool) -> None:
     errs = [r["err_tol"] for r in good if "err_tol" in r]
     frames = [r["frames"] for r in records if "frames" in r]
     print(f"error/tol (focusable, all runs): median {_pct(errs, 0.5):.2f}  p90 {_pct(errs, 0.9):.2f}  "
-          f"frames median {statistics.median(frames) if frames else float('nan'):.0f}  max {max(frames, default=0)}  "
+          f"frames median {statistics.median(frames) if frames else float('nan'):.0f}  p90 {_pct(frames, 0.9):.0f}  "
+          f"max {max(frames, default=0)}  "
           f"search s total {sum(r.get('seconds', 0) for r in records):.1f}")
     by_tag: Dict[str, List[bool]] = defaultdict(list)
     for r in good:
