@@ -88,7 +88,8 @@ def draw_cases(count: int, seed: int, scenes: Tuple[str, ...]) -> List[Case]:
             "far": z_min if focal > 0.5 * (z_min + z_max) else z_max,
         }[start_kind]
         rig_args = dict(
-            scene=str(rng.choice(scenes)), seed=int(rng.integers(1, 10_000)), focal_z=focal, dof=dof,
+            scene=str(rng.choice(scenes)), seed=int(rng.integers(1, 10_000)), focal_z=focal,
+            dof=dof,
             z_limits=(z_min - 1.0, z_max + 1.0), start_z=float(start),
             noise=float(rng.choice([0.005, 0.01, 0.02])),
             jpeg_quality=[None, 85, 60][int(rng.integers(0, 3))],
@@ -99,7 +100,8 @@ def draw_cases(count: int, seed: int, scenes: Tuple[str, ...]) -> List[Case]:
         # Approached from above, the optics never get above z_max - backlash (the carriage
         # lags a move up to z_max): keep the focal plane reachable.
         rig_args["focal_z"] = min(focal, z_max - rig_args["backlash"] - 0.3 * dof)
-        cases.append(Case(f"c{i}:{rig_args['scene']}:r{ratio:.0f}:{start_kind}", rig_args, z_min, z_max))
+        name = f"c{i}:{rig_args['scene']}:r{ratio:.0f}:{start_kind}"
+        cases.append(Case(name, rig_args, z_min, z_max))
     return cases
 
 
@@ -108,16 +110,18 @@ def should_fail_cases(seed: int) -> List[Case]:
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(10):
-        cases.append(Case(f"flat{i}", dict(scene="flat", seed=i, focal_z=2.0, dof=0.05, z_limits=(0.0, 6.0),
-                                           start_z=float(rng.uniform(1, 3)), size=SIZE,
-                                           flicker=float(rng.choice([0.0, 0.05]))), 1.0, 3.0))
+        rig_args = dict(scene="flat", seed=i, focal_z=2.0, dof=0.05, z_limits=(0.0, 6.0),
+                        start_z=float(rng.uniform(1, 3)), size=SIZE,
+                        flicker=float(rng.choice([0.0, 0.05])))
+        cases.append(Case(f"flat{i}", rig_args, 1.0, 3.0))
     for i in range(20):
         dof = float(rng.choice([0.02, 0.1, 0.3]))
         above = i % 2 == 0
         beyond = float(rng.uniform(3.0, 20.0)) * dof
         focal = 3.0 + beyond if above else 1.0 - beyond
-        cases.append(Case(f"outside{i}", dict(scene=str(rng.choice(MAIN_SCENES)), seed=100 + i, focal_z=focal,
-                                              dof=dof, z_limits=(-5.0, 9.0), start_z=2.0, size=SIZE), 1.0, 3.0))
+        rig_args = dict(scene=str(rng.choice(MAIN_SCENES)), seed=100 + i, focal_z=focal, dof=dof,
+                        z_limits=(-5.0, 9.0), start_z=2.0, size=SIZE)
+        cases.append(Case(f"outside{i}", rig_args, 1.0, 3.0))
     return cases
 
 
@@ -131,7 +135,8 @@ def run_autofocus(case: Case) -> Outcome:
 def run_sweep(case: Case, points: int = 41) -> Outcome:
     """The baseline: a full top-down sweep with argmax, final Z approached from above."""
     rig = make_rig(**case.rig_args)
-    motion = Motion(rig.stage, case.z_min, case.z_max, "above", 0.2, SETTLE, rig.clock.sleep, lambda: None)
+    motion = Motion(rig.stage, case.z_min, case.z_max, "above", 0.2, SETTLE, rig.clock.sleep,
+                    lambda: None)
     zs = np.linspace(case.z_max, case.z_min, points)
     scores = []
     for z in zs:
@@ -144,7 +149,8 @@ def run_sweep(case: Case, points: int = 41) -> Outcome:
 def _outcome(case: Case, rig, ok: bool, frames: int, reason: str) -> Outcome:
     error = rig.optical_error()
     outside = [z for z in rig.stage.commanded if not case.z_min <= z <= case.z_max]
-    return Outcome(ok=ok, success=ok and error <= rig.dof / 2, error_mm=error, error_dof=error / rig.dof,
+    return Outcome(ok=ok, success=ok and error <= rig.dof / 2, error_mm=error,
+                   error_dof=error / rig.dof,
                    frames=frames, moves=rig.stage.moves, seconds=rig.clock.now(),
                    violations=len(rig.stage.violations) + len(outside), reason=reason)
 
@@ -165,15 +171,16 @@ def summary(outcomes: List[Outcome]) -> Dict[str, float]:
     }
 
 
-def print_tables(cases: List[Case], ours: List[Outcome], sweep: List[Outcome], verbose: bool) -> None:
+def print_tables(cases: List[Case], ours: List[Outcome], sweep: List[Outcome],
+                 verbose: bool) -> None:
     a, b = summary(ours), summary(sweep)
     print(f"{'':18s} {'autofocus':>12s} {'41-pt sweep':>12s} {'ratio':>8s}")
     for key in a:
         ratio = a[key] / b[key] if b[key] else float("nan")
         print(f"{key:18s} {a[key]:12.4g} {b[key]:12.4g} {ratio:8.3f}")
     failures = [(c, o) for c, o in zip(cases, ours) if not o.success]
-    print(f"\nfailures ({len(failures)}): " + ", ".join(f"{c.name}[{o.reason or 'miss'} {o.error_dof:.2f}DOF]"
-                                                   for c, o in failures))
+    listed = ", ".join(f"{c.name}[{o.reason or 'miss'} {o.error_dof:.2f}DOF]" for c, o in failures)
+    print(f"\nfailures ({len(failures)}): {listed}")
     if verbose:
         for c, o in zip(cases, ours):
             print(f"  {c.name:32s} ok={o.ok!s:5s} err={o.error_dof:6.2f}DOF frames={o.frames:3d} "
@@ -202,7 +209,8 @@ def main(argv: Optional[List[str]] = None) -> None:
     seed, scenes = (4111, HOLDOUT_SCENES) if args.holdout else (7, MAIN_SCENES)
     seed = args.seed if args.seed is not None else seed
     cases = draw_cases(args.cases, seed, scenes)
-    print(f"{'held-out' if args.holdout else 'main'} suite: {len(cases)} cases, {SIZE[0]}x{SIZE[1]} frames")
+    suite = "held-out" if args.holdout else "main"
+    print(f"{suite} suite: {len(cases)} cases, {SIZE[0]}x{SIZE[1]} frames")
     ours = [run_autofocus(c) for c in cases]
     sweep = ours if args.no_sweep else [run_sweep(c) for c in cases]
     print_tables(cases, ours, sweep, args.verbose)

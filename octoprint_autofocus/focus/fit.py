@@ -80,7 +80,8 @@ def fit_peak(z: Sequence[float], s: Sequence[float], floor: float = 0.0) -> Opti
         return None
     zw, sw = zs[lo:hi], ss[lo:hi]
     strong = int(np.sum(sw >= floor + NEAR_TOP * (sw.max() - floor)))
-    fits = [f for f in (_fit_model(m, zw, sw, floor, strong) for m in ("lorentzian", "gaussian")) if f]
+    fits = [_fit_model(m, zw, sw, floor, strong) for m in ("lorentzian", "gaussian")]
+    fits = [f for f in fits if f is not None]
     return max(fits, key=lambda f: f.r2) if fits else None
 
 
@@ -105,7 +106,9 @@ def _near_top(ss: np.ndarray, floor: float) -> Tuple[int, int]:
     return lo, hi
 
 
-def _fit_model(model: str, z: np.ndarray, s: np.ndarray, floor: float, strong: int) -> Optional[PeakFit]:
+def _fit_model(
+    model: str, z: np.ndarray, s: np.ndarray, floor: float, strong: int
+) -> Optional[PeakFit]:
     """Weighted parabola on the model's transform of ``s``; None if it is not a maximum."""
     centre = float(np.mean(z))
     u = z - centre

@@ -185,14 +185,12 @@ def _parse_options(options: Dict[str, Any]) -> _Options:
         raise ValueError(f"unknown autofocus option(s) {unknown}; valid: {sorted(DEFAULTS)}")
     o = {**DEFAULTS, **options}
     checks = [
-        (isinstance(o["coarse_points"], int) and not isinstance(o["coarse_points"], bool)
-         and o["coarse_points"] >= 3, "coarse_points must be an integer >= 3"),
+        (_whole(o["coarse_points"], 3), "coarse_points must be an integer >= 3"),
         (o["tolerance"] is None or _positive(o["tolerance"]), "tolerance must be None or > 0"),
         (_non_negative(o["overscan"]), "overscan must be a number >= 0"),
         (o["approach"] in APPROACHES, f"approach must be one of {sorted(APPROACHES)}"),
         (_non_negative(o["settle"]), "settle must be a number >= 0"),
-        (isinstance(o["frames_per_position"], int) and not isinstance(o["frames_per_position"], bool)
-         and o["frames_per_position"] >= 1, "frames_per_position must be an integer >= 1"),
+        (_whole(o["frames_per_position"], 1), "frames_per_position must be an integer >= 1"),
         (isinstance(o["restore_on_failure"], bool), "restore_on_failure must be True or False"),
         (o["cancel"] is None or callable(getattr(o["cancel"], "is_set", None)),
          "cancel must be None or have an is_set() method"),
@@ -207,12 +205,17 @@ def _parse_options(options: Dict[str, Any]) -> _Options:
     return _Options(**o)
 
 
+def _whole(value: Any, least: int) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
 def _positive(value: Any) -> bool:
     return _non_negative(value) and value > 0
 
 
 def _non_negative(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value) and value >= 0
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and value >= 0
 
 
 def _checked_range(z_min: Any, z_max: Any) -> Tuple[float, float]:
@@ -296,7 +299,8 @@ class _Run:
     def _check_contrast(self) -> None:
         """Fail early on a curve without a peak (or a featureless ROI: nothing to peak)."""
         levels = np.array([s.levels for s in self.samples])
-        contrast = (levels.max(axis=0) - levels.min(axis=0)) / np.maximum(levels.max(axis=0), 1e-300)
+        top = np.maximum(levels.max(axis=0), 1e-300)
+        contrast = (top - levels.min(axis=0)) / top
         if contrast.max() < MIN_CONTRAST:
             self._check_texture()
             raise _Failed("no_peak", f"scores vary by at most {contrast.max():.1%} over the range")
@@ -448,7 +452,8 @@ class _Run:
         if self.opts.tolerance is not None:
             return self.opts.tolerance
         width = self.fit.fwhm if self.fit is not None and math.isfinite(self.fit.fwhm) else math.inf
-        return max(min(width / 4.0, (self.z_max - self.z_min) / 8.0), (self.z_max - self.z_min) * 1e-4)
+        span = self.z_max - self.z_min
+        return max(min(width / 4.0, span / 8.0), span * 1e-4)
 
     def _propose(self) -> Optional[float]:
         """The next Z: the 3-point parabola's vertex, or a golden-section step."""
@@ -475,8 +480,9 @@ class _Run:
         nearest = zs[int(np.argmin(np.abs(zs - z)))]
         if abs(z - nearest) >= gap:
             return z
-        for candidate in (nearest + gap, nearest - gap) if z >= nearest else (nearest - gap, nearest + gap):
-            if lo + gap <= candidate <= hi - gap or (lo <= candidate <= hi and np.min(np.abs(zs - candidate)) >= gap):
+        side = 1.0 if z >= nearest else -1.0
+        for candidate in (nearest + side * gap, nearest - side * gap):
+            if lo <= candidate <= hi and np.min(np.abs(zs - candidate)) >= 0.999 * gap:
                 return float(candidate)
         return None
 
@@ -488,8 +494,8 @@ class _Run:
         if fit is None or not self.z_min <= fit.z_peak <= self.z_max:
             if not self._interior(best_z):
                 where = "at the range edge" if fit is None else f"fitted at Z{fit.z_peak:.4f}"
-                raise _Failed("peak_at_edge", f"the sharpest Z is {where}, outside or at the edge of "
-                              f"[{self.z_min}, {self.z_max}]: focus may lie outside the range")
+                raise _Failed("peak_at_edge", f"the sharpest Z is {where}, outside or at the "
+                              f"edge of [{self.z_min}, {self.z_max}]: focus may lie outside")
             raise _Failed("poor_fit", "the samples near the best one do not form a peak")
         if fit.r2 < MIN_R2 or not fit.z_lo - tol <= fit.z_peak <= fit.z_hi + tol:
             raise _Failed("poor_fit", f"peak fit R^2 {fit.r2:.2f} (needs {MIN_R2}), peak "
@@ -566,15 +572,18 @@ class _Run:
             except Exception as exc:  # restoring is best effort; the first failure is the story
                 logger.debug("could not restore the start Z: %r", exc)
         best = max(self.samples, key=lambda s: s.score).z if self.samples else self.start_z
-        z = self.fit.z_peak if self.fit is not None and reason in ("verify_failed", "poor_fit") else best
+        fitted = self.fit is not None and reason in ("verify_failed", "poor_fit")
+        z = self.fit.z_peak if fitted else best
         return self._result(False, z, reason, message or REASONS[reason])
 
     def _result(self, ok: bool, z: float, reason: str, message: str) -> FocusResult:
         fit = None
         if self.fit is not None:
             f = self.fit
-            params = dict(zip(("c2", "c1", "c0"), f.params), fwhm=f.fwhm, floor=f.floor, points=f.points)
-            fit = Fit(model=f.model, z_peak=f.z_peak, r2=f.r2, z_lo=f.z_lo, z_hi=f.z_hi, params=params)
+            params = dict(zip(("c2", "c1", "c0"), f.params), fwhm=f.fwhm, floor=f.floor,
+                          points=f.points)
+            fit = Fit(model=f.model, z_peak=f.z_peak, r2=f.r2, z_lo=f.z_lo, z_hi=f.z_hi,
+                      params=params)
         return FocusResult(
             ok=ok, z=float(z), reason=reason, message=message,
             samples=[(s.z, s.score) for s in self.samples], phases=[s.phase for s in self.samples],

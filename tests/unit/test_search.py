@@ -26,7 +26,8 @@ def run_rig(z_min=1.0, z_max=5.0, **rig_args):
     return rig, result
 
 
-def run_fake(focus_z=3.0, start=2.0, limits=(0.0, 6.0), z_range=(1.0, 5.0), camera_args=None, **options):
+def run_fake(focus_z=3.0, start=2.0, limits=(0.0, 6.0), z_range=(1.0, 5.0), camera_args=None,
+             **options):
     """Focus a FakeStage + BlurringCamera pair; returns (stage, camera, result)."""
     stage = FakeStage(limits=limits, start=start, backlash=options.pop("backlash", 0.0),
                       fail_after=options.pop("fail_after", None))
@@ -36,7 +37,7 @@ def run_fake(focus_z=3.0, start=2.0, limits=(0.0, 6.0), z_range=(1.0, 5.0), came
 
 
 def frames_after_moves(log, start):
-    """For each frame in the log, its Z and the direction (+1 up, -1 down) of the last move before it."""
+    """For each frame in the log: its Z and the direction (+1 up, -1 down) of the move before."""
     directions, last_z, last_dir = [], start, 0
     for kind, z in log:
         if kind == "move":
@@ -131,8 +132,9 @@ def test_no_z_outside_the_range_is_ever_commanded(seed):
     z_min = float(rng.uniform(0, 3))
     z_max = z_min + float(rng.choice([0.5, 2.0, 6.0]))
     focal = float(rng.uniform(z_min - 0.5, z_max + 0.5))
-    rig, result = run_rig(z_min=z_min, z_max=z_max, scene=str(rng.choice(["pcb", "cells", "flat"])), seed=seed,
-                          focal_z=focal, dof=(z_max - z_min) / float(rng.uniform(3, 150)),
+    rig, result = run_rig(z_min=z_min, z_max=z_max, scene=str(rng.choice(["pcb", "cells", "flat"])),
+                          seed=seed, focal_z=focal,
+                          dof=(z_max - z_min) / float(rng.uniform(3, 150)),
                           start_z=float(rng.uniform(z_min - 0.9, z_max + 0.9)),
                           backlash=float(rng.choice([0.0, 0.05])))
     assert rig.stage.violations == []
@@ -178,7 +180,8 @@ def test_flat_scene_fails_for_lack_of_texture_or_peak_and_restores_the_start():
 
 @pytest.mark.parametrize("focal", [6.0, 0.2])
 def test_peak_beyond_the_range_edge_is_reported_not_trusted(focal):
-    rig, result = run_rig(scene="pcb", seed=3, focal_z=focal, dof=0.1, start_z=3.0, z_limits=(-3.0, 9.0))
+    rig, result = run_rig(scene="pcb", seed=3, focal_z=focal, dof=0.1, start_z=3.0,
+                          z_limits=(-3.0, 9.0))
     assert not result.ok
     assert result.reason == "peak_at_edge"
     assert rig.stage.position() == pytest.approx(3.0)
@@ -226,7 +229,8 @@ def test_cancel_after_some_samples_stops_before_any_further_move_or_frame():
             cancel.set()
             seen.append(len(stage.log))
 
-    result = autofocus(stage, camera, 1.0, 5.0, cancel=cancel, on_sample=on_sample, sleep=lambda s: None)
+    result = autofocus(stage, camera, 1.0, 5.0, cancel=cancel, on_sample=on_sample,
+                       sleep=lambda s: None)
     assert result.reason == "cancelled"
     assert len(stage.log) == seen[3]
     assert len(result.samples) == 3
@@ -239,7 +243,8 @@ def test_on_sample_sees_every_sample_in_the_order_measured():
     calls = []
     stage = FakeStage(start=4.0)
     camera = BlurringCamera(stage, 2.5, seed=2)
-    result = autofocus(stage, camera, 1.0, 5.0, on_sample=lambda *a: calls.append(a), sleep=lambda s: None)
+    result = autofocus(stage, camera, 1.0, 5.0, on_sample=lambda *a: calls.append(a),
+                       sleep=lambda s: None)
     assert result.ok, result.message
     assert [(z, s) for z, s, _ in calls] == result.samples
     assert [p for _, _, p in calls] == result.phases
