@@ -356,7 +356,7 @@ def _half_flux_radii(
     labels: np.ndarray, radius: np.ndarray, flux: np.ndarray, totals: np.ndarray
 ) -> np.ndarray:
     """Per label, the radius within which half its flux lies, interpolated between pixels."""
-    order = np.lexsort((radius, labels))
+    order = np.argsort(labels * (radius.max() + 1.0) + radius)  # by label, then radius
     radius, cumulative = radius[order], np.cumsum(flux[order])
     before = np.concatenate(([0.0], np.cumsum(totals)[:-1]))  # flux of the labels before
     first = np.concatenate(([0], np.cumsum(np.bincount(labels, minlength=totals.size))[:-1]))
