@@ -1,4 +1,4 @@
-"""The autofocus search: coarse sweep, model-guided refinement, fitted peak, verification.
+"""The autofocus search: coarse sweep, model-guided refinement, fitted and confirmed peak.
 
 How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`.plan`):
 
@@ -6,24 +6,39 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    starting at the end nearer the current Z. Each sample is scored at full resolution and
    on a pyramid of reduced copies (:mod:`.sampling`), whose curves reach much further from
    focus, so even a coarse grid on a narrow depth of field sees which way the peak lies.
-   The sweep stops early once the combined score has fallen to half its best: the peak is
-   behind it (as contrast autofocus in cameras does).
-2. **Refinement**: successive parabolic interpolation on ``1 / score`` through the best
-   sample and its neighbours (a Lorentzian focus curve is exactly such a parabola, so the
-   guess is good even from the tails), safeguarded by golden-section steps, until the
-   full-resolution samples bracket the peak within ``4 * tolerance``.
+   The sweep stops early once the combined score (all levels) has fallen below half its
+   best: the peak is behind it, as in a camera's contrast autofocus (a quarter, when the
+   best is the sweep's first sample and no rise has been seen).
+2. **Refinement**: successive parabolic interpolation on ``1 / combined score`` through the
+   best point and its neighbours (a Lorentzian focus curve is exactly such a parabola, so
+   the guess is good even from the tails), safeguarded by golden-section steps and kept
+   half a tolerance away from earlier samples.
 3. **Fit**: a Lorentzian or Gaussian peak (:mod:`.fit`, whichever fits better) on the
-   full-resolution samples near the top gives the sub-step best Z. Without a
-   ``tolerance`` it is derived from the fitted peak: a quarter of its full width at half
-   height, so narrow depths of field get finer steps by themselves.
-4. **Verify**: move there and take one more frame; it must score at least
-   ``VERIFY_RATIO`` of the best sample (else the best sample's Z is tried once).
+   full-resolution samples near the top gives the sub-step best Z. It is trusted once at
+   least three samples are near the top, the top sample has near-top neighbours on both
+   sides, the samples either side of the fitted peak are within ``4 * tolerance`` and half
+   the fitted width of each other, R^2 >= ``MIN_R2``, and the combined and the
+   full-resolution curves agree on the best sample. Without a ``tolerance`` it is a
+   quarter of the fitted full width at half height, so narrow depths of field get finer
+   steps by themselves.
+4. **Confirm**: move to the fitted peak and take a ``verify`` frame. It must reach
+   ``CONFIRM_LOW`` of the best earlier sample and at most ``CONFIRM_HIGH`` times the
+   fitted height; otherwise it is one more sample and refinement goes on. After
+   ``MAX_FINE`` refinement samples the fitted (else the best) Z is verified once against
+   ``VERIFY_RATIO``.
+
+Neighbouring samples with identical scores (a camera replaying a recorded focus stack
+returns the same slice between slice positions) are merged into one point, so a plateau
+does not pose as a peak. Near a range edge, a peak fitted outside the range or a curve
+that is still rising into the edge at the finest step taken ends as ``peak_at_edge``; a
+focus just inside the edge is found like any other.
 
 Failures are reported, not guessed around: ``low_texture``, ``no_peak``,
 ``peak_at_edge``, ``poor_fit``, ``verify_failed``, device errors and ``cancelled``
 (see :data:`~.result.REASONS`). After a failure the stage returns to the start Z if
 ``restore_on_failure`` and the start lies inside the range; never after a stage error or a
-cancel (a cancel means: stop moving now).
+cancel (a cancel means: stop moving now). ``samples`` hold the brightness-corrected scores
+the search used (see :mod:`.sampling`).
 """
 
 import logging
