@@ -16,7 +16,7 @@ accumulates exactly without a float64 copy of the image. OpenCV's thread count i
 alone: on these small, memory-bound passes one or two threads measured the same.
 """
 
-from typing import Callable, Dict, Iterator, Tuple
+from typing import Callable, Dict, Iterator, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -303,7 +303,9 @@ def _difference_energy(gray: np.ndarray, step: int) -> Tuple[float, int]:
     return energy, pairs
 
 
-def _spot_pixels(gray: np.ndarray):
+def _spot_pixels(
+    gray: np.ndarray,
+) -> Optional[Tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]]:
     """Label the significant spots of ``gray``; None if there are none.
 
     Returns ``(labels, xs, ys, flux)`` over the spots' pixels: label 0..k-1, integer
@@ -330,16 +332,16 @@ def _spot_pixels(gray: np.ndarray):
     return renumber[labels[keep]], xs[keep], ys[keep], flux[keep]
 
 
-def _background_and_noise(image: np.ndarray) -> Tuple[float, float]:
-    """Median and noise sigma of an image (integer images through their histogram).
+def _background_and_noise(box: np.ndarray) -> Tuple[float, float]:
+    """Median and noise sigma of a 3x3 box sum (the ``uint16`` one through its histogram).
 
     The noise is the larger of the MAD estimate and the upper-quartile spread: the second
     keeps the estimate alive when the background is clipped at black (more than half the
     pixels 0, so the MAD is 0) while noise still shows above it.
     """
-    if image.dtype.kind == "u":
-        top = 256 if image.dtype == np.uint8 else 9 * 256  # a 3x3 box sum of uint8 in uint16
-        counts = cv2.calcHist([image], [0], None, [top], [0, top]).ravel()
+    if box.dtype == np.uint16:
+        top = 9 * 256  # a box sum of nine uint8 pixels stays below this
+        counts = cv2.calcHist([box], [0], None, [top], [0, top]).ravel()
         cumulative = np.cumsum(counts)
         half = 0.5 * cumulative[-1]
         median = int(np.searchsorted(cumulative, half))
@@ -347,8 +349,8 @@ def _background_and_noise(image: np.ndarray) -> Tuple[float, float]:
         deviations = np.abs(np.arange(counts.size) - median)
         mad = int(np.searchsorted(np.cumsum(np.bincount(deviations, weights=counts)), half))
     else:
-        median, q75 = (float(v) for v in np.percentile(image, [50, 75]))
-        mad = float(np.median(np.abs(image - median)))
+        median, q75 = (float(v) for v in np.percentile(box, [50, 75]))
+        mad = float(np.median(np.abs(box - median)))
     return float(median), max(1.4826 * mad, (q75 - median) / 0.6745)
 
 
