@@ -308,7 +308,8 @@ class _Run:
             combined = self._combined()
             best = int(np.argmax(combined))
             drop = EARLY_STOP_DROP if best > 0 else EARLY_STOP_DROP_FIRST
-            if best < len(combined) - 1 and combined[-1] < drop * combined[best]:
+            textured = self.samples[best].texture >= MIN_TEXTURE  # not a blurred side lobe
+            if best < len(combined) - 1 and combined[-1] < drop * combined[best] and textured:
                 break
 
     def _check_contrast(self) -> None:
