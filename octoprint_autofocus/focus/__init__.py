@@ -9,17 +9,9 @@ USB camera and a serial printer with it::
     value = score(frame, roi=None, metric="tenengrad")
 """
 
+from . import errors
 from .devices import Frame, FrameSource, ZStage
-from .errors import (
-    BadImageError,
-    Cancelled,
-    CameraError,
-    CameraStalled,
-    FocusError,
-    MoveRefused,
-    StageError,
-    StageTimeout,
-)
+from .errors import *  # noqa: F401,F403 -- the error tree is part of the public API
 from .measures import MEASURES
 from .result import REASONS, Fit, FocusResult
 from .scoring import score
@@ -35,12 +27,4 @@ __all__ = [
     "Frame",
     "FrameSource",
     "ZStage",
-    "FocusError",
-    "BadImageError",
-    "CameraError",
-    "CameraStalled",
-    "StageError",
-    "MoveRefused",
-    "StageTimeout",
-    "Cancelled",
-]
+] + errors.__all__

@@ -14,3 +14,10 @@ def test_logged_in_page_has_the_tab_and_settings_and_no_template_warnings(server
     assert 'id="tab_plugin_autofocus"' in html and 'id="settings_plugin_autofocus"' in html
     log = (server.basedir / "logs" / "octoprint.log").read_text()
     assert "octoprint.plugins.autofocus - WARNING - The templates" not in log
+
+
+def test_octoprint_plugin_loader_found_and_loaded_the_plugin(server):
+    log = (server.basedir / "logs" / "octoprint.log").read_text()
+    assert "Autofocus (0.1.0) = " in log
+    assert "Error loading plugin autofocus" not in log
+    assert "octoprint.plugins.autofocus" in log  # the plugin's own logger started

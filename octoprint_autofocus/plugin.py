@@ -1,0 +1,439 @@
+"""The OctoPrint plugin class: glue only (the focus logic lives in :mod:`.focus`).
+
+Imported by :func:`octoprint_autofocus.__plugin_load__`, so that importing the package (or
+its pure :mod:`.focus` library) never imports OctoPrint."""
+
+import threading
+from typing import Any, Dict, List, Optional, Tuple
+
+import flask
+import octoprint.plugin
+import octoprint.util
+from flask_babel import gettext, lazy_gettext
+from octoprint.access import ADMIN_GROUP, USER_GROUP
+from octoprint.access.permissions import Permissions
+from octoprint.events import Events
+
+from . import sim_microscope
+from .api import (
+    COMMAND_PERMISSIONS,
+    allowed,
+    check_no_payload,
+    parse_jog,
+    parse_score,
+    parse_set_reference,
+    parse_start,
+)
+from .atcommand import COMMAND, parse_parameters
+from .camera import CameraManager, browser_camera, octoprint_webcams, select_camera
+from .focus.errors import CameraError, FocusError, MoveRefused
+from .job import Busy, FocusJob, NotReady, RunPlan, Wiring
+from .printer_stage import PrinterStage
+from .records import RecordStore
+from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError
+from .settings import migrate, profile_z_range, run_limits, validate, validate_simulator
+from .webcam_source import CameraSpec
+
+ABORT_EVENTS = {
+    Events.DISCONNECTED: lazy_gettext("the printer disconnected"),
+    Events.ERROR: lazy_gettext("the printer reported an error"),
+    Events.PRINT_CANCELLING: lazy_gettext("the print is being cancelled"),
+    Events.PRINT_PAUSED: lazy_gettext("the print was paused"),
+}
+"""Events that stop a run at once, with the reason the record gives."""
+
+ABORT_OUTSIDE_JOB_EVENTS = {
+    Events.PRINT_STARTED: lazy_gettext("a print started"),
+    Events.PRINT_RESUMED: lazy_gettext("the print was resumed"),
+}
+"""Events that stop a run started outside a job (API, terminal): the print must not
+share Z with it."""
+
+ABORT_STATES = {
+    "PAUSING": lazy_gettext("the print is being paused"),
+    "CANCELLING": lazy_gettext("the print is being cancelled"),
+}
+"""Printer states (``PrinterStateChanged`` ``state_id``) that stop a run at once: a pause
+asked for during a job hold completes (and fires ``PrintPaused``) only after the hold."""
+
+CONFIRM_MARGIN = 5.0
+"""s a move may take beyond OctoPrint's communication timeout before the run gives up."""
+
+POSITION_TOLERANCE = 0.02
+"""mm between a move's target and the Z the printer reports (firmware rounds positions)."""
+
+CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed"]
+
+
+def _error(message: str, status: int) -> flask.Response:
+    return flask.make_response(flask.jsonify(error=message), status)
+
+
+class AutofocusPlugin(
+    octoprint.plugin.StartupPlugin,
+    octoprint.plugin.ShutdownPlugin,
+    octoprint.plugin.SettingsPlugin,
+    octoprint.plugin.TemplatePlugin,
+    octoprint.plugin.AssetPlugin,
+    octoprint.plugin.SimpleApiPlugin,
+    octoprint.plugin.BlueprintPlugin,
+    octoprint.plugin.EventHandlerPlugin,
+    octoprint.plugin.WebcamProviderPlugin,
+):
+    """The plugin; OctoPrint glue only (the focus logic lives in :mod:`.focus`)."""
+
+    def __init__(self) -> None:
+        self._port = 5000
+        self._job: Optional[FocusJob] = None
+        self._camera: Optional[CameraManager] = None
+        self._records: Optional[RecordStore] = None
+        self._microscope = sim_microscope.SimMicroscope()
+
+    def initialize(self) -> None:
+        self._records = RecordStore(
+            self.get_plugin_data_folder() + "/records", keep=self._settings.get_int(["history_size"]) or 20
+        )
+        self._camera = CameraManager(self._camera_spec)
+        wiring = Wiring(
+            make_stage=self._make_stage,
+            open_camera=self._camera.open_for_run,
+            volume=self._volume,
+            push=self._push,
+            fire=self._fire,
+            store_reference=self._store_reference,
+        )
+        self._job = FocusJob(self._printer, self._records, wiring, logger=self._logger)
+        self._apply_simulator()
+
+    ##~~ StartupPlugin
+
+    def on_startup(self, host: str, port: int) -> None:
+        self._port = port
+
+    ##~~ ShutdownPlugin
+
+    def on_shutdown(self) -> None:
+        self._job.shutdown(timeout=10.0)
+        self._camera.close()
+        self._microscope.close()
+
+    ##~~ SettingsPlugin
+
+    def get_settings_defaults(self) -> Dict[str, Any]:
+        return {**DEFAULTS, "simulator": dict(DEFAULTS["simulator"])}
+
+    def get_settings_version(self) -> int:
+        return SETTINGS_VERSION
+
+    def on_settings_migrate(self, target: int, current: Optional[int]) -> None:
+        stored = self._settings.get_all_data(merged=False) or {}
+        migrated = migrate(stored, current)
+        for key in set(stored) - set(migrated):
+            self._settings.remove([key])
+        for key, value in migrated.items():
+            if stored.get(key) != value:
+                self._settings.set([key], value)
+        self._logger.info("Migrated settings from version %s to %s", current, target)
+
+    def on_settings_save(self, data: Dict[str, Any]) -> Dict[str, Any]:
+        merged = octoprint.util.dict_merge(self._settings.get_all_data(), data)
+        try:
+            config = validate(merged)
+            validate_simulator(merged.get("simulator", {}))
+        except SettingsError as exc:
+            message = gettext("Autofocus settings not saved: %(error)s") % {"error": exc}
+            self._logger.warning("Rejected settings %r: %s", data, exc)
+            self._push("error", {"message": message})
+            return {}
+        diff = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
+        self._records.keep = config.history_size
+        self._camera.close()
+        self._apply_simulator()
+        return diff
+
+    ##~~ TemplatePlugin
+
+    def get_template_configs(self) -> List[Dict[str, Any]]:
+        return [
+            {"type": "tab", "name": gettext("Autofocus"), "custom_bindings": True},
+            {"type": "settings", "name": gettext("Autofocus"), "custom_bindings": True},
+        ]
+
+    def is_template_autoescaped(self) -> bool:
+        return True
+
+    ##~~ AssetPlugin
+
+    def get_assets(self) -> Dict[str, List[str]]:
+        return {"js": ["js/autofocus.js"], "clientjs": ["clientjs/autofocus.js"], "css": ["css/autofocus.css"]}
+
+    ##~~ SimpleApiPlugin
+
+    def get_api_commands(self) -> Dict[str, List[str]]:
+        return {command: [] for command in COMMAND_PERMISSIONS}
+
+    def is_api_protected(self) -> bool:
+        return True
+
+    def on_api_command(self, command: str, data: Dict[str, Any]) -> flask.Response:
+        if not allowed(command, lambda name: getattr(Permissions, name).can()):
+            return _error(gettext("You lack the permission for %(command)s.") % {"command": command}, 403)
+        try:
+            return getattr(self, "_api_" + command)(data)
+        except SettingsError as exc:
+            return _error(str(exc), 400)
+        except (Busy, NotReady) as exc:
+            return _error(str(exc), 409)
+        except CameraError as exc:
+            return _error(str(exc), 503)
+
+    def on_api_get(self, request: Any) -> flask.Response:
+        if not Permissions.STATUS.can():
+            return _error(gettext("You lack the STATUS permission."), 403)
+        return flask.jsonify(
+            **self._job.status(),
+            last=self._records.last(),
+            history=self._records.history(),
+            reference_z=self._settings.get_float(["reference_z"]),
+            camera=self._camera_info(),
+        )
+
+    ##~~ BlueprintPlugin
+
+    @octoprint.plugin.BlueprintPlugin.route("/records/<run_id>.json", methods=["GET"])
+    @Permissions.STATUS.require(403)
+    def download_record(self, run_id: str) -> flask.Response:
+        record = self._records.load(run_id)
+        if record is None:
+            flask.abort(404)
+        response = flask.jsonify(record)
+        response.headers["Content-Disposition"] = 'attachment; filename="autofocus-%s.json"' % run_id
+        return response
+
+    def is_blueprint_csrf_protected(self) -> bool:
+        return True
+
+    ##~~ EventHandlerPlugin
+
+    def on_event(self, event: str, payload: Dict[str, Any]) -> None:
+        state = (payload or {}).get("state_id") if event == Events.PRINTER_STATE_CHANGED else None
+        if event in ABORT_EVENTS and self._job.running:
+            self._job.cancel(str(ABORT_EVENTS[event]))
+        elif state in ABORT_STATES and self._job.running:
+            self._job.cancel(str(ABORT_STATES[state]))
+        elif event in ABORT_OUTSIDE_JOB_EVENTS and self._job.running:
+            self._job.cancel(str(ABORT_OUTSIDE_JOB_EVENTS[event]), outside_job_only=True)
+        elif event == Events.CONNECTED:
+            self._microscope.tracker.reset()
+
+    ##~~ WebcamProviderPlugin
+
+    def get_webcam_configurations(self) -> List[Any]:
+        if not self._simulator_enabled():
+            return []
+        return [sim_microscope.webcam_config(self._microscope.config)]
+
+    def take_webcam_snapshot(self, webcamName: str) -> Any:
+        if webcamName != sim_microscope.WEBCAM_NAME or not self._simulator_enabled():
+            raise ValueError("unknown webcam %r" % webcamName)
+        return iter([self._microscope.snapshot()])
+
+    ##~~ hooks
+
+    def on_gcode_received(self, comm: Any, line: str, *args: Any, **kwargs: Any) -> str:
+        """``octoprint.comm.protocol.gcode.received``: replies for the active stage."""
+        self._job.feed_line(line)
+        return line
+
+    def on_gcode_sending(self, comm: Any, phase: str, cmd: str, cmd_type: Any, gcode: Any,
+                         *args: Any, tags: Any = None, **kwargs: Any) -> None:
+        """``octoprint.comm.protocol.gcode.sending``: lets the stage match its M114 answer."""
+        self._job.note_sending(cmd, tags)
+
+    def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, **kwargs: Any) -> None:
+        """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z."""
+        if self._simulator_enabled():
+            self._microscope.tracker.on_sent(cmd)
+
+    def on_atcommand(self, comm: Any, phase: str, command: str, parameters: str,
+                     tags: Any = None, *args: Any, **kwargs: Any) -> None:
+        """``octoprint.comm.protocol.atcommand.queuing``: start ``@AUTOFOCUS``, return at once."""
+        if phase != "queuing" or command.upper() != COMMAND:
+            return
+        in_job = "source:file" in (tags or ()) and self._printer.is_printing()
+        try:
+            parsed = parse_parameters(parameters)
+            plan = RunPlan(kind="home" if parsed.home else "focus", config=self._config(),
+                           request=parsed.request, in_job=in_job)
+            self._job.start(plan)
+        except (SettingsError, Busy, NotReady) as exc:
+            self._refuse_atcommand(parameters, str(exc), in_job)
+
+    def get_additional_permissions(self, *args: Any, **kwargs: Any) -> List[Dict[str, Any]]:
+        """``octoprint.access.permissions``: RUN (with CONTROL) runs autofocus and moves Z."""
+        return [
+            {
+                "key": "RUN",
+                "name": gettext("Run autofocus"),
+                "description": gettext(
+                    "Allows to run autofocus, set the focus reference, home Z by focus and jog Z"
+                    " from the Autofocus tab (CONTROL is needed as well)"
+                ),
+                "roles": ["run"],
+                "dangerous": False,
+                "default_groups": [ADMIN_GROUP, USER_GROUP],
+            }
+        ]
+
+    def get_http_routes(self, server_routes: Any, *args: Any, **kwargs: Any) -> List[Tuple]:
+        """``octoprint.server.http.routes``: the simulated microscope's stream and snapshot."""
+        return sim_microscope.http_routes(self._microscope, is_enabled=self._simulator_enabled)
+
+    def autofocus_helper(self, wait: bool = True, timeout: Optional[float] = None,
+                         **overrides: Any) -> Dict[str, Any]:
+        """``__plugin_helpers__["autofocus"]``: run autofocus for another plugin.
+
+        ``overrides`` as in the API's ``start`` (``range``, ``z_min``, ``z_max``, ``metric``,
+        ``roi``). Returns the record when ``wait`` (None if it did not end within
+        ``timeout``), else ``{"run_id": ...}``. Raises SettingsError, Busy or NotReady.
+        """
+        run_id = self._job.start(RunPlan(kind="focus", config=self._config(), request=parse_start(overrides)))
+        if not wait:
+            return {"run_id": run_id}
+        self._job.wait(timeout)
+        return self._records.load(run_id)
+
+    ##~~ API commands
+
+    def _api_start(self, data: Dict[str, Any]) -> flask.Response:
+        return self._start_run("focus", parse_start(data))
+
+    def _api_cancel(self, data: Dict[str, Any]) -> flask.Response:
+        check_no_payload(data)
+        return flask.jsonify(cancelled=self._job.cancel(gettext("cancelled by the user")))
+
+    def _api_score(self, data: Dict[str, Any]) -> flask.Response:
+        return flask.jsonify(**self._camera.live_score(self._config(), parse_score(data)))
+
+    def _api_set_reference(self, data: Dict[str, Any]) -> flask.Response:
+        z = parse_set_reference(data)
+        if z is None:
+            return self._start_run("reference", RunRequest())
+        self._store_reference(z)
+        return flask.jsonify(reference_z=z)
+
+    def _api_home(self, data: Dict[str, Any]) -> flask.Response:
+        check_no_payload(data)
+        if self._config().reference_z is None:
+            raise SettingsError("reference_z", gettext("no reference Z is set; calibrate it first"))
+        return self._start_run("home", RunRequest())
+
+    def _api_jog(self, data: Dict[str, Any]) -> flask.Response:
+        dz = parse_jog(data)
+        try:
+            return flask.jsonify(z=self._job.jog(self._config(), dz))
+        except MoveRefused as exc:
+            return _error(str(exc), 400)
+        except FocusError as exc:
+            return _error(str(exc), 503)
+
+    ##~~ helpers
+
+    def _start_run(self, kind: str, request: RunRequest) -> flask.Response:
+        """Check what can be checked before anything moves, then start the run (202)."""
+        config = self._config()
+        if request.z_min is not None:
+            run_limits(config, None, request, self._volume())
+        self._camera.spec(config)
+        run_id = self._job.start(RunPlan(kind=kind, config=config, request=request))
+        return flask.make_response(flask.jsonify(run_id=run_id), 202)
+
+    def _config(self) -> RunConfig:
+        return validate(self._settings.get_all_data())
+
+    def _simulator_enabled(self) -> bool:
+        return bool(self._settings.get_boolean(["simulator", "enabled"]))
+
+    def _apply_simulator(self) -> None:
+        try:
+            values = validate_simulator(self._settings.get(["simulator"]) or {})
+            self._microscope.reconfigure(sim_microscope.SimConfig.from_settings(values))
+        except ValueError as exc:
+            self._logger.warning("Simulated microscope settings ignored: %s", exc)
+
+    def _make_stage(self, config: RunConfig, z_min: float, z_max: float, cancel: threading.Event) -> PrinterStage:
+        return PrinterStage(
+            self._printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
+            move_template=config.move_template, tolerance=POSITION_TOLERANCE,
+            timeout=self._confirm_timeout(), cancel=cancel, logger=self._logger,
+            track_sending=True,
+        )
+
+    def _confirm_timeout(self) -> float:
+        """Seconds a move may go unconfirmed (plus travel): longer than OctoPrint's own
+        communication timeout, after which it recovers a lost ``ok`` by itself."""
+        communication = self._settings.global_get_float(["serial", "timeout", "communication"]) or 30.0
+        return communication + CONFIRM_MARGIN
+
+    def _volume(self) -> Optional[Tuple[float, float]]:
+        return profile_z_range(self._printer_profile_manager.get_current_or_default())
+
+    def _base_url(self) -> str:
+        return "http://127.0.0.1:%d" % self._port
+
+    def _camera_spec(self, config: RunConfig) -> CameraSpec:
+        return select_camera(octoprint_webcams(), config, self._base_url())
+
+    def _camera_info(self) -> Optional[Dict[str, Any]]:
+        try:
+            return browser_camera(octoprint_webcams(), self._config(), self._base_url())
+        except ValueError:
+            return None
+
+    def _store_reference(self, z: float) -> None:
+        self._settings.set_float(["reference_z"], float(z))
+        self._settings.save(trigger_event=True)
+        self._logger.info("Focus reference set to Z%.3f", z)
+
+    def _refuse_atcommand(self, parameters: str, error: str, in_job: bool) -> None:
+        """Report a refused ``@AUTOFOCUS`` (log, terminal, UI); in a job, pause it."""
+        message = gettext("@AUTOFOCUS %(parameters)s not run: %(error)s") % {
+            "parameters": parameters,
+            "error": error,
+        }
+        self._logger.warning(message)
+        self._printer.log_lines(message)
+        self._push("error", {"message": message})
+        if in_job:
+            self._printer.set_job_on_hold(True)
+            threading.Thread(target=self._pause_then_release, name="octoprint.plugins.autofocus.pause",
+                             daemon=True).start()
+
+    def _pause_then_release(self) -> None:
+        try:
+            self._printer.pause_print()
+        finally:
+            self._printer.set_job_on_hold(False)
+
+    def _push(self, kind: str, data: Dict[str, Any]) -> None:
+        self._plugin_manager.send_plugin_message(self._identifier, {"type": kind, **data})
+
+    def _fire(self, key: str, payload: Dict[str, Any]) -> None:
+        self._event_bus.fire(getattr(Events, "PLUGIN_AUTOFOCUS_" + key.upper()), payload)
+
+
+def _register_custom_events(*args: Any, **kwargs: Any) -> List[str]:
+    return list(CUSTOM_EVENTS)
+
+
+def plugin_hooks(plugin: AutofocusPlugin) -> Dict[str, Any]:
+    """The hooks the plugin registers, bound to its instance."""
+    return {
+        "octoprint.comm.protocol.gcode.received": plugin.on_gcode_received,
+        "octoprint.comm.protocol.gcode.sending": plugin.on_gcode_sending,
+        "octoprint.comm.protocol.gcode.sent": plugin.on_gcode_sent,
+        "octoprint.comm.protocol.atcommand.queuing": plugin.on_atcommand,
+        "octoprint.access.permissions": plugin.get_additional_permissions,
+        "octoprint.events.register_custom_events": _register_custom_events,
+        "octoprint.server.http.routes": plugin.get_http_routes,
+    }
