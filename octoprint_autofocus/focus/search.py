@@ -115,6 +115,17 @@ def _combined(levels: np.ndarray) -> np.ndarray:
     return np.mean(levels / np.maximum(levels.max(axis=0), 1e-300), axis=1)
 
 
+def _union(starts: np.ndarray, ends: np.ndarray) -> List[Tuple[float, float]]:
+    """The union of the intervals ``(starts[i], ends[i])`` as disjoint sorted intervals."""
+    merged: List[Tuple[float, float]] = []
+    for start, end in sorted(zip(starts.tolist(), ends.tolist())):
+        if merged and start <= merged[-1][1]:
+            merged[-1] = (merged[-1][0], max(merged[-1][1], end))
+        else:
+            merged.append((start, end))
+    return merged
+
+
 class _Failed(Exception):
     """Ends a run with a search failure (a key of REASONS)."""
 
@@ -450,7 +461,7 @@ class _Run:
         flank, which an asymmetric curve gets wrong.
         """
         fit = self.fit
-        zs, levels = self._points()
+        zs, levels, _ = self._points()
         scores = levels[:, 0]
         top = int(np.argmax(scores))
         strong = np.flatnonzero(scores >= fit.floor + NEAR_TOP * (fit.height - fit.floor))
@@ -473,7 +484,7 @@ class _Run:
 
     def _propose(self) -> Optional[float]:
         """The next Z: the 3-point parabola's vertex, or a golden-section step."""
-        zs, levels = self._points()
+        zs, levels, spans = self._points()
         cs = _combined(levels)
         b = int(np.argmax(cs))
         if b == 0 or b == len(zs) - 1:
@@ -486,21 +497,22 @@ class _Run:
         if vertex is None or not lo < vertex < hi:
             wide_left = zs[b] - lo > hi - zs[b]
             vertex = zs[b] - _GOLDEN * (zs[b] - lo) if wide_left else zs[b] + _GOLDEN * (hi - zs[b])
-        return self._spaced(float(vertex), zs, lo, hi)
+        return self._spaced(float(vertex), spans, lo, hi)
 
-    def _spaced(self, z: float, zs: np.ndarray, lo: float, hi: float) -> Optional[float]:
-        """``z`` moved away from existing samples to at least half a tolerance, or None."""
+    def _spaced(self, z: float, spans: np.ndarray, lo: float, hi: float) -> Optional[float]:
+        """``z``, or the nearest Z in ``[lo, hi]`` clear of the known points; None if none.
+
+        A point is clear when it is half a tolerance from every sample, and from every
+        plateau (Zs known to show the same image) as a whole.
+        """
         gap = 0.5 * self._tolerance()
         if self.fit is None or self.fit.strong < 3:  # no reliable width yet: bracket-relative
             gap = min(gap, (hi - lo) / 8.0)
-        nearest = zs[int(np.argmin(np.abs(zs - z)))]
-        if abs(z - nearest) >= gap:
-            return z
-        side = 1.0 if z >= nearest else -1.0
-        for candidate in (nearest + side * gap, nearest - side * gap):
-            if lo <= candidate <= hi and np.min(np.abs(zs - candidate)) >= 0.999 * gap:
-                return float(candidate)
-        return None
+        for start, end in _union(spans[:, 0] - 0.999 * gap, spans[:, 1] + 0.999 * gap):
+            if start < z < end:
+                inside = [c for c in (start, end) if lo <= c <= hi]
+                return float(min(inside, key=lambda c: abs(c - z))) if inside else None
+        return z
 
     def _peak_z(self) -> float:
         """The fitted best Z, after the fit-quality and edge gates."""
@@ -554,11 +566,11 @@ class _Run:
         return _combined(np.array([s.levels for s in self.samples]))
 
     def _fit(self) -> Optional[PeakFit]:
-        zs, levels = self._points()
+        zs, levels, _ = self._points()
         return fit_peak(zs, levels[:, 0], floor=float(levels[:, 0].min()))
 
-    def _points(self) -> Tuple[np.ndarray, np.ndarray]:
-        """Sample Zs (ascending) and their per-level scores, plateaus merged.
+    def _points(self) -> Tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Sample Zs (ascending), their per-level scores and Z spans, plateaus merged.
 
         Neighbours in Z with the same full-resolution score saw the same image (a camera
         replaying a recorded focus stack returns one slice between its slice positions):
@@ -575,7 +587,8 @@ class _Run:
             else:
                 groups.append([i])
         return (np.array([zs[g].mean() for g in groups]),
-                np.array([levels[g].mean(axis=0) for g in groups]))
+                np.array([levels[g].mean(axis=0) for g in groups]),
+                np.array([(zs[g].min(), zs[g].max()) for g in groups]))
 
     # ~~ results
 
