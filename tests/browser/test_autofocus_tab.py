@@ -97,6 +97,24 @@ def test_autofocus_plots_the_run_and_lands_within_half_a_depth_of_field(page, se
     screenshot(page, "3-after-run")
 
 
+def test_a_run_that_fails_says_why_and_what_to_try(page, server, api):
+    api.save_plugin_settings(camera="custom", stream_url="http://127.0.0.1:9/no-camera", snapshot_url="")
+    try:
+        open_tab(page, server)
+        expect(page.locator(f"{VIEW} .autofocus-view-message")).to_be_visible()
+        wait_for_view_model(page, "vm.canStart()")
+
+        page.click("#autofocus_start")
+
+        expect(page.locator("#autofocus_result .autofocus-verdict")).to_have_text("Not focused", timeout=60_000)
+        reason = api.autofocus()["last"]["reason"]
+        explanation = page.locator("#autofocus_result .autofocus-explanation")
+        assert explanation.inner_text() == view_model(page, f"vm._texts.advice['{reason}']")
+        screenshot(page, "6-failed-run")
+    finally:
+        api.save_plugin_settings(camera="autofocus_sim")
+
+
 def test_cancel_returns_to_idle_and_no_further_z_moves_are_sent(page, server, api):
     api.gcode("G90", "G1 Z5.5 F1200")
     open_tab(page, server)

@@ -42,6 +42,10 @@ class Api:
     def plugin_settings(self) -> dict:
         return self.get("/api/settings")["plugins"]["autofocus"]
 
+    def save_plugin_settings(self, **values) -> None:
+        self.session.post(self.url + "/api/settings", json={"plugins": {"autofocus": values}},
+                          timeout=10).raise_for_status()
+
 
 def screenshot(page, name: str, selector: str = TAB) -> Path:
     """Save a screenshot of the Autofocus tab's content (or of ``selector``) as a test artifact."""

@@ -328,6 +328,11 @@ $(function () {
             return "";
         });
 
+        self.showPlot = ko.pureComputed(function () {
+            var record = self.last();
+            return self.running() || !!(record && record.samples && record.samples.length);
+        });
+
         self.progressText = ko.pureComputed(function () {
             var run = self.run();
             var samples = self.samples();
