@@ -305,6 +305,7 @@ class _Run:
             return self._failed("camera_error", str(exc), restore=True)
 
     def _search(self) -> float:
+        """The phases in order; returns the focused Z (the stage is there) or raises."""
         self._coarse()
         self._check_contrast()
         z = self._refine()
@@ -381,9 +382,8 @@ class _Run:
         Refinement walks towards an edge that holds the best sample (golden-section
         steps). A focus just inside the edge shows up as a sample that beats the edge
         one; if instead a refinement sample next to the edge scores ``EDGE_FLAT`` of it
-        (above the floor)
-        while the edge stays best, the curve is flat at this resolution and still rising
-        outwards: the focus lies beyond the edge.
+        (above the floor) while the edge stays best, the curve is flat at this resolution
+        and still rising outwards: the focus lies beyond the edge.
         """
         order = np.argsort([s.z for s in self.samples])
         ordered = [self.samples[i] for i in order]
@@ -443,7 +443,12 @@ class _Run:
         return min(zs) < z < max(zs)
 
     def _converged(self) -> bool:
-        """Whether the full-resolution samples bracket a fitted peak within 4 tolerances."""
+        """Whether the fitted peak can be trusted enough to go and confirm it.
+
+        Three samples near the top, both levels agreeing on the best, the nearest samples
+        either side of the peak within ``4 * tolerance`` and half the fitted width of each
+        other, R^2 >= ``MIN_R2``, and near-top samples on both sides of the top one.
+        """
         if self.fit is None or self.fit.strong < 3 or not self._levels_agree():
             return False
         zs = np.array(sorted(s.z for s in self.samples))
@@ -476,6 +481,7 @@ class _Run:
         return chosen - floor >= CONFIRM_LOW * (scores.max() - floor)
 
     def _tolerance(self) -> float:
+        """The ``tolerance`` option, or a quarter of the fitted peak's width (mm)."""
         if self.opts.tolerance is not None:
             return self.opts.tolerance
         width = self.fit.fwhm if self.fit is not None and math.isfinite(self.fit.fwhm) else math.inf
