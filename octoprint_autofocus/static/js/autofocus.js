@@ -311,6 +311,12 @@ $(function () {
             };
         });
 
+        self.viewTitle = ko.pureComputed(function () {
+            return self.canRun()
+                ? gettext("Drag on the picture to choose the region to focus on")
+                : "";
+        });
+
         self.cameraMessage = ko.pureComputed(function () {
             if (!self.camera()) {
                 return gettext(
