@@ -184,6 +184,7 @@ def test_the_tab_speaks_german_when_the_interface_language_is_german(page, serve
 
     expect(page.locator("#autofocus_start")).to_contain_text("Autofokus")
     expect(page.locator("#autofocus_reset_roi")).to_contain_text("Bereich zentrieren")
+    screenshot(page, "7-german")
 
 
 def test_a_setting_saved_in_the_pane_reaches_the_server_as_a_number(page, server, api):

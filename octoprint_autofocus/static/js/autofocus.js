@@ -504,6 +504,9 @@ $(function () {
         self.onBeforeBinding = function () {
             self._loadSettings();
             self.liveWanted.subscribe(self._updateLive);
+            self.running.subscribe(function (running) {
+                if (running) self.scores([]);
+            });
             self.scoreWanted.subscribe(function (wanted) {
                 if (wanted) self._pollScore();
             });
