@@ -103,7 +103,7 @@ $(function () {
 
         // ~~ dependencies
         self.loginState = parameters[0];
-        self.settings = parameters[1];
+        self.settingsViewModel = parameters[1];
         self.printerState = parameters[2];
         self.access = parameters[3];
 
@@ -556,7 +556,7 @@ $(function () {
 
         // ~~ helpers
         self._pluginSetting = function (key) {
-            var plugin = self.settings.settings.plugins.autofocus;
+            var plugin = self.settingsViewModel.settings.plugins.autofocus;
             return plugin && plugin[key] ? ko.toJS(plugin[key]) : null;
         };
 
