@@ -3,12 +3,14 @@
 import json
 import threading
 
+import cv2
 import numpy as np
 import pytest
 
-from octoprint_autofocus.focus import FocusResult, autofocus
+from octoprint_autofocus.focus import FocusResult, autofocus, score
 from octoprint_autofocus.focus.fit import fit_peak, vertex_of_three
 from octoprint_autofocus.focus.plan import Motion, coarse_grid
+from octoprint_autofocus.focus.sampling import FrameScorer
 from octoprint_autofocus.simulator import SCENES, make_rig
 from tests.fakes import BlurringCamera, FakeStage
 
@@ -292,6 +294,39 @@ def test_empty_roi_is_a_bad_argument():
     with pytest.raises(ValueError):
         autofocus(stage, BlurringCamera(stage, 3.0), 1.0, 5.0, roi=(0, 0, 0, 10))
     assert stage.commanded == []
+
+
+# ~~ scoring samples
+
+
+def _textured(gain=1.0, blur=0.0, seed=0):
+    """A 240x320 textured frame at ``gain`` brightness, optionally blurred, with light noise."""
+    rng = np.random.default_rng(seed)
+    image = SCENES["texture"](5, SIZE).astype(np.float32)
+    if blur:
+        image = cv2.GaussianBlur(image, (0, 0), blur)
+    noisy = image * gain + rng.normal(0.0, 2.0, image.shape)
+    return np.clip(noisy, 0, 255).astype(np.uint8)
+
+
+def test_flickering_brightness_barely_moves_the_corrected_score_of_a_sharp_frame():
+    corrected = []
+    for gain in (1.0, 1.2):
+        scorer = FrameScorer("tenengrad", None, 1)
+        scorer.sample(0.0, [_textured(blur=6.0)], "coarse")  # far from focus: the floor
+        corrected.append(scorer.sample(1.0, [_textured(gain, seed=1)], "coarse").score)
+    raw_ratio = score(_textured(1.2, seed=1)) / score(_textured(1.0, seed=1))
+    assert raw_ratio > 1.3
+    assert abs(corrected[1] / corrected[0] - 1.0) < 0.05
+
+
+def test_every_level_of_the_pyramid_scores_a_sharp_frame_above_a_blurred_one():
+    scorer = FrameScorer("tenengrad", None, 1)
+    sharp = scorer.sample(0.0, [_textured()], "coarse")
+    blurred = scorer.sample(1.0, [_textured(blur=4.0)], "coarse")
+    assert len(sharp.levels) >= 3
+    assert all(s > b for s, b in zip(sharp.levels, blurred.levels))
+    assert sharp.texture > blurred.texture > 0
 
 
 # ~~ the peak models
