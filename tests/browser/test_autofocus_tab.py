@@ -45,6 +45,29 @@ def test_the_score_and_the_stream_stop_while_the_browser_tab_is_hidden(page, ser
     assert page.locator(f"{VIEW} img").get_attribute("src") is None
 
 
+def test_a_rotated_camera_is_shown_upright_as_octoprint_shows_it(page, server, api):
+    api.session.post(api.url + "/api/settings", json={"plugins": {"classicwebcam": {
+        "stream": "/plugin/autofocus/sim/stream", "rotate90": True, "flipH": True}}}).raise_for_status()
+    api.save_plugin_settings(camera="classic")
+    try:
+        open_tab(page, server)
+        page.wait_for_function(f"document.querySelector('{VIEW} img').naturalWidth > 0", timeout=30_000)
+
+        box = page.locator(VIEW).bounding_box()
+        image = page.locator(f"{VIEW} img").bounding_box()
+        natural = page.evaluate(f"() => {{ const i = document.querySelector('{VIEW} img'); "
+                                f"return [i.naturalWidth, i.naturalHeight]; }}")
+        assert natural[0] > natural[1] and box["height"] > box["width"]
+        assert abs(box["height"] / box["width"] - natural[0] / natural[1]) < 0.02
+        assert abs(image["width"] - box["width"]) < 2 and abs(image["height"] - box["height"]) < 2
+        transform = page.locator(f"{VIEW} img").evaluate("(img) => getComputedStyle(img).transform")
+        a, b, c, d = (float(v) for v in transform[len("matrix("):].split(",")[:4])
+        assert (round(a), round(b), round(c), round(d)) == (0, 1, 1, 0)  # mirrored, then 90 deg left
+        screenshot(page, "8-rotated")
+    finally:
+        api.save_plugin_settings(camera="autofocus_sim")
+
+
 def test_a_dragged_region_is_saved_and_still_there_after_a_reload(page, server, api):
     open_tab(page, server)
     box = page.locator(VIEW).bounding_box()
