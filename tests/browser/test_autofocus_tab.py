@@ -46,8 +46,7 @@ def test_the_score_and_the_stream_stop_while_the_browser_tab_is_hidden(page, ser
 
 
 def test_a_rotated_camera_is_shown_upright_as_octoprint_shows_it(page, server, api):
-    api.session.post(api.url + "/api/settings", json={"plugins": {"classicwebcam": {
-        "stream": "/plugin/autofocus/sim/stream", "rotate90": True, "flipH": True}}}).raise_for_status()
+    api.save_plugin_settings("classicwebcam", stream="/plugin/autofocus/sim/stream", rotate90=True, flipH=True)
     api.save_plugin_settings(camera="classic")
     try:
         open_tab(page, server)

@@ -42,8 +42,8 @@ class Api:
     def plugin_settings(self) -> dict:
         return self.get("/api/settings")["plugins"]["autofocus"]
 
-    def save_plugin_settings(self, **values) -> None:
-        self.session.post(self.url + "/api/settings", json={"plugins": {"autofocus": values}},
+    def save_plugin_settings(self, plugin: str = "autofocus", **values) -> None:
+        self.session.post(self.url + "/api/settings", json={"plugins": {plugin: values}},
                           timeout=10).raise_for_status()
 
 
