@@ -30,6 +30,8 @@ class PeakFit:
     """A fitted peak: its Z and height, its full width at half height above ``floor``, R^2.
 
     ``points`` samples were fitted, ``strong`` of them near the top (not padding).
+    With ``(c2, c1, c0) = params`` and ``u = z - centre`` the curve is
+    ``1 / (c2 u^2 + c1 u + c0)`` (lorentzian) or ``exp(c2 u^2 + c1 u + c0)`` (gaussian).
     """
 
     model: str
@@ -43,6 +45,7 @@ class PeakFit:
     strong: int
     floor: float
     params: Tuple[float, float, float]
+    centre: float
 
 
 def vertex_of_three(z: Sequence[float], s: Sequence[float]) -> Optional[float]:
@@ -141,6 +144,7 @@ def _fit_model(
         strong=strong,
         floor=float(floor),
         params=(float(c2), float(c1), float(c0)),
+        centre=centre,
     )
 
 

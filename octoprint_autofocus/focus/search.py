@@ -615,8 +615,8 @@ class _Run:
         fit = None
         if self.fit is not None:
             f = self.fit
-            params = dict(zip(("c2", "c1", "c0"), f.params), fwhm=f.fwhm, floor=f.floor,
-                          points=f.points)
+            params = dict(zip(("c2", "c1", "c0"), f.params), centre=f.centre, fwhm=f.fwhm,
+                          floor=f.floor, points=f.points)
             fit = Fit(model=f.model, z_peak=f.z_peak, r2=f.r2, z_lo=f.z_lo, z_hi=f.z_hi,
                       params=params)
         return FocusResult(

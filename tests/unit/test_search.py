@@ -358,6 +358,19 @@ def test_gaussian_samples_are_fitted_near_their_centre_with_a_high_r2():
     assert 0.3 < fit.fwhm < 0.65  # 2.355 sigma = 0.47
 
 
+def test_the_fitted_curve_passes_close_to_the_samples_it_was_fitted_to():
+    zs = np.linspace(0.0, 2.0, 9)
+    scores = 1.0 + 8.0 / (1.0 + ((zs - 0.9) / 0.3) ** 2)
+    fit = fit_peak(zs, scores, floor=1.0)
+    used = (zs >= fit.z_lo) & (zs <= fit.z_hi)
+    c2, c1, c0 = fit.params
+    u = zs[used] - fit.centre
+    poly = c2 * u**2 + c1 * u + c0
+    model = 1.0 / poly if fit.model == "lorentzian" else np.exp(poly)
+    assert used.sum() >= 3
+    assert np.max(np.abs(model - scores[used]) / scores[used]) < 0.1
+
+
 def test_a_curve_rising_to_the_end_has_no_fitted_peak_inside():
     zs = np.linspace(0.0, 1.0, 6)
     fit = fit_peak(zs, 1.0 + zs**3, floor=1.0)
