@@ -6,7 +6,7 @@ import pytest
 from playwright.sync_api import expect
 
 from .ui import (DOF, TAB, VIEW, VIEWER, mark_terminal, open_tab, record_sent_lines, screenshot,
-                 show_tab, view_model, wait_for_view_model, wait_idle, z_moves)
+                 show_tab, view_model, wait_for_picture, wait_for_view_model, wait_idle, z_moves)
 
 pytestmark = pytest.mark.browser
 
@@ -14,7 +14,7 @@ pytestmark = pytest.mark.browser
 def test_the_live_view_shows_a_camera_picture_and_the_score_keeps_updating(page, server):
     open_tab(page, server)
 
-    page.wait_for_function(f"document.querySelector('{VIEW} img').naturalWidth > 0", timeout=30_000)
+    wait_for_picture(page)
     wait_for_view_model(page, "vm.scores().length >= 3")
     expect(page.locator("#autofocus_score")).to_have_text(re.compile(r"^\d"))
     assert page.locator(f"{VIEW} .autofocus-view-message").is_hidden()
@@ -50,7 +50,7 @@ def test_a_rotated_camera_is_shown_upright_as_octoprint_shows_it(page, server, a
     api.save_plugin_settings(camera="classic")
     try:
         open_tab(page, server)
-        page.wait_for_function(f"document.querySelector('{VIEW} img').naturalWidth > 0", timeout=30_000)
+        wait_for_picture(page)
 
         box = page.locator(VIEW).bounding_box()
         image = page.locator(f"{VIEW} img").bounding_box()
@@ -161,7 +161,7 @@ def test_cancel_returns_to_idle_and_no_further_z_moves_are_sent(page, server, ap
 def test_a_user_without_the_permission_sees_the_view_but_no_run_buttons(page, server):
     open_tab(page, server, VIEWER)
 
-    page.wait_for_function(f"document.querySelector('{VIEW} img').naturalWidth > 0", timeout=30_000)
+    wait_for_picture(page)
     for button in ("#autofocus_start", "#autofocus_set_reference", "#autofocus_home",
                    "#autofocus_jog_up", "#autofocus_reset_roi"):
         assert page.locator(button).is_hidden(), button
@@ -170,7 +170,7 @@ def test_a_user_without_the_permission_sees_the_view_but_no_run_buttons(page, se
 @pytest.mark.parametrize("user", [None, VIEWER], ids=["admin", "viewer"])
 def test_a_phone_sized_screen_has_no_horizontal_scrolling(phone, server, user):
     open_tab(phone, server, *([user] if user else []))
-    phone.wait_for_function(f"document.querySelector('{VIEW} img').naturalWidth > 0", timeout=30_000)
+    wait_for_picture(phone)
 
     overflow = phone.evaluate("() => document.documentElement.scrollWidth - window.innerWidth")
     assert overflow <= 0

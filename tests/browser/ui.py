@@ -75,6 +75,11 @@ def show_tab(page) -> None:
     page.wait_for_selector(f"{TAB} .autofocus", state="visible")
 
 
+def wait_for_picture(page) -> None:
+    """Wait until the live view has shown a camera picture."""
+    page.wait_for_function(f"document.querySelector('{VIEW} img').naturalWidth > 0", timeout=30_000)
+
+
 def view_model(page, expression: str):
     """Evaluate ``expression`` on the tab's view model (``vm``) in the page."""
     return page.evaluate(f"() => {{ const vm = {VIEW_MODEL}; return {expression}; }}")
