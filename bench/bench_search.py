@@ -19,7 +19,7 @@ focus outside the range) and counts the reasons.
 import argparse
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Dict, List, Optional, Tuple
 
@@ -50,6 +50,8 @@ class Case:
 
 @dataclass
 class Outcome:
+    """What one run achieved, judged against the rig's truth."""
+
     ok: bool
     success: bool
     error_mm: float
@@ -59,11 +61,6 @@ class Outcome:
     seconds: float
     violations: int
     reason: str = ""
-
-
-@dataclass
-class Table:
-    outcomes: List[Outcome] = field(default_factory=list)
 
 
 def draw_cases(count: int, seed: int, scenes: Tuple[str, ...]) -> List[Case]:
@@ -126,6 +123,7 @@ def should_fail_cases(seed: int) -> List[Case]:
 
 
 def run_autofocus(case: Case) -> Outcome:
+    """Our search with its defaults (plus the bench's settle) on a fresh rig."""
     rig = make_rig(**case.rig_args)
     result = autofocus(rig.stage, rig.camera, case.z_min, case.z_max, metric=case.metric,
                        settle=SETTLE, sleep=rig.clock.sleep, clock=rig.clock.now)
@@ -147,6 +145,7 @@ def run_sweep(case: Case, points: int = 41) -> Outcome:
 
 
 def _outcome(case: Case, rig, ok: bool, frames: int, reason: str) -> Outcome:
+    """Judge a finished run by the rig's optical Z and every Z it was commanded to."""
     error = rig.optical_error()
     outside = [z for z in rig.stage.commanded if not case.z_min <= z <= case.z_max]
     return Outcome(ok=ok, success=ok and error <= rig.dof / 2, error_mm=error,
@@ -156,6 +155,7 @@ def _outcome(case: Case, rig, ok: bool, frames: int, reason: str) -> Outcome:
 
 
 def summary(outcomes: List[Outcome]) -> Dict[str, float]:
+    """The figures of one table column."""
     err = np.array([o.error_mm for o in outcomes])
     err_dof = np.array([o.error_dof for o in outcomes])
     return {
@@ -173,6 +173,7 @@ def summary(outcomes: List[Outcome]) -> Dict[str, float]:
 
 def print_tables(cases: List[Case], ours: List[Outcome], sweep: List[Outcome],
                  verbose: bool) -> None:
+    """Ours next to the sweep, with ratios of the figures, then the failed cases."""
     a, b = summary(ours), summary(sweep)
     print(f"{'':18s} {'autofocus':>12s} {'41-pt sweep':>12s} {'ratio':>8s}")
     for key in a:
@@ -188,6 +189,7 @@ def print_tables(cases: List[Case], ours: List[Outcome], sweep: List[Outcome],
 
 
 def print_should_fail(cases: List[Case]) -> None:
+    """Run the cases that must fail and count how they failed."""
     outcomes = [run_autofocus(c) for c in cases]
     print("\nshould-fail cases (flat scene, focus outside the range)")
     for kind in ("flat", "outside"):
@@ -199,6 +201,7 @@ def print_should_fail(cases: List[Case]) -> None:
 
 
 def main(argv: Optional[List[str]] = None) -> None:
+    """Parse the arguments, run the suite and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--holdout", action="store_true", help="run the held-out cases instead")
     parser.add_argument("--cases", type=int, default=120, help="number of cases (default 120)")

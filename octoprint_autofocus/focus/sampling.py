@@ -40,14 +40,12 @@ class Sample:
 
     ``texture`` is the relative contrast (std / mean) of the coarsest level: a ROI with
     nothing in it has almost none even in focus, and the averaging keeps sensor noise out
-    of it. ``spread`` is the standard deviation of the full-resolution score over the
-    frames averaged at this Z (0 for one frame).
+    of it.
     """
 
     z: float
     levels: Tuple[float, ...]
     texture: float
-    spread: float
     phase: str
 
     @property
@@ -88,6 +86,5 @@ class FrameScorer:
         """Average the scores of ``frames`` taken at ``z`` into one :class:`Sample`."""
         scored = [self.score_frame(frame) for frame in frames]
         levels = np.mean([s for s, _ in scored], axis=0)
-        full = [s[0] for s, _ in scored]
         texture = float(np.mean([t for _, t in scored]))
-        return Sample(z, tuple(float(v) for v in levels), texture, float(np.std(full)), phase)
+        return Sample(z, tuple(float(v) for v in levels), texture, phase)
