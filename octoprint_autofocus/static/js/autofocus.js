@@ -567,10 +567,14 @@ $(function () {
             if (step > 0) self.jogStep(step);
         };
 
+        // Saved rounded, and never reaching past the image's edge (the server checks that).
         self._storeRoi = function (roi) {
-            var rounded = _.mapValues(roi, function (value) {
-                return Math.round(value * 10000) / 10000;
-            });
+            var round = function (value) {
+                return Math.floor(value * 10000) / 10000;
+            };
+            var rounded = {x: round(roi.x), y: round(roi.y)};
+            rounded.w = Math.min(round(roi.w), round(1 - rounded.x));
+            rounded.h = Math.min(round(roi.h), round(1 - rounded.y));
             self.roi(rounded);
             self.scores([]);
             if (self.canSaveRoi()) {
