@@ -165,6 +165,7 @@ def summary(outcomes: List[Outcome]) -> Dict[str, float]:
         "median err DOF": float(np.median(err_dof)),
         "p90 err DOF": float(np.percentile(err_dof, 90)),
         "median frames": float(np.median([o.frames for o in outcomes])),
+        "p90 frames": float(np.percentile([o.frames for o in outcomes], 90)),
         "median moves": float(np.median([o.moves for o in outcomes])),
         "median sim s": float(np.median([o.seconds for o in outcomes])),
         "limit violations": float(sum(o.violations for o in outcomes)),
