@@ -60,6 +60,7 @@ class FakePrinter:
         self.sent: List[Tuple[str, FrozenSet[str]]] = []
         self.holds: List[bool] = []
         self.pauses = 0
+        self.printing = False
         self._listeners: List[Callable[[str], None]] = []
         self._sending_listeners: List[Callable[[str, FrozenSet[str]], None]] = []
         self._queue: "queue.Queue[Optional[Tuple[str, Any]]]" = queue.Queue()
@@ -78,6 +79,9 @@ class FakePrinter:
 
     def is_operational(self) -> bool:
         return self.operational
+
+    def is_printing(self) -> bool:
+        return self.printing
 
     def set_job_on_hold(self, value: bool, blocking: bool = True) -> bool:
         self.holds.append(value)

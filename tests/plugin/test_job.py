@@ -17,26 +17,6 @@ from octoprint_autofocus.settings import RunRequest, validate
 from .fakes import FakePrinter
 
 
-class PausablePrinter(FakePrinter):
-    """FakePrinter that also records ``pause_print`` calls and obeys ``G92 Z``."""
-
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.pauses = 0
-        self.printing = False
-
-    def is_printing(self):
-        return self.printing
-
-    def pause_print(self):
-        self.pauses += 1
-
-    def _execute(self, line):
-        if line.startswith("G92 Z"):
-            self.z = float(line[5:])
-        super()._execute(line)
-
-
 class FakeCamera:
     def __init__(self, fail=False):
         self.fail = fail
@@ -85,7 +65,7 @@ class Rig:
     """A FocusJob wired to fakes; ``pushes`` and ``events`` record what it announced."""
 
     def __init__(self, tmp_path, search, settings=None, printer_z=5.0, camera_fails=False):
-        self.printer = PausablePrinter(z=printer_z)
+        self.printer = FakePrinter(z=printer_z)
         self.camera = FakeCamera(fail=camera_fails)
         self.pushes = []
         self.events = []

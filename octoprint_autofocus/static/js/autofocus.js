@@ -546,7 +546,10 @@ $(function () {
             } else if (data.type === "progress") {
                 self.samples.push([data.z, data.score]);
                 self.run(_.extend({}, self.run(), {phase: data.phase}));
+            } else if (data.type === "error") {
+                self._notifyError(data.message);
             } else if (data.record) {
+                if (data.type === "failed") self._notifyError(data.record.message);
                 self.last(data.record);
                 self.state("idle");
                 self.requestData();
@@ -555,6 +558,16 @@ $(function () {
         };
 
         // ~~ helpers
+        // Failures may happen while nobody looks at the tab (@AUTOFOCUS in a job): tell everyone.
+        self._notifyError = function (message) {
+            new PNotify({
+                title: gettext("Autofocus"),
+                text: _.escape(message || gettext("Autofocus failed")),
+                type: "error",
+                hide: false
+            });
+        };
+
         self._pluginSetting = function (key) {
             var plugin = self.settingsViewModel.settings.plugins.autofocus;
             return plugin && plugin[key] ? ko.toJS(plugin[key]) : null;
