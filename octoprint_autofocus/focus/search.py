@@ -377,31 +377,38 @@ class _Run:
         return self._fallback()
 
     def _check_edge(self) -> None:
-        """Fail when the curve still rises into a range edge at the finest scale sampled.
+        """Fail when the curve still rises into a range edge at the finest step taken.
 
         Refinement walks towards an edge that holds the best sample (golden-section
-        steps). A focus just inside the edge shows up as a sample that beats the edge
-        one; if instead a refinement sample next to the edge scores ``EDGE_FLAT`` of it
-        (above the floor) while the edge stays best, the curve is flat at this resolution
-        and still rising outwards: the focus lies beyond the edge.
+        steps). A focus just inside the edge shows up as a sample that clearly beats the
+        edge one and a fitted peak inside the range. If instead the edge sample and every
+        sample between it and the best one score within ``EDGE_FLAT`` of the best (above
+        the floor; or ``EDGE_FLAT_ABSOLUTE`` of its whole score), after at least one
+        refinement sample there, the curve is flat at this resolution and still rising
+        outwards: the focus lies beyond the edge.
         """
-        order = np.argsort([s.z for s in self.samples])
+        if self._fit_inside():
+            return
+        order = np.argsort([s.z for s in self.samples], kind="stable")
         ordered = [self.samples[i] for i in order]
         scores = np.array([s.score for s in ordered])
         combined = self._combined()[order]
         b = int(np.argmax(scores))
-        if b not in (0, len(ordered) - 1) or int(np.argmax(combined)) != b or self._fit_inside():
+        edge = 0 if b < len(ordered) / 2 else len(ordered) - 1
+        if ordered[edge].z not in (self.z_min, self.z_max):
             return
-        edge = ordered[b]
-        if edge.z not in (self.z_min, self.z_max):
-            return
-        inner = ordered[1] if b == 0 else ordered[-2]
-        floor = scores.min()
-        flat = (inner.score - floor >= EDGE_FLAT * (edge.score - floor)
-                or inner.score >= EDGE_FLAT_ABSOLUTE * edge.score)
-        if inner.phase != "coarse" and flat:
+        if abs(int(np.argmax(combined)) - edge) > abs(b - edge):
+            return  # the combined curve peaks further inside
+        if b == edge:  # the edge itself is best: judge it with its inward neighbour
+            b = 1 if edge == 0 else len(ordered) - 2
+        between = ordered[min(edge, b): max(edge, b) + 1]
+        floor, best = scores.min(), scores.max()
+        flat = all(s.score - floor >= EDGE_FLAT * (best - floor)
+                   or s.score >= EDGE_FLAT_ABSOLUTE * best for s in between)
+        if flat and any(s.phase != "coarse" for s in between):
             raise _Failed("peak_at_edge", f"the sharpness still rises into the range edge "
-                          f"Z{edge.z:.4f}: focus may lie outside [{self.z_min}, {self.z_max}]")
+                          f"Z{ordered[edge].z:.4f}: focus may lie outside "
+                          f"[{self.z_min}, {self.z_max}]")
 
     def _fit_inside(self) -> bool:
         """Whether the current fit puts the peak inside the range."""
@@ -425,7 +432,7 @@ class _Run:
         try:
             z = self._peak_z()
         except _Failed as failure:
-            if failure.reason != "poor_fit" or not self._interior(best.z):
+            if failure.reason != "poor_fit" or not self._clearly_interior(best):
                 raise
             z = best.z
         floor = min(s.score for s in self.samples)
@@ -436,6 +443,13 @@ class _Run:
                 return target
         raise _Failed("verify_failed", f"verification score {self.verify_score:.4g} is below "
                       f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
+
+    def _clearly_interior(self, best: Sample) -> bool:
+        """Whether samples on both sides of ``best`` score clearly (not just noise) lower."""
+        floor = min(s.score for s in self.samples)
+        low = floor + EDGE_FLAT * (best.score - floor)
+        return (any(s.z < best.z and s.score < low for s in self.samples)
+                and any(s.z > best.z and s.score < low for s in self.samples))
 
     def _interior(self, z: float) -> bool:
         """Whether there are samples on both sides of ``z``."""
