@@ -310,6 +310,7 @@ class _Run:
         self._check_contrast()
         z = self._refine()
         self._check_texture()
+        self._check_peak_contrast()
         return z
 
     def _coarse(self) -> None:
@@ -332,6 +333,17 @@ class _Run:
         if contrast.max() < MIN_CONTRAST:
             self._check_texture()
             raise _Failed("no_peak", f"scores vary by at most {contrast.max():.1%} over the range")
+
+    def _check_peak_contrast(self) -> None:
+        """Fail when the full-resolution scores found no peak standing out of their floor.
+
+        The coarse levels may show a broad bump where the full-resolution curve is noise:
+        such a "peak" cannot be told from the noise at the resolution focus is judged by.
+        """
+        scores = [s.score for s in self.samples]
+        contrast = (max(scores) - min(scores)) / max(max(scores), 1e-300)
+        if contrast < MIN_CONTRAST:
+            raise _Failed("no_peak", f"full-resolution scores vary by {contrast:.1%} only")
 
     def _check_texture(self) -> None:
         """Fail when the ROI is nearly featureless at the sharpest sample."""
