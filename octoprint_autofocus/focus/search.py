@@ -303,6 +303,11 @@ class _Run:
             return self._failed("camera_stalled", str(exc), restore=True)
         except (CameraError, BadImageError) as exc:
             return self._failed("camera_error", str(exc), restore=True)
+        except (ArithmeticError, IndexError, ValueError, np.linalg.LinAlgError) as exc:
+            # Numbers no model foresaw: report them as an untrustworthy fit, never crash
+            # with the stage somewhere in the range.
+            logger.exception("autofocus: unexpected numerical failure")
+            return self._failed("poor_fit", f"internal numerical failure: {exc!r}", restore=True)
 
     def _search(self) -> float:
         """The phases in order; returns the focused Z (the stage is there) or raises."""
@@ -517,6 +522,8 @@ class _Run:
     def _propose(self) -> Optional[float]:
         """The next Z: the 3-point parabola's vertex, or a golden-section step."""
         zs, levels, spans = self._points()
+        if len(zs) < 2:
+            return None
         cs = _combined(levels)
         b = int(np.argmax(cs))
         if b == 0 or b == len(zs) - 1:
@@ -614,7 +621,7 @@ class _Run:
         groups = [[0]]
         for i in range(1, len(zs)):
             previous = levels[groups[-1][-1], 0]
-            if abs(levels[i, 0] - previous) <= PLATEAU_REL * abs(previous):
+            if previous > 0 and abs(levels[i, 0] - previous) <= PLATEAU_REL * previous:
                 groups[-1].append(i)
             else:
                 groups.append([i])

@@ -189,6 +189,14 @@ def test_peak_beyond_the_range_edge_is_reported_not_trusted(focal):
     assert rig.stage.position() == pytest.approx(3.0)
 
 
+def test_a_curve_of_zeros_fails_cleanly_and_restores_the_start():
+    stage, _, result = run_fake(start=2.5, metric="spot",
+                                camera_args={"texture": 0.0, "noise": 0.0})
+    assert not result.ok
+    assert result.reason in ("no_peak", "low_texture")
+    assert stage.position() == pytest.approx(2.5)
+
+
 def test_restore_on_failure_false_leaves_the_stage_where_the_search_ended():
     rig, result = run_rig(scene="flat", seed=1, focal_z=3.0, dof=0.1, start_z=2.2,
                           options={"restore_on_failure": False})
