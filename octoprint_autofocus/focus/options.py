@@ -1,0 +1,122 @@
+"""The options of :func:`~.search.autofocus`: defaults and checks, before anything moves.
+
+Every bad value raises :class:`ValueError` naming the option, so a typo in a script or a
+settings file fails at once instead of half-way through a run.
+"""
+
+import math
+import time
+from dataclasses import dataclass
+from typing import Any, Callable, Dict, Optional, Sequence, Tuple
+
+from .frames import DECODE_SCALES
+from .plan import APPROACHES
+
+__all__ = ["DEFAULTS", "Options", "parse_options", "checked_range", "checked_roi"]
+
+DEFAULTS: Dict[str, Any] = {
+    "coarse_points": 9,
+    "tolerance": None,
+    "overscan": 0.2,
+    "approach": "above",
+    "settle": 0.1,
+    "frames_per_position": 1,
+    "restore_on_failure": True,
+    "cancel": None,
+    "on_sample": None,
+    "sleep": time.sleep,
+    "clock": time.monotonic,
+    "decode_scale": 1,
+}
+"""Every option of :func:`~.search.autofocus` with its default."""
+
+
+@dataclass(frozen=True)
+class Options:
+    """The checked options of one run (see :data:`DEFAULTS`)."""
+
+    coarse_points: int
+    tolerance: Optional[float]
+    overscan: float
+    approach: str
+    settle: float
+    frames_per_position: int
+    restore_on_failure: bool
+    cancel: Any
+    on_sample: Optional[Callable[[float, float, str], None]]
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
+    decode_scale: int
+
+    def record(self) -> Dict[str, Any]:
+        """The JSON-safe options for the run record."""
+        names = ("coarse_points", "tolerance", "overscan", "approach", "settle",
+                 "frames_per_position", "restore_on_failure", "decode_scale")
+        return {name: getattr(self, name) for name in names}
+
+
+def parse_options(options: Dict[str, Any]) -> Options:
+    """Merge ``options`` into the defaults and check every value."""
+    unknown = sorted(set(options) - set(DEFAULTS))
+    if unknown:
+        raise ValueError(f"unknown autofocus option(s) {unknown}; valid: {sorted(DEFAULTS)}")
+    o = {**DEFAULTS, **options}
+    checks = [
+        (_whole(o["coarse_points"], 3), "coarse_points must be an integer >= 3"),
+        (o["tolerance"] is None or _positive(o["tolerance"]), "tolerance must be None or > 0"),
+        (_non_negative(o["overscan"]), "overscan must be a number >= 0"),
+        (o["approach"] in APPROACHES, f"approach must be one of {sorted(APPROACHES)}"),
+        (_non_negative(o["settle"]), "settle must be a number >= 0"),
+        (_whole(o["frames_per_position"], 1), "frames_per_position must be an integer >= 1"),
+        (isinstance(o["restore_on_failure"], bool), "restore_on_failure must be True or False"),
+        (o["cancel"] is None or callable(getattr(o["cancel"], "is_set", None)),
+         "cancel must be None or have an is_set() method"),
+        (o["on_sample"] is None or callable(o["on_sample"]), "on_sample must be callable"),
+        (callable(o["sleep"]) and callable(o["clock"]), "sleep and clock must be callable"),
+        (o["decode_scale"] in DECODE_SCALES, f"decode_scale must be one of {DECODE_SCALES}"),
+    ]
+    for ok, message in checks:
+        if not ok:
+            raise ValueError(message)
+    o["tolerance"] = None if o["tolerance"] is None else float(o["tolerance"])
+    return Options(**o)
+
+
+def _whole(value: Any, least: int) -> bool:
+    """An int (not a bool) of at least ``least``."""
+    return isinstance(value, int) and not isinstance(value, bool) and value >= least
+
+
+def _positive(value: Any) -> bool:
+    """A finite number > 0."""
+    return _non_negative(value) and value > 0
+
+
+def _non_negative(value: Any) -> bool:
+    """A finite number >= 0 (not a bool)."""
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    return number and math.isfinite(value) and value >= 0
+
+
+def checked_range(z_min: Any, z_max: Any) -> Tuple[float, float]:
+    """``(z_min, z_max)`` as floats; finite and ``z_min < z_max``."""
+    try:
+        lo, hi = float(z_min), float(z_max)
+    except (TypeError, ValueError):
+        raise ValueError(f"z_min and z_max must be numbers, got {z_min!r}, {z_max!r}") from None
+    if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+        raise ValueError(f"need finite z_min < z_max, got z_min={z_min!r}, z_max={z_max!r}")
+    return lo, hi
+
+
+def checked_roi(roi: Optional[Sequence[float]]) -> Optional[Tuple[int, int, int, int]]:
+    """A ROI as four whole pixels with a positive size, or None."""
+    if roi is None:
+        return None
+    try:
+        x, y, w, h = (int(round(float(v))) for v in roi)
+    except (TypeError, ValueError):
+        raise ValueError(f"roi must be (x, y, w, h) numbers, got {roi!r}") from None
+    if x < 0 or y < 0 or w <= 0 or h <= 0:
+        raise ValueError(f"roi must have x, y >= 0 and w, h > 0, got {roi!r}")
+    return x, y, w, h
