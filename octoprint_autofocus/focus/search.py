@@ -26,6 +26,10 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    fitted height; otherwise it is one more sample and refinement goes on. After
    ``MAX_FINE`` refinement samples the fitted (else the best) Z is verified once against
    ``VERIFY_RATIO``.
+5. **Noise check**: unless the scores span many times a free bound of their noise, up to
+   ``NOISE_REPEATS`` more frames at the chosen Z measure the noise (frames at one Z differ
+   by noise alone) and must show, in a one-sided t-test, that the chosen Z scores above
+   the median sample; a small or noisy ROI looking at pure noise ends as ``no_peak``.
 
 Neighbouring samples with identical scores (a camera replaying a recorded focus stack
 returns the same slice between slice positions) are merged into one point, so a plateau
@@ -83,6 +87,19 @@ EDGE_FLAT_ABSOLUTE = 0.97
 """... or this fraction of its whole score (a high floor with noise never gets closer)."""
 MAX_FINE = 12
 """At most this many refinement samples."""
+NOISE_SURE = 6.0
+"""A run whose score range is this many times its neighbour-difference noise bound is no
+noise: its peak is accepted without a repeat frame (see :meth:`_Run._check_noise`)."""
+NOISE_LEVEL = 0.005
+"""Otherwise the frames at the chosen Z must beat the median sample at this significance."""
+NOISE_REPEATS = 2
+"""At most this many repeat frames at the chosen Z, taken one by one until the test passes."""
+_T_SMALL = (63.657, 9.925, 5.841, 4.604, 4.032)
+"""Student's t quantiles at 1 - ``NOISE_LEVEL`` for 1 to 5 degrees of freedom."""
+_Z_LEVEL = 2.5758
+"""The normal quantile at 1 - ``NOISE_LEVEL``."""
+_MAD_OF_DIFFERENCE = 0.6745 * math.sqrt(2.0)
+"""median |a - b| of two independent normal draws, in units of their SD."""
 PLATEAU_REL = 1e-6
 """Neighbouring samples whose full-resolution scores differ by less than this share match."""
 _GOLDEN = 0.381966
@@ -106,6 +123,24 @@ def _union(starts: np.ndarray, ends: np.ndarray) -> List[Tuple[float, float]]:
         else:
             merged.append((start, end))
     return merged
+
+
+def _neighbour_noise(scores: np.ndarray) -> float:
+    """A bound of the noise SD of ``scores`` (ordered by Z): their neighbours' median difference.
+
+    On a flat stretch the differences are noise alone; a slope only adds to them.
+    """
+    if len(scores) < 2:
+        return math.inf
+    return float(np.median(np.abs(np.diff(scores)))) / _MAD_OF_DIFFERENCE
+
+
+def _t_quantile(freedom: int) -> float:
+    """Student's t quantile at 1 - ``NOISE_LEVEL`` (a table, then its Cornish-Fisher series)."""
+    if freedom <= len(_T_SMALL):
+        return _T_SMALL[max(freedom, 1) - 1]
+    z, v = _Z_LEVEL, float(freedom)
+    return z + (z ** 3 + z) / (4 * v) + (5 * z ** 5 + 16 * z ** 3 + 3 * z) / (96 * v * v)
 
 
 class _Failed(Exception):
@@ -212,6 +247,7 @@ class _Run:
         z = self._refine()
         self._check_texture()
         self._check_peak_contrast()
+        self._check_noise(z)
         return z
 
     def _coarse(self) -> None:
@@ -245,6 +281,54 @@ class _Run:
         contrast = (max(scores) - min(scores)) / max(max(scores), 1e-300)
         if contrast < MIN_CONTRAST:
             raise _Failed("no_peak", f"full-resolution scores vary by {contrast:.1%} only")
+
+    def _check_noise(self, z: float) -> None:
+        """Fail with no_peak when the peak at ``z`` cannot be told from the score noise.
+
+        A bound of the noise comes free: the median difference of neighbouring points
+        (:func:`_neighbour_noise`; a peak's flanks only inflate it). Scores spanning
+        ``NOISE_SURE`` such bounds hold a real peak. Otherwise frames are taken at ``z``
+        (the stage is there), one by one up to ``NOISE_REPEATS``, until the test passes.
+        Frames at one Z differ by noise alone, so their spread measures it
+        (:meth:`_repeat_noise`). The frames at ``z`` are fresh measurements, unlike the
+        best sample, which won its place partly by noise: their mean must beat the median
+        sample in a one-sided t-test at level ``NOISE_LEVEL``.
+        """
+        _, levels, _ = self._points()
+        scores = levels[:, 0]
+        if scores.max() - scores.min() >= NOISE_SURE * _neighbour_noise(scores):
+            return
+        for _ in range(NOISE_REPEATS):
+            self.verify_score = self._measure(z, "verify").score
+            height, error, freedom = self._peak_over_noise(z)
+            if height > _t_quantile(freedom) * error:
+                return
+        raise _Failed("no_peak", f"the peak stands {height:.4g} above the median sample, "
+                      f"within the score noise (standard error {error:.3g}, {freedom} "
+                      f"degrees of freedom, from repeated frames)")
+
+    def _peak_over_noise(self, z: float) -> Tuple[float, float, int]:
+        """How far the frames at ``z`` stand above the median sample, its standard error
+        and the degrees of freedom of that error's noise estimate."""
+        at_z = [s.score for s in self.samples if s.z == z]
+        others = [s.score for s in self.samples if s.z != z]
+        sigma, freedom = self._repeat_noise()
+        # the median of n normal draws has the variance pi / 2n of one draw
+        error = sigma * math.sqrt(1.0 / len(at_z) + math.pi / (2.0 * len(others)))
+        return float(np.mean(at_z) - np.median(others)), error, freedom
+
+    def _repeat_noise(self) -> Tuple[float, int]:
+        """The score noise (SD) and its degrees of freedom, from samples at the same Z.
+
+        Pooled over every Z sampled more than once; the stage was at the same place, so
+        only the camera's noise (and anything that drifts) differs between the frames.
+        """
+        groups: dict = {}
+        for s in self.samples:
+            groups.setdefault(s.z, []).append(s.score)
+        squares = sum(float(np.sum((np.array(g) - np.mean(g)) ** 2)) for g in groups.values())
+        freedom = sum(len(g) - 1 for g in groups.values())
+        return math.sqrt(squares / max(freedom, 1)), freedom
 
     def _check_texture(self) -> None:
         """Fail when the ROI is nearly featureless at the sharpest sample."""
