@@ -24,9 +24,10 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
 4. **Confirm**: move to the fitted peak and take a ``verify`` frame. It must reach
    ``CONFIRM_LOW`` of the best earlier sample and at most ``CONFIRM_HIGH`` times the
    fitted height; otherwise it is one more sample and refinement goes on. After
-   ``MAX_FINE`` refinement samples the fitted (else the best) Z is verified once against
-   ``VERIFY_RATIO``.
-5. **Noise check**: unless the scores span many times a free bound of their noise, up to
+   ``MAX_FINE`` refinement samples the fitted Z is verified once against ``VERIFY_RATIO``
+   (a poor fit's best sample, only if clearly interior, against ``CONFIRM_LOW``).
+5. **Noise check**: unless the scores span many times a free bound of their noise (and
+   always for a poor fit's best sample), up to
    ``NOISE_REPEATS`` more frames at the chosen Z measure the noise (frames at one Z differ
    by noise alone) and must show, in a one-sided t-test, that the chosen Z scores above
    the median sample; a small or noisy ROI looking at pure noise ends as ``no_peak``.
@@ -215,6 +216,7 @@ class _Run:
         self.frames = 0
         self.fit: Optional[PeakFit] = None
         self.verify_score: Optional[float] = None
+        self.guessed = False  # the peak is a poor fit's best sample (see _fallback)
 
     # ~~ the run
 
@@ -285,27 +287,42 @@ class _Run:
     def _check_noise(self, z: float) -> None:
         """Fail with no_peak when the peak at ``z`` cannot be told from the score noise.
 
-        A bound of the noise comes free: the median difference of neighbouring points
-        (:func:`_neighbour_noise`; a peak's flanks only inflate it). Scores spanning
-        ``NOISE_SURE`` such bounds hold a real peak. Otherwise frames are taken at ``z``
-        (the stage is there), one by one up to ``NOISE_REPEATS``, until the test passes.
-        Frames at one Z differ by noise alone, so their spread measures it
-        (:meth:`_repeat_noise`). The frames at ``z`` are fresh measurements, unlike the
-        best sample, which won its place partly by noise: their mean must beat the median
-        sample in a one-sided t-test at level ``NOISE_LEVEL``.
+        Scores spanning ``NOISE_SURE`` times a free bound of their noise hold a real peak
+        (:meth:`_clearly_above_noise`), unless the peak was only guessed (a poor fit's best
+        sample, see :meth:`_fallback`). Otherwise frames are taken at ``z`` (the stage is
+        there), one by one up to ``NOISE_REPEATS``, until they pass :meth:`_stands_out`.
         """
-        _, levels, _ = self._points()
-        scores = levels[:, 0]
-        if scores.max() - scores.min() >= NOISE_SURE * _neighbour_noise(scores):
+        if not self.guessed and self._clearly_above_noise():
             return
         for _ in range(NOISE_REPEATS):
             self.verify_score = self._measure(z, "verify").score
-            height, error, freedom = self._peak_over_noise(z)
-            if height > _t_quantile(freedom) * error:
+            if self._stands_out(z):
                 return
+        height, error, freedom = self._peak_over_noise(z)
         raise _Failed("no_peak", f"the peak stands {height:.4g} above the median sample, "
                       f"within the score noise (standard error {error:.3g}, {freedom} "
                       f"degrees of freedom, from repeated frames)")
+
+    def _clearly_above_noise(self) -> bool:
+        """Whether the scores span ``NOISE_SURE`` times a bound of their noise.
+
+        The bound comes free: the median difference of neighbouring points
+        (:func:`_neighbour_noise`; a peak's flanks only inflate it).
+        """
+        _, levels, _ = self._points()
+        scores = levels[:, 0]
+        return bool(scores.max() - scores.min() >= NOISE_SURE * _neighbour_noise(scores))
+
+    def _stands_out(self, z: float) -> bool:
+        """Whether the frames at ``z`` score above the median sample beyond the noise.
+
+        Frames at one Z differ by noise alone, so their spread measures it
+        (:meth:`_repeat_noise`); the frames at ``z`` must beat the median sample in a
+        one-sided t-test at level ``NOISE_LEVEL``. Fresh frames at ``z`` are fair
+        measurements, unlike the best sample, which won its place partly by noise.
+        """
+        height, error, freedom = self._peak_over_noise(z)
+        return height > _t_quantile(freedom) * error
 
     def _peak_over_noise(self, z: float) -> Tuple[float, float, int]:
         """How far the frames at ``z`` stand above the median sample, its standard error
@@ -424,22 +441,33 @@ class _Run:
                 and sample.score <= CONFIRM_HIGH * self.fit.height)
 
     def _fallback(self) -> float:
-        """Out of refinement budget: check the fitted (or else the best) Z once."""
+        """Out of refinement budget: check the fitted (or else the best) Z once.
+
+        Without a trusted fit (poor_fit) the best sample is only a guess, accepted when it
+        is clearly interior and a frame there reaches ``CONFIRM_LOW`` (not just
+        ``VERIFY_RATIO``) of it above the floor; :meth:`_check_noise` then always tests it
+        against the noise. A curve whose best sample does not even stand out of the
+        noise fails as no_peak rather than verify_failed.
+        """
         best = max(self.samples, key=lambda s: s.score)
+        ratio = VERIFY_RATIO
         try:
             z = self._peak_z()
         except _Failed as failure:
             if failure.reason != "poor_fit" or not self._clearly_interior(best):
                 raise
-            z = best.z
+            z, ratio, self.guessed = best.z, CONFIRM_LOW, True
         floor = min(s.score for s in self.samples)
         for target in dict.fromkeys((z, best.z)):
             sample = self._measure(target, "verify")
             self.verify_score = sample.score
-            if sample.score - floor >= VERIFY_RATIO * (best.score - floor):
+            if sample.score - floor >= ratio * (best.score - floor):
                 return target
+        if not self._clearly_above_noise() and not self._stands_out(best.z):
+            raise _Failed("no_peak", "the best sample does not stand out of the score noise "
+                          "of the frames repeated at its Z")
         raise _Failed("verify_failed", f"verification score {self.verify_score:.4g} is below "
-                      f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
+                      f"{ratio} x the best sample's {best.score:.4g}")
 
     def _clearly_interior(self, best: Sample) -> bool:
         """Whether samples on both sides of ``best`` score clearly (not just noise) lower."""
