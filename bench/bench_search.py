@@ -35,6 +35,8 @@ MAIN_SCENES = ("pcb", "texture", "cells", "grid")
 HOLDOUT_SCENES = ("text", "fibers", "stars", "pcb", "texture")
 SETTLE = 0.05
 SIZE = (320, 240)
+SMALL_ROI_SIZES = ((320, 240), (640, 480))
+"""Frame sizes of the small-ROI should-fail cases (the ROI is a quarter of each side)."""
 
 
 @dataclass
@@ -46,6 +48,7 @@ class Case:
     z_min: float
     z_max: float
     metric: str = "tenengrad"
+    roi: Optional[Tuple[int, int, int, int]] = None
 
 
 @dataclass
@@ -103,7 +106,12 @@ def draw_cases(count: int, seed: int, scenes: Tuple[str, ...]) -> List[Case]:
 
 
 def should_fail_cases(seed: int) -> List[Case]:
-    """Flat scenes and focal planes outside the range."""
+    """Flat scenes, focal planes outside the range, and small noisy ROIs far from focus.
+
+    In the last group a quarter-side ROI (80x60 or 160x120 px) of a JPEG frame sees the
+    focal plane 10 to 60 DOF beyond the range: its score is noise, which must not pass
+    for a peak.
+    """
     rng = np.random.default_rng(seed)
     cases = []
     for i in range(10):
@@ -119,14 +127,26 @@ def should_fail_cases(seed: int) -> List[Case]:
         rig_args = dict(scene=str(rng.choice(MAIN_SCENES)), seed=100 + i, focal_z=focal, dof=dof,
                         z_limits=(-5.0, 9.0), start_z=2.0, size=SIZE)
         cases.append(Case(f"outside{i}", rig_args, 1.0, 3.0))
+    for i in range(20):
+        size = SMALL_ROI_SIZES[i % len(SMALL_ROI_SIZES)]
+        dof = 0.1
+        beyond = float(rng.uniform(10.0, 60.0)) * dof
+        focal = 3.0 + beyond if i % 4 < 2 else 1.0 - beyond
+        rig_args = dict(scene=str(rng.choice(MAIN_SCENES + ("text",))), seed=200 + i,
+                        focal_z=focal, dof=dof, z_limits=(-5.0, 12.0),
+                        start_z=float(rng.uniform(1.0, 3.0)), size=size, noise=0.01,
+                        jpeg_quality=85)
+        w, h = size
+        roi = (int(rng.integers(0, w - w // 4)), int(rng.integers(0, h - h // 4)), w // 4, h // 4)
+        cases.append(Case(f"smallroi{i}", rig_args, 1.0, 3.0, roi=roi))
     return cases
 
 
 def run_autofocus(case: Case) -> Outcome:
     """Our search with its defaults (plus the bench's settle) on a fresh rig."""
     rig = make_rig(**case.rig_args)
-    result = autofocus(rig.stage, rig.camera, case.z_min, case.z_max, metric=case.metric,
-                       settle=SETTLE, sleep=rig.clock.sleep, clock=rig.clock.now)
+    result = autofocus(rig.stage, rig.camera, case.z_min, case.z_max, roi=case.roi,
+                       metric=case.metric, settle=SETTLE, sleep=rig.clock.sleep, clock=rig.clock.now)
     return _outcome(case, rig, result.ok, result.frames, result.reason)
 
 
@@ -192,8 +212,8 @@ def print_tables(cases: List[Case], ours: List[Outcome], sweep: List[Outcome],
 def print_should_fail(cases: List[Case]) -> None:
     """Run the cases that must fail and count how they failed."""
     outcomes = [run_autofocus(c) for c in cases]
-    print("\nshould-fail cases (flat scene, focus outside the range)")
-    for kind in ("flat", "outside"):
+    print("\nshould-fail cases (flat scene, focus outside the range, small noisy ROI)")
+    for kind in ("flat", "outside", "smallroi"):
         group = [o for c, o in zip(cases, outcomes) if c.name.startswith(kind)]
         reasons = Counter(o.reason or "ok (wrong)" for o in group)
         correct = sum(not o.ok for o in group)

@@ -11,6 +11,7 @@ from octoprint_autofocus.focus import FocusResult, autofocus, score
 from octoprint_autofocus.focus.fit import fit_peak, vertex_of_three
 from octoprint_autofocus.focus.plan import Motion, coarse_grid
 from octoprint_autofocus.focus.sampling import FrameScorer
+from octoprint_autofocus.focus.search import _t_quantile
 from octoprint_autofocus.simulator import SCENES, make_rig
 from tests.fakes import BlurringCamera, FakeStage
 
@@ -187,6 +188,38 @@ def test_peak_beyond_the_range_edge_is_reported_not_trusted(focal):
     assert not result.ok
     assert result.reason == "peak_at_edge"
     assert rig.stage.position() == pytest.approx(3.0)
+
+
+SMALL_NOISY_ROI = dict(dof=0.1, z_limits=(-5.0, 20.0), noise=0.01, jpeg_quality=85,
+                      options={"roi": (106, 80, 80, 60)})
+"""An 80x60 px ROI of a JPEG frame: a score that noise moves by several per cent."""
+
+
+@pytest.mark.parametrize("scene", ["pcb", "texture", "cells"])
+def test_focus_far_outside_the_range_seen_through_a_small_noisy_roi_never_comes_back_ok(scene):
+    for seed in range(6):
+        _, result = run_rig(3.0, 5.0, scene=scene, seed=seed, focal_z=10.0, start_z=4.0,
+                            **SMALL_NOISY_ROI)
+        assert not result.ok, f"seed {seed}: noise accepted as a peak at Z{result.z:.3f}"
+        assert result.reason == "no_peak", f"seed {seed}"
+
+
+@pytest.mark.parametrize("scene", ["pcb", "texture", "cells"])
+def test_a_real_peak_seen_through_the_same_small_noisy_roi_is_still_found(scene):
+    for seed in range(6):
+        rig, result = run_rig(3.0, 5.0, scene=scene, seed=seed, focal_z=4.3, start_z=3.0,
+                              **SMALL_NOISY_ROI)
+        assert result.ok, f"seed {seed}: {result.reason}"
+        assert rig.optical_error() <= rig.dof / 2, f"seed {seed}"
+
+
+def test_the_noise_test_quantile_matches_students_t_and_falls_to_the_normal_one():
+    exact = {1: 63.657, 2: 9.925, 6: 3.707, 10: 3.169, 30: 2.750}  # t at 0.995
+    for freedom, value in exact.items():
+        assert _t_quantile(freedom) == pytest.approx(value, rel=0.02)
+    series = [_t_quantile(f) for f in range(1, 200)]
+    assert all(b < a for a, b in zip(series, series[1:]))
+    assert series[-1] == pytest.approx(2.5758, rel=0.01)
 
 
 def test_a_curve_of_zeros_fails_cleanly_and_restores_the_start():
