@@ -310,7 +310,7 @@ class WebcamSource:
             raise CameraError(_http_error(url, exc.code, exc.reason)) from exc
         except (urllib.error.URLError, OSError, http.client.HTTPException) as exc:
             cause = getattr(exc, "reason", exc)
-            if isinstance(cause, TimeoutError):
+            if isinstance(cause, (TimeoutError, socket.timeout)):  # distinct before Python 3.10
                 raise CameraStalled(_stalled(url, self.timeout)) from exc
             raise CameraError(_unreachable(url, cause)) from exc
         _check_jpeg(data, url)
