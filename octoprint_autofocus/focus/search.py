@@ -24,8 +24,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
 4. **Confirm**: move to the fitted peak and take a ``verify`` frame. It must reach
    ``CONFIRM_LOW`` of the best earlier sample and at most ``CONFIRM_HIGH`` times the
    fitted height; otherwise it is one more sample and refinement goes on. After
-   ``MAX_FINE`` refinement samples the fitted Z is verified once against ``VERIFY_RATIO``
-   (a poor fit's best sample, only if clearly interior, against ``CONFIRM_LOW``).
+   ``MAX_FINE`` refinement samples the fitted (else, if clearly interior, the best) Z is
+   verified once against ``VERIFY_RATIO``.
 5. **Noise check**: unless the scores span many times a free bound of their noise (and
    always for a poor fit's best sample), up to
    ``NOISE_REPEATS`` more frames at the chosen Z measure the noise (frames at one Z differ
@@ -93,7 +93,7 @@ NOISE_SURE = 6.0
 noise: its peak is accepted without a repeat frame (see :meth:`_Run._check_noise`)."""
 NOISE_LEVEL = 0.005
 """Otherwise the frames at the chosen Z must beat the median sample at this significance."""
-NOISE_REPEATS = 2
+NOISE_REPEATS = 3
 """At most this many repeat frames at the chosen Z, taken one by one until the test passes."""
 _T_SMALL = (63.657, 9.925, 5.841, 4.604, 4.032)
 """Student's t quantiles at 1 - ``NOISE_LEVEL`` for 1 to 5 degrees of freedom."""
@@ -325,11 +325,14 @@ class _Run:
         return height > _t_quantile(freedom) * error
 
     def _peak_over_noise(self, z: float) -> Tuple[float, float, int]:
-        """How far the frames at ``z`` stand above the median sample, its standard error
-        and the degrees of freedom of that error's noise estimate."""
+        """How far the frames at ``z`` stand above the median other point (:meth:`_points`),
+        its standard error and the degrees of freedom of that error's noise estimate."""
         at_z = [s.score for s in self.samples if s.z == z]
-        others = [s.score for s in self.samples if s.z != z]
+        _, levels, spans = self._points()  # a replayed slice seen at several Zs counts once
+        others = levels[(spans[:, 0] > z) | (spans[:, 1] < z), 0]
         sigma, freedom = self._repeat_noise()
+        if not len(others):
+            return 0.0, math.inf, freedom
         # the median of n normal draws has the variance pi / 2n of one draw
         error = sigma * math.sqrt(1.0 / len(at_z) + math.pi / (2.0 * len(others)))
         return float(np.mean(at_z) - np.median(others)), error, freedom
@@ -443,31 +446,29 @@ class _Run:
     def _fallback(self) -> float:
         """Out of refinement budget: check the fitted (or else the best) Z once.
 
-        Without a trusted fit (poor_fit) the best sample is only a guess, accepted when it
-        is clearly interior and a frame there reaches ``CONFIRM_LOW`` (not just
-        ``VERIFY_RATIO``) of it above the floor; :meth:`_check_noise` then always tests it
-        against the noise. A curve whose best sample does not even stand out of the
-        noise fails as no_peak rather than verify_failed.
+        Without a trusted fit (poor_fit) the best sample is only a guess: it is tried when
+        it is clearly interior, and if verified :meth:`_check_noise` always tests it
+        against the noise with repeated frames. A curve whose best sample does not even
+        stand out of the noise fails as no_peak rather than verify_failed.
         """
         best = max(self.samples, key=lambda s: s.score)
-        ratio = VERIFY_RATIO
         try:
             z = self._peak_z()
         except _Failed as failure:
             if failure.reason != "poor_fit" or not self._clearly_interior(best):
                 raise
-            z, ratio, self.guessed = best.z, CONFIRM_LOW, True
+            z, self.guessed = best.z, True
         floor = min(s.score for s in self.samples)
         for target in dict.fromkeys((z, best.z)):
             sample = self._measure(target, "verify")
             self.verify_score = sample.score
-            if sample.score - floor >= ratio * (best.score - floor):
+            if sample.score - floor >= VERIFY_RATIO * (best.score - floor):
                 return target
         if not self._clearly_above_noise() and not self._stands_out(best.z):
             raise _Failed("no_peak", "the best sample does not stand out of the score noise "
                           "of the frames repeated at its Z")
         raise _Failed("verify_failed", f"verification score {self.verify_score:.4g} is below "
-                      f"{ratio} x the best sample's {best.score:.4g}")
+                      f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
 
     def _clearly_interior(self, best: Sample) -> bool:
         """Whether samples on both sides of ``best`` score clearly (not just noise) lower."""
