@@ -18,6 +18,9 @@ def test_the_live_view_shows_a_camera_picture_and_the_score_keeps_updating(page,
     wait_for_view_model(page, "vm.scores().length >= 3")
     expect(page.locator("#autofocus_score")).to_have_text(re.compile(r"^\d"))
     assert page.locator(f"{VIEW} .autofocus-view-message").is_hidden()
+    points = page.locator(".autofocus-sparkline polyline").get_attribute("points").split()
+    xs = [float(point.split(",")[0]) for point in points]
+    assert len(xs) >= 3 and xs == sorted(xs) and xs[-1] == pytest.approx(100.0), "newest score at the right"
     screenshot(page, "1-before-run")
 
 

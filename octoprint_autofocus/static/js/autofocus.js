@@ -245,16 +245,17 @@ $(function () {
             return score >= 1000 ? Math.round(score).toLocaleString() : score.toPrecision(4);
         });
 
-        // SVG polyline points of the recent scores, in a 100 x 30 box.
+        // SVG polyline points of the recent scores, in a 100 x 30 box; the newest at the right.
         self.sparkline = ko.pureComputed(function () {
             var scores = self.scores();
             if (scores.length < 2) return "";
             var lo = Math.min.apply(null, scores);
             var hi = Math.max.apply(null, scores);
             var span = hi - lo || 1;
+            var last = scores.length - 1;
             return scores
                 .map(function (score, i) {
-                    var x = (100 * i) / (SPARKLINE_LENGTH - 1);
+                    var x = 100 - (100 * (last - i)) / (SPARKLINE_LENGTH - 1);
                     var y = 28 - (26 * (score - lo)) / span;
                     return x.toFixed(1) + "," + y.toFixed(1);
                 })
