@@ -13,7 +13,7 @@ import numpy as np
 
 from octoprint_autofocus.focus.errors import CameraError, CameraStalled, MoveRefused, StageError
 
-__all__ = ["FakeStage", "BlurringCamera", "Event"]
+__all__ = ["FakeStage", "BlurringCamera", "StackCamera", "Event"]
 
 Event = Tuple[str, float]
 """A log entry: ``("move", z)`` or ``("frame", optical z)``."""
@@ -107,3 +107,26 @@ class BlurringCamera:
         image = cv2.GaussianBlur(self.scene, (0, 0), sigma) if sigma > 0.05 else self.scene
         noisy = image + self._rng.normal(0.0, self.noise, image.shape).astype(np.float32)
         return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
+
+
+class StackCamera(BlurringCamera):
+    """A :class:`BlurringCamera` that only has the slices of a recorded focus stack.
+
+    Each frame shows the slice nearest to the stage's optical Z; outside
+    ``[slices[0], slices[-1]]`` the end slice repeats. Sensor noise is fresh on every
+    frame, so frames of one slice differ by noise alone, as a replayed stack with live
+    noise (or a JPEG re-encode) does.
+    """
+
+    def __init__(self, stage: FakeStage, focus_z: float, slices: np.ndarray, **kwargs) -> None:
+        super().__init__(stage, focus_z, **kwargs)
+        self.slices = np.asarray(slices, dtype=float)
+
+    def frame(self) -> np.ndarray:
+        """The nearest slice's image, seen through fresh noise."""
+        actual = self.stage.actual_z
+        self.stage.actual_z = float(self.slices[np.argmin(np.abs(self.slices - actual))])
+        try:
+            return super().frame()
+        finally:
+            self.stage.actual_z = actual

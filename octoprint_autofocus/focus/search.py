@@ -31,6 +31,11 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    ``NOISE_REPEATS`` more frames at the chosen Z measure the noise (frames at one Z differ
    by noise alone) and must show, in a one-sided t-test, that the chosen Z scores above
    the median sample; a small or noisy ROI looking at pure noise ends as ``no_peak``.
+6. **Bracket check**: on each side of the chosen Z some sample must score lower beyond the
+   noise (by the free bound, else in a t-test on frames repeated there and at the chosen
+   Z). A top that reaches a range edge without falling (a replayed stack's end slice seen
+   at several Zs, a carriage that cannot get closer to the edge) ends as ``peak_at_edge``:
+   the focus may lie beyond it.
 
 Neighbouring samples with identical scores (a camera replaying a recorded focus stack
 returns the same slice between slice positions) are merged into one point, so a plateau
@@ -250,6 +255,7 @@ class _Run:
         self._check_texture()
         self._check_peak_contrast()
         self._check_noise(z)
+        self._check_bracketed(z)
         return z
 
     def _coarse(self) -> None:
@@ -302,6 +308,58 @@ class _Run:
         raise _Failed("no_peak", f"the peak stands {height:.4g} above the median sample, "
                       f"within the score noise (standard error {error:.3g}, {freedom} "
                       f"degrees of freedom, from repeated frames)")
+
+    def _check_bracketed(self, z: float) -> None:
+        """Fail unless, on each side of ``z``, some sample scores lower than ``z`` beyond the noise.
+
+        An interior peak falls off on both sides before the range ends. Near an edge the
+        samples between the peak and the edge may all show the same slice of a replayed
+        stack (or a top still rising outwards, flattened by noise): then nothing there is
+        lower than ``z`` and the focus may lie beyond the edge (``peak_at_edge``). A side
+        passes at once when its lowest sample lies ``NOISE_SURE`` times the free noise
+        bound below the frames at ``z``, or below the near-top cut of the fit (``NEAR_TOP``
+        of the height above the floor: a fall the noise check already set apart from the
+        noise, as the peak's height is); otherwise frames are repeated at ``z`` and at that
+        sample's Z (up to ``NOISE_REPEATS`` more at each) until a one-sided t-test at
+        ``NOISE_LEVEL`` shows it lower (:meth:`_clearly_lower`). The stage ends at ``z``.
+        """
+        _, levels, spans = self._points()
+        free_bound = NOISE_SURE * _neighbour_noise(levels[:, 0])
+        floor = float(levels[:, 0].min())
+        for below, edge in ((True, self.z_min), (False, self.z_max)):
+            side = [s for s in self.samples if (s.z < z if below else s.z > z)]
+            # a plateau holding z (one replayed slice) is no lower sample on either side
+            plateau = spans[(spans[:, 0] <= z) & (z <= spans[:, 1])]
+            side = [s for s in side if not np.any((plateau[:, 0] <= s.z) & (s.z <= plateau[:, 1]))]
+            low_z = min(side, key=lambda s: s.score).z if side else None
+            while low_z is None or not self._clearly_lower(z, low_z, free_bound, floor):
+                counts = {t: sum(s.z == t for s in self.samples) for t in (z, low_z)}
+                target = min(counts, key=counts.get)
+                if low_z is None or counts[target] > NOISE_REPEATS:
+                    reached = low_z is None or edge in (s.z for s in side)
+                    raise _Failed("peak_at_edge" if reached else "no_peak",
+                                  f"no sample between Z{z:.4f} and the range edge Z{edge:.4f} "
+                                  f"scores lower beyond the score noise: focus may lie outside "
+                                  f"[{self.z_min}, {self.z_max}]")
+                sample = self._measure(target, "verify")
+                if target == z:
+                    self.verify_score = sample.score
+        if self.motion.position != z:  # the last frames were taken at a lower sample's Z
+            self.motion.arrive(z)
+
+    def _clearly_lower(self, z: float, low_z: float, free_bound: float, floor: float) -> bool:
+        """Whether the frames at ``low_z`` score below those at ``z`` by ``free_bound``, below
+        the near-top cut over ``floor``, or, with repeated frames, in a one-sided t-test at
+        level ``NOISE_LEVEL``."""
+        at_z = [s.score for s in self.samples if s.z == z]
+        at_low = [s.score for s in self.samples if s.z == low_z]
+        peak = float(np.mean(at_z))
+        height = peak - float(np.mean(at_low))
+        if height >= min(free_bound, (1.0 - NEAR_TOP) * (peak - floor)):
+            return True
+        sigma, freedom = self._repeat_noise()
+        error = sigma * math.sqrt(1.0 / len(at_z) + 1.0 / len(at_low))
+        return freedom > 0 and height > _t_quantile(freedom) * error
 
     def _clearly_above_noise(self) -> bool:
         """Whether the scores span ``NOISE_SURE`` times a bound of their noise.

@@ -13,7 +13,7 @@ from octoprint_autofocus.focus.plan import Motion, coarse_grid
 from octoprint_autofocus.focus.sampling import FrameScorer
 from octoprint_autofocus.focus.search import _t_quantile
 from octoprint_autofocus.simulator import SCENES, make_rig
-from tests.fakes import BlurringCamera, FakeStage
+from tests.fakes import BlurringCamera, FakeStage, StackCamera
 
 SIZE = (320, 240)
 
@@ -416,3 +416,38 @@ def test_a_curve_rising_to_the_end_has_no_fitted_peak_inside():
     zs = np.linspace(0.0, 1.0, 6)
     fit = fit_peak(zs, 1.0 + zs**3, floor=1.0)
     assert fit is None or fit.z_peak > 1.0
+
+
+# ~~ replayed focus stacks
+
+
+def run_stack(focus_z, slices, z_range, seed, noise=2.0):
+    """Focus a StackCamera replaying ``slices`` over ``z_range``; returns the result."""
+    stage = FakeStage(limits=(z_range[0] - 1.0, z_range[1] + 1.0), start=z_range[0])
+    camera = StackCamera(stage, focus_z, slices, seed=seed, noise=noise, blur_per_mm=40.0)
+    return autofocus(stage, camera, *z_range, sleep=lambda s: None)
+
+
+STACK_PAST_ITS_EDGE = {
+    # the range is 30% wider than the stack: Zs past its end all show its sharpest slice
+    "end slices repeat": (np.linspace(1.0, 4.0, 31), 4.3, (1.0, 4.9)),
+    # the range ends at the last slice, which is the sharpest one
+    "edge slice sharpest": (np.linspace(1.0, 4.0, 61), 4.1, (1.0, 4.0)),
+}
+
+
+@pytest.mark.parametrize("seed", range(4))
+@pytest.mark.parametrize("layout", sorted(STACK_PAST_ITS_EDGE))
+def test_a_replayed_stack_with_focus_beyond_the_range_edge_is_never_ok(layout, seed):
+    slices, focus_z, z_range = STACK_PAST_ITS_EDGE[layout]
+    result = run_stack(focus_z, slices, z_range, seed)
+    assert not result.ok, f"a plateau at the edge taken as a peak at Z{result.z:.3f}"
+    assert result.reason == "peak_at_edge"
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_a_stack_with_focus_a_few_slices_inside_its_end_is_found(seed):
+    slices = np.linspace(1.0, 4.0, 61)
+    result = run_stack(3.8, slices, (1.0, 4.0), seed)
+    assert result.ok, result.reason
+    assert abs(result.z - 3.8) <= 0.05 + 1e-9
