@@ -16,6 +16,7 @@ __all__ = ["DEFAULTS", "Options", "parse_options", "checked_range", "checked_roi
 
 DEFAULTS: Dict[str, Any] = {
     "coarse_points": 9,
+    "coarse_step": None,
     "tolerance": None,
     "overscan": 0.2,
     "approach": "above",
@@ -36,6 +37,7 @@ class Options:
     """The checked options of one run (see :data:`DEFAULTS`)."""
 
     coarse_points: int
+    coarse_step: Optional[float]
     tolerance: Optional[float]
     overscan: float
     approach: str
@@ -48,9 +50,16 @@ class Options:
     clock: Callable[[], float]
     decode_scale: int
 
+    def grid_points(self, span: float) -> int:
+        """Points of the coarse sweep over ``span`` mm: from ``coarse_step`` when given
+        (at least 3), else ``coarse_points``."""
+        if self.coarse_step is None:
+            return self.coarse_points
+        return max(3, math.ceil(span / self.coarse_step - 1e-9) + 1)
+
     def record(self) -> Dict[str, Any]:
         """The JSON-safe options for the run record."""
-        names = ("coarse_points", "tolerance", "overscan", "approach", "settle",
+        names = ("coarse_points", "coarse_step", "tolerance", "overscan", "approach", "settle",
                  "frames_per_position", "restore_on_failure", "decode_scale")
         return {name: getattr(self, name) for name in names}
 
@@ -60,9 +69,12 @@ def parse_options(options: Dict[str, Any]) -> Options:
     unknown = sorted(set(options) - set(DEFAULTS))
     if unknown:
         raise ValueError(f"unknown autofocus option(s) {unknown}; valid: {sorted(DEFAULTS)}")
+    if "coarse_points" in options and options.get("coarse_step") is not None:
+        raise ValueError("give coarse_points or coarse_step, not both")
     o = {**DEFAULTS, **options}
     checks = [
         (_whole(o["coarse_points"], 3), "coarse_points must be an integer >= 3"),
+        (o["coarse_step"] is None or _positive(o["coarse_step"]), "coarse_step must be None or > 0"),
         (o["tolerance"] is None or _positive(o["tolerance"]), "tolerance must be None or > 0"),
         (_non_negative(o["overscan"]), "overscan must be a number >= 0"),
         (o["approach"] in APPROACHES, f"approach must be one of {sorted(APPROACHES)}"),
@@ -78,7 +90,8 @@ def parse_options(options: Dict[str, Any]) -> Options:
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
-    o["tolerance"] = None if o["tolerance"] is None else float(o["tolerance"])
+    for name in ("coarse_step", "tolerance"):
+        o[name] = None if o[name] is None else float(o[name])
     return Options(**o)
 
 

@@ -180,10 +180,11 @@ def autofocus(
     metric : str
         A key of :data:`~.measures.MEASURES`.
     **options
-        See :data:`DEFAULTS`: ``coarse_points`` (>= 3), ``tolerance`` (mm, final
-        precision; None derives it from the peak width), ``overscan`` (mm of backlash
-        take-up, 0 disables), ``approach`` (``"above"`` or ``"below"``), ``settle``
-        (s after each arrival), ``frames_per_position``, ``restore_on_failure``,
+        See :data:`DEFAULTS`: ``coarse_points`` (>= 3) or ``coarse_step`` (mm),
+        ``tolerance`` (mm, final precision; None derives it from the peak width),
+        ``overscan`` (mm of backlash take-up, 0 disables), ``approach`` (``"above"`` or
+        ``"below"``), ``settle`` (s after each arrival), ``frames_per_position``,
+        ``restore_on_failure``,
         ``cancel`` (has ``is_set()``), ``on_sample(z, score, phase)``, ``sleep``,
         ``clock``, ``decode_scale`` (1, 2, 4 or 8).
 
@@ -260,7 +261,8 @@ class _Run:
 
     def _coarse(self) -> None:
         """Sweep the grid from the nearer end; stop once the peak is clearly behind."""
-        grid = coarse_grid(self.z_min, self.z_max, self.opts.coarse_points, self.start_z)
+        grid = coarse_grid(self.z_min, self.z_max, self.opts.grid_points(self.z_max - self.z_min),
+                           self.start_z)
         for z in grid:
             self._measure(z, "coarse")
             combined = self._combined()

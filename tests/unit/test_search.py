@@ -164,6 +164,16 @@ def test_overscan_shrinks_at_the_edge_instead_of_leaving_the_range():
     assert stage.commanded[-1] == 2.0 and len(stage.commanded) == 3
 
 
+@pytest.mark.parametrize("step, points", [(0.5, 9), (0.4, 11), (3.0, 3)])
+def test_coarse_step_sets_the_spacing_of_the_coarse_sweep(step, points):
+    stage, _, result = run_fake(focus_z=3.0, start=5.0, coarse_step=step)
+    coarse = sorted(z for (z, _), phase in zip(result.samples, result.phases) if phase == "coarse")
+    gaps = np.diff(coarse)
+    assert len(coarse) <= points
+    assert np.all(gaps <= step + 1e-9) and np.all(gaps >= 4.0 / (points - 1) - 1e-9)
+    assert result.options["coarse_step"] == step
+
+
 def test_coarse_grid_spans_the_range_and_starts_at_the_nearer_end():
     grid = coarse_grid(1.0, 5.0, 9, start_z=4.6)
     assert grid[0] == 5.0 and grid[-1] == 1.0
@@ -321,6 +331,8 @@ def test_the_record_serialises_to_json_and_back():
     ((1.0, 5.0), "tenengrad", {"decode_scale": 3}),
     ((1.0, 5.0), "tenengrad", {"cancel": object()}),
     ((1.0, 5.0), "tenengrad", {"speed": 3}),
+    ((1.0, 5.0), "tenengrad", {"coarse_step": 0}),
+    ((1.0, 5.0), "tenengrad", {"coarse_step": 0.5, "coarse_points": 9}),
 ])
 def test_bad_arguments_raise_value_error_before_anything_moves(z_range, metric, options):
     stage = FakeStage(start=2.0)
