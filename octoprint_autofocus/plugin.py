@@ -263,7 +263,10 @@ class AutofocusPlugin(
         in_job = "source:file" in (tags or ()) and self._printer.is_printing()
         try:
             parsed = parse_parameters(parameters)
-            plan = RunPlan(kind="home" if parsed.home else "focus", config=self._config(),
+            config = self._config()
+            if parsed.home:
+                _require_reference(config)
+            plan = RunPlan(kind="home" if parsed.home else "focus", config=config,
                            request=parsed.request, in_job=in_job)
             self._job.start(plan)
         except (SettingsError, Busy, NotReady) as exc:
@@ -324,8 +327,7 @@ class AutofocusPlugin(
 
     def _api_home(self, data: Dict[str, Any]) -> flask.Response:
         check_no_payload(data)
-        if self._config().reference_z is None:
-            raise SettingsError("reference_z", gettext("no reference Z is set; calibrate it first"))
+        _require_reference(self._config())
         return self._start_run("home", RunRequest())
 
     def _api_jog(self, data: Dict[str, Any]) -> flask.Response:
@@ -420,6 +422,12 @@ class AutofocusPlugin(
 
     def _fire(self, key: str, payload: Dict[str, Any]) -> None:
         self._event_bus.fire(getattr(Events, "PLUGIN_AUTOFOCUS_" + key.upper()), payload)
+
+
+def _require_reference(config: RunConfig) -> None:
+    """Refuse homing by focus before anything moves when no reference Z is calibrated."""
+    if config.reference_z is None:
+        raise SettingsError("reference_z", gettext("no reference Z is set; calibrate it first"))
 
 
 def _register_custom_events(*args: Any, **kwargs: Any) -> List[str]:

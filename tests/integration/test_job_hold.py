@@ -4,7 +4,7 @@ import uuid
 
 import pytest
 
-from .conftest import move_to
+from .conftest import move_to, poll
 
 JOB = """G28
 G90
@@ -129,3 +129,14 @@ def test_autofocus_home_in_a_job_sets_the_reference_before_the_next_line(rehome,
     sent = serial_log.sent(mark)
     assert rehome.state()["last"]["kind"] == "home"
     assert sent.index("G92 Z12.000") < sent.index("G1 X10 F3000")
+
+
+def test_autofocus_home_without_a_reference_is_refused_before_anything_moves(idle, serial_log):
+    idle.settings(reference_z=None)
+    before = idle.state()["last"]
+    mark = serial_log.mark()
+    idle.gcode("@AUTOFOCUS HOME", "M114")  # M114 marks that the @-line has been handled
+    poll(lambda: serial_log.sent(mark), lambda sent: "M114" in sent, 10.0, "the marker M114")
+    assert idle.state()["state"] == "idle"
+    assert idle.state()["last"] == before
+    assert not any(line.startswith("G1") for line in serial_log.sent(mark))
