@@ -31,6 +31,9 @@ DEFAULTS: Dict[str, Any] = {
 }
 """Every option of :func:`~.search.autofocus` with its default."""
 
+STEP_ROUNDING = 1e-9
+"""A span that is a whole number of ``coarse_step`` up to float rounding needs no extra point."""
+
 
 @dataclass(frozen=True)
 class Options:
@@ -55,7 +58,7 @@ class Options:
         (at least 3), else ``coarse_points``."""
         if self.coarse_step is None:
             return self.coarse_points
-        return max(3, math.ceil(span / self.coarse_step - 1e-9) + 1)
+        return max(3, math.ceil(span / self.coarse_step - STEP_ROUNDING) + 1)
 
     def record(self) -> Dict[str, Any]:
         """The JSON-safe options for the run record."""
