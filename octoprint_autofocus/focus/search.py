@@ -1,17 +1,23 @@
-"""The autofocus search: coarse sweep, model-guided refinement, fitted and confirmed peak.
+"""The autofocus search: coarse sweep, extension, model-guided refinement, checked peak.
 
 How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`.plan`):
 
-1. **Coarse sweep** over ``coarse_points`` evenly spaced Zs from ``z_min`` to ``z_max``,
-   starting at the end nearer the current Z. Each sample is scored at full resolution and
-   on a pyramid of reduced copies (:mod:`.sampling`), whose curves reach much further from
-   focus, so even a coarse grid on a narrow depth of field sees which way the peak lies.
-   The sweep stops early once the combined score (all levels) has fallen below half its
-   best: the peak is behind it, as in a camera's contrast autofocus (a quarter, when the
-   best is the sweep's first sample and no rise has been seen).
-2. **Refinement**: successive parabolic interpolation on ``1 / combined score`` through the
+1. **Coarse sweep** over ``coarse_points`` evenly spaced Zs across the *window*
+   ``[z_min, z_max]``, starting at the end nearer the current Z. Each sample is scored at
+   full resolution and on a pyramid of reduced copies (:mod:`.sampling`), whose curves
+   reach much further from focus, so even a coarse grid on a narrow depth of field sees
+   which way the peak lies. The sweep stops early once the combined score (all levels)
+   has fallen below half its best: the peak is behind it, as in a camera's contrast
+   autofocus (a quarter, when the best is the sweep's first sample and no rise has been
+   seen).
+2. **Extension**: the window is a first guess, not a wall. While the best point is an end
+   of the range searched so far, the search steps past that end by one coarse step, until
+   the curve falls on that side, up to the hard ``limits`` and ``max_extension`` mm past
+   the window. Later phases extend the same way whenever they find the curve still rising
+   into an end (below).
+3. **Refinement**: successive parabolic interpolation on ``1 / combined score`` through the
    best point and its neighbours, safeguarded by golden-section steps (:func:`.plan.propose`).
-3. **Fit**: a Lorentzian or Gaussian peak (:mod:`.fit`, whichever fits better) on the
+4. **Fit**: a Lorentzian or Gaussian peak (:mod:`.fit`, whichever fits better) on the
    full-resolution samples near the top gives the sub-step best Z. It is trusted once at
    least three samples are near the top, the top sample has near-top neighbours on both
    sides, the samples either side of the fitted peak are within ``4 * tolerance`` and half
@@ -19,38 +25,39 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    full-resolution curves agree on the best sample. Without a ``tolerance`` it is a
    quarter of the fitted full width at half height, so narrow depths of field get finer
    steps by themselves.
-4. **Confirm**: move to the fitted peak and take a ``verify`` frame. It must reach
+5. **Confirm**: move to the fitted peak and take a ``verify`` frame. It must reach
    ``CONFIRM_LOW`` of the best earlier sample and at most ``CONFIRM_HIGH`` times the
    fitted height; otherwise it is one more sample and refinement goes on. After
    ``MAX_FINE`` refinement samples the fitted (else, if clearly interior, the best) Z is
    verified once against ``VERIFY_RATIO``.
-5. **Noise check**: unless the scores span many times a free bound of their noise (and
+6. **Noise check**: unless the scores span many times a free bound of their noise (and
    always for a poor fit's best sample), up to
    ``NOISE_REPEATS`` more frames at the chosen Z measure the noise (frames at one Z differ
    by noise alone) and must show, in a one-sided t-test, that the chosen Z scores above
    the median sample; a small or noisy ROI looking at pure noise ends as ``no_peak``.
-6. **Bracket check**: on each side of the chosen Z some sample must score lower beyond the
+7. **Bracket check**: on each side of the chosen Z some sample must score lower beyond the
    noise (by the free bound, else in a t-test on frames repeated there and at the chosen
-   Z). A top that reaches a range edge without falling (a replayed stack's end slice seen
-   at several Zs, a carriage that cannot get closer to the edge) ends as ``peak_at_edge``:
-   the focus may lie beyond it.
+   Z).
 
 Neighbouring samples with identical scores (a camera replaying a recorded focus stack
 returns the same slice between slice positions) are merged into one point, so a plateau
-does not pose as a peak (:mod:`.curve`). Near a range edge, a peak fitted outside the range or a curve
-that is still rising into the edge at the finest step taken ends as ``peak_at_edge``; a
-focus just inside the edge is found like any other.
+does not pose as a peak (:mod:`.curve`). A peak fitted beyond an end of the searched range,
+a curve still rising into an end at the finest step taken, or a top that reaches an end
+without falling (a replayed stack's end slice seen at several Zs) make the search extend
+past that end; where it may not (a hard limit, or the extension budget spent) the run ends
+as ``peak_at_edge``, naming that edge (``edge_z``, ``edge_kind``). A focus just inside an
+end is found like any other.
 
 Failures are reported, not guessed around: ``low_texture``, ``no_peak``,
 ``peak_at_edge``, ``poor_fit``, ``verify_failed``, device errors and ``cancelled``
 (see :data:`~.result.REASONS`). After a failure the stage returns to the start Z if
-``restore_on_failure`` and the start lies inside the range; never after a stage error or a
-cancel (a cancel means: stop moving now). ``samples`` hold the brightness-corrected scores
-the search used (see :mod:`.sampling`).
+``restore_on_failure`` and the start lies where the run may move; never after a stage
+error or a cancel (a cancel means: stop moving now). ``samples`` hold the
+brightness-corrected scores the search used (see :mod:`.sampling`).
 
 The parts: the checks are pure functions in :mod:`.checks`, the noise statistics in
 :mod:`.noise`, the curve's points in :mod:`.curve`, where to go next and how in
-:mod:`.plan`; this module runs the phases in order.
+:mod:`.plan`, the sentences for people in :mod:`.messages`; this module runs the phases.
 """
 
 import logging
@@ -64,8 +71,9 @@ from .curve import Points, combined, merge_plateaus
 from .devices import FrameSource, ZStage
 from .errors import BadImageError, Cancelled, CameraError, CameraStalled, StageError
 from .fit import PeakFit, fit_peak
+from .messages import plain_message
 from .noise import neighbour_noise, repeat_noise
-from .options import DEFAULTS, Options, checked_range, checked_roi, parse_options
+from .options import DEFAULTS, Options, checked_limits, checked_range, checked_roi, parse_options
 from .plan import Motion, coarse_grid, derived_tolerance, propose
 from .result import Fit, FocusResult, REASONS
 from .sampling import FrameScorer, Sample
@@ -86,11 +94,19 @@ NOISE_REPEATS = 3
 
 
 class _Failed(Exception):
-    """Ends a run with a search failure (a key of REASONS)."""
+    """Ends a run with a search failure (a key of REASONS) and its technical detail."""
 
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
         self.reason = reason
+
+
+class _AtEdge(_Failed):
+    """The curve may go on rising past one end of the searched range (``below``: the lower)."""
+
+    def __init__(self, below: bool, detail: str) -> None:
+        super().__init__("peak_at_edge", detail)
+        self.below = below
 
 
 def autofocus(
@@ -110,7 +126,9 @@ def autofocus(
         See :mod:`.devices`. The search starts at ``stage.position()``; a start outside
         ``[z_min, z_max]`` is fine (the first move brings it inside).
     z_min, z_max : float
-        The range searched; no Z outside it is ever commanded.
+        The window: where the search starts (a first guess). It may extend past it into
+        ``limits``; no Z outside the limits (nor ``max_extension`` past the window) is
+        ever commanded.
     roi : (x, y, w, h), optional
         Pixels of the frame as the camera returns it; None for the whole frame.
     metric : str
@@ -122,7 +140,9 @@ def autofocus(
         ``"below"``), ``settle`` (s after each arrival), ``frames_per_position``,
         ``restore_on_failure``,
         ``cancel`` (has ``is_set()``), ``on_sample(z, score, phase)``, ``sleep``,
-        ``clock``, ``decode_scale`` (1, 2, 4 or 8).
+        ``clock``, ``decode_scale`` (1, 2, 4 or 8), ``limits`` (``(low, high)`` hard
+        bounds holding the window; None: the window is the wall), ``max_extension`` (mm
+        per side past the window; None: one window width; 0: none).
 
     Returns
     -------
@@ -135,22 +155,31 @@ def autofocus(
         Bad arguments, before anything moves.
     """
     opts = parse_options(options)
-    z_min, z_max = checked_range(z_min, z_max)
+    window = checked_range(z_min, z_max)
+    limits = checked_limits(opts.limits, window)
     measure_for(metric)
     roi = checked_roi(roi)
-    run = _Run(stage, camera, z_min, z_max, roi, metric, opts)
+    run = _Run(stage, camera, window, limits, roi, metric, opts)
     return run.execute()
 
 
 class _Run:
     """One autofocus run: the state shared by its phases."""
 
-    def __init__(self, stage, camera, z_min, z_max, roi, metric, opts: Options) -> None:
+    def __init__(self, stage, camera, window: Tuple[float, float], limits: Tuple[float, float],
+                 roi, metric, opts: Options) -> None:
         self.camera = camera
-        self.z_min, self.z_max = z_min, z_max
+        self.window, self.limits = window, limits
+        width = window[1] - window[0]
+        reach = width if opts.max_extension is None else opts.max_extension
+        self.bounds = (max(limits[0], window[0] - reach), min(limits[1], window[1] + reach))
+        self.z_min, self.z_max = window  # the range searched so far
+        self.grid_points = opts.grid_points(width)
+        self.step = width / (self.grid_points - 1)
+        self.stopped_below: Optional[bool] = None  # the end where a peak_at_edge run stopped
         self.roi, self.metric, self.opts = roi, metric, opts
         self.started = opts.clock()
-        self.motion = Motion(stage, z_min, z_max, opts.approach, opts.overscan, opts.settle,
+        self.motion = Motion(stage, *self.bounds, opts.approach, opts.overscan, opts.settle,
                              opts.sleep, self._checkpoint)
         self.start_z = self.motion.position
         self.scorer = FrameScorer(metric, roi, opts.decode_scale)
@@ -166,7 +195,7 @@ class _Run:
         """Run all phases; turn failures, device errors and cancel into the result."""
         try:
             z = self._search()
-            return self._result(True, z, "", "focused at Z%.4f" % z)
+            return self._result(True, z, "", f"focused at Z{z:.4f} after {self.frames} frames")
         except _Failed as failure:
             failure = self._texture_failure() or failure
             return self._failed(failure.reason, str(failure), restore=True)
@@ -185,9 +214,24 @@ class _Run:
             return self._failed("poor_fit", f"internal numerical failure: {exc!r}", restore=True)
 
     def _search(self) -> float:
-        """The phases in order; returns the focused Z (the stage is there) or raises."""
+        """The phases in order; returns the focused Z (the stage is there) or raises.
+
+        Whenever a phase finds the curve still rising into an end of the searched range,
+        the search extends past that end and goes on; where it may not, it fails there.
+        """
         self._coarse()
+        self._follow_rising_end()
         self._check_contrast()
+        while True:
+            try:
+                return self._checked_peak()
+            except _AtEdge as at_edge:
+                if not self._extend(at_edge.below):
+                    self.stopped_below = at_edge.below
+                    raise
+
+    def _checked_peak(self) -> float:
+        """Refine to a confirmed peak, then check that it is real; returns its Z."""
         z = self._refine()
         self._check_texture()
         self._check_peak_contrast()
@@ -198,10 +242,8 @@ class _Run:
     # ~~ phase 1: the coarse sweep
 
     def _coarse(self) -> None:
-        """Sweep the grid from the nearer end; stop once the peak is clearly behind."""
-        grid = coarse_grid(self.z_min, self.z_max, self.opts.grid_points(self.z_max - self.z_min),
-                           self.start_z)
-        for z in grid:
+        """Sweep the window's grid from the nearer end; stop once the peak is clearly behind."""
+        for z in coarse_grid(*self.window, self.grid_points, self.start_z):
             self._measure(z, "coarse")
             cs = self._combined()
             best = int(np.argmax(cs))
@@ -210,6 +252,33 @@ class _Run:
             if best < len(cs) - 1 and cs[-1] < drop * cs[best] and textured:
                 break
 
+    # ~~ phase 2: extension past the window
+
+    def _follow_rising_end(self) -> None:
+        """Extend past an end of the searched range while the combined curve's best point is
+        that end (the curve still rises towards it), as far as the run may go."""
+        while True:
+            cs = combined(self._points().levels)
+            best = int(np.argmax(cs))
+            if not ((best == 0 and self._extend(True))
+                    or (best == len(cs) - 1 and self._extend(False))):
+                return
+
+    def _extend(self, below: bool) -> bool:
+        """Take one coarse step past the lower (``below``) or upper end of the searched
+        range, within the bounds; False when that end is already a bound."""
+        end = self.z_min if below else self.z_max
+        bound = self.bounds[0] if below else self.bounds[1]
+        if end == bound:
+            return False
+        z = max(end - self.step, bound) if below else min(end + self.step, bound)
+        if below:
+            self.z_min = z
+        else:
+            self.z_max = z
+        self._measure(z, "coarse")
+        return True
+
     def _check_contrast(self) -> None:
         """Fail early on a curve without a peak (or a featureless ROI: nothing to peak)."""
         contrast = checks.levels_contrast(np.array([s.levels for s in self.samples]))
@@ -217,7 +286,7 @@ class _Run:
             self._check_texture()
             raise _Failed("no_peak", f"scores vary by at most {contrast:.1%} over the range")
 
-    # ~~ phase 2: refinement, fit and confirmation
+    # ~~ phase 3: refinement, fit and confirmation
 
     def _refine(self) -> float:
         """Sample towards the peak until a fitted peak is confirmed by a frame taken there.
@@ -260,16 +329,16 @@ class _Run:
                 and checks.straddled(points.zs, points.scores, self.fit))
 
     def _check_edge(self) -> None:
-        """Fail when the curve still rises into a range edge at the finest step taken
-        (:func:`.checks.rising_into_edge`); a fitted peak inside the range passes."""
+        """Stop refining when the curve still rises into an end of the searched range at the
+        finest step taken (:func:`.checks.rising_into_edge`); a fitted peak inside passes."""
         if self._fit_inside():
             return
         edge = checks.rising_into_edge(
             [s.z for s in self.samples], [s.score for s in self.samples], self._combined(),
             [s.phase != "coarse" for s in self.samples], (self.z_min, self.z_max))
         if edge is not None:
-            raise _Failed("peak_at_edge", f"the sharpness still rises into the range edge "
-                          f"Z{edge:.4f}: focus may lie outside [{self.z_min}, {self.z_max}]")
+            raise _AtEdge(edge == self.z_min, f"the sharpness still rises into the end Z{edge:.4f} "
+                          f"of the searched range [{self.z_min:.4f}, {self.z_max:.4f}]")
 
     def _peak_z(self) -> float:
         """The fitted best Z, after the fit-quality and edge gates."""
@@ -278,9 +347,10 @@ class _Run:
         tol = self._tolerance()
         if fit is None or not self.z_min <= fit.z_peak <= self.z_max:
             if not self._interior(best_z):
-                where = "at the range edge" if fit is None else f"fitted at Z{fit.z_peak:.4f}"
-                raise _Failed("peak_at_edge", f"the sharpest Z is {where}, outside or at the "
-                              f"edge of [{self.z_min}, {self.z_max}]: focus may lie outside")
+                below = fit.z_peak < self.z_min if fit is not None else best_z == self.z_min
+                where = "at an end" if fit is None else f"fitted at Z{fit.z_peak:.4f}"
+                raise _AtEdge(below, f"the sharpest Z is {where}, outside or at an end of the "
+                              f"searched range [{self.z_min:.4f}, {self.z_max:.4f}]")
             raise _Failed("poor_fit", "the samples near the best one do not form a peak")
         if fit.r2 < MIN_R2 or not fit.z_lo - tol <= fit.z_peak <= fit.z_hi + tol:
             raise _Failed("poor_fit", f"peak fit R^2 {fit.r2:.2f} (needs {MIN_R2}), peak "
@@ -316,7 +386,7 @@ class _Run:
         raise _Failed("verify_failed", f"verification score {self.verify_score:.4g} is below "
                       f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
 
-    # ~~ phase 3: is the peak real?
+    # ~~ phase 4: is the peak real?
 
     def _check_texture(self) -> None:
         """Fail when the ROI is nearly featureless at the sharpest sample."""
@@ -369,10 +439,10 @@ class _Run:
     def _check_bracketed(self, z: float) -> None:
         """Fail unless, on each side of ``z``, some sample scores lower than ``z`` beyond the noise.
 
-        An interior peak falls off on both sides before the range ends. Near an edge the
-        samples between the peak and the edge may all show the same slice of a replayed
+        An interior peak falls off on both sides before the range ends. Near an end the
+        samples between the peak and the end may all show the same slice of a replayed
         stack (or a top still rising outwards, flattened by noise): then nothing there is
-        lower than ``z`` and the focus may lie beyond the edge (``peak_at_edge``). A side
+        lower than ``z`` and the focus may lie beyond that end (the search extends). A side
         passes at once when its lowest sample lies ``NOISE_SURE`` times the free noise
         bound below the frames at ``z``, or below the near-top cut of the fit; otherwise
         frames are repeated at ``z`` and at that sample's Z (up to ``NOISE_REPEATS`` more
@@ -393,11 +463,11 @@ class _Run:
                 counts = {t: sum(s.z == t for s in self.samples) for t in (z, low_z)}
                 target = min(counts, key=counts.get)
                 if low_z is None or counts[target] > NOISE_REPEATS:
-                    reached = low_z is None or edge in (s.z for s in side)
-                    raise _Failed("peak_at_edge" if reached else "no_peak",
-                                  f"no sample between Z{z:.4f} and the range edge Z{edge:.4f} "
-                                  f"scores lower beyond the score noise: focus may lie outside "
-                                  f"[{self.z_min}, {self.z_max}]")
+                    detail = (f"no sample between Z{z:.4f} and the end Z{edge:.4f} of the "
+                              f"searched range scores lower beyond the score noise")
+                    if low_z is None or edge in (s.z for s in side):
+                        raise _AtEdge(below, detail)
+                    raise _Failed("no_peak", detail)
                 sample = self._measure(target, "verify")
                 if target == z:
                     self.verify_score = sample.score
@@ -496,9 +566,9 @@ class _Run:
 
     # ~~ results
 
-    def _failed(self, reason: str, message: str, restore: bool) -> FocusResult:
-        logger.debug("autofocus failed (%s): %s", reason, message)
-        inside = self.z_min <= self.start_z <= self.z_max
+    def _failed(self, reason: str, detail: str, restore: bool) -> FocusResult:
+        logger.debug("autofocus failed (%s): %s", reason, detail)
+        inside = self.bounds[0] <= self.start_z <= self.bounds[1]
         if restore and self.opts.restore_on_failure and inside:
             try:
                 self.motion.arrive(self.start_z)
@@ -507,9 +577,15 @@ class _Run:
         best = max(self.samples, key=lambda s: s.score).z if self.samples else self.start_z
         fitted = self.fit is not None and reason in ("verify_failed", "poor_fit")
         z = self.fit.z_peak if fitted else best
-        return self._result(False, z, reason, message or REASONS[reason])
+        return self._result(False, z, reason, detail or REASONS[reason])
 
-    def _result(self, ok: bool, z: float, reason: str, message: str) -> FocusResult:
+    def _result(self, ok: bool, z: float, reason: str, detail: str) -> FocusResult:
+        edge_z = edge_kind = None
+        if reason == "peak_at_edge" and self.stopped_below is not None:
+            edge_z = self.z_min if self.stopped_below else self.z_max
+            limit = self.limits[0] if self.stopped_below else self.limits[1]
+            edge_kind = "limit" if edge_z == limit else "budget"
+        searched = (self.z_min, self.z_max)
         fit = None
         if self.fit is not None:
             f = self.fit
@@ -518,7 +594,11 @@ class _Run:
             fit = Fit(model=f.model, z_peak=f.z_peak, r2=f.r2, z_lo=f.z_lo, z_hi=f.z_hi,
                       params=params)
         return FocusResult(
-            ok=ok, z=float(z), reason=reason, message=message,
+            ok=ok, z=float(z), reason=reason,
+            message=plain_message(reason, z, searched, self.window, edge_z, edge_kind),
+            detail=detail, window=list(self.window), limits=list(self.limits),
+            extended=[self.window[0] - self.z_min, self.z_max - self.window[1]],
+            edge_z=edge_z, edge_kind=edge_kind,
             samples=[(s.z, s.score) for s in self.samples], phases=[s.phase for s in self.samples],
             fit=fit, metric=self.metric, roi=self.roi, z_min=self.z_min, z_max=self.z_max,
             start_z=self.start_z, final_z=self.motion.position, verify_score=self.verify_score,

@@ -303,6 +303,15 @@ def test_the_record_serialises_to_json_and_back():
     ((1.0, 5.0), "tenengrad", {"speed": 3}),
     ((1.0, 5.0), "tenengrad", {"coarse_step": 0}),
     ((1.0, 5.0), "tenengrad", {"coarse_step": 0.5, "coarse_points": 9}),
+    ((1.0, 5.0), "tenengrad", {"limits": (2.0, 9.0)}),  # the window reaches below the limits
+    ((1.0, 5.0), "tenengrad", {"limits": (0.0, 4.0)}),  # and above
+    ((1.0, 5.0), "tenengrad", {"limits": (0.0, "x")}),
+    ((1.0, 5.0), "tenengrad", {"limits": "0 9"}),
+    ((1.0, 5.0), "tenengrad", {"limits": (9.0, 0.0)}),
+    ((1.0, 5.0), "tenengrad", {"limits": (0.0, float("inf"))}),
+    ((1.0, 5.0), "tenengrad", {"max_extension": -1.0}),
+    ((1.0, 5.0), "tenengrad", {"max_extension": float("nan")}),
+    ((1.0, 5.0), "tenengrad", {"max_extension": True}),
 ])
 def test_bad_arguments_raise_value_error_before_anything_moves(z_range, metric, options):
     stage = FakeStage(start=2.0)
@@ -352,3 +361,44 @@ def test_a_stack_with_focus_a_few_slices_inside_its_end_is_found(seed):
     result = run_stack(3.8, slices, (1.0, 4.0), seed)
     assert result.ok, result.reason
     assert abs(result.z - 3.8) <= 0.05 + 1e-9
+
+
+# ~~ accuracy: what the engine really achieves
+
+
+def accuracy_rigs():
+    """Sixteen seeded rigs: four scenes, depths of field 0.05-0.3 mm, random focus and start."""
+    for i in range(16):
+        rng = np.random.default_rng(i)
+        dof = float(rng.choice([0.05, 0.1, 0.3]))
+        yield make_rig(scene=["pcb", "texture", "cells", "grid"][i % 4], seed=i,
+                       focal_z=float(rng.uniform(1.5, 4.5)), dof=dof, z_limits=(0.0, 6.0),
+                       start_z=float(rng.uniform(1.0, 5.0)), size=SIZE)
+
+
+def test_the_focused_z_is_the_fitted_peak_within_a_few_hundredths_of_a_dof():
+    errors = []
+    for rig in accuracy_rigs():
+        result = autofocus(rig.stage, rig.camera, 1.0, 5.0, sleep=rig.clock.sleep, clock=rig.clock.now)
+        assert result.ok, result.detail
+        assert result.z == result.fit.z_peak  # the fit's peak, not the best sample
+        errors.append(rig.optical_error() / rig.dof)
+    assert np.median(errors) <= 0.03 and max(errors) <= 0.25
+
+
+def test_cancel_is_checked_between_the_frames_averaged_at_one_position():
+    cancel = threading.Event()
+    stage = FakeStage(start=2.0)
+
+    class CancellingCamera(BlurringCamera):
+        def frame(self):
+            image = super().frame()
+            if self.frames == 4:  # the first frame of the second position
+                cancel.set()
+            return image
+
+    camera = CancellingCamera(stage, 3.0, seed=1)
+    result = autofocus(stage, camera, 1.0, 5.0, frames_per_position=3, cancel=cancel,
+                       sleep=lambda s: None)
+    assert result.reason == "cancelled"
+    assert camera.frames == 4
