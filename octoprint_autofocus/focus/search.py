@@ -94,8 +94,16 @@ EXTENSION_GROWTH = 2.0
 """Each further extension step on one side is this many times the previous one..."""
 EXTENSION_STEPS_MAX = 4.0
 """... up to this many coarse steps (the pyramid's coarsest level still sees a peak that far)."""
+PIN_NEAR = 1.0
+"""The fitted peak needs a neighbour on each side at least this many tolerances away..."""
+PIN_FAR = 2.5
+"""... and at most this many..."""
+PIN_STEP = 1.5
+"""... else one is taken this many tolerances away."""
 MAX_FINE = 12
-"""At most this many refinement samples."""
+REFINE_ROUNDS = 2
+"""Rounds of refinement: one more when the samples taken to pin a peak down moved it."""
+"""At most this many refinement samples a round."""
 NOISE_REPEATS = 3
 """At most this many repeat frames at one Z for a noise test, taken one by one until it passes."""
 
@@ -106,6 +114,10 @@ class _Failed(Exception):
     def __init__(self, reason: str, detail: str) -> None:
         super().__init__(detail)
         self.reason = reason
+
+
+class _Explore(Exception):
+    """The peak found is too faint to judge before the rest of the reachable range is seen."""
 
 
 class _AtEdge(_Failed):
@@ -230,19 +242,40 @@ class _Run:
         self._coarse()
         self._follow_rising_end()
         self._check_contrast()
+        explored = False
         while True:
             try:
-                return self._checked_peak()
+                z = self._checked_peak(explored)
+                if not self._weak():
+                    return z
+                if explored:
+                    self._check_weak_ends()
+                    return z
+                explored = True
+                if not self._explore():
+                    self._check_weak_ends()
+                    return z
+            except _Explore:
+                explored = True
+                if not self._explore():
+                    raise _Failed("no_peak", self._faint_detail()) from None
             except _AtEdge as at_edge:
                 if not self._extend(at_edge.below):
                     self.stopped_below = at_edge.below
                     raise
 
-    def _checked_peak(self) -> float:
-        """Refine to a confirmed peak, then check that it is real; returns its Z."""
+    def _checked_peak(self, explored: bool) -> float:
+        """Refine to a confirmed peak, then check that it is real; returns its Z.
+
+        A peak too faint at full resolution (``MIN_CONTRAST``) asks for the rest of what the
+        run may search to be seen first (:class:`_Explore`), and then fails as no_peak.
+        """
         z = self._refine()
         self._check_texture()
-        self._check_peak_contrast()
+        if checks.relative_contrast([s.score for s in self.samples]) < MIN_CONTRAST:
+            if not explored:
+                raise _Explore()
+            raise _Failed("no_peak", self._faint_detail())
         self._check_noise(z)
         self._check_bracketed(z)
         return z
@@ -257,28 +290,39 @@ class _Run:
             best = int(np.argmax(cs))
             drop = EARLY_STOP_DROP if best > 0 else EARLY_STOP_DROP_FIRST
             textured = self.samples[best].texture >= MIN_TEXTURE  # not a blurred side lobe
-            if best < len(cs) - 1 and cs[-1] < drop * cs[best] and textured and self._sharp_top():
+            if best < len(cs) - 1 and cs[-1] < drop * cs[best] and textured and not self._weak():
                 break
 
-    def _sharp_top(self) -> bool:
-        """Whether the best sample so far stands out at full resolution (``EARLY_STOP_CONTRAST``).
-
-        A side lobe of a periodic scene or a far blur can make a bump in the coarse levels
-        while the full-resolution score, which focus is judged by, hardly moves: such a
-        bump is no reason to leave the rest of the window unseen.
-        """
-        return checks.relative_contrast([s.score for s in self.samples]) >= EARLY_STOP_CONTRAST
+    def _check_contrast(self) -> None:
+        """Fail early on a curve without a peak (or a featureless ROI: nothing to peak)."""
+        contrast = checks.levels_contrast(np.array([s.levels for s in self.samples]))
+        if contrast < MIN_CONTRAST:
+            self._check_texture()
+            raise _Failed("no_peak", f"scores vary by at most {contrast:.1%} over the range")
 
     # ~~ phase 2: extension past the window
 
     def _follow_rising_end(self) -> None:
-        """Extend past an end of the searched range while the combined curve's best point is
-        that end (the curve still rises towards it), as far as the run may go."""
+        """Extend past an end of the searched range while the curve still rises towards it,
+        as far as the run may go.
+
+        It rises towards an end that holds the combined curve's best point, or whose rise
+        from its neighbour, kept up for ``EXTENSION_STEPS_MAX`` coarse steps, would reach
+        the best point (:func:`.checks.worth_extending`): a higher peak may lie beyond,
+        behind a lesser bump inside (a dust layer, a lamp that dims with Z).
+        """
         while True:
-            cs = combined(self._points().levels)
-            best = int(np.argmax(cs))
-            if not ((best == 0 and self._extend(True))
-                    or (best == len(cs) - 1 and self._extend(False))):
+            points = self._points()
+            cs = combined(points.levels)
+            reach = EXTENSION_STEPS_MAX * self.step
+            ends = ((True, 0, 1, self.z_min), (False, len(cs) - 1, len(cs) - 2, self.z_max))
+            for below, end, inner, z_end in ends:
+                if points.zs[end] != z_end or len(cs) < 2 or points.zs[end] == points.zs[inner]:
+                    continue  # that end of the range was never sampled (an early stop)
+                slope = (cs[end] - cs[inner]) / abs(points.zs[end] - points.zs[inner])
+                if checks.worth_extending(cs[end], slope * reach, cs.max()) and self._extend(below):
+                    break
+            else:
                 return
 
     def _extend(self, below: bool) -> bool:
@@ -303,17 +347,31 @@ class _Run:
         self._measure(z, "coarse")
         return True
 
-    def _check_contrast(self) -> None:
-        """Fail early on a curve without a peak (or a featureless ROI: nothing to peak)."""
-        contrast = checks.levels_contrast(np.array([s.levels for s in self.samples]))
-        if contrast < MIN_CONTRAST:
-            self._check_texture()
-            raise _Failed("no_peak", f"scores vary by at most {contrast:.1%} over the range")
-
     # ~~ phase 3: refinement, fit and confirmation
 
     def _refine(self) -> float:
-        """Sample towards the peak until a fitted peak is confirmed by a frame taken there.
+        """Sample towards the peak until a fitted peak is confirmed and pinned down.
+
+        A round of refinement ends with a confirmed, pinned peak, or out of samples or
+        room; then :meth:`_fallback` verifies the fitted (or best) Z once, which must be
+        pinned down too (the samples taken to pin it start one more round).
+        """
+        for _ in range(REFINE_ROUNDS):
+            z = self._refine_round()
+            if z is not None:
+                return z
+            self.fit = self._fit()
+            z = self._fallback()
+            taken = len(self.samples)
+            if self._pinned(z):
+                return z
+            if len(self.samples) == taken:
+                break  # nothing new to learn from
+        raise _Failed("poor_fit", "the samples around the best Z do not pin its peak down to "
+                      f"the tolerance {self._tolerance():.4g}")
+
+    def _refine_round(self) -> Optional[float]:
+        """At most ``MAX_FINE`` refinement samples; the confirmed and pinned peak, or None.
 
         A fit made from the curve's tails predicts a low, broad bump: a frame at its vertex
         that scores far above it shows the real peak is narrower, one far below the best
@@ -328,18 +386,44 @@ class _Run:
                 sample = self._measure(z, "verify")
                 self.verify_score = sample.score
                 best_other = max(s.score for s in self.samples[:-1])
-                if checks.confirms(sample.score, best_other, self.fit):
+                if checks.confirms(sample.score, best_other, self.fit) and self._pinned(z):
                     return z
                 rejected = True  # refine before trying to confirm again
                 continue
             rejected = False
-            fit = self.fit
-            z = propose(self._points(), self._tolerance(), fit is not None and fit.strong >= 3)
+            z = propose(self._points(), self._tolerance(), self._fit_trusted())
             if z is None:
-                break
+                return None
             self._measure(z, "fine")
-        self.fit = self._fit()
-        return self._fallback()
+        return None
+
+    def _pinned(self, z: float) -> bool:
+        """Whether the neighbours of the fitted peak ``z`` pin it down to the tolerance.
+
+        A fit over points far apart follows the model's shape, which an asymmetric curve
+        or the slices of a replayed stack do not have. So on each side of ``z`` some
+        point ``PIN_NEAR`` to ``PIN_FAR`` tolerances away must score lower than the point
+        at ``z`` (:func:`.checks.pinned`); where none does, one more is taken ``PIN_STEP``
+        tolerances away (within the bounds). Otherwise refinement goes on with the new
+        samples. The stage ends at ``z``.
+        """
+        tol = self._tolerance()
+        reaches: List[Optional[Tuple[float, float]]] = []
+        for side, bound in zip((-1.0, 1.0), self.bounds):
+            points = self._points()
+            span = points.spans[int(np.argmin(np.abs(points.zs - z)))]
+            end = min(z, span[0]) if side < 0 else max(z, span[1])
+            room = side * (bound - end)
+            if room <= 0:
+                reaches.append(None)  # a bound: the bracket check judges that side
+                continue
+            reach = (min(PIN_NEAR * tol, room), PIN_FAR * tol)
+            if not checks.pinned(points, z, [reach if s == side else None for s in (-1.0, 1.0)]):
+                self._measure(end + side * min(PIN_STEP * tol, room), "fine")
+            reaches.append(reach)
+        if self.motion.position != z:
+            self.motion.arrive(z)
+        return checks.pinned(self._points(), z, reaches)
 
     def _converged(self) -> bool:
         """Whether the fitted peak can be trusted enough to go and confirm it: both levels
@@ -429,23 +513,13 @@ class _Run:
         return _Failed("low_texture", f"relative contrast {best.texture:.4f} at the best Z "
                        f"is below {MIN_TEXTURE}")
 
-    def _check_peak_contrast(self) -> None:
-        """Fail when the full-resolution scores found no peak standing out of their floor.
-
-        The coarse levels may show a broad bump where the full-resolution curve is noise:
-        such a "peak" cannot be told from the noise at the resolution focus is judged by.
-        """
-        contrast = checks.relative_contrast([s.score for s in self.samples])
-        if contrast < MIN_CONTRAST:
-            raise _Failed("no_peak", f"full-resolution scores vary by {contrast:.1%} only")
-
     def _check_noise(self, z: float) -> None:
         """Fail with no_peak when the peak at ``z`` cannot be told from the score noise.
 
         Scores spanning ``NOISE_SURE`` times a free bound of their noise hold a real peak
         (:func:`.checks.clearly_above_noise`), unless the peak was only guessed (a poor
-        fit's best sample, see :meth:`_fallback`). Otherwise frames are taken at ``z`` (the
-        stage is there), one by one up to ``NOISE_REPEATS``, until they pass
+        fit's best sample, see :meth:`_fallback`). Otherwise frames are taken at ``z``
+        (the stage is there), one by one up to ``NOISE_REPEATS``, until they pass
         :meth:`_stands_out`.
         """
         if not self.guessed and self._clearly_above_noise():
@@ -498,6 +572,56 @@ class _Run:
         if self.motion.position != z:  # the last frames were taken at a lower sample's Z
             self.motion.arrive(z)
 
+    def _weak(self) -> bool:
+        """Whether the best sample hardly stands out at full resolution (``EARLY_STOP_CONTRAST``):
+        a blurred bump (a side lobe of a periodic scene) rather than a sharp image."""
+        return checks.relative_contrast([s.score for s in self.samples]) < EARLY_STOP_CONTRAST
+
+    def _faint_detail(self) -> str:
+        contrast = checks.relative_contrast([s.score for s in self.samples])
+        return f"full-resolution scores vary by {contrast:.1%} only (needs {MIN_CONTRAST:.0%})"
+
+    def _explore(self) -> bool:
+        """See all the run may search: the window's grid points not sampled yet, then steps
+        past both ends up to the bounds. Whether any sample was taken.
+
+        A careful person who found only a blurred bump looks everywhere they may before
+        calling it focus: the sharp peak may lie where an early stop did not look.
+        """
+        taken = len(self.samples)
+        for z in coarse_grid(*self.window, self.grid_points, self.motion.position):
+            if min(abs(s.z - z) for s in self.samples) > 0.5 * self.step:
+                self._measure(z, "coarse")
+        for below in (True, False):
+            while self._extend(below):
+                pass
+        return len(self.samples) > taken
+
+    def _check_weak_ends(self) -> None:
+        """For a weak best (:meth:`_weak`): fail at an end of the searched range where the
+        combined curve has not fallen below half its height (above the lowest point), or
+        still rises enough to reach the best beyond it (:func:`.checks.worth_extending`).
+
+        A sharp peak needs only a fall beyond the noise on each side (the bracket check);
+        a blurred bump is trusted only where the sharpness clearly dies away on both sides
+        within the range searched, or the real focus may lie beyond (a side lobe of a
+        periodic scene rides on the rising flank of a focus outside the range).
+        """
+        points = self._points()
+        cs = combined(points.levels)
+        if len(cs) < 2:
+            return
+        half = cs.min() + 0.5 * (cs.max() - cs.min())
+        reach = EXTENSION_STEPS_MAX * self.step
+        for below, end, inner in ((True, 0, 1), (False, len(cs) - 1, len(cs) - 2)):
+            dz = abs(points.zs[end] - points.zs[inner])
+            rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
+                                                        cs.max())
+            if rising or cs[end] > half:
+                raise _AtEdge(below, f"the best image is blurred (full-resolution scores vary "
+                                     f"by less than {EARLY_STOP_CONTRAST:.0%}) and the sharpness "
+                                     f"has not died away towards Z{points.zs[end]:.4f}")
+
     # ~~ helpers
 
     def _clearly_lower(self, z: float, low_z: float, free_bound: float, floor: float) -> bool:
@@ -541,11 +665,26 @@ class _Run:
         return min(zs) < z < max(zs)
 
     def _tolerance(self) -> float:
-        """The ``tolerance`` option, or one derived from the fitted peak's width (mm)."""
+        """The ``tolerance`` option, or one derived from the peak's width (mm).
+
+        The width is the trusted fit's (:meth:`_fit_trusted`), at most the bracket of the
+        points below half height around the best one (:func:`.checks.half_height_bracket`)
+        on the full-resolution or the combined curve, whichever is narrower: a fit gone
+        wide, or full-resolution scores that are only noise far from a narrow peak, cannot
+        loosen it.
+        """
         if self.opts.tolerance is not None:
             return self.opts.tolerance
-        width = self.fit.fwhm if self.fit is not None else float("inf")
+        points = self._points()
+        width = min(checks.half_height_bracket(points.zs, points.scores),
+                    checks.half_height_bracket(points.zs, combined(points.levels)))
+        if self._fit_trusted():
+            width = min(width, self.fit.fwhm)
         return derived_tolerance(width, self.z_max - self.z_min)
+
+    def _fit_trusted(self) -> bool:
+        """Whether the current fit has three points near its top and R^2 >= ``MIN_R2``."""
+        return self.fit is not None and self.fit.strong >= 3 and self.fit.r2 >= MIN_R2
 
     def _checkpoint(self) -> None:
         cancel = self.opts.cancel
