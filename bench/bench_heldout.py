@@ -50,7 +50,7 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.append(str(Path(__file__).resolve().parents[1]))  # after PYTHONPATH: another checkout can be measured
 
 import octoprint_autofocus  # noqa: E402
 from bench.heldout_cases import Case, Rig, build, draw_cases  # noqa: E402

@@ -183,7 +183,8 @@ def _model_case(seed: int, name: str, group: str, kind: str, where: Callable[[np
     dof, width, scale = _geometry(rng)
     if small_roi:
         dof, width = 0.1, 2.0
-    lo = float(np.round(rng.uniform(0.5, 20.0), 3))
+    # Room below the window for hard limits up to 3 widths away, all at Z >= 0.
+    lo = float(np.round(3.5 * width + rng.uniform(0.5, 20.0), 3))
     window = (lo, lo + width)
     scene = scene or str(rng.choice(FOCUSABLE_SCENES))
     focus = where(rng, window[0], window[1], dof)
