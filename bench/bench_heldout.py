@@ -162,7 +162,7 @@ def _judge(case: Case, rig: Rig, result: Any, out: Outcome) -> None:
     if case.expect_fail:
         out.verdict = "wrong-ok" if out.ok else "refused-ok"
         return
-    out.error = rig.stage.optical_z() - rig.peak
+    out.error = rig.stage.rest_z() - rig.peak
     if not rig.visible:
         out.verdict = "not-visible"
     elif not out.ok:

@@ -40,12 +40,12 @@ counter), so a run is deterministic given its seed and time costs what it would 
 
 import math
 from dataclasses import dataclass
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Optional, Tuple
 
 import cv2
 import numpy as np
 
-from octoprint_autofocus.focus.errors import MoveRefused
+from bench.stack_rig import StackStage
 from octoprint_autofocus.simulator import SimClock
 
 __all__ = ["StageSpec", "CameraSpec", "ScrewStage", "UsbCamera"]
@@ -102,61 +102,52 @@ class CameraSpec:
     gain: float = 1.0
 
 
-class ScrewStage:
-    """A ZStage over a simulated lead-screw axis (see the module docstring)."""
+class ScrewStage(StackStage):
+    """A ZStage over a simulated lead-screw axis (see the module docstring).
+
+    Limits, ``commanded``, ``violations`` and the backlash dead band come from
+    :class:`~bench.stack_rig.StackStage`, whose ``optical_z`` is here the *carriage*; the
+    optics sit at :meth:`rest_z` (carriage, screw error, lost steps) once the ringing is
+    over, and at :meth:`optical_z_at` at any moment.
+    """
 
     def __init__(self, spec: StageSpec, clock: SimClock, start: float, rng: np.random.Generator) -> None:
+        super().__init__(spec.limits, start, spec.backlash)
         self.spec = spec
         self.clock = clock
         self.rng = rng
-        self.commanded: List[float] = []
-        self.violations: List[float] = []
-        self._z = float(start)
-        self._carriage = float(start)
         self._lost = 0.0
-        self._from = self.optical_z()
+        self._from = self.rest_z()
         self._move_start = -1.0
         self._move_end = -1.0
         self._ring = 0.0
 
-    def position(self) -> float:
-        """The Z the printer believes it is at."""
-        return self._z
-
     def move_to(self, z: float) -> None:
         """Move to ``z`` (refused outside the limits), returning once the move is done."""
-        z = float(z)
-        self.commanded.append(z)
-        lo, hi = self.spec.limits
-        if not lo <= z <= hi:
-            self.violations.append(z)
-            raise MoveRefused(f"refusing Z{z:.4f}: outside {self.spec.limits}")
         spec = self.spec
-        start_opt = self.optical_z_at(self.clock.now())
-        self.clock.sleep(spec.overhead)
-        distance = abs(z - self._z)
-        up = z > self._z
+        before, start_opt = self._z, self.optical_z_at(self.clock.now())
+        super().move_to(z)
+        distance = abs(self._z - before)
         duration, peak = _trapezoid(distance, spec.speed, spec.accel)
-        self._z = z
-        self._carriage = min(max(self._carriage, z - spec.backlash), z)
         if distance > 0 and self.rng.random() < spec.lost_step_p:
-            self._lost += -spec.lost_step if up else spec.lost_step
+            self._lost += -spec.lost_step if self._z > before else spec.lost_step
+        self.clock.sleep(spec.overhead)
         self._from = start_opt
         self._move_start = self.clock.now()
         self.clock.sleep(duration)
         self._move_end = self.clock.now()
         self._ring = spec.amplitude * min(1.0, peak / spec.speed) if distance > 0 else 0.0
 
-    def optical_z(self) -> float:
+    def rest_z(self) -> float:
         """Where the optics are at rest: carriage plus screw error plus lost steps."""
         spec = self.spec
-        screw = spec.pitch_error * math.sin(2.0 * math.pi * self._carriage / spec.lead + spec.phase)
-        return self._carriage + screw + self._lost
+        screw = spec.pitch_error * math.sin(2.0 * math.pi * self.optical_z / spec.lead + spec.phase)
+        return self.optical_z + screw + self._lost
 
     def optical_z_at(self, t: float) -> float:
         """The optical Z at time ``t``: gliding during the last move, then ringing down."""
-        rest = self.optical_z()
-        if t < self._move_end and t >= self._move_start:
+        rest = self.rest_z()
+        if self._move_start <= t < self._move_end:
             frac = (t - self._move_start) / max(self._move_end - self._move_start, 1e-9)
             return self._from + (rest - self._from) * frac
         if t < self._move_start:

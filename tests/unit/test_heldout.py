@@ -103,9 +103,9 @@ def test_stage_refuses_records_and_lags_up_moves_by_the_backlash():
         stage.move_to(10.5)
     assert stage.violations == [10.5] and stage.position() == 5.0
     stage.move_to(6.0)
-    assert stage.optical_z() == pytest.approx(5.95)
+    assert stage.rest_z() == pytest.approx(5.95)
     stage.move_to(5.5)
-    assert stage.optical_z() == pytest.approx(5.5)
+    assert stage.rest_z() == pytest.approx(5.5)
 
 
 def test_stage_screw_error_and_ringing_that_decays():
@@ -113,7 +113,7 @@ def test_stage_screw_error_and_ringing_that_decays():
     spec = StageSpec(limits=(0.0, 10.0), pitch_error=0.004, lead=2.0, amplitude=0.01, tau=0.05)
     stage = ScrewStage(spec, clock, 5.0, np.random.default_rng(0))
     stage.move_to(5.5)
-    rest = stage.optical_z()
+    rest = stage.rest_z()
     assert rest == pytest.approx(5.5 + 0.004 * np.sin(2 * np.pi * 5.5 / 2.0))
     t = clock.now()
     early = max(abs(stage.optical_z_at(t + dt) - rest) for dt in np.linspace(0.0, 0.05, 50))
