@@ -32,7 +32,7 @@ judged by the stage's *optical* Z at the end (lead-screw error, backlash, lost s
 
 import math
 from dataclasses import dataclass, field, replace
-from typing import Callable, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -355,30 +355,44 @@ def _replay(stack: RealStack, stage_first: float, spacing: float) -> Callable[[f
     return render
 
 
+_TRUTHS: Dict[Case, Tuple[Optional[float], Optional[Tuple[float, float]], float, bool]] = {}
+"""Measured truth per case (peak, band, tolerance, visible): the search and the baseline share it."""
+
+
 def build(case: Case, stacks: List[RealStack]) -> Rig:
-    """Make the clock, stage and camera of ``case`` and measure its truth."""
+    """Make a fresh clock, stage and camera for ``case``, with its (once measured) truth."""
     clock = SimClock()
-    rng = np.random.default_rng(case.seed + 11)
-    stage = ScrewStage(case.stage, clock, case.start, rng)
-    peak: Optional[float] = None
-    band: Optional[Tuple[float, float]] = None
+    stage = ScrewStage(case.stage, clock, case.start, np.random.default_rng(case.seed + 11))
     if case.real is not None:
         name, roi_index, z0, spacing, _, _ = case.real
         stack = next(s for s in stacks if s.name == name)
         render = _replay(stack, z0, spacing)
-        truth = roi_truth(stack.gray, roi_grid(stack.gray[0].shape)[roi_index])
-        peak, band = z0 + truth.peak * spacing, (z0 + truth.band[0] * spacing, z0 + truth.band[1] * spacing)
-        tolerance = max((band[1] - band[0]) / 2.0, spacing)
     else:
         optics = PupilOptics(_sample(case), case.lens, SIZE)
         render = optics.render
-        tolerance = case.dof / 2.0
-        if not case.expect_fail:
-            peak, band = model_truth(optics, case.roi, case.lens.focus_z, case.dof)
-            tolerance = (band[1] - band[0]) / 2.0
+    if case not in _TRUTHS:
+        _TRUTHS[case] = _truth(case, stacks, render, optics if case.real is None else None)
+    peak, band, tolerance, seen = _TRUTHS[case]
     camera = UsbCamera(case.camera, clock, stage, render, case.dof, np.random.default_rng(case.seed + 13))
-    seen = peak is None or visible(case, render, peak, band[1] - band[0])
     return Rig(clock, stage, camera, peak, band, tolerance, seen)
+
+
+def _truth(case: Case, stacks: List[RealStack], render: Callable[[float], np.ndarray],
+           optics: Optional[PupilOptics]) -> Tuple[Optional[float], Optional[Tuple[float, float]], float, bool]:
+    """Peak, band, tolerance and visibility of a case (no peak for should-fail model cases)."""
+    if case.real is not None:
+        name, roi_index, z0, spacing, _, _ = case.real
+        stack = next(s for s in stacks if s.name == name)
+        truth = roi_truth(stack.gray, roi_grid(stack.gray[0].shape)[roi_index])
+        band = (z0 + truth.band[0] * spacing, z0 + truth.band[1] * spacing)
+        peak, tolerance = z0 + truth.peak * spacing, max((band[1] - band[0]) / 2.0, spacing)
+    elif case.expect_fail:
+        return None, None, case.dof / 2.0, True
+    else:
+        peak, band = model_truth(optics, case.roi, case.lens.focus_z, case.dof)
+        tolerance = (band[1] - band[0]) / 2.0
+    seen = case.expect_fail or visible(case, render, peak, band[1] - band[0])
+    return peak, band, tolerance, seen
 
 
 def visible(case: Case, render: Callable[[float], np.ndarray], peak: float, dof: float) -> bool:
