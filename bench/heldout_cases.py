@@ -38,7 +38,7 @@ import cv2
 import numpy as np
 
 from bench.heldout_devices import CameraSpec, ScrewStage, StageSpec, UsbCamera
-from bench.heldout_optics import Lens, PupilOptics
+from bench.heldout_optics import MARGIN_PX, Lens, PupilOptics
 from bench.heldout_scenes import FOCUSABLE_SCENES, SCENES
 from bench.real_stacks import RealStack, roi_grid, roi_truth
 from bench.stack_rig import DOF_LEVEL, crop, gradient_energy, sharp_band
@@ -48,8 +48,8 @@ __all__ = ["Case", "Rig", "draw_cases", "build", "model_truth"]
 
 SIZE = (320, 240)
 """Frame size (w, h)."""
-MARGIN = 1.12
-"""Samples are drawn this much larger than the frame, for lens breathing."""
+MARGIN = 1.06
+"""Samples are drawn this much larger than the frame plus the optics' margin, for lens breathing."""
 WAVES_PER_DOF = 0.6
 """Defocus waves across one nominal DOF (sets ``Lens.z_per_wave`` from the drawn DOF)."""
 VISIBLE_FRAMES = 3
@@ -341,7 +341,7 @@ def model_truth(optics: PupilOptics, roi: Roi, around: float, dof: float) -> Tup
 def _sample(case: Case) -> np.ndarray:
     """The sharp sample of a model case, drawn larger than the frame by ``MARGIN``."""
     rng = np.random.default_rng(case.seed + 7)
-    big = (int(SIZE[0] * MARGIN), int(SIZE[1] * MARGIN))
+    big = (int((SIZE[0] + 2 * MARGIN_PX) * MARGIN), int((SIZE[1] + 2 * MARGIN_PX) * MARGIN))
     return SCENES[case.scene](rng, big)
 
 

@@ -48,6 +48,10 @@ WAVE_STEP = 0.05
 """PSFs are cached on this grid of W20 (waves) and blended linearly in between."""
 FIELD_LEVELS = 4
 """Defocus levels blended per pixel for field curvature or tilt."""
+MARGIN_PX = 60
+"""The scene is rendered this far beyond the frame edges, so the blur near an edge sees the
+scene that really lies there (not a reflection of the frame, which would make a smooth
+field sharpen at focus). Covers the largest PSF below ``MAX_WAVES``."""
 
 
 @dataclass(frozen=True)
@@ -126,11 +130,22 @@ def defocused(image: np.ndarray, w20: float, w40: float = 0.0) -> np.ndarray:
     return cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
 
 
+def defocused_crop(view: np.ndarray, w20: float, w40: float, margin: int) -> np.ndarray:
+    """``view`` (the frame plus ``margin`` px of scene on every side) seen at defocus ``w20``,
+    cropped to the frame; only as much of the margin as the PSF reaches is blurred."""
+    half = psf(w20, w40).shape[0] // 2 if abs(w20) <= MAX_WAVES else margin
+    half = min(half, margin)
+    off = margin - half
+    sub = view[off : view.shape[0] - off, off : view.shape[1] - off]
+    out = defocused(np.ascontiguousarray(sub), w20, w40)
+    return out[half : out.shape[0] - half, half : out.shape[1] - half]
+
+
 class PupilOptics:
     """Renders a sharp sample (float32, gray HxW or BGR HxWx3) at any optical Z through a Lens.
 
-    The sample should be larger than ``size`` (w, h) by the breathing margin: the frame is
-    the centre crop after magnification. ``render(z)`` is noise-free: the camera adds the
+    The sample should be larger than ``size`` (w, h) plus ``MARGIN_PX`` on every side and
+    the breathing: the frame is the centre crop after magnification. ``render(z)`` is noise-free: the camera adds the
     sensor. ``field_offset`` is the per-pixel focal offset (mm) of curvature and tilt.
     """
 
@@ -146,8 +161,8 @@ class PupilOptics:
         self._vignette = (1.0 - lens.vignette * r2).astype(np.float32)
 
     def _view(self, z: float) -> np.ndarray:
-        """The sharp sample magnified for optical Z ``z`` and cropped to the frame."""
-        w, h = self.size
+        """The sharp sample magnified for optical Z ``z``: the frame plus ``MARGIN_PX`` around."""
+        w, h = self.size[0] + 2 * MARGIN_PX, self.size[1] + 2 * MARGIN_PX
         sh, sw = self.sample.shape[:2]
         m = 1.0 + self.lens.breathing * (z - self.lens.focus_z)
         matrix = np.float32([[m, 0, w / 2 - m * sw / 2], [0, m, h / 2 - m * sh / 2]])
@@ -157,14 +172,14 @@ class PupilOptics:
         """One channel at optical Z ``z``, honouring curvature/tilt by blended levels."""
         lens = self.lens
         if lens.curvature == 0 and lens.tilt == 0:
-            return defocused(image, lens.waves(z - offset), lens.spherical)
+            return defocused_crop(image, lens.waves(z - offset), lens.spherical, MARGIN_PX)
         lo, hi = float(self.field_offset.min()), float(self.field_offset.max())
         levels = np.linspace(lo, hi, FIELD_LEVELS)
         step = (hi - lo) / (FIELD_LEVELS - 1)
-        out = np.zeros_like(image)
+        out = np.zeros(self.field_offset.shape, np.float32)
         for level in levels:
             weight = np.clip(1.0 - np.abs(self.field_offset - level) / step, 0.0, 1.0)
-            out += weight * defocused(image, lens.waves(z - offset - level), lens.spherical)
+            out += weight * defocused_crop(image, lens.waves(z - offset - level), lens.spherical, MARGIN_PX)
         return out
 
     def render(self, z: float) -> np.ndarray:

@@ -19,8 +19,8 @@ SIZE = (320, 240)
 
 
 def _texture(seed: int = 1) -> np.ndarray:
-    """A sharp fibre texture a bit larger than the frame."""
-    return SCENES["fibres"](np.random.default_rng(seed), (360, 270))
+    """A sharp fibre texture larger than the frame plus the optics' margin."""
+    return SCENES["fibres"](np.random.default_rng(seed), (460, 380))
 
 
 def _spread(kernel: np.ndarray) -> float:
@@ -59,6 +59,14 @@ def test_spherical_aberration_makes_the_focus_curve_asymmetric():
     aberrated = _curve(0.8, offsets)
     assert abs(plain[0] - plain[1]) < 0.05 * plain.max()
     assert abs(aberrated[0] - aberrated[1]) > 0.3 * aberrated.max()
+
+
+def test_a_smooth_field_does_not_sharpen_at_focus():
+    # A ramp blurred with the scene beyond the frame edges stays the same ramp at any defocus.
+    ramp = SCENES["blank"](np.random.default_rng(4), (460, 380))
+    optics = PupilOptics(ramp, Lens(focus_z=5.0, z_per_wave=0.01, vignette=0.3), SIZE)
+    energies = [gradient_energy(optics.render(5.0 + d)) for d in (0.0, 0.005, 0.02, 0.2)]
+    assert max(energies) - min(energies) < 0.01 * max(energies)
 
 
 def test_model_truth_finds_the_focus_and_a_band_around_it():
