@@ -271,6 +271,7 @@ class AutofocusPlugin(
             config = self._config()
             if parsed.home:
                 _require_reference(config)
+                check_reference(config.reference_z, config, self._volume())
             plan = RunPlan(kind="home" if parsed.home else "focus", config=config,
                            request=parsed.request, in_job=in_job)
             self._job.start(plan)
@@ -389,7 +390,6 @@ class AutofocusPlugin(
             self._printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
             move_template=config.move_template, tolerance=POSITION_TOLERANCE,
             timeout=self._confirm_timeout(), cancel=cancel, logger=self._logger,
-            track_sending=True,
         )
 
     def _confirm_timeout(self) -> float:

@@ -13,7 +13,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 from flask_babel import gettext
 
 from .focus import MEASURES
-from .printer_stage import validate_move_template
+from .gcode_safety import GcodeRefused, check_custom_gcode, check_move_template
 from .simulator import SCENES
 
 __all__ = [
@@ -36,6 +36,7 @@ __all__ = [
     "check_reference",
     "Z_BOUND",
     "RANGE_BOUNDS",
+    "custom_gcode",
 ]
 
 SETTINGS_VERSION = 1
@@ -252,6 +253,17 @@ def parse_roi(field: str, value: Any) -> Optional[Tuple[float, float, float, flo
     return (x, y, w, h)
 
 
+def custom_gcode(field: str, value: Any, z_limits: Tuple[float, float]) -> str:
+    """Custom G-code text whose every line passes :func:`.gcode_safety.check_custom_gcode`
+    within ``z_limits`` (no homing, relative mode, coordinate changes, Z outside them)."""
+    text = _text(field, value)
+    try:
+        check_custom_gcode(text, z_limits)
+    except GcodeRefused as exc:
+        raise SettingsError(field, str(exc)) from None
+    return text
+
+
 def _optional_number(field: str, value: Any, **bounds: Any) -> Optional[float]:
     """None for null or "" (the setting is unset), else a number as parse_number checks it."""
     return None if value is None or value == "" else parse_number(field, value, **bounds)
@@ -270,10 +282,11 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
             "z_max",
             gettext("must be above the lowest Z (%(low).3f mm), got %(high).3f mm") % {"low": z_min, "high": z_max},
         )
+    feedrate = parse_number("feedrate", s["feedrate"], positive=True, high=100000.0)
     template = _text("move_template", s["move_template"])
     try:
-        validate_move_template(template)
-    except ValueError as exc:
+        check_move_template(template, int(feedrate) if feedrate.is_integer() else feedrate, (z_min, z_max))
+    except GcodeRefused as exc:
         raise SettingsError("move_template", str(exc)) from None
     return RunConfig(
         camera=_text("camera", s["camera"]),
@@ -286,14 +299,14 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
         z_max=z_max,
         coarse_points=_integer("coarse_points", s["coarse_points"], 3, 50),
         tolerance=_optional_number("tolerance", s["tolerance"], positive=True, high=5.0),
-        feedrate=parse_number("feedrate", s["feedrate"], positive=True, high=100000.0),
+        feedrate=feedrate,
         settle=parse_number("settle", s["settle"], low=0.0, high=10.0),
         frames_per_position=_integer("frames_per_position", s["frames_per_position"], 1, 10),
         overscan=parse_number("overscan", s["overscan"], low=0.0, high=10.0),
         approach=_choice("approach", s["approach"], APPROACHES),
         move_template=template,
-        before_gcode=_text("before_gcode", s["before_gcode"]),
-        after_gcode=_text("after_gcode", s["after_gcode"]),
+        before_gcode=custom_gcode("before_gcode", s["before_gcode"], (z_min, z_max)),
+        after_gcode=custom_gcode("after_gcode", s["after_gcode"], (z_min, z_max)),
         reference_z=_optional_number("reference_z", s["reference_z"], low=-Z_BOUND, high=Z_BOUND),
         max_correction=parse_number("max_correction", s["max_correction"], positive=True, high=1000.0),
         on_failure=_choice("on_failure", s["on_failure"], ON_FAILURE),

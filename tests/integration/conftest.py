@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, List, Optional
 import pytest
 import requests
 
+from octoprint_autofocus.settings import DEFAULTS
 from tools.octoserver import OctoPrintServer, User, add_users, write_config
 
 ADMIN_KEY = "autofocus-integration-admin-key"
@@ -34,6 +35,10 @@ PLUGIN_SETTINGS = {
     "simulator": {"enabled": True, "focal_z": FOCAL_Z, "dof": DOF, "noise": 0.01, "fps": 20.0,
                   "latency": 0.02, "size": [320, 240], "scene": "pcb"},
 }
+
+RESTORED_SETTINGS = {**DEFAULTS, **PLUGIN_SETTINGS,
+                     "simulator": {**DEFAULTS["simulator"], **PLUGIN_SETTINGS["simulator"]}}
+"""Every setting as a test starts with it (the idle fixture puts them back)."""
 
 _POSITION = re.compile(r"Recv: ok X:\S+ Y:\S+ Z:([-\d.]+)")
 
@@ -229,7 +234,7 @@ def idle(admin):
     yield admin
     admin.command("cancel")
     admin.wait_idle()
-    admin.settings(**PLUGIN_SETTINGS)
+    admin.settings(**RESTORED_SETTINGS)
 
 
 @pytest.fixture

@@ -22,6 +22,7 @@ class FakeCamera:
         self.fail = fail
         self.opened = 0
         self.closed = 0
+        self.on_frame = None
 
     @contextlib.contextmanager
     def open(self, config):
@@ -34,6 +35,8 @@ class FakeCamera:
             self.closed += 1
 
     def frame(self):
+        if self.on_frame is not None:
+            self.on_frame()
         return np.zeros((480, 640), np.uint8)
 
 
@@ -85,6 +88,7 @@ class Rig:
         )
         self.job = FocusJob(self.printer, self.records, wiring, search=search)
         self.printer.add_listener(self.job.feed_line)
+        self.printer.add_sending_listener(self.job.note_sending)
 
     def run(self, kind="focus", request=RunRequest(), in_job=False):
         run_id = self.job.start(RunPlan(kind=kind, config=self.config, request=request, in_job=in_job))
@@ -252,10 +256,90 @@ def test_reference_run_stores_the_focused_z_only_when_passed(rig_factory):
 
 
 def test_before_and_after_gcode_frame_the_search(rig_factory):
-    rig = rig_factory(focuses_at(4.0), settings={"before_gcode": "M355 S1", "after_gcode": "M355 S0\nM84"})
+    rig = rig_factory(focuses_at(4.0), settings={"before_gcode": "M355 S1", "after_gcode": "M355 S0\nM117 done"})
     rig.run()
     lines = rig.printer.sent_lines()
-    assert lines.index("M355 S1") < lines.index("G1 Z4.000 F600") < lines.index("M355 S0") < lines.index("M84")
+    assert lines.index("M355 S1") < lines.index("G1 Z4.000 F600") < lines.index("M355 S0") < lines.index("M117 done")
+
+
+LIGHTS = {"before_gcode": "M355 S1", "after_gcode": "M355 S0"}
+
+
+def test_after_gcode_follows_a_failed_search(rig_factory):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason="no_peak"), settings=LIGHTS)
+    rig.run()
+    assert rig.printer.sent_lines()[-1] == "M355 S0"
+
+
+@pytest.mark.parametrize("reason", ["cancelled", "stage_error"])
+def test_nothing_follows_a_cancelled_search_or_a_stage_error(rig_factory, reason):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason=reason), settings={**LIGHTS, "reference_z": 4.0})
+    rig.run(kind="home")
+    lines = rig.printer.sent_lines()
+    assert lines[-3:] == ["G1 Z4.000 F600", "M400", "M114"]  # the search's last move, then nothing
+    assert "M355 S0" not in lines and not any(line.startswith("G92") for line in lines)
+
+
+def cancels_at_the_end(rig_holder, ok=True):
+    """A search that focuses at 4.0 and is cancelled just as it returns."""
+
+    def search(stage, camera, z_min, z_max, *, on_sample, cancel, **options):
+        stage.move_to(4.0)
+        rig_holder[0].job.cancel("cancelled by the user")
+        return FocusResult(ok=ok, z=4.0, z_min=z_min, z_max=z_max)
+
+    return search
+
+
+def test_a_cancel_as_the_search_ends_sends_no_after_gcode_and_no_g92(rig_factory):
+    holder = []
+    holder.append(rig_factory(cancels_at_the_end(holder), settings={**LIGHTS, "reference_z": 4.1}))
+    run_id = holder[0].run(kind="home")
+    lines = holder[0].printer.sent_lines()
+    assert "M355 S0" not in lines and not any(line.startswith("G92") for line in lines)
+    assert holder[0].records.load(run_id)["reason"] == "cancelled"
+
+
+def test_a_cancel_before_the_before_gcode_sends_nothing(rig_factory):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started), settings=LIGHTS)
+    rig.camera.on_frame = lambda: rig.job.cancel("stop")  # cancelled while the first frame is taken
+    rig.run()
+    assert rig.printer.sent_lines() == ["M400", "M114"]  # only the starting position was read
+    assert not started.is_set()
+
+
+def test_after_gcode_refused_at_send_time_is_reported_and_the_result_stands(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"after_gcode": "G1 Z8.5"})  # the printer volume ends at 8
+    run_id = rig.run()
+    assert rig.records.load(run_id)["ok"] is True
+    assert "G1 Z8.5" not in rig.printer.sent_lines()
+    assert "G1 Z8.5" in rig.pushed("error")[0]["message"]
+
+
+def test_home_with_a_correction_beyond_the_limit_sends_no_g92_and_asks(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 7.5, "max_correction": 3.0})
+    run_id = rig.run(kind="home")
+    record = rig.records.load(run_id)
+    assert not any(line.startswith("G92") for line in rig.printer.sent_lines())
+    assert (record["ok"], record["reason"]) == (False, "needs_confirmation")
+    assert record["proposed_correction"] == pytest.approx(3.5) and record["correction"] is None
+    assert record["z"] == 4.0 and "3.500 mm" in record["message"]
+
+
+def test_home_with_a_confirmed_large_correction_sends_g92(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 7.5, "max_correction": 3.0})
+    run_id = rig.job.start(RunPlan(kind="home", config=rig.config, confirmed=True))
+    assert rig.job.wait(10)
+    assert "G92 Z7.500" in rig.printer.sent_lines()
+    assert rig.records.load(run_id)["correction"] == pytest.approx(3.5)
+
+
+def test_a_large_correction_in_a_job_pauses_it(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 7.5, "max_correction": 3.0})
+    rig.printer.printing = True
+    rig.run(kind="home", in_job=True)
+    assert rig.printer.pauses == 1 and rig.printer.holds == [True, False]
 
 
 def test_jog_moves_relative_within_limits(rig_factory):
