@@ -45,13 +45,15 @@ class RunPlan:
     """What to run: ``kind`` (one of KINDS), the settings snapshot and the overrides.
 
     ``in_job`` marks ``@AUTOFOCUS`` from a printing job: the job is held during the run
-    and a failure pauses it unless ``config.on_failure`` is ``"continue"``.
+    and a failure pauses it unless ``config.on_failure`` is ``"continue"``. ``confirmed``
+    (homing) means the user accepted a correction larger than ``config.max_correction``.
     """
 
     kind: str
     config: RunConfig
     request: RunRequest = RunRequest()
     in_job: bool = False
+    confirmed: bool = False
 
 
 class Printer(Protocol):
