@@ -26,13 +26,14 @@ __all__ = [
     "validate_simulator",
     "migrate",
     "run_limits",
+    "run_window",
+    "safety_limits",
     "profile_z_range",
     "check_request",
     "parse_number",
     "parse_metric",
     "parse_roi",
     "parse_decimal",
-    "safety_limits",
     "check_reference",
     "Z_BOUND",
     "RANGE_BOUNDS",
@@ -48,6 +49,7 @@ DEFAULTS: Dict[str, Any] = {
     "metric": "tenengrad",
     "roi": None,
     "search_range": 2.0,
+    "max_extension": None,
     "z_min": 0.0,
     "z_max": 100.0,
     "coarse_points": 9,
@@ -116,6 +118,7 @@ class RunConfig:
     metric: str
     roi: Optional[Tuple[float, float, float, float]]
     search_range: float
+    max_extension: Optional[float]
     z_min: float
     z_max: float
     coarse_points: int
@@ -269,6 +272,18 @@ def _optional_number(field: str, value: Any, **bounds: Any) -> Optional[float]:
     return None if value is None or value == "" else parse_number(field, value, **bounds)
 
 
+def _max_extension(value: Any, safety_range: float) -> Optional[float]:
+    """mm a search may go past its range: null (one range width), 0 (never) up to the safety range."""
+    extension = _optional_number("max_extension", value, low=0.0)
+    if extension is not None and extension > safety_range:
+        raise SettingsError(
+            "max_extension",
+            gettext("must be at most the distance from the lowest to the highest Z (%(range)s mm), got %(value)s")
+            % {"range": safety_range, "value": extension},
+        )
+    return extension
+
+
 def validate(settings: Mapping[str, Any]) -> RunConfig:
     """Check every run setting and return them as a frozen RunConfig.
 
@@ -295,6 +310,7 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
         metric=parse_metric("metric", s["metric"]),
         roi=parse_roi("roi", s["roi"]),
         search_range=parse_number("search_range", s["search_range"], low=RANGE_BOUNDS[0], high=RANGE_BOUNDS[1]),
+        max_extension=_max_extension(s["max_extension"], z_max - z_min),
         z_min=z_min,
         z_max=z_max,
         coarse_points=_integer("coarse_points", s["coarse_points"], 3, 50),
@@ -420,6 +436,18 @@ def run_limits(config: RunConfig, current_z: Optional[float], request: RunReques
             % {"floor": floor, "ceiling": ceiling},
         )
     return low, high
+
+
+def run_window(config: RunConfig, current_z: float, request: RunRequest,
+               volume: Optional[Tuple[float, float]] = None) -> Tuple[Tuple[float, float], Tuple[float, float]]:
+    """The ``(window, limits)`` of a run: where the search starts and where it may extend to.
+
+    The window is :func:`run_limits`. The limits are the safety limits (settings and
+    printer volume), into which the search may extend past the window; explicit
+    ``z_min``/``z_max`` in the request are hard, so then the limits are the window itself.
+    """
+    window = run_limits(config, current_z, request, volume)
+    return window, (window if request.z_min is not None else safety_limits(config, volume))
 
 
 def profile_z_range(profile: Optional[Mapping[str, Any]]) -> Optional[Tuple[float, float]]:

@@ -26,6 +26,7 @@ PLUGIN_SETTINGS = {
     "stream_url": "",
     "snapshot_url": "",
     "search_range": 1.0,
+    "max_extension": None,
     "z_min": 0.0,
     "z_max": 20.0,
     "feedrate": 1200,

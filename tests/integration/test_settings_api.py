@@ -53,7 +53,7 @@ def test_good_setting_applies_to_the_next_run_without_restart(idle, serial_log):
     idle.settings(search_range=0.7)
     assert plugin_settings(idle)["search_range"] == 0.7
     record = idle.run()
-    assert record["z_max"] - record["z_min"] == pytest.approx(1.4)
+    assert record["window"][1] - record["window"][0] == pytest.approx(1.4)
 
 
 @pytest.fixture(scope="module")
