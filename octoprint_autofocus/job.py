@@ -21,7 +21,7 @@ from .focus import FocusError, FocusResult, autofocus
 from .focus.errors import CameraError, Cancelled
 from .camera import roi_pixels
 from .records import RecordStore, new_run_id
-from .settings import RunConfig, RunRequest, SettingsError, run_limits
+from .settings import RunConfig, RunRequest, SettingsError, run_window, safety_limits
 
 __all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "KINDS", "THREAD_NAME"]
 
@@ -45,13 +45,15 @@ class RunPlan:
     """What to run: ``kind`` (one of KINDS), the settings snapshot and the overrides.
 
     ``in_job`` marks ``@AUTOFOCUS`` from a printing job: the job is held during the run
-    and a failure pauses it unless ``config.on_failure`` is ``"continue"``.
+    and a failure pauses it unless ``config.on_failure`` is ``"continue"``. ``confirmed``
+    (homing) means the user accepted a correction larger than ``config.max_correction``.
     """
 
     kind: str
     config: RunConfig
     request: RunRequest = RunRequest()
     in_job: bool = False
+    confirmed: bool = False
 
 
 class Printer(Protocol):
@@ -245,7 +247,7 @@ class FocusJob:
 
     def _use_stage(self, config: RunConfig, cancel: threading.Event) -> Stage:
         """Build the stage for the safety limits (settings and printer volume) and route lines to it."""
-        floor, ceiling = run_limits(config, None, RunRequest(z_min=config.z_min, z_max=config.z_max), self._wiring.volume())
+        floor, ceiling = safety_limits(config, self._wiring.volume())
         stage = self._wiring.make_stage(config, floor, ceiling, cancel)
         with self._state_lock:
             self._stage = stage
@@ -338,7 +340,7 @@ class FocusJob:
         z0 = stage.position()
         with self._state_lock:
             self._run["start_z"] = z0
-        z_min, z_max = run_limits(config, z0, request, self._wiring.volume())
+        (z_min, z_max), limits = run_window(config, z0, request, self._wiring.volume())
         with self._wiring.open_camera(config) as camera:
             first = camera.frame()  # a broken camera fails here, before anything moves
             roi = request.roi if request.roi is not None else config.roi
@@ -351,7 +353,7 @@ class FocusJob:
                     coarse_points=config.coarse_points, tolerance=config.tolerance,
                     overscan=config.overscan, approach=config.approach, settle=config.settle,
                     frames_per_position=config.frames_per_position, cancel=cancel,
-                    on_sample=self._on_sample,
+                    on_sample=self._on_sample, limits=limits, max_extension=config.max_extension,
                 )
             finally:
                 self._send(config.after_gcode)
@@ -420,11 +422,12 @@ class FocusJob:
         except OSError:
             self._logger.exception("Could not save the record of run %s", run_id)
         if result.ok:
-            self._logger.info("Autofocus run %s: focused at Z%.3f", run_id, result.z)
+            self._logger.info("Autofocus run %s: %s (%s)", run_id, result.message, result.detail)
             self._wiring.fire("focus_finished", {"run_id": run_id, "kind": plan.kind, "z": result.z,
                                           "correction": correction})
         else:
-            self._logger.warning("Autofocus run %s failed (%s): %s", run_id, result.reason, result.message)
+            self._logger.warning("Autofocus run %s failed (%s): %s%s", run_id, result.reason, result.message,
+                                 " (%s)" % result.detail if result.detail else "")
             self._wiring.fire("focus_failed", {"run_id": run_id, "kind": plan.kind, "reason": result.reason,
                                         "message": result.message})
         return record
