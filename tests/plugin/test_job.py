@@ -3,11 +3,13 @@
 import contextlib
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
 
 from octoprint_autofocus.focus import FocusResult
+from octoprint_autofocus import job as job_module
 from octoprint_autofocus.focus.errors import CameraError, Cancelled
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
@@ -407,3 +409,58 @@ def poll_until(condition, timeout=5.0):
             return False
         time.sleep(0.01)
     return True
+
+
+# ~~ the job hold: taken before start returns, released on every path, after the pause
+
+
+class _ThreadThatCannotStart(threading.Thread):
+    def start(self):
+        raise RuntimeError("can't start new thread")
+
+
+def test_job_hold_is_released_when_the_run_cannot_start(rig_factory, monkeypatch):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+    threads = types.SimpleNamespace(Thread=_ThreadThatCannotStart, Event=threading.Event)
+    monkeypatch.setattr(job_module, "threading", threads)
+    with pytest.raises(RuntimeError):
+        rig.job.start(RunPlan(kind="focus", config=rig.config, in_job=True))
+    assert rig.printer.holds == [True, False]
+    assert not rig.job.running and rig.job.status() == {"state": "idle", "run": None}
+    monkeypatch.undo()
+    rig.run(in_job=True)  # the "running" lock was given back
+    assert rig.printer.holds == [True, False, True, False]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_job_hold_is_released_when_pausing_the_failed_job_raises(rig_factory):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason="no_peak"))
+    rig.printer.printing = True
+
+    def pause_refused():
+        rig.printer.job_calls.append(("pause", None))
+        raise RuntimeError("printer refused to pause")
+
+    rig.printer.pause_print = pause_refused
+    run_id = rig.run(in_job=True)
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+    assert rig.records.load(run_id)["reason"] == "no_peak"
+    assert rig.pushed("failed")[0]["record"]["run_id"] == run_id and not rig.job.running
+
+
+@pytest.mark.parametrize("kind", ["focus", "reference", "home"])
+def test_job_hold_is_released_after_a_passed_run_of_every_kind(rig_factory, kind):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
+    rig.printer.printing = True
+    run_id = rig.run(kind=kind, in_job=True)
+    assert rig.records.load(run_id)["ok"] is True
+    assert rig.printer.job_calls == [("hold", True), ("hold", False)]
+
+
+@pytest.mark.parametrize("search", [focuses_at(4.0, ok=False, reason="no_peak"), crashes], ids=["failed", "crashed"])
+def test_a_failed_run_pauses_the_job_before_releasing_the_hold(rig_factory, search):
+    rig = rig_factory(search)
+    rig.printer.printing = True
+    rig.run(in_job=True)
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]

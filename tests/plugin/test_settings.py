@@ -1,5 +1,7 @@
 """Settings: validation into RunConfig, migration, and the limits of a run."""
 
+from dataclasses import asdict
+
 import pytest
 
 from octoprint_autofocus.settings import (
@@ -17,8 +19,15 @@ from octoprint_autofocus.settings import (
 
 
 def test_defaults_validate():
-    config = validate(DEFAULTS)
-    assert config.metric == DEFAULTS["metric"] and config.z_min < config.z_max
+    config = asdict(validate({}))
+    run_settings = {key: value for key, value in DEFAULTS.items() if key != "simulator"}
+    assert set(config) == set(run_settings)  # every run setting has a default and vice versa
+    assert config == run_settings  # validation keeps every default as it is...
+    assert all(type(config[key]) is type(value) for key, value in run_settings.items())  # ...and its type
+    assert validate_simulator({}) == DEFAULTS["simulator"]
+    # the safe choices a fresh install makes
+    assert (config["on_failure"], config["reference_z"], config["tolerance"]) == ("pause", None, None)
+    assert config["z_min"] < config["z_max"] and config["move_template"] == "G1 Z{z:.3f} F{feedrate}"
 
 
 @pytest.mark.parametrize(
