@@ -50,13 +50,16 @@ from typing import Any, Callable, Dict, List, Optional
 
 import numpy as np
 
-sys.path.append(str(Path(__file__).resolve().parents[1]))  # after PYTHONPATH: another checkout can be measured
+# The library measured is imported first: PYTHONPATH's checkout if given, else the installed
+# one. Only then is this checkout put first on the path, for its own bench package.
+import octoprint_autofocus
+from octoprint_autofocus.focus import autofocus, score
+from octoprint_autofocus.focus.errors import CameraError, MoveRefused
 
-import octoprint_autofocus  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
 from bench.heldout_cases import Case, Rig, build, draw_cases  # noqa: E402
 from bench.real_stacks import DATA_DIR, load_stacks  # noqa: E402
-from octoprint_autofocus.focus import autofocus, score  # noqa: E402
-from octoprint_autofocus.focus.errors import CameraError, MoveRefused  # noqa: E402
 
 SWEEP_POINTS = 15
 """Points of the baseline sweep."""
