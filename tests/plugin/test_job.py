@@ -1,6 +1,7 @@
 """FocusJob with a fake printer, the real PrinterStage and scripted searches."""
 
 import contextlib
+import json
 import threading
 import time
 import types
@@ -10,7 +11,7 @@ import pytest
 
 from octoprint_autofocus.focus import FocusResult
 from octoprint_autofocus import job as job_module
-from octoprint_autofocus.focus.errors import CameraError, Cancelled
+from octoprint_autofocus.focus.errors import CameraError, Cancelled, StageError
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
 from octoprint_autofocus.records import RecordStore
@@ -67,7 +68,12 @@ def waits_for_cancel(started):
 
 
 class Rig:
-    """A FocusJob wired to fakes; ``pushes`` and ``events`` record what it announced."""
+    """A FocusJob wired to fakes; ``pushes`` and ``events`` record what it announced.
+
+    Set ``stage_gate`` (an Event) to make building the stage wait for it (``stage_requested``
+    is set meanwhile); ``stage_watches_cancel = False`` builds stages that ignore the cancel
+    event, so only ``abort`` can stop them.
+    """
 
     def __init__(self, tmp_path, search, settings=None, printer_z=5.0, camera_fails=False):
         self.printer = FakePrinter(z=printer_z)
@@ -77,11 +83,11 @@ class Rig:
         self.references = []
         self.records = RecordStore(str(tmp_path / "records"), keep=5)
         self.config = validate({"z_min": 1.0, "z_max": 9.0, **(settings or {})})
+        self.stage_gate = None
+        self.stage_requested = threading.Event()
+        self.stage_watches_cancel = True
         wiring = Wiring(
-            make_stage=lambda config, z_min, z_max, cancel: PrinterStage(
-                self.printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
-                move_template=config.move_template, timeout=2.0, cancel=cancel,
-            ),
+            make_stage=self._make_stage,
             open_camera=self.camera.open,
             volume=lambda: (0.0, 8.0),
             push=lambda kind, data: self.pushes.append((kind, data)),
@@ -91,6 +97,16 @@ class Rig:
         self.job = FocusJob(self.printer, self.records, wiring, search=search)
         self.printer.add_listener(self.job.feed_line)
         self.printer.add_sending_listener(self.job.note_sending)
+
+    def _make_stage(self, config, z_min, z_max, cancel):
+        self.stage_requested.set()
+        if self.stage_gate is not None:
+            assert self.stage_gate.wait(10)
+        return PrinterStage(
+            self.printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
+            move_template=config.move_template, timeout=2.0,
+            cancel=cancel if self.stage_watches_cancel else None,
+        )
 
     def run(self, kind="focus", request=RunRequest(), in_job=False):
         run_id = self.job.start(RunPlan(kind=kind, config=self.config, request=request, in_job=in_job))
@@ -464,3 +480,85 @@ def test_a_failed_run_pauses_the_job_before_releasing_the_hold(rig_factory, sear
     rig.printer.printing = True
     rig.run(in_job=True)
     assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+
+
+# ~~ cancel at every moment, and what the record says
+
+
+def test_cancel_without_a_run_or_jog_returns_false(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    assert rig.job.cancel("nothing to stop") is False
+    assert rig.records.load(rig.run())["ok"] is True  # the next run is not touched by it
+
+
+@pytest.mark.parametrize("watches_cancel", [True, False], ids=["stage-watches-cancel", "stage-needs-abort"])
+def test_cancel_while_the_stage_is_being_built_stops_the_run_before_anything_is_sent(rig_factory, watches_cancel):
+    rig = rig_factory(focuses_at(4.0))
+    rig.stage_watches_cancel = watches_cancel
+    rig.stage_gate = threading.Event()
+    run_id = rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert rig.stage_requested.wait(5)
+    assert rig.job.cancel("stop now") is True
+    rig.stage_gate.set()
+    assert rig.job.wait(5)
+    record = rig.records.load(run_id)
+    assert record["ok"] is False and record["message"] in ("stop now", "cancelled")
+    assert rig.printer.sent_lines() == []
+
+
+def test_cancel_aborts_a_stage_that_does_not_watch_the_cancel_event(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    rig.stage_watches_cancel = False
+    rig.printer.answer_m114 = False
+    errors = []
+
+    def jog():
+        try:
+            rig.job.jog(rig.config, 0.5)
+        except Exception as exc:  # the jog's outcome is what the test checks
+            errors.append(exc)
+
+    worker = threading.Thread(target=jog)
+    worker.start()
+    assert poll_until(lambda: rig.job.running and "M114" in rig.printer.sent_lines())
+    assert rig.job.cancel("stop") is True
+    worker.join(1.5)  # well inside the stage's 2 s confirmation timeout
+    assert not worker.is_alive()
+    assert isinstance(errors[0], StageError) and "stop" in str(errors[0])
+
+
+def test_a_search_that_reports_the_cancel_itself_gets_the_cancel_reason(rig_factory):
+    started = threading.Event()
+
+    def search(stage, camera, z_min, z_max, *, cancel, **options):
+        started.set()
+        cancel.wait(10)
+        return FocusResult(ok=False, z=4.5, reason="cancelled", message="the run was cancelled")
+
+    rig = rig_factory(search)
+    run_id = rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    rig.job.cancel("the printer disconnected")
+    assert rig.job.wait(5)
+    assert rig.records.load(run_id)["message"] == "the printer disconnected"
+
+
+def test_a_failed_search_keeps_its_own_message(rig_factory):
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=False, z=4.5, reason="no_peak", message="no clear peak between Z4 and Z6")
+
+    rig = rig_factory(search)
+    assert rig.records.load(rig.run())["message"] == "no clear peak between Z4 and Z6"
+
+
+def test_nan_in_a_result_is_null_in_the_record(rig_factory):
+    nan = float("nan")
+
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=False, z=nan, reason="no_peak", samples=[(4.0, nan)], verify_score=nan)
+
+    rig = rig_factory(search)
+    run_id = rig.run()
+    for record in (rig.records.load(run_id), rig.pushed("failed")[0]["record"]):
+        assert (record["z"], record["verify_score"], record["samples"]) == (None, None, [[4.0, None]])
+        json.dumps(record, allow_nan=False)  # strict JSON: raises on NaN
