@@ -562,3 +562,16 @@ def test_nan_in_a_result_is_null_in_the_record(rig_factory):
     for record in (rig.records.load(run_id), rig.pushed("failed")[0]["record"]):
         assert (record["z"], record["verify_score"], record["samples"]) == (None, None, [[4.0, None]])
         json.dumps(record, allow_nan=False)  # strict JSON: raises on NaN
+
+
+@pytest.mark.parametrize("reference_z, max_correction, allowed", [
+    (7.5, 3.5, True),  # exactly the limit: no confirmation needed
+    (1.5, 2.5, True),  # a correction downwards, at the limit
+    (1.5, 2.4, False),  # downwards, beyond the limit
+])
+def test_home_without_confirmation_up_to_max_correction_either_way(rig_factory, reference_z, max_correction,
+                                                                     allowed):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": reference_z, "max_correction": max_correction})
+    record = rig.records.load(rig.run(kind="home"))
+    assert ("G92 Z%.3f" % reference_z in rig.printer.sent_lines()) is allowed
+    assert record["ok"] is allowed and record["reason"] == ("" if allowed else "needs_confirmation")
