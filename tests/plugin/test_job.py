@@ -575,3 +575,30 @@ def test_home_without_confirmation_up_to_max_correction_either_way(rig_factory, 
     record = rig.records.load(rig.run(kind="home"))
     assert ("G92 Z%.3f" % reference_z in rig.printer.sent_lines()) is allowed
     assert record["ok"] is allowed and record["reason"] == ("" if allowed else "needs_confirmation")
+
+
+def test_home_fails_when_the_printer_reports_another_z_after_g92(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
+    execute = rig.printer._execute
+
+    def sloppy_g92(line):  # firmware that applies G92 0.05 mm off
+        execute(line)
+        if line.startswith("G92"):
+            rig.printer.z += 0.05
+
+    rig.printer._execute = sloppy_g92
+    record = rig.records.load(rig.run(kind="home"))
+    assert record["ok"] is False and record["correction"] is None
+    assert "after G92 the printer reports Z3.550 instead of Z3.500" in record["message"]
+
+
+@pytest.mark.parametrize("detail", ["t = 1.2 < 2.6 at p = 0.005", ""])
+def test_a_failure_is_logged_with_its_detail(rig_factory, caplog, detail):
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=False, z=4.5, reason="no_peak", message="no clear peak", detail=detail)
+
+    rig = rig_factory(search)
+    with caplog.at_level("WARNING", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run()
+    expected = "Autofocus run %s failed (no_peak): no clear peak" % run_id + (" (%s)" % detail if detail else "")
+    assert expected in [entry.getMessage() for entry in caplog.records]
