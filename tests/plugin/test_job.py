@@ -11,7 +11,7 @@ import pytest
 
 from octoprint_autofocus.focus import FocusResult
 from octoprint_autofocus import job as job_module
-from octoprint_autofocus.focus.errors import CameraError, Cancelled, StageError
+from octoprint_autofocus.focus.errors import CameraError, Cancelled, StageError, StageTimeout
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
 from octoprint_autofocus.records import RecordStore
@@ -398,8 +398,11 @@ def test_jog_beyond_the_limits_is_refused_and_nothing_moves(rig_factory):
     assert rig.printer.z == 5.0 and not rig.job.running
 
 
-def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory):
+@pytest.mark.parametrize("watches_cancel, error", [(True, Cancelled), (False, StageError)],
+                         ids=["stage-watches-cancel", "stage-needs-abort"])
+def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel, error):
     rig = rig_factory(focuses_at(4.0))
+    rig.stage_watches_cancel = watches_cancel
     rig.printer.answer_m114 = False
     errors = []
 
@@ -411,10 +414,11 @@ def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory):
 
     worker = threading.Thread(target=jog)
     worker.start()
-    assert poll_until(lambda: rig.job.running)
+    assert poll_until(lambda: rig.job.running and "M114" in rig.printer.sent_lines())
     assert rig.job.cancel("stop") is True
-    worker.join(5)
-    assert not worker.is_alive() and isinstance(errors[0], Cancelled)
+    worker.join(10)
+    assert not worker.is_alive() and isinstance(errors[0], error)
+    assert not isinstance(errors[0], StageTimeout)  # stopped by the cancel, not by the 2 s timeout
     assert not rig.job.running
 
 
@@ -504,27 +508,6 @@ def test_cancel_while_the_stage_is_being_built_stops_the_run_before_anything_is_
     record = rig.records.load(run_id)
     assert record["ok"] is False and record["message"] in ("stop now", "cancelled")
     assert rig.printer.sent_lines() == []
-
-
-def test_cancel_aborts_a_stage_that_does_not_watch_the_cancel_event(rig_factory):
-    rig = rig_factory(focuses_at(4.0))
-    rig.stage_watches_cancel = False
-    rig.printer.answer_m114 = False
-    errors = []
-
-    def jog():
-        try:
-            rig.job.jog(rig.config, 0.5)
-        except Exception as exc:  # the jog's outcome is what the test checks
-            errors.append(exc)
-
-    worker = threading.Thread(target=jog)
-    worker.start()
-    assert poll_until(lambda: rig.job.running and "M114" in rig.printer.sent_lines())
-    assert rig.job.cancel("stop") is True
-    worker.join(1.5)  # well inside the stage's 2 s confirmation timeout
-    assert not worker.is_alive()
-    assert isinstance(errors[0], StageError) and "stop" in str(errors[0])
 
 
 def test_a_search_that_reports_the_cancel_itself_gets_the_cancel_reason(rig_factory):
