@@ -585,3 +585,13 @@ def test_a_failure_is_logged_with_its_detail(rig_factory, caplog, detail):
         run_id = rig.run()
     expected = "Autofocus run %s failed (no_peak): no clear peak" % run_id + (" (%s)" % detail if detail else "")
     assert expected in [entry.getMessage() for entry in caplog.records]
+
+
+@pytest.mark.parametrize("search, camera_fails, reason, words", [
+    (focuses_at(20.0), False, "stage_error", "refusing Z20.00"),
+    (focuses_at(4.0), True, "camera_error", "connection refused"),
+], ids=["stage_error", "camera_error"])
+def test_a_device_error_is_reported_with_its_own_message(rig_factory, search, camera_fails, reason, words):
+    rig = rig_factory(search, camera_fails=camera_fails)
+    record = rig.records.load(rig.run())
+    assert record["reason"] == reason and words in record["message"]
