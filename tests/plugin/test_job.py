@@ -526,12 +526,13 @@ def test_a_search_that_reports_the_cancel_itself_gets_the_cancel_reason(rig_fact
     assert rig.records.load(run_id)["message"] == "the printer disconnected"
 
 
-def test_a_failed_search_keeps_its_own_message(rig_factory):
+@pytest.mark.parametrize("reason", ["", "camera_stalled", "no_peak", "verify_failed"])
+def test_a_search_that_was_not_cancelled_keeps_its_own_message(rig_factory, reason):
     def search(stage, camera, z_min, z_max, **options):
-        return FocusResult(ok=False, z=4.5, reason="no_peak", message="no clear peak between Z4 and Z6")
+        return FocusResult(ok=not reason, z=4.5, reason=reason, message="what the search said")
 
     rig = rig_factory(search)
-    assert rig.records.load(rig.run())["message"] == "no clear peak between Z4 and Z6"
+    assert rig.records.load(rig.run())["message"] == "what the search said"
 
 
 def test_nan_in_a_result_is_null_in_the_record(rig_factory):
