@@ -192,10 +192,23 @@ def explained(mutant: Mutant, equivalents: Iterable[Dict[str, str]]) -> Optional
     return None
 
 
+HELD = "held back by --recheck"
+
+
 def forget_survivors(db: Path) -> int:
-    """Make the session's survivors pending again (to rerun them against new tests)."""
+    """Make the session's survivors pending again (to rerun them against new tests) and
+    hold back the mutants not run yet, so that only the survivors run now."""
     with contextlib.closing(sqlite3.connect(db)) as connection, connection:
+        connection.execute(
+            "INSERT INTO work_results (job_id, worker_outcome, output) SELECT job_id, 'SKIPPED', ? FROM work_items"
+            " WHERE job_id NOT IN (SELECT job_id FROM work_results)", (HELD,))
         return connection.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
+
+
+def release_held(db: Path) -> None:
+    """The mutants held back by ``forget_survivors`` are pending again (``--resume`` runs them)."""
+    with contextlib.closing(sqlite3.connect(db)) as connection, connection:
+        connection.execute("DELETE FROM work_results WHERE output = ?", (HELD,))
 
 
 def run_module(module: str, tests: Sequence[str], resume: bool, timeout: float) -> List[Mutant]:
@@ -220,7 +233,10 @@ def run_module(module: str, tests: Sequence[str], resume: bool, timeout: float) 
         _cosmic("cr-filter-operators", str(db), str(config), cwd=src)
         _cosmic("cosmic-ray", "baseline", str(config), cwd=src, env=env)
     started = time.monotonic()
-    _cosmic("cosmic-ray", "exec", str(config), str(db), cwd=src, env=env)
+    try:
+        _cosmic("cosmic-ray", "exec", str(config), str(db), cwd=src, env=env)
+    finally:
+        release_held(db)
     mutants = read_session(src, db)
     print("%s: %d mutants run in %.0f min" % (module, sum(m.outcome != "skipped" for m in mutants),
                                             (time.monotonic() - started) / 60), flush=True)

@@ -596,3 +596,10 @@ def test_a_device_error_is_reported_with_its_own_message(rig_factory, search, ca
     rig = rig_factory(search, camera_fails=camera_fails)
     record = rig.records.load(rig.run())
     assert record["reason"] == reason and words in record["message"]
+
+
+@pytest.mark.parametrize("kind", ["focus", "home"])
+def test_only_a_reference_run_stores_the_reference(rig_factory, kind):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
+    assert rig.records.load(rig.run(kind=kind))["ok"] is True
+    assert rig.references == []
