@@ -60,6 +60,16 @@ DEFAULTS: Dict[str, Any] = {
     "camera_timeout": 5.0,
     "history_size": 20,
     "jog_step": 0.1,
+    "map": {
+        "rows": 5,
+        "cols": 5,
+        "margin": 10.0,
+        "lift": 1.0,
+        "travel_z": None,
+        "xy_feedrate": 3000.0,
+        "xy_template": "G0 X{x:.3f} Y{y:.3f} F{feedrate}",
+        "max_failed": 0.25,
+    },
     "simulator": {
         "enabled": False,
         "focal_z": 4.0,
