@@ -34,7 +34,10 @@ def _plane(record: Dict[str, Any]) -> Optional[Plane]:
 
 
 def _number(value: Optional[float], digits: int = 4) -> str:
-    return "" if value is None else ("%.*f" % (digits, value))
+    if value is None:
+        return ""
+    text = "%.*f" % (digits, value)
+    return text.lstrip("-") if float(text) == 0 else text  # no "-0.0000"
 
 
 def map_csv(record: Dict[str, Any]) -> str:

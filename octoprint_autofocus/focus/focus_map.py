@@ -251,6 +251,8 @@ class _MapRun:
             for point in self.points:
                 self._checkpoint()
                 record = self._measure(point)
+                if record.reason == "cancelled":
+                    raise Cancelled(record.message)  # a point cut short is no result
                 self.done.append(record)
                 if self.on_point is not None:
                     self.on_point(record, len(self.done), len(self.points))
