@@ -6,28 +6,38 @@ focus search, send the "after" G-code, then (by kind) store the reference or set
 ``G92``, and keep, push and announce the record. A job hold taken
 for ``@AUTOFOCUS`` in a print is released in ``finally`` on every path; a failed run
 inside a print pauses it first when ``on_failure`` says so.
+
+Every line goes out through the run's stage (:class:`.printer_stage.PrinterStage`), which
+checks it against the safety limits and sends nothing once the run is cancelled. The
+"after" G-code is sent only when the search ended by itself (focused or failed, the stage
+back where it started); after a cancel (button, API, print cancelled or paused,
+disconnect, printer error), a Z stage error or a crash nothing more is sent, and the
+printer stays where it stopped.
 """
 
 import logging
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Protocol, Tuple
 
 from flask_babel import gettext
 
 from .focus import FocusError, FocusResult, autofocus
-from .focus.errors import CameraError, Cancelled
+from .focus.errors import CameraError, Cancelled, MoveRefused
+from .gcode_safety import split_lines
 from .camera import roi_pixels
 from .records import RecordStore, new_run_id
-from .settings import RunConfig, RunRequest, SettingsError, run_limits
+from .settings import RunConfig, RunRequest, SettingsError, run_window, safety_limits
 
-__all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "KINDS", "THREAD_NAME", "json_safe"]
+__all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "NeedsConfirmation", "KINDS", "THREAD_NAME",
+           "NO_AFTER_GCODE", "json_safe"]
 
 THREAD_NAME = "octoprint.plugins.autofocus.run"
 KINDS = ("focus", "reference", "home")
-TAGS = frozenset({"plugin:autofocus"})
+NO_AFTER_GCODE = ("cancelled", "stage_error")
+"""Search outcomes after which the "after" G-code is not sent (nothing more is)."""
 G92_TOLERANCE = 0.01
 """mm: how far the Z reported after ``G92`` may be from the reference (firmware rounding)."""
 
@@ -40,18 +50,30 @@ class NotReady(RuntimeError):
     """The printer is not connected or not operational."""
 
 
+class NeedsConfirmation(FocusError):
+    """Homing by focus would shift Z by more than ``max_correction`` without the user's say."""
+
+    reason = "needs_confirmation"
+
+    def __init__(self, message: str, correction: float) -> None:
+        super().__init__(message)
+        self.correction = correction
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """What to run: ``kind`` (one of KINDS), the settings snapshot and the overrides.
 
     ``in_job`` marks ``@AUTOFOCUS`` from a printing job: the job is held during the run
-    and a failure pauses it unless ``config.on_failure`` is ``"continue"``.
+    and a failure pauses it unless ``config.on_failure`` is ``"continue"``. ``confirmed``
+    (homing) means the user accepted a correction larger than ``config.max_correction``.
     """
 
     kind: str
     config: RunConfig
     request: RunRequest = RunRequest()
     in_job: bool = False
+    confirmed: bool = False
 
 
 class Printer(Protocol):
@@ -74,6 +96,10 @@ class Stage(Protocol):
     def move_to(self, z: float) -> None: ...
 
     def position(self) -> float: ...
+
+    def send(self, lines: List[str]) -> None: ...
+
+    def set_position(self, z: float) -> float: ...
 
     def feed_line(self, line: str) -> None: ...
 
@@ -100,11 +126,9 @@ def json_safe(value: Any) -> Any:
     return value
 
 
-def _gcode_lines(text: str) -> List[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
-
-
 def _reason_for(exc: BaseException) -> str:
+    if isinstance(exc, NeedsConfirmation):
+        return exc.reason
     if isinstance(exc, Cancelled):
         return "cancelled"
     if isinstance(exc, CameraError):
@@ -172,11 +196,6 @@ class FocusJob:
             raise
         return run_id
 
-    def spawn(self, work: Callable[..., None], *args: Any) -> None:
-        """Run ``work(*args)`` for a claimed run on the worker thread (:meth:`wait` joins it)."""
-        self._thread = threading.Thread(target=work, args=args, name=THREAD_NAME, daemon=True)
-        self._thread.start()
-
     def claim(self, kind: str, in_job: bool = False) -> Tuple[str, threading.Event]:
         """Reserve the one run slot for a run of ``kind`` (caller's thread); return its id and
         cancel event. Busy/NotReady as :meth:`start`; with ``in_job`` the job hold is taken.
@@ -206,6 +225,11 @@ class FocusJob:
             self._release_hold(in_job)
         finally:
             self._clear_run()
+
+    def spawn(self, work: Callable[..., None], *args: Any) -> None:
+        """Run ``work(*args)`` for a claimed run on the worker thread (:meth:`wait` joins it)."""
+        self._thread = threading.Thread(target=work, args=args, name=THREAD_NAME, daemon=True)
+        self._thread.start()
 
     def jog(self, config: RunConfig, dz: float) -> float:
         """Move Z by ``dz`` within the limits, wait for it, return the new Z (caller's thread).
@@ -268,17 +292,13 @@ class FocusJob:
         """Build the stage for the safety limits (settings and printer volume) and route lines
         to it (``make`` instead of the wiring's ``make_stage``, e.g. a stage that moves X/Y too);
         :meth:`cancel` aborts it."""
-        floor, ceiling = self.safety_limits(config)
+        floor, ceiling = safety_limits(config, self._wiring.volume())
         stage = (make or self._wiring.make_stage)(config, floor, ceiling, cancel)
         with self._state_lock:
             self._stage = stage
         if cancel.is_set():
             stage.abort(gettext("cancelled"))
         return stage
-
-    def safety_limits(self, config: RunConfig) -> Tuple[float, float]:
-        """The Z no run may leave: the settings' limits within the printer's volume."""
-        return run_limits(config, None, RunRequest(z_min=config.z_min, z_max=config.z_max), self._wiring.volume())
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait for the current run (if any) to end; True when none is going any more."""
@@ -317,13 +337,13 @@ class FocusJob:
 
     def _work(self, plan: RunPlan, run_id: str, cancel: threading.Event) -> None:
         started = time.time()
-        correction = None
+        details: Dict[str, Any] = {"correction": None}
         result = FocusResult(ok=False, z=float("nan"), reason="stage_error")
         try:
             self._wiring.push("state", self.status())
             self._wiring.fire("focus_started", {"run_id": run_id, "kind": plan.kind})
             self._logger.info("Autofocus %s run %s started", plan.kind, run_id)
-            result, correction = self._focus(plan, cancel)
+            result, details = self._focus(plan, cancel)
             if result.reason == "cancelled":
                 result.message = self.cancel_reason()
         except (FocusError, SettingsError) as exc:
@@ -341,7 +361,7 @@ class FocusJob:
                     self._release_hold(plan.in_job)
                 finally:
                     try:
-                        record = self._report(plan, run_id, started, result, correction)
+                        record = self._report(plan, run_id, started, result, details)
                     finally:
                         self._clear_run()
                     self._wiring.push(_push_type(result), {"record": record})
@@ -359,48 +379,73 @@ class FocusJob:
         z = float("nan") if start_z is None else start_z
         return FocusResult(ok=False, z=z, reason=reason, message=message, start_z=z, final_z=z)
 
-    def _focus(self, plan: RunPlan, cancel: threading.Event) -> Tuple[FocusResult, Optional[float]]:
+    def _focus(self, plan: RunPlan, cancel: threading.Event) -> Tuple[FocusResult, Dict[str, Any]]:
         config, request = plan.config, plan.request
         stage = self.use_stage(config, cancel)
         z0 = stage.position()
         with self._state_lock:
             self._run["start_z"] = z0
-        z_min, z_max = run_limits(config, z0, request, self._wiring.volume())
+        (z_min, z_max), limits = run_window(config, z0, request, self._wiring.volume())
         with self._wiring.open_camera(config) as camera:
             first = camera.frame()  # a broken camera fails here, before anything moves
             roi = request.roi if request.roi is not None else config.roi
-            self.send(config.before_gcode)
-            try:
-                result = self._search(
-                    stage, camera, z_min, z_max,
-                    roi=roi_pixels(roi, first),
-                    metric=request.metric or config.metric,
-                    coarse_points=config.coarse_points, tolerance=config.tolerance,
-                    overscan=config.overscan, approach=config.approach, settle=config.settle,
-                    frames_per_position=config.frames_per_position, cancel=cancel,
-                    on_sample=self._on_sample,
-                )
-            finally:
-                self.send(config.after_gcode)
-        correction = None
+            stage.send(split_lines(config.before_gcode))
+            result = self._search(
+                stage, camera, z_min, z_max,
+                roi=roi_pixels(roi, first),
+                metric=request.metric or config.metric,
+                coarse_points=config.coarse_points, tolerance=config.tolerance,
+                overscan=config.overscan, approach=config.approach, settle=config.settle,
+                frames_per_position=config.frames_per_position, cancel=cancel,
+                on_sample=self._on_sample, limits=limits, max_extension=config.max_extension,
+            )
+            if result.reason not in NO_AFTER_GCODE and not cancel.is_set():
+                self.send_after(stage, config)
+        details: Dict[str, Any] = {"correction": None}
         if result.ok and plan.kind == "reference":
             self._wiring.store_reference(result.z)
         if result.ok and plan.kind == "home":
-            correction = self._home(stage, config, result.z)
-        return result, correction
+            try:
+                details["correction"] = self._home(stage, plan, result.z)
+            except FocusError as exc:
+                result = replace(result, ok=False, reason=_reason_for(exc), message=str(exc))
+                if isinstance(exc, NeedsConfirmation):
+                    details["proposed_correction"] = exc.correction
+        return result, details
 
-    def _home(self, stage: Stage, config: RunConfig, focused_z: float) -> float:
-        """Rename the focused Z to the reference with G92; return the correction (new - old)."""
+    def send_after(self, stage: Stage, config: RunConfig) -> None:
+        """The "after" G-code; a refused line is reported, the run's result stands."""
+        try:
+            stage.send(split_lines(config.after_gcode))
+        except MoveRefused as exc:
+            message = gettext("The G-code after the run was not sent: %(error)s") % {"error": exc}
+            self._logger.warning(message)
+            self._wiring.push("error", {"message": message})
+
+    def _home(self, stage: Stage, plan: RunPlan, focused_z: float) -> float:
+        """Rename the focused Z to the reference with G92; return the correction (new - old).
+
+        NeedsConfirmation (nothing sent) when the correction exceeds ``max_correction``
+        and the plan is not ``confirmed``.
+        """
+        config = plan.config
         if config.reference_z is None:
             raise SettingsError("reference_z", gettext("no reference Z is set; calibrate it first"))
-        self._printer.commands(["G92 Z%.3f" % config.reference_z], tags=TAGS)
-        reported = stage.position()
+        correction = config.reference_z - focused_z
+        if abs(correction) > config.max_correction and not plan.confirmed:
+            raise NeedsConfirmation(
+                gettext("Z was not changed: homing would shift it by %(correction).3f mm, more than the"
+                        " %(limit).3f mm allowed without confirmation.")
+                % {"correction": correction, "limit": config.max_correction},
+                correction,
+            )
+        reported = stage.set_position(config.reference_z)
         if abs(reported - config.reference_z) > G92_TOLERANCE:
             raise FocusError(
                 gettext("after G92 the printer reports Z%(z).3f instead of Z%(ref).3f")
                 % {"z": reported, "ref": config.reference_z}
             )
-        return config.reference_z - focused_z
+        return correction
 
     def _on_sample(self, z: float, score: float, phase: str) -> None:
         with self._state_lock:
@@ -410,12 +455,6 @@ class FocusJob:
             self._run["phase"] = phase
             run_id = self._run["run_id"]
         self._wiring.push("progress", {"run_id": run_id, "z": float(z), "score": float(score), "phase": phase})
-
-    def send(self, gcode: str) -> None:
-        """Send the lines of a custom G-code setting (before/after a run), tagged as ours."""
-        lines = _gcode_lines(gcode)
-        if lines and self._printer.is_operational():
-            self._printer.commands(lines, tags=TAGS)
 
     def pause_print(self) -> None:
         """Pause the printing job (a failed run inside a print, ``on_failure: "pause"``)."""
@@ -437,14 +476,15 @@ class FocusJob:
         self._running.release()
 
     def _report(self, plan: RunPlan, run_id: str, started: float, result: FocusResult,
-                correction: Optional[float]) -> Dict[str, Any]:
+                details: Dict[str, Any]) -> Dict[str, Any]:
         """Keep the record, log and fire the event; return the record."""
+        correction = details.get("correction")
         record = json_safe({
             **result.to_dict(),
             "run_id": run_id,
             "kind": plan.kind,
             "started": started,
-            "correction": correction,
+            **details,
             "settings": asdict(plan.config),
         })
         try:
@@ -452,11 +492,12 @@ class FocusJob:
         except OSError:
             self._logger.exception("Could not save the record of run %s", run_id)
         if result.ok:
-            self._logger.info("Autofocus run %s: focused at Z%.3f", run_id, result.z)
+            self._logger.info("Autofocus run %s: %s (%s)", run_id, result.message, result.detail)
             self._wiring.fire("focus_finished", {"run_id": run_id, "kind": plan.kind, "z": result.z,
                                           "correction": correction})
         else:
-            self._logger.warning("Autofocus run %s failed (%s): %s", run_id, result.reason, result.message)
+            self._logger.warning("Autofocus run %s failed (%s): %s%s", run_id, result.reason, result.message,
+                                 " (%s)" % result.detail if result.detail else "")
             self._wiring.fire("focus_failed", {"run_id": run_id, "kind": plan.kind, "reason": result.reason,
                                         "message": result.message})
         return record

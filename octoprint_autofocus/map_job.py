@@ -22,11 +22,12 @@ from flask_babel import gettext
 from .camera import roi_pixels
 from .focus.errors import CameraError, CameraStalled, Cancelled, FocusError
 from .focus.focus_map import MapPoint, MapResult, measure_map
-from .job import FocusJob, Stage, json_safe
+from .gcode_safety import split_lines
+from .job import NO_AFTER_GCODE, FocusJob, Stage, json_safe
 from .map_record import finished_event, map_record, without_samples
 from .map_settings import MapPlan
 from .records import RecordStore
-from .settings import RunConfig, RunRequest, SettingsError, run_limits
+from .settings import RunConfig, RunRequest, SettingsError, run_limits, safety_limits
 
 __all__ = ["MapJob", "MapWiring"]
 
@@ -136,23 +137,24 @@ class MapJob:
     def _measure(self, config: RunConfig, plan: MapPlan, cancel: threading.Event) -> MapResult:
         head = self._job.use_stage(config, cancel, make=self._maker(plan))
         z0 = head.position()
-        limits = self._job.safety_limits(config)
+        limits = safety_limits(config, self._wiring.volume())
         first_window = run_limits(config, z0, RunRequest(), self._wiring.volume())
         with self._wiring.open_camera(config) as camera:
             first = camera.frame()  # a broken camera fails here, before anything moves
-            self._job.send(config.before_gcode)
-            try:
-                return measure_map(
-                    head, head, camera, plan.points, limits=limits, first_window=first_window,
-                    lift=plan.lift, travel_z=plan.travel_z, roi=roi_pixels(config.roi, first), metric=config.metric,
-                    search_options=dict(tolerance=config.tolerance, overscan=config.overscan,
-                                        approach=config.approach, settle=config.settle,
-                                        frames_per_position=config.frames_per_position,
-                                        coarse_points=config.coarse_points),
-                    max_extension=config.search_range, max_failed=plan.max_failed, cancel=cancel,
-                    on_point=self._on_point, **({"search": self._search} if self._search else {}))
-            finally:
-                self._job.send(config.after_gcode)
+            head.send(split_lines(config.before_gcode))
+            result = measure_map(
+                head, head, camera, plan.points, limits=limits, first_window=first_window,
+                lift=plan.lift, travel_z=plan.travel_z, roi=roi_pixels(config.roi, first), metric=config.metric,
+                search_options=dict(tolerance=config.tolerance, overscan=config.overscan,
+                                    approach=config.approach, settle=config.settle,
+                                    frames_per_position=config.frames_per_position,
+                                    coarse_points=config.coarse_points),
+                max_extension=config.search_range if config.max_extension is None else config.max_extension,
+                max_failed=plan.max_failed, cancel=cancel, on_point=self._on_point,
+                **({"search": self._search} if self._search else {}))
+            if result.reason not in NO_AFTER_GCODE and not cancel.is_set():
+                self._job.send_after(head, config)
+        return result
 
     def _maker(self, plan: MapPlan) -> Callable[[RunConfig, float, float, threading.Event], Stage]:
         return lambda config, z_min, z_max, cancel: self._wiring.make_head(config, plan, z_min, z_max, cancel)
@@ -163,7 +165,7 @@ class MapJob:
         try:
             head = self._job.use_stage(config, threading.Event(), make=self._maker(plan))
             z = head.position()
-            floor, ceiling = self._job.safety_limits(config)
+            floor, ceiling = safety_limits(config, self._wiring.volume())
             target = min(z + plan.lift, ceiling) if plan.travel_z is None else plan.travel_z
             if target > z:
                 head.move_to(target)

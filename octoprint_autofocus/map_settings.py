@@ -15,8 +15,8 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from flask_babel import gettext
 
 from .focus.surface import GridPoint, grid_points
-from .settings import DEFAULTS, SettingsError, parse_number
-from .xy_stage import validate_xy_template
+from .gcode_safety import GcodeRefused, check_xy_template
+from .settings import DEFAULTS, SettingsError, parse_decimal, parse_number
 
 __all__ = [
     "MapConfig",
@@ -98,19 +98,25 @@ class MapPlan:
                 "max_failed": self.max_failed, "bed": list(self.bed)}
 
 
-def _whole(field: str, value: Any, low: int, high: int) -> int:
-    number = parse_number(field, value, low=low, high=high)
+def _whole(field: str, value: Any, low: int, high: int, text: bool = False) -> int:
+    """A whole number from JSON, or from text typed in G-code (``text``)."""
+    number = (parse_decimal if text else parse_number)(field, value, low=low, high=high)
     if number != int(number):
         raise SettingsError(field, gettext("must be a whole number, got %(value)s") % {"value": value})
     return int(number)
+
+
+TEMPLATE_BED = (-500.0, 500.0, -500.0, 500.0)
+"""Where an XY template is tried out when it is saved or sent (what it renders does not
+depend on the printer; the head checks it again over the real bed)."""
 
 
 def _template(field: str, value: Any) -> str:
     if not isinstance(value, str):
         raise SettingsError(field, gettext("must be text, got %(value)r") % {"value": value})
     try:
-        validate_xy_template(value.strip())
-    except ValueError as exc:
+        check_xy_template(value.strip(), 3000, TEMPLATE_BED)
+    except GcodeRefused as exc:
         raise SettingsError(field, str(exc)) from None
     return value.strip()
 
@@ -174,8 +180,8 @@ def parse_map_words(pairs: Mapping[str, str]) -> MapRequest:
     values: Dict[str, Any] = {}
     for key, field in AT_WORDS.items():
         if key in pairs:
-            values[field] = (_whole(key, pairs[key], GRID_MIN, GRID_MAX) if field in ("rows", "cols")
-                             else parse_number(key, pairs[key], low=0.0 if field == "lift" else None))
+            values[field] = (_whole(key, pairs[key], GRID_MIN, GRID_MAX, text=True) if field in ("rows", "cols")
+                             else parse_decimal(key, pairs[key], low=0.0 if field == "lift" else None))
     names = tuple((field, key) for key, field in AT_WORDS.items())
     return MapRequest(names=names, **values)
 

@@ -20,6 +20,7 @@ from .api import (
     COMMAND_PERMISSIONS,
     allowed,
     check_no_payload,
+    parse_home,
     parse_jog,
     parse_score,
     parse_set_reference,
@@ -37,7 +38,8 @@ from .printer_stage import PrinterStage
 from .xy_stage import PrinterHead
 from .records import RecordStore
 from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError
-from .settings import migrate, profile_z_range, run_limits, validate, validate_simulator
+from .settings import check_reference, migrate, profile_z_range, run_limits, safety_limits, validate, validate_simulator
+from .settings_guard import check_settings_save, settings_save_handler
 from .webcam_source import CameraSpec
 
 ABORT_EVENTS = {
@@ -71,9 +73,13 @@ POSITION_TOLERANCE = 0.02
 CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed", "map_finished"]
 
 
-def _error(message: str, status: int, field: Optional[str] = None) -> flask.Response:
-    body = {"error": message} if field is None else {"error": message, "field": field}
-    return flask.make_response(flask.jsonify(**body), status)
+def _error(message: str, status: int) -> flask.Response:
+    return flask.make_response(flask.jsonify(error=message), status)
+
+
+def _bad_request(exc: SettingsError) -> flask.Response:
+    """400 ``{"error": ..., "field": ...}`` for a refused payload or settings save."""
+    return flask.make_response(flask.jsonify(error=str(exc), field=exc.field), 400)
 
 
 class AutofocusPlugin(
@@ -147,14 +153,11 @@ class AutofocusPlugin(
         self._logger.info("Migrated settings from version %s to %s", current, target)
 
     def on_settings_save(self, data: Dict[str, Any]) -> Dict[str, Any]:
-        merged = octoprint.util.dict_merge(self._settings.get_all_data(), data)
-        try:
-            config = validate(merged)
-            validate_simulator(merged.get("simulator", {}))
-            validate_map(merged.get("map", {}))
+        try:  # POST /api/settings was checked already (_guard_settings_save); other callers were not
+            config = self._check_settings_save(data)
         except SettingsError as exc:
             message = gettext("Autofocus settings not saved: %(error)s") % {"error": exc}
-            self._logger.warning("Rejected settings %r: %s", data, exc)
+            self._logger.warning("Refused a settings save: %s", exc)
             self._push("error", {"message": message})
             return {}
         diff = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
@@ -193,7 +196,7 @@ class AutofocusPlugin(
         try:
             return getattr(self, "_api_" + command)(data)
         except SettingsError as exc:
-            return _error(str(exc), 400, exc.field)
+            return _bad_request(exc)
         except (Busy, NotReady) as exc:
             return _error(str(exc), 409)
         except CameraError as exc:
@@ -249,7 +252,8 @@ class AutofocusPlugin(
             self._job.cancel(str(ABORT_OUTSIDE_JOB_EVENTS[event]), outside_job_only=True)
         elif event == Events.CONNECTED:
             self._microscope.tracker.reset()
-            self._apply_simulator()
+        elif event == Events.PRINTER_PROFILE_MODIFIED:
+            self._apply_simulator()  # the simulated surface spans the bed
 
     ##~~ WebcamProviderPlugin
 
@@ -294,6 +298,7 @@ class AutofocusPlugin(
                 return
             if parsed.home:
                 _require_reference(config)
+                check_reference(config.reference_z, config, self._volume())
             plan = RunPlan(kind="home" if parsed.home else "focus", config=config,
                            request=parsed.request, in_job=in_job)
             self._job.start(plan)
@@ -357,36 +362,52 @@ class AutofocusPlugin(
         z = parse_set_reference(data)
         if z is None:
             return self._start_run("reference", RunRequest())
+        check_reference(z, self._config(), self._volume(), field="z")
         self._store_reference(z)
         return flask.jsonify(reference_z=z)
 
     def _api_home(self, data: Dict[str, Any]) -> flask.Response:
-        check_no_payload(data)
-        _require_reference(self._config())
-        return self._start_run("home", RunRequest())
+        confirmed = parse_home(data)
+        config = self._config()
+        _require_reference(config)
+        check_reference(config.reference_z, config, self._volume())
+        return self._start_run("home", RunRequest(), confirmed=confirmed)
 
     def _api_jog(self, data: Dict[str, Any]) -> flask.Response:
         dz = parse_jog(data)
         try:
             return flask.jsonify(z=self._job.jog(self._config(), dz))
         except MoveRefused as exc:
-            return _error(str(exc), 400)
+            return _bad_request(SettingsError("dz", str(exc)))
         except FocusError as exc:
             return _error(str(exc), 503)
 
     ##~~ helpers
 
-    def _start_run(self, kind: str, request: RunRequest) -> flask.Response:
+    def _start_run(self, kind: str, request: RunRequest, confirmed: bool = False) -> flask.Response:
         """Check what can be checked before anything moves, then start the run (202)."""
         config = self._config()
         if request.z_min is not None:
             run_limits(config, None, request, self._volume())
         self._camera.spec(config)
-        run_id = self._job.start(RunPlan(kind=kind, config=config, request=request))
+        run_id = self._job.start(RunPlan(kind=kind, config=config, request=request, confirmed=confirmed))
         return flask.make_response(flask.jsonify(run_id=run_id), 202)
 
     def _config(self) -> RunConfig:
         return validate(self._settings.get_all_data())
+
+    def _check_settings_save(self, payload: Any) -> RunConfig:
+        """SettingsError unless saving ``payload`` (``plugins.autofocus``) keeps every setting valid."""
+        return check_settings_save(payload, self._settings.get_all_data() or {}, self._volume())
+
+    def get_api_before_request_handlers(self, *args: Any, **kwargs: Any) -> List[Any]:
+        """``octoprint.server.api.before_request``: an invalid settings save answers 400."""
+
+        def refuse(exc: SettingsError) -> flask.Response:
+            self._logger.warning("Refused a settings save: %s", exc)
+            return _bad_request(exc)
+
+        return [settings_save_handler(self._check_settings_save, Permissions.SETTINGS.can, refuse)]
 
     def _simulator_enabled(self) -> bool:
         return bool(self._settings.get_boolean(["simulator", "enabled"]))
@@ -413,13 +434,12 @@ class AutofocusPlugin(
             z_min=z_min, z_max=z_max, feedrate=config.feedrate,
             move_template=config.move_template, tolerance=POSITION_TOLERANCE,
             timeout=self._confirm_timeout(), cancel=cancel, logger=self._logger,
-            track_sending=True,
         )
 
     def _map_plan(self, config: RunConfig, request: MapRequest) -> MapPlan:
         """Check a map request against the settings, the bed and the Z limits (before anything moves)."""
         return resolve_map(validate_map(self._settings.get(["map"])), request, self._bed(),
-                           self._job.safety_limits(config))
+                           safety_limits(config, self._volume()))
 
     def _bed(self) -> Optional[Tuple[float, float, float, float]]:
         return profile_xy_range(self._printer_profile_manager.get_current_or_default())
@@ -497,4 +517,5 @@ def plugin_hooks(plugin: AutofocusPlugin) -> Dict[str, Any]:
         "octoprint.access.permissions": plugin.get_additional_permissions,
         "octoprint.events.register_custom_events": _register_custom_events,
         "octoprint.server.http.routes": plugin.get_http_routes,
+        "octoprint.server.api.before_request": plugin.get_api_before_request_handlers,
     }

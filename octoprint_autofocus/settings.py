@@ -6,13 +6,14 @@ next run without a restart. Every error is a :class:`SettingsError` naming the f
 """
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from flask_babel import gettext
 
 from .focus import MEASURES
-from .printer_stage import validate_move_template
+from .gcode_safety import GcodeRefused, check_custom_gcode, check_move_template
 from .simulator import SCENES
 from .simulator.focal_surface import SURFACES
 
@@ -26,11 +27,18 @@ __all__ = [
     "validate_simulator",
     "migrate",
     "run_limits",
+    "run_window",
+    "safety_limits",
     "profile_z_range",
     "check_request",
     "parse_number",
     "parse_metric",
     "parse_roi",
+    "parse_decimal",
+    "check_reference",
+    "Z_BOUND",
+    "RANGE_BOUNDS",
+    "custom_gcode",
 ]
 
 SETTINGS_VERSION = 1
@@ -42,6 +50,7 @@ DEFAULTS: Dict[str, Any] = {
     "metric": "tenengrad",
     "roi": None,
     "search_range": 2.0,
+    "max_extension": None,
     "z_min": 0.0,
     "z_max": 100.0,
     "coarse_points": 9,
@@ -55,6 +64,7 @@ DEFAULTS: Dict[str, Any] = {
     "before_gcode": "",
     "after_gcode": "",
     "reference_z": None,
+    "max_correction": 5.0,
     "on_failure": "pause",
     "latency": 0.1,
     "camera_timeout": 5.0,
@@ -91,16 +101,25 @@ DEFAULTS: Dict[str, Any] = {
 LEGACY_KEYS = {"range": "search_range", "webcam": "camera", "zmin": "z_min", "zmax": "z_max"}
 """Keys of unversioned (pre-1) settings and the keys that replaced them."""
 
+Z_BOUND = 10000.0
+"""mm: no Z limit, reference or requested Z may lie further from 0 than this."""
+RANGE_BOUNDS = (0.01, 500.0)
+"""mm: the smallest and largest half-range a run may search around the current Z."""
+MAX_TEXT = 4000
+"""Characters: the longest text setting (URLs, custom G-code)."""
+
 APPROACHES = ("above", "below")
 ON_FAILURE = ("pause", "continue")
 
 
 class SettingsError(ValueError):
-    """A setting or request parameter is invalid; ``field`` names it."""
+    """A setting or request parameter is invalid; ``field`` names it, ``message`` says
+    what is wrong in a plain sentence for people (without the internal key)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__("%s: %s" % (field, message))
         self.field = field
+        self.message = message
 
 
 @dataclass(frozen=True)
@@ -113,6 +132,7 @@ class RunConfig:
     metric: str
     roi: Optional[Tuple[float, float, float, float]]
     search_range: float
+    max_extension: Optional[float]
     z_min: float
     z_max: float
     coarse_points: int
@@ -126,6 +146,7 @@ class RunConfig:
     before_gcode: str
     after_gcode: str
     reference_z: Optional[float]
+    max_correction: float
     on_failure: str
     latency: float
     camera_timeout: float
@@ -161,21 +182,28 @@ def check_request(request: RunRequest, names: Optional[Mapping[str, str]] = None
             % {"range": name["range"], "low": name["z_min"], "high": name["z_max"]},
         )
     if request.z_min is not None and request.z_min >= request.z_max:
-        raise SettingsError(name["z_max"], gettext("must be above %(low)s") % {"low": name["z_min"]})
+        raise SettingsError(name["z_max"], gettext("must be above the lowest Z of the range"))
     return request
+
+
+def _shown(value: Any) -> str:
+    """A short rendering of a value a user sent, for messages (never the whole of it)."""
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def parse_number(field: str, value: Any, *, low: Optional[float] = None,
                  high: Optional[float] = None, positive: bool = False) -> float:
-    """``value`` as a finite float within the bounds, or SettingsError naming ``field``."""
-    if isinstance(value, bool):
-        raise SettingsError(field, gettext("must be a number, got %(value)r") % {"value": value})
+    """``value`` (a JSON number: int or float, not a bool, not text) as a finite float
+    within the bounds, or SettingsError naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise SettingsError(field, gettext("must be a number, got %(value)s") % {"value": _shown(value)})
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(field, gettext("must be a number, got %(value)r") % {"value": value}) from None
+    except OverflowError:  # an int too large for a float
+        number = math.inf
     if not math.isfinite(number):
-        raise SettingsError(field, gettext("must be a finite number, got %(value)r") % {"value": value})
+        raise SettingsError(field, gettext("must be a finite number"))
     if positive and number <= 0:
         raise SettingsError(field, gettext("must be greater than 0, got %(value)s") % {"value": number})
     if low is not None and number < low:
@@ -183,6 +211,17 @@ def parse_number(field: str, value: Any, *, low: Optional[float] = None,
     if high is not None and number > high:
         raise SettingsError(field, gettext("must be at most %(high)s, got %(value)s") % {"high": high, "value": number})
     return number
+
+
+_DECIMAL = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def parse_decimal(field: str, text: str, **bounds: Any) -> float:
+    """A number written as plain decimal text (``1.5``, ``-2``, ``.25``: no exponent,
+    underscores, spaces, ``inf`` or ``nan``), checked like :func:`parse_number`."""
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+        raise SettingsError(field, gettext("must be a number, got %(value)s") % {"value": _shown(text)})
+    return parse_number(field, float(text), **bounds)
 
 
 def _integer(field: str, value: Any, low: int, high: int) -> int:
@@ -193,11 +232,11 @@ def _integer(field: str, value: Any, low: int, high: int) -> int:
 
 
 def _choice(field: str, value: Any, choices) -> str:
-    if value not in choices:
+    if not isinstance(value, str) or value not in choices:
         raise SettingsError(
             field,
             gettext("must be one of %(choices)s, got %(value)r")
-            % {"choices": ", ".join(sorted(choices)), "value": value},
+            % {"choices": ", ".join(sorted(choices)), "value": _shown(value)},
         )
     return value
 
@@ -206,7 +245,9 @@ def _text(field: str, value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise SettingsError(field, gettext("must be text, got %(value)r") % {"value": value})
+        raise SettingsError(field, gettext("must be text, got %(value)s") % {"value": _shown(value)})
+    if len(value) > MAX_TEXT:
+        raise SettingsError(field, gettext("is too long (at most %(count)d characters)") % {"count": MAX_TEXT})
     return value.strip()
 
 
@@ -229,9 +270,32 @@ def parse_roi(field: str, value: Any) -> Optional[Tuple[float, float, float, flo
     return (x, y, w, h)
 
 
+def custom_gcode(field: str, value: Any, z_limits: Tuple[float, float]) -> str:
+    """Custom G-code text whose every line passes :func:`.gcode_safety.check_custom_gcode`
+    within ``z_limits`` (no homing, relative mode, coordinate changes, Z outside them)."""
+    text = _text(field, value)
+    try:
+        check_custom_gcode(text, z_limits)
+    except GcodeRefused as exc:
+        raise SettingsError(field, str(exc)) from None
+    return text
+
+
 def _optional_number(field: str, value: Any, **bounds: Any) -> Optional[float]:
     """None for null or "" (the setting is unset), else a number as parse_number checks it."""
     return None if value is None or value == "" else parse_number(field, value, **bounds)
+
+
+def _max_extension(value: Any, safety_range: float) -> Optional[float]:
+    """mm a search may go past its range: null (one range width), 0 (never) up to the safety range."""
+    extension = _optional_number("max_extension", value, low=0.0)
+    if extension is not None and extension > safety_range:
+        raise SettingsError(
+            "max_extension",
+            gettext("must be at most the distance from the lowest to the highest Z (%(range)s mm), got %(value)s")
+            % {"range": safety_range, "value": extension},
+        )
+    return extension
 
 
 def validate(settings: Mapping[str, Any]) -> RunConfig:
@@ -240,14 +304,18 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
     ``settings`` is the plugin's settings dict (missing keys take their defaults).
     """
     s = {**DEFAULTS, **settings}
-    z_min = parse_number("z_min", s["z_min"])
-    z_max = parse_number("z_max", s["z_max"])
+    z_min = parse_number("z_min", s["z_min"], low=-Z_BOUND, high=Z_BOUND)
+    z_max = parse_number("z_max", s["z_max"], low=-Z_BOUND, high=Z_BOUND)
     if z_min >= z_max:
-        raise SettingsError("z_max", gettext("must be above z_min (%(low)s), got %(high)s") % {"low": z_min, "high": z_max})
+        raise SettingsError(
+            "z_max",
+            gettext("must be above the lowest Z (%(low).3f mm), got %(high).3f mm") % {"low": z_min, "high": z_max},
+        )
+    feedrate = parse_number("feedrate", s["feedrate"], positive=True, high=100000.0)
     template = _text("move_template", s["move_template"])
     try:
-        validate_move_template(template)
-    except ValueError as exc:
+        check_move_template(template, int(feedrate) if feedrate.is_integer() else feedrate, (z_min, z_max))
+    except GcodeRefused as exc:
         raise SettingsError("move_template", str(exc)) from None
     return RunConfig(
         camera=_text("camera", s["camera"]),
@@ -255,20 +323,22 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
         snapshot_url=_text("snapshot_url", s["snapshot_url"]),
         metric=parse_metric("metric", s["metric"]),
         roi=parse_roi("roi", s["roi"]),
-        search_range=parse_number("search_range", s["search_range"], positive=True),
+        search_range=parse_number("search_range", s["search_range"], low=RANGE_BOUNDS[0], high=RANGE_BOUNDS[1]),
+        max_extension=_max_extension(s["max_extension"], z_max - z_min),
         z_min=z_min,
         z_max=z_max,
         coarse_points=_integer("coarse_points", s["coarse_points"], 3, 50),
         tolerance=_optional_number("tolerance", s["tolerance"], positive=True, high=5.0),
-        feedrate=parse_number("feedrate", s["feedrate"], positive=True, high=100000.0),
+        feedrate=feedrate,
         settle=parse_number("settle", s["settle"], low=0.0, high=10.0),
         frames_per_position=_integer("frames_per_position", s["frames_per_position"], 1, 10),
         overscan=parse_number("overscan", s["overscan"], low=0.0, high=10.0),
         approach=_choice("approach", s["approach"], APPROACHES),
         move_template=template,
-        before_gcode=_text("before_gcode", s["before_gcode"]),
-        after_gcode=_text("after_gcode", s["after_gcode"]),
-        reference_z=_optional_number("reference_z", s["reference_z"]),
+        before_gcode=custom_gcode("before_gcode", s["before_gcode"], (z_min, z_max)),
+        after_gcode=custom_gcode("after_gcode", s["after_gcode"], (z_min, z_max)),
+        reference_z=_optional_number("reference_z", s["reference_z"], low=-Z_BOUND, high=Z_BOUND),
+        max_correction=parse_number("max_correction", s["max_correction"], positive=True, high=1000.0),
         on_failure=_choice("on_failure", s["on_failure"], ON_FAILURE),
         latency=parse_number("latency", s["latency"], low=0.0, high=5.0),
         camera_timeout=parse_number("camera_timeout", s["camera_timeout"], positive=True, high=120.0),
@@ -336,14 +406,43 @@ def migrate(stored: Mapping[str, Any], version: Optional[int]) -> Dict[str, Any]
     return migrated
 
 
+def safety_limits(config: RunConfig, volume: Optional[Tuple[float, float]] = None) -> Tuple[float, float]:
+    """The Z range nothing the plugin sends may leave: the settings' ``z_min``/``z_max``
+    intersected with the printer profile's Z ``volume`` when known."""
+    bounds = [(config.z_min, config.z_max)] + ([volume] if volume is not None else [])
+    floor = max(b[0] for b in bounds)
+    ceiling = min(b[1] for b in bounds)
+    if floor >= ceiling:
+        raise SettingsError(
+            "z_max",
+            gettext("the Z limits %(low).3f to %(high).3f mm lie outside the printer's Z range"
+                    " %(floor).3f to %(ceiling).3f mm")
+            % {"low": config.z_min, "high": config.z_max, "floor": volume[0], "ceiling": volume[1]},
+        )
+    return floor, ceiling
+
+
+def check_reference(z: float, config: RunConfig, volume: Optional[Tuple[float, float]] = None,
+                    field: str = "reference_z") -> float:
+    """``z`` when it lies within the safety limits (:func:`safety_limits`), else SettingsError."""
+    floor, ceiling = safety_limits(config, volume)
+    if not floor <= z <= ceiling:
+        raise SettingsError(
+            field,
+            gettext("must lie within the Z limits %(floor).3f to %(ceiling).3f mm, got %(z).3f mm")
+            % {"floor": floor, "ceiling": ceiling, "z": z},
+        )
+    return z
+
+
 def run_limits(config: RunConfig, current_z: Optional[float], request: RunRequest,
                volume: Optional[Tuple[float, float]] = None) -> Tuple[float, float]:
     """The ``(z_min, z_max)`` a run may use.
 
     The requested range (explicit ``z_min``/``z_max``, else ``range`` or the
-    ``search_range`` setting around ``current_z``) intersected with the settings' safety
-    limits and the printer profile's Z ``volume`` when known. With ``current_z`` None only
-    explicit limits can be checked (both must be given).
+    ``search_range`` setting around ``current_z``) intersected with the safety limits
+    (:func:`safety_limits`). With ``current_z`` None only explicit limits can be checked
+    (both must be given).
     """
     half = request.range if request.range is not None else config.search_range
     if current_z is None and (request.z_min is None or request.z_max is None):
@@ -351,18 +450,31 @@ def run_limits(config: RunConfig, current_z: Optional[float], request: RunReques
     low = request.z_min if request.z_min is not None else current_z - half
     high = request.z_max if request.z_max is not None else current_z + half
     if low >= high:
-        raise SettingsError("z_max", gettext("must be above z_min (%(low)s), got %(high)s") % {"low": low, "high": high})
-    bounds = [(config.z_min, config.z_max)] + ([volume] if volume is not None else [])
-    floor = max(b[0] for b in bounds)
-    ceiling = min(b[1] for b in bounds)
+        raise SettingsError(
+            "z_max",
+            gettext("must be above the lowest Z (%(low).3f mm), got %(high).3f mm") % {"low": low, "high": high},
+        )
+    floor, ceiling = safety_limits(config, volume)
     low, high = max(low, floor), min(high, ceiling)
     if low >= high:
         raise SettingsError(
             "range",
-            gettext("the requested range lies outside the Z limits %(floor)s..%(ceiling)s mm")
+            gettext("the requested range lies outside the Z limits %(floor).3f to %(ceiling).3f mm")
             % {"floor": floor, "ceiling": ceiling},
         )
     return low, high
+
+
+def run_window(config: RunConfig, current_z: float, request: RunRequest,
+               volume: Optional[Tuple[float, float]] = None) -> Tuple[Tuple[float, float], Tuple[float, float]]:
+    """The ``(window, limits)`` of a run: where the search starts and where it may extend to.
+
+    The window is :func:`run_limits`. The limits are the safety limits (settings and
+    printer volume), into which the search may extend past the window; explicit
+    ``z_min``/``z_max`` in the request are hard, so then the limits are the window itself.
+    """
+    window = run_limits(config, current_z, request, volume)
+    return window, (window if request.z_min is not None else safety_limits(config, volume))
 
 
 def profile_z_range(profile: Optional[Mapping[str, Any]]) -> Optional[Tuple[float, float]]:

@@ -37,7 +37,8 @@ class FakePrinter:
       before the last move, as a position auto-report (``M154``) taken mid-move would.
 
     Records: ``sent`` holds ``(line, tags)`` in the order queued; ``holds`` the values
-    passed to ``set_job_on_hold``; ``pauses`` counts ``pause_print()`` calls.
+    passed to ``set_job_on_hold``; ``pauses`` counts ``pause_print()`` calls; ``job_calls``
+    has both in the order they came (``("hold", True)``, ``("pause", None)``, ...).
     """
 
     def __init__(
@@ -63,6 +64,7 @@ class FakePrinter:
         self.sent: List[Tuple[str, FrozenSet[str]]] = []
         self.holds: List[bool] = []
         self.pauses = 0
+        self.job_calls: List[Tuple[str, Optional[bool]]] = []
         self.printing = False
         self._listeners: List[Callable[[str], None]] = []
         self._sending_listeners: List[Callable[[str, FrozenSet[str]], None]] = []
@@ -88,10 +90,12 @@ class FakePrinter:
 
     def set_job_on_hold(self, value: bool, blocking: bool = True) -> bool:
         self.holds.append(value)
+        self.job_calls.append(("hold", value))
         return True
 
     def pause_print(self) -> None:
         self.pauses += 1
+        self.job_calls.append(("pause", None))
 
     @contextlib.contextmanager
     def job_on_hold(self, blocking: bool = True) -> Iterator[None]:

@@ -3,11 +3,13 @@
 import contextlib
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
 
 from octoprint_autofocus.focus import FocusResult
+from octoprint_autofocus import job as job_module
 from octoprint_autofocus.focus.errors import CameraError, Cancelled
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
@@ -22,6 +24,7 @@ class FakeCamera:
         self.fail = fail
         self.opened = 0
         self.closed = 0
+        self.on_frame = None
 
     @contextlib.contextmanager
     def open(self, config):
@@ -34,6 +37,8 @@ class FakeCamera:
             self.closed += 1
 
     def frame(self):
+        if self.on_frame is not None:
+            self.on_frame()
         return np.zeros((480, 640), np.uint8)
 
 
@@ -85,6 +90,7 @@ class Rig:
         )
         self.job = FocusJob(self.printer, self.records, wiring, search=search)
         self.printer.add_listener(self.job.feed_line)
+        self.printer.add_sending_listener(self.job.note_sending)
 
     def run(self, kind="focus", request=RunRequest(), in_job=False):
         run_id = self.job.start(RunPlan(kind=kind, config=self.config, request=request, in_job=in_job))
@@ -128,6 +134,31 @@ def test_run_limits_are_the_range_around_z_cut_by_settings_and_volume(rig_factor
     run_id = rig.run(request=RunRequest(range=5.0))
     record = rig.records.load(run_id)
     assert (record["z_min"], record["z_max"]) == (1.0, 8.0)
+
+
+def records_options(seen):
+    """A search that keeps its window and options in ``seen`` and focuses at the window's centre."""
+
+    def search(stage, camera, z_min, z_max, **options):
+        seen.update(options, window=(z_min, z_max))
+        return focuses_at(0.5 * (z_min + z_max))(stage, camera, z_min, z_max, **options)
+
+    return search
+
+
+@pytest.mark.parametrize("settings, request_, window, limits, extension", [
+    ({}, RunRequest(), (3.0, 7.0), (1.0, 8.0), None),
+    ({"max_extension": 0.0}, RunRequest(range=1.0), (4.0, 6.0), (1.0, 8.0), 0.0),
+    ({"max_extension": 1.5}, RunRequest(z_min=2.0, z_max=4.0), (2.0, 4.0), (2.0, 4.0), 1.5),
+])
+def test_the_search_gets_the_window_and_may_extend_into_the_safety_limits_unless_bounds_are_explicit(
+        rig_factory, settings, request_, window, limits, extension):
+    seen = {}
+    rig = rig_factory(records_options(seen), settings=settings)
+    rig.run(request=request_)
+    assert seen["window"] == window
+    assert seen["limits"] == limits
+    assert seen["max_extension"] == extension
 
 
 def test_second_start_while_running_raises_busy(rig_factory):
@@ -252,10 +283,90 @@ def test_reference_run_stores_the_focused_z_only_when_passed(rig_factory):
 
 
 def test_before_and_after_gcode_frame_the_search(rig_factory):
-    rig = rig_factory(focuses_at(4.0), settings={"before_gcode": "M355 S1", "after_gcode": "M355 S0\nM84"})
+    rig = rig_factory(focuses_at(4.0), settings={"before_gcode": "M355 S1", "after_gcode": "M355 S0\nM117 done"})
     rig.run()
     lines = rig.printer.sent_lines()
-    assert lines.index("M355 S1") < lines.index("G1 Z4.000 F600") < lines.index("M355 S0") < lines.index("M84")
+    assert lines.index("M355 S1") < lines.index("G1 Z4.000 F600") < lines.index("M355 S0") < lines.index("M117 done")
+
+
+LIGHTS = {"before_gcode": "M355 S1", "after_gcode": "M355 S0"}
+
+
+def test_after_gcode_follows_a_failed_search(rig_factory):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason="no_peak"), settings=LIGHTS)
+    rig.run()
+    assert rig.printer.sent_lines()[-1] == "M355 S0"
+
+
+@pytest.mark.parametrize("reason", ["cancelled", "stage_error"])
+def test_nothing_follows_a_cancelled_search_or_a_stage_error(rig_factory, reason):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason=reason), settings={**LIGHTS, "reference_z": 4.0})
+    rig.run(kind="home")
+    lines = rig.printer.sent_lines()
+    assert lines[-3:] == ["G1 Z4.000 F600", "M400", "M114"]  # the search's last move, then nothing
+    assert "M355 S0" not in lines and not any(line.startswith("G92") for line in lines)
+
+
+def cancels_at_the_end(rig_holder, ok=True):
+    """A search that focuses at 4.0 and is cancelled just as it returns."""
+
+    def search(stage, camera, z_min, z_max, *, on_sample, cancel, **options):
+        stage.move_to(4.0)
+        rig_holder[0].job.cancel("cancelled by the user")
+        return FocusResult(ok=ok, z=4.0, z_min=z_min, z_max=z_max)
+
+    return search
+
+
+def test_a_cancel_as_the_search_ends_sends_no_after_gcode_and_no_g92(rig_factory):
+    holder = []
+    holder.append(rig_factory(cancels_at_the_end(holder), settings={**LIGHTS, "reference_z": 4.1}))
+    run_id = holder[0].run(kind="home")
+    lines = holder[0].printer.sent_lines()
+    assert "M355 S0" not in lines and not any(line.startswith("G92") for line in lines)
+    assert holder[0].records.load(run_id)["reason"] == "cancelled"
+
+
+def test_a_cancel_before_the_before_gcode_sends_nothing(rig_factory):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started), settings=LIGHTS)
+    rig.camera.on_frame = lambda: rig.job.cancel("stop")  # cancelled while the first frame is taken
+    rig.run()
+    assert rig.printer.sent_lines() == ["M400", "M114"]  # only the starting position was read
+    assert not started.is_set()
+
+
+def test_after_gcode_refused_at_send_time_is_reported_and_the_result_stands(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"after_gcode": "G1 Z8.5"})  # the printer volume ends at 8
+    run_id = rig.run()
+    assert rig.records.load(run_id)["ok"] is True
+    assert "G1 Z8.5" not in rig.printer.sent_lines()
+    assert "G1 Z8.5" in rig.pushed("error")[0]["message"]
+
+
+def test_home_with_a_correction_beyond_the_limit_sends_no_g92_and_asks(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 7.5, "max_correction": 3.0})
+    run_id = rig.run(kind="home")
+    record = rig.records.load(run_id)
+    assert not any(line.startswith("G92") for line in rig.printer.sent_lines())
+    assert (record["ok"], record["reason"]) == (False, "needs_confirmation")
+    assert record["proposed_correction"] == pytest.approx(3.5) and record["correction"] is None
+    assert record["z"] == 4.0 and "3.500 mm" in record["message"]
+
+
+def test_home_with_a_confirmed_large_correction_sends_g92(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 7.5, "max_correction": 3.0})
+    run_id = rig.job.start(RunPlan(kind="home", config=rig.config, confirmed=True))
+    assert rig.job.wait(10)
+    assert "G92 Z7.500" in rig.printer.sent_lines()
+    assert rig.records.load(run_id)["correction"] == pytest.approx(3.5)
+
+
+def test_a_large_correction_in_a_job_pauses_it(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 7.5, "max_correction": 3.0})
+    rig.printer.printing = True
+    rig.run(kind="home", in_job=True)
+    assert rig.printer.pauses == 1 and rig.printer.holds == [True, False]
 
 
 def test_jog_moves_relative_within_limits(rig_factory):
@@ -298,3 +409,58 @@ def poll_until(condition, timeout=5.0):
             return False
         time.sleep(0.01)
     return True
+
+
+# ~~ the job hold: taken before start returns, released on every path, after the pause
+
+
+class _ThreadThatCannotStart(threading.Thread):
+    def start(self):
+        raise RuntimeError("can't start new thread")
+
+
+def test_job_hold_is_released_when_the_run_cannot_start(rig_factory, monkeypatch):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+    threads = types.SimpleNamespace(Thread=_ThreadThatCannotStart, Event=threading.Event)
+    monkeypatch.setattr(job_module, "threading", threads)
+    with pytest.raises(RuntimeError):
+        rig.job.start(RunPlan(kind="focus", config=rig.config, in_job=True))
+    assert rig.printer.holds == [True, False]
+    assert not rig.job.running and rig.job.status() == {"state": "idle", "run": None}
+    monkeypatch.undo()
+    rig.run(in_job=True)  # the "running" lock was given back
+    assert rig.printer.holds == [True, False, True, False]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_job_hold_is_released_when_pausing_the_failed_job_raises(rig_factory):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason="no_peak"))
+    rig.printer.printing = True
+
+    def pause_refused():
+        rig.printer.job_calls.append(("pause", None))
+        raise RuntimeError("printer refused to pause")
+
+    rig.printer.pause_print = pause_refused
+    run_id = rig.run(in_job=True)
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+    assert rig.records.load(run_id)["reason"] == "no_peak"
+    assert rig.pushed("failed")[0]["record"]["run_id"] == run_id and not rig.job.running
+
+
+@pytest.mark.parametrize("kind", ["focus", "reference", "home"])
+def test_job_hold_is_released_after_a_passed_run_of_every_kind(rig_factory, kind):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
+    rig.printer.printing = True
+    run_id = rig.run(kind=kind, in_job=True)
+    assert rig.records.load(run_id)["ok"] is True
+    assert rig.printer.job_calls == [("hold", True), ("hold", False)]
+
+
+@pytest.mark.parametrize("search", [focuses_at(4.0, ok=False, reason="no_peak"), crashes], ids=["failed", "crashed"])
+def test_a_failed_run_pauses_the_job_before_releasing_the_hold(rig_factory, search):
+    rig = rig_factory(search)
+    rig.printer.printing = True
+    rig.run(in_job=True)
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]

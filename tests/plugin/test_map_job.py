@@ -13,7 +13,7 @@ from octoprint_autofocus.map_job import MapJob, MapWiring
 from octoprint_autofocus.map_settings import MapRequest, resolve_map, validate_map
 from octoprint_autofocus.printer_stage import PrinterStage
 from octoprint_autofocus.records import RecordStore
-from octoprint_autofocus.settings import validate
+from octoprint_autofocus.settings import safety_limits, validate
 from octoprint_autofocus.xy_stage import PrinterHead
 
 from .fakes import FakePrinter
@@ -59,8 +59,7 @@ class Rig:
         self.events = []
         self.records = RecordStore(str(tmp_path / "records"), keep=20)
         self.config = validate({"z_min": 1.0, "z_max": 9.0, **(settings or {})})
-        options = dict(feedrate=self.config.feedrate, move_template=self.config.move_template, timeout=2.0,
-                       track_sending=True)
+        options = dict(feedrate=self.config.feedrate, move_template=self.config.move_template, timeout=2.0)
         wiring = Wiring(
             make_stage=lambda config, z_min, z_max, cancel: PrinterStage(
                 self.printer, z_min=z_min, z_max=z_max, cancel=cancel, **options),
@@ -83,7 +82,7 @@ class Rig:
 
     def plan(self, **request):
         return resolve_map(validate_map({"rows": 3, "cols": 3}), MapRequest(**request), BED,
-                           self.job.safety_limits(self.config))
+                           safety_limits(self.config, (0.0, 8.0)))
 
     def start(self, in_job=False, **request):
         return self.map.start(self.config, self.plan(**request), in_job=in_job)

@@ -56,7 +56,7 @@ def test_the_default_rectangle_is_the_bed_minus_the_margin():
 
 
 def test_a_request_overrides_the_settings():
-    request = parse_map_request({"command": "map", "rows": 2, "cols": "3", "x_min": 20, "x_max": 120.5,
+    request = parse_map_request({"command": "map", "rows": 2, "cols": 3, "x_min": 20, "x_max": 120.5,
                                  "y_min": 30, "y_max": 90, "travel_z": 8, "max_failed": 0.5,
                                  "template": "G1 X{x:.2f} Y{y:.2f} F{feedrate}"})
     plan = resolve_map(validate_map({}), request, BED, LIMITS)
@@ -71,6 +71,7 @@ def test_a_request_overrides_the_settings():
     ({"rows": 16}, "rows"),
     ({"cols": True}, "cols"),
     ({"cols": "many"}, "cols"),
+    ({"cols": "3"}, "cols"),
     ({"x_min": "left"}, "x_min"),
     ({"lift": -1}, "lift"),
     ({"travel_z": float("nan")}, "travel_z"),
@@ -157,7 +158,7 @@ def test_the_bed_comes_from_the_printer_profile(profile, bed):
 
 
 def test_simulator_surface_settings_are_checked():
-    values = validate_simulator({"surface": "tilted", "surface_height": "0.4", "bare_spot": [10, 20, 3]})
+    values = validate_simulator({"surface": "tilted", "surface_height": 0.4, "bare_spot": [10, 20, 3]})
     assert (values["surface"], values["surface_height"], values["bare_spot"]) == ("tilted", 0.4, [10.0, 20.0, 3.0])
     assert validate_simulator({})["surface"] == "flat"
     for bad, field in (({"surface": "wavy"}, "simulator.surface"), ({"surface_height": 50}, "simulator.surface_height"),

@@ -1,4 +1,4 @@
-"""The XY choke point: what a rendered line does (gcode_rules), the XY template check and
+"""The XY choke point: the XY template checked by what it renders (gcode_safety) and
 PrinterHead's confirmed X/Y moves against a FakePrinter."""
 
 import math
@@ -8,78 +8,57 @@ import time
 import pytest
 
 from octoprint_autofocus.focus.errors import Cancelled, MoveRefused, StageError
-from octoprint_autofocus.gcode_rules import parse_line, placeholders, render_lines
+from octoprint_autofocus.gcode_safety import GcodeRefused, check_xy_lines, check_xy_template, render_xy_template
 from octoprint_autofocus.printer_stage import parse_position
-from octoprint_autofocus.xy_stage import DEFAULT_XY_TEMPLATE, PrinterHead, render_xy, validate_xy_template
+from octoprint_autofocus.xy_stage import DEFAULT_XY_TEMPLATE, PrinterHead
 from tests.plugin.fakes import FakePrinter
 
 BED = (0.0, 200.0, 0.0, 180.0)
 
 
-# ~ gcode_rules
-
-
-@pytest.mark.parametrize("text, command, words", [
-    ("G1 X1.5 Y-2 F3000", "G1", {"X": 1.5, "Y": -2.0, "F": 3000.0}),
-    ("G01 X1 Y2 ; travel", "G1", {"X": 1.0, "Y": 2.0}),
-    ("N12 G0 X1 Y2*45", "G0", {"X": 1.0, "Y": 2.0}),
-    ("g0x1y.5", "G0", {"X": 1.0, "Y": 0.5}),
-    ("M400", "M400", {}),
-    ("X1 Y2", "", {"X": 1.0, "Y": 2.0}),
-    ("G28.1", "G28.1", {}),
-])
-def test_a_line_is_read_as_the_firmware_reads_it(text, command, words):
-    line = parse_line(text)
-    assert (line.command, line.words, line.text) == (command, words, text)
-
-
-@pytest.mark.parametrize("text", ["G1 X{x}", "G1 X1 X2", "G1 Z1 (lift) X2", "G1 X1 Y", "G1 X=1"])
-def test_what_is_not_plain_words_is_refused(text):
-    with pytest.raises(ValueError):
-        parse_line(text)
-
-
-def test_templates_render_to_their_non_blank_lines():
-    assert render_lines("G1 X{x}\n\n  M400  \n", x=2) == ["G1 X2", "M400"]
-    assert placeholders("G0 X{x:.3f} Y{y}") == {"x", "y"}
-    for bad in ("G1 X{z}", "G1 X{x:.3q}", "G1 X{}", "G1 X{x.real.nope}"):
-        with pytest.raises(ValueError):
-            render_lines(bad, x=1.0)
-
-
 # ~ the XY template
+
+
+def validate_xy_template(template):
+    check_xy_template(template, 3000, BED)
 
 
 def test_the_default_template_renders_one_xy_move():
     validate_xy_template(DEFAULT_XY_TEMPLATE)
-    assert render_xy(DEFAULT_XY_TEMPLATE, 10, 20.5, 3000) == ["G0 X10.000 Y20.500 F3000"]
+    assert render_xy_template(DEFAULT_XY_TEMPLATE, 10, 20.5, 3000) == ["G0 X10.000 Y20.500 F3000"]
+    assert check_xy_lines(["G0 X10.000 Y20.500 F3000"], 10, 20.5).command == "G0"
 
 
 @pytest.mark.parametrize("template", ["G1 X{x} Y{y}", "G0 X{x:.2f} Y{y:.2f}", "G1 Y{y:.3f} X{x:.3f} F6000",
-                                      "G0 X{x} Y{y} ; travel"])
+                                      "G0 X{x} Y{y} ; travel", "G01 X{x:.4f} Y{y:.4f} F{feedrate}"])
 def test_other_plain_xy_moves_are_accepted(template):
     validate_xy_template(template)
 
 
 @pytest.mark.parametrize("template, says", [
-    ("G0 X{x:.3f} Y{y:.3f} Z5", "sets Z"),
-    ("G0 X{x} Y{y} E1", "sets E"),
+    ("G0 X{x:.3f} Y{y:.3f} Z5", "not Z"),
+    ("G0 X{x} Y{y} E1", "not E"),
     ("G0 X{x} Y{y}\nG1 Z{x}", "exactly one line"),
     ("G0 X{x} Y{y}\nM400", "exactly one line"),
-    ("G0 X{y} Y{x}", "target's"),
-    ("G0 X{x:.0f} Y{y:.0f}", "target's"),
+    ("G0 X{y} Y{x}", "the target"),
+    ("G0 X{x:.1f} Y{y:.1f}", "the target"),
     ("G0 X10 Y{y}", "{x} and {y}"),
     ("G0 X{x} Y{y} {z}", "{z}"),
     ("M3 X{x} Y{y}", "G0 or G1"),
-    ("G91 X{x} Y{y}", "G0 or G1"),
-    ("G92 X{x} Y{y}", "G0 or G1"),
+    ("G91 X{x} Y{y}", "relative"),
+    ("G92 X{x} Y{y}", "coordinates"),
+    ("G28 X{x} Y{y}", "homes"),
     ("G0 X{x} Y{y} F0", "feedrate"),
+    ("G0 X{x} Y{y} (travel)", "parentheses"),
     ("G0 X{x", "not a valid template"),
-    ("G0 X{x:.3q} Y{y}", "does not render"),
+    ("G0 X{x:.3q} Y{y}", "not allowed"),
+    ("G0 X{x:>9999} Y{y}", "not allowed"),
+    ("G0 X{x!r} Y{y}", "not allowed"),
     ("", "{x} and {y}"),
+    ("G0 X{x} Y{y} ; " + "a" * 300, "longer than"),
 ])
 def test_templates_that_do_more_or_less_than_the_xy_move_are_refused(template, says):
-    with pytest.raises(ValueError) as refused:
+    with pytest.raises(GcodeRefused) as refused:
         validate_xy_template(template)
     assert says in str(refused.value)
 
@@ -95,7 +74,7 @@ def printer():
 
 def make_head(printer, **overrides):
     options = dict(bed=BED, xy_feedrate=3000, z_min=1.0, z_max=10.0, feedrate=600, timeout=2.0,
-                   track_sending=True)
+                   )
     options.update(overrides)
     head = PrinterHead(printer, **options)
     printer.add_listener(head.feed_line)
@@ -112,7 +91,7 @@ def test_an_xy_move_is_absolute_confirmed_and_waits(printer):
     head = make_head(printer)
     head.move_xy(50, 60.25)
     sent = printer.sent_lines()
-    assert sent == ["G90", "G0 X50.000 Y60.250 F3000", "M400", "M114"]
+    assert sent == ["G90", "G0 X50.000 Y60.250 F3000", "M400", "M114"]  # G90 from the stage's one writer
     assert (printer.x, printer.y) == (50.0, 60.25)
     head.move_to(4.0)  # Z still works through the same head
     assert printer.z == 4.0
