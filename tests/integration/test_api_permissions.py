@@ -19,6 +19,7 @@ RUN, CONTROL, STATUS = "PLUGIN_AUTOFOCUS_RUN", "CONTROL", "STATUS"
 
 NEEDS = {
     "start": {RUN, CONTROL},
+    "map": {RUN, CONTROL},
     "cancel": {RUN, CONTROL},
     "set_reference": {RUN, CONTROL},
     "home": {RUN, CONTROL},
@@ -85,5 +86,6 @@ def test_reading_the_state_needs_status(callers, lacking: Optional[str], status)
 
 
 @pytest.mark.parametrize("lacking, status", [(None, 404), (RUN, 404), (STATUS, 403)])
-def test_downloading_a_record_needs_status(callers, lacking: Optional[str], status):
-    assert callers[lacking].get("/plugin/autofocus/records/no-such-run.json").status_code == status
+@pytest.mark.parametrize("extension", ["json", "csv"])
+def test_downloading_a_record_needs_status(callers, lacking: Optional[str], status, extension):
+    assert callers[lacking].get("/plugin/autofocus/records/no-such-run.%s" % extension).status_code == status
