@@ -36,7 +36,10 @@ PLUGIN_SETTINGS = {
     "latency": 0.05,
     "camera_timeout": 5.0,
     "simulator": {"enabled": True, "focal_z": FOCAL_Z, "dof": DOF, "noise": 0.01, "fps": 20.0,
-                  "latency": 0.02, "size": [320, 240], "scene": "pcb"},
+                  "latency": 0.02, "size": [320, 240], "scene": "pcb", "surface": "flat", "surface_height": 0.3,
+                  "bare_spot": None},
+    "map": {"rows": 5, "cols": 5, "margin": 10.0, "lift": 1.0, "travel_z": None, "xy_feedrate": 3000.0,
+            "xy_template": "G0 X{x:.3f} Y{y:.3f} F{feedrate}", "max_failed": 0.25},
 }
 
 RESTORED_SETTINGS = {**DEFAULTS, **PLUGIN_SETTINGS,
