@@ -27,6 +27,7 @@ from flask_babel import gettext
 from .focus import FocusError, FocusResult, autofocus
 from .focus.errors import CameraError, Cancelled, MoveRefused
 from .gcode_safety import split_lines
+from .redact import redact_url
 from .camera import roi_pixels
 from .records import RecordStore, new_run_id
 from .settings import RunConfig, RunRequest, SettingsError, run_window, safety_limits
@@ -123,6 +124,18 @@ def _json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [_json_safe(item) for item in value]
     return value
+
+
+PRIVATE_SETTINGS = ("before_gcode", "after_gcode")
+"""Settings left out of run records (anyone with STATUS may download a record)."""
+
+
+def record_settings(config: RunConfig) -> Dict[str, Any]:
+    """The settings a record keeps: camera URLs redacted, custom G-code left out."""
+    settings = {key: value for key, value in asdict(config).items() if key not in PRIVATE_SETTINGS}
+    for key in ("stream_url", "snapshot_url"):
+        settings[key] = redact_url(settings[key]) if settings[key] else ""
+    return settings
 
 
 def _reason_for(exc: BaseException) -> str:
@@ -457,7 +470,7 @@ class FocusJob:
             "kind": plan.kind,
             "started": started,
             **details,
-            "settings": asdict(plan.config),
+            "settings": record_settings(plan.config),
         })
         try:
             self._records.save(record)

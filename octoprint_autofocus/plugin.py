@@ -26,7 +26,8 @@ from .api import (
     parse_start,
 )
 from .atcommand import COMMAND, parse_parameters
-from .camera import CameraManager, browser_camera, octoprint_webcams, select_camera
+from .camera import CameraManager, RateLimit
+from .camera_select import CameraSpec, browser_camera, octoprint_webcams, select_camera
 from .focus.errors import CameraError, FocusError, MoveRefused
 from .job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from .printer_stage import PrinterStage
@@ -34,7 +35,6 @@ from .records import RecordStore
 from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError
 from .settings import check_reference, migrate, profile_z_range, run_limits, validate, validate_simulator
 from .settings_guard import check_settings_save, settings_save_handler
-from .webcam_source import CameraSpec
 
 ABORT_EVENTS = {
     Events.DISCONNECTED: lazy_gettext("the printer disconnected"),
@@ -66,6 +66,12 @@ POSITION_TOLERANCE = 0.02
 
 CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed"]
 
+SCORE_RATE = (5.0, 5)
+"""Live score requests per second per user, and the burst allowed (the tab asks ~3/s)."""
+
+RESTRICTED_SETTINGS = [["stream_url"], ["snapshot_url"], ["before_gcode"], ["after_gcode"]]
+"""Settings only users with the SETTINGS permission may read (URLs may hold credentials)."""
+
 
 def _error(message: str, status: int) -> flask.Response:
     return flask.make_response(flask.jsonify(error=message), status)
@@ -94,6 +100,7 @@ class AutofocusPlugin(
         self._job: Optional[FocusJob] = None
         self._camera: Optional[CameraManager] = None
         self._records: Optional[RecordStore] = None
+        self._score_limit = RateLimit(*SCORE_RATE)
         self._microscope = sim_microscope.SimMicroscope()
 
     def initialize(self) -> None:
@@ -152,9 +159,11 @@ class AutofocusPlugin(
             return {}
         diff = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
         self._records.keep = config.history_size
-        self._camera.close()
-        self._apply_simulator()
+        self._apply_simulator()  # the live camera follows a camera change by itself
         return diff
+
+    def get_settings_restricted_paths(self) -> Dict[str, List[List[str]]]:
+        return {"admin": RESTRICTED_SETTINGS}
 
     ##~~ TemplatePlugin
 
@@ -322,7 +331,13 @@ class AutofocusPlugin(
         return flask.jsonify(cancelled=self._job.cancel(gettext("cancelled by the user")))
 
     def _api_score(self, data: Dict[str, Any]) -> flask.Response:
-        return flask.jsonify(**self._camera.live_score(self._config(), parse_score(data)))
+        request = parse_score(data)
+        if not self._score_limit.allow(_caller()):
+            response = _error(gettext("Too many score requests; ask at most %(rate)d times a second.")
+                              % {"rate": SCORE_RATE[0]}, 429)
+            response.headers["Retry-After"] = "1"
+            return response
+        return flask.jsonify(**self._camera.live_score(self._config(), request))
 
     def _api_set_reference(self, data: Dict[str, Any]) -> flask.Response:
         z = parse_set_reference(data)
@@ -409,7 +424,8 @@ class AutofocusPlugin(
 
     def _camera_info(self) -> Optional[Dict[str, Any]]:
         try:
-            return browser_camera(octoprint_webcams(), self._config(), self._base_url())
+            return browser_camera(octoprint_webcams(), self._config(), self._base_url(),
+                                  private=Permissions.SETTINGS.can())
         except ValueError:
             return None
 
@@ -443,6 +459,14 @@ class AutofocusPlugin(
 
     def _fire(self, key: str, payload: Dict[str, Any]) -> None:
         self._event_bus.fire(getattr(Events, "PLUGIN_AUTOFOCUS_" + key.upper()), payload)
+
+
+def _caller() -> str:
+    """Who is asking: the logged-in user (session or API key), else the remote address."""
+    from flask_login import current_user
+
+    user_id = getattr(current_user, "get_id", lambda: None)()
+    return "user:%s" % user_id if user_id else "address:%s" % flask.request.remote_addr
 
 
 def _require_reference(config: RunConfig) -> None:

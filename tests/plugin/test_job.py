@@ -407,3 +407,13 @@ def poll_until(condition, timeout=5.0):
             return False
         time.sleep(0.01)
     return True
+
+
+def test_a_record_keeps_no_credentials_tokens_or_custom_gcode(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={
+        "camera": "custom", "stream_url": "http://admin:hunter2@cam:8080/?action=stream&token=s3cret",
+        "snapshot_url": "http://admin:hunter2@cam:8080/?action=snapshot", "before_gcode": "M117 secret-lamp"})
+    record = rig.records.load(rig.run())
+    text = str(record)
+    assert "hunter2" not in text and "s3cret" not in text and "secret-lamp" not in text
+    assert record["settings"]["stream_url"] == "http://cam:8080/?action=stream"
