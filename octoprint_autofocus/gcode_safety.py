@@ -13,11 +13,15 @@ G-code, the homing ``G92``) is checked here, by what it says once rendered:
   with only plain numeric format specs, so no spec can build a huge string, and
   :func:`check_move_template` checks what it renders for several targets: few short
   lines, a whitelist of commands, and a Z word equal to the target in every move.
+- :func:`render_xy_template` and :func:`check_xy_template` do the same for the focus
+  map's XY move template (``G0 X{x:.3f} Y{y:.3f} F{feedrate}``): exactly one G0/G1 with
+  the target's X and Y, at most an F besides, and no Z.
 
 Nothing here knows OctoPrint: the stage (:mod:`.printer_stage`) calls it before it sends,
 and the settings check calls it before a template or custom G-code is saved.
 """
 
+import math
 import re
 import string
 from dataclasses import dataclass
@@ -36,6 +40,9 @@ __all__ = [
     "check_move_lines",
     "check_custom_gcode",
     "refused_commands",
+    "render_xy_template",
+    "check_xy_template",
+    "check_xy_lines",
     "MAX_LINE",
     "MAX_TEMPLATE_LINES",
 ]
@@ -91,7 +98,10 @@ _TEMPLATE_COMMANDS = frozenset({"G0", "G1", "G4", "G90", "M400", "M280", "M117",
 """What a move template may send: a move, a dwell, a wait, a servo, a message."""
 _SPEC = re.compile(r"(?:\.[0-6])?f?")
 """Format specs a template may use: none, or a precision of at most 6 decimals."""
-_FIELDS = frozenset({"z", "feedrate"})
+_FIELDS = ("z", "feedrate")
+_XY_FIELDS = ("x", "y", "feedrate")
+XY_ROUNDING = 0.006
+"""mm a rendered X or Y word may differ from its target (a template may round to 0.01 mm)."""
 
 
 class GcodeRefused(ValueError):
@@ -218,8 +228,9 @@ def check_lines(lines: Sequence[str], z_limits: Tuple[float, float], *,
 # ~ the move template
 
 
-def _template_fields(template: str) -> List[Tuple[str, str]]:
-    """The ``(name, spec)`` of every placeholder; GcodeRefused for anything else."""
+def _template_fields(template: str, allowed: Tuple[str, ...] = _FIELDS) -> List[Tuple[str, str]]:
+    """The ``(name, spec)`` of every placeholder (names from ``allowed``); GcodeRefused for
+    anything else."""
     fields = []
     try:
         pieces = list(string.Formatter().parse(template))
@@ -228,9 +239,10 @@ def _template_fields(template: str) -> List[Tuple[str, str]]:
     for _, name, spec, conversion in pieces:
         if name is None:
             continue
-        if name not in _FIELDS:
+        if name not in allowed:
             raise GcodeRefused(
-                gettext("unknown placeholder {%(name)s}; use {z} and {feedrate}") % {"name": name[:20]}
+                gettext("unknown placeholder {%(name)s}; use %(names)s")
+                % {"name": name[:20], "names": _listed(allowed)}
             )
         if conversion is not None or not _SPEC.fullmatch(spec or ""):
             shown = name + ("!" + conversion if conversion else "") + (":" + spec[:20] if spec else "")
@@ -240,6 +252,12 @@ def _template_fields(template: str) -> List[Tuple[str, str]]:
             )
         fields.append((name, spec or ""))
     return fields
+
+
+def _listed(names: Sequence[str]) -> str:
+    """``{x}, {y} and {feedrate}``."""
+    shown = ["{%s}" % name for name in names]
+    return gettext("%(some)s and %(last)s") % {"some": ", ".join(shown[:-1]), "last": shown[-1]}
 
 
 def render_move_template(template: str, z: float, feedrate: float) -> List[str]:
@@ -333,3 +351,63 @@ def check_custom_gcode(text: str, z_limits: Tuple[float, float]) -> List[Line]:
         raise GcodeRefused(gettext("more than %(count)d lines") % {"count": MAX_CUSTOM_LINES})
     return check_lines(lines, z_limits)
 
+
+# ~ the XY move template (focus map)
+
+
+def render_xy_template(template: str, x: float, y: float, feedrate: float) -> List[str]:
+    """The lines ``template`` renders for the XY target (blank lines dropped); like
+    :func:`render_move_template`, only ``{x}``, ``{y}`` and ``{feedrate}`` with plain
+    numeric specs.
+
+    >>> render_xy_template("G0 X{x:.3f} Y{y:.3f} F{feedrate}", 10, 20.5, 3000)
+    ['G0 X10.000 Y20.500 F3000']
+    """
+    if len(template) > MAX_TEMPLATE:
+        raise GcodeRefused(gettext("longer than %(count)d characters") % {"count": MAX_TEMPLATE})
+    _template_fields(template, _XY_FIELDS)
+    return split_lines(template.format(x=x, y=y, feedrate=feedrate))
+
+
+def check_xy_lines(lines: Sequence[str], x: float, y: float) -> Line:
+    """Check what an XY template rendered for ``(x, y)``: exactly one G0/G1 whose X and Y
+    are the target's, at most an F (0 < F <= MAX_FEEDRATE) besides; return it parsed."""
+    if len(lines) != 1:
+        raise GcodeRefused(gettext("it must render to exactly one line, the XY move; it renders %(count)d")
+                           % {"count": len(lines)})
+    line = check_lines(lines, (-math.inf, math.inf))[0]
+    if line.command not in ("G0", "G1"):
+        raise _refuse(line.text, gettext("the XY move must be a G0 or G1"))
+    extra = sorted({key for key, _ in line.words} - {"X", "Y", "F"})
+    if extra:
+        raise _refuse(line.text, gettext("the XY move may only have X, Y and F words, not %(words)s")
+                      % {"words": ", ".join(extra)})
+    for letter, target in (("X", x), ("Y", y)):
+        value = line.word(letter)
+        if value is None or abs(value - target) > XY_ROUNDING:
+            raise _refuse(line.text, gettext("the move must go to the target X%(x).3f Y%(y).3f (use {x:.3f} and"
+                                             " {y:.3f})") % {"x": x, "y": y})
+    feed = line.word("F")
+    if feed is not None and not 0 < feed <= MAX_FEEDRATE:
+        raise _refuse(line.text, gettext("the feedrate must be above 0 and at most %(max)d mm/min")
+                      % {"max": MAX_FEEDRATE})
+    return line
+
+
+def check_xy_template(template: str, feedrate: float, bed: Tuple[float, float, float, float]) -> None:
+    """Check an XY move template by what it renders at the corners and the middle of
+    ``bed`` (x_min, x_max, y_min, y_max) and at awkward values; GcodeRefused (a sentence
+    for people) when it may not be used."""
+    if len(template) > MAX_TEMPLATE:
+        raise GcodeRefused(gettext("longer than %(count)d characters") % {"count": MAX_TEMPLATE})
+    names = {name for name, _ in _template_fields(template, _XY_FIELDS)}
+    if not {"x", "y"} <= names:
+        raise GcodeRefused(gettext("it must contain {x} and {y}"))
+    x0, x1, y0, y1 = bed
+    awkward = (x0 + 0.37 * (x1 - x0) + 0.0449, y0 + 0.61 * (y1 - y0) + 0.0449)  # refuses coarser than 0.01 mm
+    targets = [(x0, y0), (x1, y1), ((x0 + x1) / 2, (y0 + y1) / 2), awkward]
+    for x, y in targets:
+        try:
+            check_xy_lines(render_xy_template(template, x, y, feedrate), x, y)
+        except GcodeRefused as exc:
+            raise GcodeRefused(gettext("for the target X%(x).3f Y%(y).3f %(error)s") % {"x": x, "y": y, "error": exc}) from None

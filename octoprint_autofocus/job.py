@@ -32,7 +32,8 @@ from .camera import roi_pixels
 from .records import RecordStore, new_run_id
 from .settings import RunConfig, RunRequest, SettingsError, run_window, safety_limits
 
-__all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "NeedsConfirmation", "KINDS", "THREAD_NAME"]
+__all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "NeedsConfirmation", "KINDS", "THREAD_NAME",
+           "NO_AFTER_GCODE", "json_safe"]
 
 THREAD_NAME = "octoprint.plugins.autofocus.run"
 KINDS = ("focus", "reference", "home")
@@ -115,14 +116,14 @@ def _push_type(result: FocusResult) -> str:
     return "aborted" if result.reason == "cancelled" else "failed"
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """``value`` with NaN and infinities replaced by None (strict JSON has no NaN)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     return value
 
 
@@ -200,28 +201,48 @@ class FocusJob:
         """
         if plan.kind not in KINDS:
             raise ValueError("unknown run kind %r" % plan.kind)
-        self._acquire(plan.in_job)
-        held = False
+        run_id, cancel = self.claim(plan.kind, plan.in_job)
+        try:
+            self.spawn(self._work, plan, run_id, cancel)
+        except BaseException:
+            self.release(plan.in_job)
+            raise
+        return run_id
+
+    def claim(self, kind: str, in_job: bool = False) -> Tuple[str, threading.Event]:
+        """Reserve the one run slot for a run of ``kind`` (caller's thread); return its id and
+        cancel event. Busy/NotReady as :meth:`start`; with ``in_job`` the job hold is taken.
+
+        For runs of other modules (the focus map): they share the slot, :meth:`cancel`,
+        :meth:`use_stage` and the line routing with focus runs. Every claim ends with
+        :meth:`release`, on every path.
+        """
+        self._acquire(in_job)
         try:
             run_id = new_run_id()
             with self._state_lock:
                 self._cancel = threading.Event()
-                self._run = {"run_id": run_id, "kind": plan.kind, "samples": [], "phase": "starting",
-                             "in_job": plan.in_job}
-            if plan.in_job:
+                self._run = {"run_id": run_id, "kind": kind, "samples": [], "phase": "starting",
+                             "in_job": in_job}
+                cancel = self._cancel
+            if in_job:
                 self._printer.set_job_on_hold(True)
-                held = True
-            self._thread = threading.Thread(
-                target=self._work, args=(plan, run_id, self._cancel), name=THREAD_NAME, daemon=True
-            )
-            self._thread.start()
         except BaseException:
-            try:
-                self._release_hold(held)
-            finally:
-                self._clear_run()
+            self._clear_run()
             raise
-        return run_id
+        return run_id, cancel
+
+    def release(self, in_job: bool) -> None:
+        """End a claimed run: release the job hold (``in_job``), forget the run, free the slot."""
+        try:
+            self._release_hold(in_job)
+        finally:
+            self._clear_run()
+
+    def spawn(self, work: Callable[..., None], *args: Any) -> None:
+        """Run ``work(*args)`` for a claimed run on the worker thread (:meth:`wait` joins it)."""
+        self._thread = threading.Thread(target=work, args=args, name=THREAD_NAME, daemon=True)
+        self._thread.start()
 
     def jog(self, config: RunConfig, dz: float) -> float:
         """Move Z by ``dz`` within the limits, wait for it, return the new Z (caller's thread).
@@ -233,7 +254,7 @@ class FocusJob:
         try:
             with self._state_lock:
                 self._cancel = threading.Event()
-            stage = self._use_stage(config, self._cancel)
+            stage = self.use_stage(config, self._cancel)
             target = stage.position() + dz
             stage.move_to(target)
             return target
@@ -279,10 +300,13 @@ class FocusJob:
             self._running.release()
             raise NotReady(gettext("A print is running; put @AUTOFOCUS in its G-code to focus during a print."))
 
-    def _use_stage(self, config: RunConfig, cancel: threading.Event) -> Stage:
-        """Build the stage for the safety limits (settings and printer volume) and route lines to it."""
+    def use_stage(self, config: RunConfig, cancel: threading.Event,
+                  make: Optional[Callable[[RunConfig, float, float, threading.Event], Stage]] = None) -> Stage:
+        """Build the stage for the safety limits (settings and printer volume) and route lines
+        to it (``make`` instead of the wiring's ``make_stage``, e.g. a stage that moves X/Y too);
+        :meth:`cancel` aborts it."""
         floor, ceiling = safety_limits(config, self._wiring.volume())
-        stage = self._wiring.make_stage(config, floor, ceiling, cancel)
+        stage = (make or self._wiring.make_stage)(config, floor, ceiling, cancel)
         with self._state_lock:
             self._stage = stage
         if cancel.is_set():
@@ -334,17 +358,17 @@ class FocusJob:
             self._logger.info("Autofocus %s run %s started", plan.kind, run_id)
             result, details = self._focus(plan, cancel)
             if result.reason == "cancelled":
-                result.message = self._cancel_reason()
+                result.message = self.cancel_reason()
         except (FocusError, SettingsError) as exc:
             reason = _reason_for(exc)
-            result = self._failure(reason, self._cancel_reason() if reason == "cancelled" else str(exc))
+            result = self._failure(reason, self.cancel_reason() if reason == "cancelled" else str(exc))
         except Exception as exc:
             self._logger.exception("Autofocus run %s crashed", run_id)
             result = self._failure("stage_error", gettext("internal error: %(error)s") % {"error": exc})
         finally:
             try:
                 if plan.in_job and not result.ok and result.reason != "cancelled" and plan.config.on_failure == "pause":
-                    self._printer.pause_print()
+                    self.pause_print()
             finally:
                 try:
                     self._release_hold(plan.in_job)
@@ -356,7 +380,7 @@ class FocusJob:
                     self._wiring.push(_push_type(result), {"record": record})
                     self._wiring.push("state", self.status())
 
-    def _cancel_reason(self) -> str:
+    def cancel_reason(self) -> str:
         """Why the current run was cancelled (a sentence for people)."""
         with self._state_lock:
             return (self._run or {}).get("cancel_reason") or gettext("cancelled")
@@ -370,7 +394,7 @@ class FocusJob:
 
     def _focus(self, plan: RunPlan, cancel: threading.Event) -> Tuple[FocusResult, Dict[str, Any]]:
         config, request = plan.config, plan.request
-        stage = self._use_stage(config, cancel)
+        stage = self.use_stage(config, cancel)
         z0 = stage.position()
         with self._state_lock:
             self._run["start_z"] = z0
@@ -389,7 +413,7 @@ class FocusJob:
                 on_sample=self._on_sample, limits=limits, max_extension=config.max_extension,
             )
             if result.reason not in NO_AFTER_GCODE and not cancel.is_set():
-                self._send_after(stage, config)
+                self.send_after(stage, config)
         details: Dict[str, Any] = {"correction": None}
         if result.ok and plan.kind == "reference":
             self._wiring.store_reference(result.z)
@@ -402,7 +426,7 @@ class FocusJob:
                     details["proposed_correction"] = exc.correction
         return result, details
 
-    def _send_after(self, stage: Stage, config: RunConfig) -> None:
+    def send_after(self, stage: Stage, config: RunConfig) -> None:
         """The "after" G-code; a refused line is reported, the run's result stands."""
         try:
             stage.send(split_lines(config.after_gcode))
@@ -445,6 +469,10 @@ class FocusJob:
             run_id = self._run["run_id"]
         self._wiring.push("progress", {"run_id": run_id, "z": float(z), "score": float(score), "phase": phase})
 
+    def pause_print(self) -> None:
+        """Pause the printing job (a failed run inside a print, ``on_failure: "pause"``)."""
+        self._printer.pause_print()
+
     def _release_hold(self, held: bool) -> None:
         if not held:
             return
@@ -464,7 +492,7 @@ class FocusJob:
                 details: Dict[str, Any]) -> Dict[str, Any]:
         """Keep the record, log and fire the event; return the record."""
         correction = details.get("correction")
-        record = _json_safe({
+        record = json_safe({
             **result.to_dict(),
             "run_id": run_id,
             "kind": plan.kind,

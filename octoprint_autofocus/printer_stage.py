@@ -15,14 +15,14 @@ import logging
 import re
 import threading
 import time
-from typing import Callable, Collection, FrozenSet, List, Optional, Protocol, Sequence
+from typing import Callable, Collection, Dict, FrozenSet, List, Optional, Protocol, Sequence
 
 from flask_babel import gettext
 
 from .focus.errors import Cancelled, MoveRefused, StageError, StageTimeout
 from .gcode_safety import GcodeRefused, check_lines, check_move_lines, check_move_template, render_move_template
 
-__all__ = ["PrinterStage", "parse_m114"]
+__all__ = ["PrinterStage", "parse_m114", "parse_position"]
 
 DEFAULT_MOVE_TEMPLATE = "G1 Z{z:.3f} F{feedrate}"
 DEFAULT_TAGS = frozenset({"plugin:autofocus"})
@@ -48,7 +48,15 @@ class Printer(Protocol):
 
 
 def parse_m114(line: str) -> Optional[float]:
-    """Return the Z of a position report line, or None if the line is not one.
+    """Return the Z of a position report line, or None if the line is not one (see
+    :func:`parse_position`)."""
+    position = parse_position(line)
+    return None if position is None else position["Z"]
+
+
+def parse_position(line: str) -> Optional[Dict[str, float]]:
+    """Return the axes of a position report line (``{"X": .., "Y": .., "Z": ..}``, at least
+    Z), or None if the line is not one.
 
     Accepts Marlin (``X:0.00 Y:0.00 Z:10.00 E:0.00 Count X:0 Y:0 Z:4000``; everything
     from ``Count`` on is stepper counts and ignored), ``ok X:.. Y:.. Z:..`` (OctoPrint's
@@ -64,8 +72,8 @@ def parse_m114(line: str) -> Optional[float]:
     words = _AXES.match(text)
     if words is None:
         return None
-    axes = dict(_AXIS.findall(words.group(0)))
-    return float(axes["Z"]) if "Z" in axes else None
+    axes = {axis: float(value) for axis, value in _AXIS.findall(words.group(0))}
+    return axes if "Z" in axes else None
 
 
 class PrinterStage:
@@ -135,7 +143,7 @@ class PrinterStage:
         self._requested = 0  # tickets handed out, one per M114 queued
         self._in_flight = 0  # the ticket whose M114 went out last
         self._answer_ticket = 0
-        self._answer = float("nan")
+        self._answer: Dict[str, float] = {}
         self._abort_reason: Optional[str] = None
         self._last_z: Optional[float] = None
 
@@ -161,7 +169,7 @@ class PrinterStage:
         with self._move_lock:
             distance = abs(z - self._last_z) if self._last_z is not None else self.z_max - self.z_min
             allowed = self.timeout + TRAVEL_MARGIN * distance / (self.feedrate / 60.0)
-            reported = self._request(lines, allowed, what="Z%.3f" % z)
+            reported = self._request(lines, allowed, what="Z%.3f" % z)["Z"]
             if self._checks_z and abs(reported - z) > self.tolerance:
                 self._last_z = reported
                 raise StageError(
@@ -177,7 +185,7 @@ class PrinterStage:
     def position(self) -> float:
         """Wait for the planner to drain and return the Z the printer reports."""
         with self._move_lock:
-            reported = self._request([], self.timeout, what=gettext("the position"))
+            reported = self._request([], self.timeout, what=gettext("the position"))["Z"]
             self._last_z = reported
         return reported
 
@@ -202,7 +210,7 @@ class PrinterStage:
                 % {"z": z, "floor": self.z_min, "ceiling": self.z_max}
             )
         with self._move_lock:
-            reported = self._request(["G92 Z%.3f" % z], self.timeout, what="G92 Z%.3f" % z, set_position=True)
+            reported = self._request(["G92 Z%.3f" % z], self.timeout, what="G92 Z%.3f" % z, set_position=True)["Z"]
             self._last_z = reported
         return reported
 
@@ -210,13 +218,13 @@ class PrinterStage:
 
     def feed_line(self, line: str) -> None:
         """Take one line received from the printer (comm thread; fast, never blocks long)."""
-        z = parse_m114(line)
-        if z is None:
+        position = parse_position(line)
+        if position is None:
             return
         with self._replies:
             ticket, self._in_flight = self._in_flight, 0
             if ticket:
-                self._answer_ticket, self._answer = ticket, z
+                self._answer_ticket, self._answer = ticket, position
                 self._replies.notify_all()
 
     def note_sending(self, command: str, tags: Optional[Collection[str]] = None) -> None:
@@ -249,8 +257,8 @@ class PrinterStage:
             lines = ["G90"] + lines
         self._printer.commands(lines, tags=tags)
 
-    def _request(self, lines: List[str], allowed: float, what: str, set_position: bool = False) -> float:
-        """Queue ``lines`` + M400 + M114 and return the Z of the reply to that M114."""
+    def _request(self, lines: List[str], allowed: float, what: str, set_position: bool = False) -> Dict[str, float]:
+        """Queue ``lines`` + M400 + M114 and return the axes of the reply to that M114."""
         with self._replies:
             self._requested += 1
             ticket = self._requested

@@ -15,6 +15,7 @@ from flask_babel import gettext
 from .focus import MEASURES
 from .gcode_safety import GcodeRefused, check_custom_gcode, check_move_template
 from .simulator import SCENES
+from .simulator.focal_surface import SURFACES
 
 __all__ = [
     "DEFAULTS",
@@ -69,6 +70,16 @@ DEFAULTS: Dict[str, Any] = {
     "camera_timeout": 5.0,
     "history_size": 20,
     "jog_step": 0.1,
+    "map": {
+        "rows": 5,
+        "cols": 5,
+        "margin": 10.0,
+        "lift": 1.0,
+        "travel_z": None,
+        "xy_feedrate": 3000.0,
+        "xy_template": "G0 X{x:.3f} Y{y:.3f} F{feedrate}",
+        "max_failed": 0.25,
+    },
     "simulator": {
         "enabled": False,
         "focal_z": 4.0,
@@ -80,6 +91,9 @@ DEFAULTS: Dict[str, Any] = {
         "scene": "pcb",
         "seed": 1,
         "size": [640, 480],
+        "surface": "flat",
+        "surface_height": 0.3,
+        "bare_spot": None,
     },
 }
 """Every setting with its default; the keys are the UI's contract (docs/DESIGN.md)."""
@@ -349,7 +363,20 @@ def validate_simulator(simulator: Mapping[str, Any]) -> Dict[str, Any]:
         "scene": _choice("simulator.scene", s["scene"], SCENES),
         "seed": _integer("simulator.seed", s["seed"], 0, 2**31 - 1),
         "size": _size("simulator.size", s["size"]),
+        "surface": _choice("simulator.surface", s["surface"], SURFACES),
+        "surface_height": parse_number("simulator.surface_height", s["surface_height"], low=-10.0, high=10.0),
+        "bare_spot": _bare_spot("simulator.bare_spot", s["bare_spot"]),
     }
+
+
+def _bare_spot(field: str, value: Any) -> Optional[List[float]]:
+    """None, or ``[x, y, radius]`` in mm with a positive radius."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise SettingsError(field, gettext("must be empty or [x, y, radius] in mm"))
+    x, y = (parse_number(field, item) for item in value[:2])
+    return [x, y, parse_number(field, value[2], positive=True)]
 
 
 def _size(field: str, value: Any) -> List[int]:

@@ -13,6 +13,7 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 import octoprint.util
 from flask_babel import gettext
 
+from .map_settings import validate_map
 from .settings import (
     DEFAULTS,
     RunConfig,
@@ -53,12 +54,14 @@ def check_settings_save(payload: Any, stored: Mapping[str, Any],
     ``extra_checks(config, volume)`` may refuse more.
     """
     _check_keys(payload, DEFAULTS, "")
-    if "simulator" in payload:
-        _check_keys(payload["simulator"], DEFAULTS["simulator"], "simulator.")
+    for group in ("simulator", "map"):
+        if group in payload:
+            _check_keys(payload[group], DEFAULTS[group], group + ".")
     merged: Dict[str, Any] = octoprint.util.dict_merge(dict(stored or {}), dict(payload))
     merged.pop(CONFIG_VERSION_KEY, None)
     config = validate(merged)
     validate_simulator(merged.get("simulator") or {})
+    validate_map(merged.get("map") or {})
     if config.reference_z is not None:
         check_reference(config.reference_z, config, volume)
     limits = safety_limits(config, volume)

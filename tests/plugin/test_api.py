@@ -26,7 +26,8 @@ def test_run_commands_need_the_plugin_permission_and_control():
 
 
 def test_every_command_has_an_entry():
-    assert set(COMMAND_PERMISSIONS) == {"start", "cancel", "score", "set_reference", "home", "jog"}
+    assert set(COMMAND_PERMISSIONS) == {"start", "map", "cancel", "score", "set_reference", "home", "jog"}
+    assert COMMAND_PERMISSIONS["map"] == COMMAND_PERMISSIONS["start"]
 
 
 def test_start_accepts_overrides():

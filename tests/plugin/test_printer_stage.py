@@ -187,11 +187,16 @@ def test_reported_z_off_target_raises_stage_error_with_numbers(printer):
         stage.move_to(3.0)
 
 
-def test_reported_z_within_tolerance_is_accepted(printer):
-    printer.z_error = 0.004
+@pytest.mark.parametrize("error", [0.009, -0.009, 0.011, -0.011])
+def test_reported_z_within_tolerance_is_accepted(printer, error):
+    printer.z_error = error
     stage = make_stage(printer, tolerance=0.01)
-    stage.move_to(3.0)
-    assert printer.z == pytest.approx(3.004)
+    if abs(error) < 0.01:
+        stage.move_to(3.0)  # accepted: returns after one move, no error
+    else:
+        with pytest.raises(StageError, match="tolerance 0.010 mm"):
+            stage.move_to(3.0)
+    assert printer.sent_lines() == ["G90", "G1 Z3.000 F600", "M400", "M114"]
 
 
 def test_unanswered_m114_raises_stage_timeout(printer):

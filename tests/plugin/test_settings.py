@@ -1,7 +1,10 @@
 """Settings: validation into RunConfig, migration, and the limits of a run."""
 
+from dataclasses import asdict
+
 import pytest
 
+from octoprint_autofocus.map_settings import validate_map
 from octoprint_autofocus.settings import (
     DEFAULTS,
     RunRequest,
@@ -17,8 +20,16 @@ from octoprint_autofocus.settings import (
 
 
 def test_defaults_validate():
-    config = validate(DEFAULTS)
-    assert config.metric == DEFAULTS["metric"] and config.z_min < config.z_max
+    config = asdict(validate({}))
+    run_settings = {key: value for key, value in DEFAULTS.items() if key not in ("simulator", "map")}
+    assert set(config) == set(run_settings)  # every run setting has a default and vice versa
+    assert config == run_settings  # validation keeps every default as it is...
+    assert all(type(config[key]) is type(value) for key, value in run_settings.items())  # ...and its type
+    assert validate_simulator({}) == DEFAULTS["simulator"]
+    assert asdict(validate_map({})) == DEFAULTS["map"]
+    # the safe choices a fresh install makes
+    assert (config["on_failure"], config["reference_z"], config["tolerance"]) == ("pause", None, None)
+    assert config["z_min"] < config["z_max"] and config["move_template"] == "G1 Z{z:.3f} F{feedrate}"
 
 
 @pytest.mark.parametrize(
