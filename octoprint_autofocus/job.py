@@ -313,6 +313,14 @@ class FocusJob:
             stage.abort(gettext("cancelled"))
         return stage
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no run or jog holds the slot (any thread, e.g. a jog's request); True
+        when it is free, False after ``timeout`` seconds."""
+        if not self._running.acquire(timeout=timeout):
+            return False
+        self._running.release()
+        return True
+
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait for the current run (if any) to end; True when none is going any more."""
         thread = self._thread

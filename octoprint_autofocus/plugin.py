@@ -4,8 +4,9 @@ Imported by :func:`octoprint_autofocus.__plugin_load__`, so that importing the p
 its pure :mod:`.focus` library) never imports OctoPrint."""
 
 import dataclasses
+import functools
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import flask
 import octoprint.plugin
@@ -63,6 +64,10 @@ ABORT_STATES = {
 }
 """Printer states (``PrinterStateChanged`` ``state_id``) that stop a run at once: a pause
 asked for during a job hold completes (and fires ``PrintPaused``) only after the hold."""
+
+TAKEOVER_REASON = lazy_gettext("an @AUTOFOCUS line of the print job took over")
+TAKEOVER_TIMEOUT = 30.0
+"""s a job's @AUTOFOCUS waits for the run it cancelled to end."""
 
 CONFIRM_MARGIN = 5.0
 """s a move may take beyond OctoPrint's communication timeout before the run gives up."""
@@ -301,18 +306,48 @@ class AutofocusPlugin(
         in_job = "source:file" in (tags or ()) and self._printer.is_printing()
         try:
             parsed = parse_parameters(parameters)
-            config = self._config()
-            if parsed.map is not None:
-                self._map.start(config, self._map_plan(config, parsed.map), in_job=in_job)
-                return
-            if parsed.home:
-                _require_reference(config)
-                check_reference(config.reference_z, config, self._volume())
-            plan = RunPlan(kind="home" if parsed.home else "focus", config=config,
-                           request=parsed.request, in_job=in_job)
-            self._job.start(plan)
+            start = functools.partial(self._start_atcommand, parsed, self._config(), in_job)
+            try:
+                start()
+            except Busy:
+                taken = in_job and (self._job.cancel(str(TAKEOVER_REASON), outside_job_only=True)
+                                    or not self._job.running)  # cancelled, or ended meanwhile
+                if not taken:
+                    raise
+                self._take_over(start, parameters)
         except (SettingsError, Busy, NotReady) as exc:
             self._refuse_atcommand(parameters, str(exc), in_job)
+
+    def _start_atcommand(self, parsed: Any, config: RunConfig, in_job: bool) -> None:
+        """Start what an ``@AUTOFOCUS`` line asks for (a focus run, homing, a map)."""
+        if parsed.map is not None:
+            self._map.start(config, self._map_plan(config, parsed.map), in_job=in_job)
+            return
+        if parsed.home:
+            _require_reference(config)
+            check_reference(config.reference_z, config, self._volume())
+        self._job.start(RunPlan(kind="home" if parsed.home else "focus", config=config,
+                                request=parsed.request, in_job=in_job))
+
+    def _take_over(self, start: Callable[[], None], parameters: str) -> None:
+        """A job's ``@AUTOFOCUS`` met a run outside the job (tab, API, terminal, jog), now
+        cancelled: hold the job at once, and start the job's run on a thread once the
+        cancelled one has ended (the comm thread never waits). The job is paused only if
+        the job's own run cannot start."""
+        self._printer.set_job_on_hold(True)
+
+        def wait_then_start() -> None:
+            try:
+                if not self._job.wait_idle(TAKEOVER_TIMEOUT):
+                    raise Busy(gettext("The autofocus run it replaces did not stop within %(seconds)d s.")
+                               % {"seconds": TAKEOVER_TIMEOUT})
+                start()
+            except (SettingsError, Busy, NotReady) as exc:
+                self._refuse_atcommand(parameters, str(exc), True)
+            finally:
+                self._printer.set_job_on_hold(False)
+
+        threading.Thread(target=wait_then_start, name="octoprint.plugins.autofocus.takeover", daemon=True).start()
 
     def get_additional_permissions(self, *args: Any, **kwargs: Any) -> List[Dict[str, Any]]:
         """``octoprint.access.permissions``: RUN (with CONTROL) runs autofocus and moves Z."""
