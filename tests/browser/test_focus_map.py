@@ -73,7 +73,7 @@ def test_the_heat_map_fills_in_and_the_summary_reads_right(page, server, api, ti
     screenshot(page, "map-2-filling-in", "#autofocus_map")
 
     page.wait_for_selector("#autofocus_map_result .alert", state="visible", timeout=120_000)
-    expect(page.locator("#autofocus_map_result .alert")).to_contain_text("measured 8 of 9 points; 1 failed")
+    expect(page.locator("#autofocus_map_result .alert")).to_contain_text("Map done. Measured 8 of 9 points. 1 could not be focused.")
     tilt = page.inner_text("#autofocus_map_tilt")
     along_x, along_y = (float(v) for v in re.findall(r"\+(\d+\.\d+) mm per 100 mm", tilt))
     assert along_x == pytest.approx(TILT_X, rel=0.05) and along_y == pytest.approx(TILT_Y, rel=0.05)
@@ -128,3 +128,21 @@ def test_a_read_only_user_sees_the_last_map_but_cannot_start_one(page, server):
     expect(page.locator("#autofocus_map")).to_be_visible()
     expect(page.locator("#autofocus_map_start")).to_be_hidden()
     expect(page.locator("#autofocus_map_rows")).to_be_disabled()
+
+
+def test_map_settings_saved_in_the_pane_reach_the_server_and_the_form(page, server, api):
+    open_tab(page, server)
+    wait_map(page, "vm.defaults() !== null")
+    page.click("#navbar_show_settings")
+    page.click('#settings_dialog a[href="#settings_plugin_autofocus"]')
+    try:
+        page.fill("#autofocus_setting_map_rows", "4")
+        page.fill("#autofocus_setting_map_margin", "20")
+        page.click('[data-test-id="settings-save"]')
+        expect(page.locator("#settings_dialog")).to_be_hidden()
+        saved = api.plugin_settings()["map"]
+        assert (saved["rows"], saved["margin"]) == (4, 20)
+        expect(page.locator("#autofocus_map_rows")).to_have_value("4")
+        expect(page.locator("#autofocus_map_x_min")).to_have_value("20")
+    finally:
+        api.save_plugin_settings(map={"rows": 5, "margin": 10.0})

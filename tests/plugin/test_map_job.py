@@ -231,13 +231,16 @@ def test_a_failed_point_is_kept_and_the_map_goes_on(make_rig):
     failed = [p for p in record["points"] if not p["ok"]]
     assert [(p["x"], p["y"], p["reason"], p["message"]) for p in failed] == [
         (100.0, 100.0, "no_peak", "nothing sharp here")]
-    assert record["summary"]["failed"] == 1 and "1 failed" in record["message"]
+    assert record["summary"]["failed"] == 1
+    assert record["message"] == "Measured 8 of 9 points. 1 could not be focused."
+    assert record["detail"] == "measured 8 of 9 points; 1 failed"
 
 
 def test_too_many_failed_points_fail_the_map_and_pause_the_job(make_rig):
     rig = make_rig(fail_at={(10.0, 10.0), (100.0, 10.0), (190.0, 10.0)})
     record = rig.run(in_job=True)
     assert record["ok"] is False and record["reason"] == "too_many_failed"
+    assert record["message"] == "Stopped: 3 of 9 points could not be focused, more than the 25% allowed."
     assert rig.printer.pauses == 1 and rig.printer.holds == [True, False]
     assert rig.pushed("map_failed")[0]["map"]["reason"] == "too_many_failed"
     assert rig.events[0][1]["ok"] is False

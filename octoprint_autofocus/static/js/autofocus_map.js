@@ -533,9 +533,10 @@ $(function () {
             self.anyRunning(data.state === "running");
             var map = data.map || {};
             if (map.defaults) {
-                var first = !self.defaults();
+                // new defaults (settings saved, another printer profile) refill a form left as it was
+                var untouched = !self.defaults() || _.isEqual(self._formValues(), self._formValues(self.defaults()));
                 self.defaults(map.defaults);
-                if (first) self._fillForm(map.defaults);
+                if (untouched) self._fillForm(map.defaults);
             }
             self.last(map.last || null);
             if (map.progress) {
@@ -634,6 +635,17 @@ $(function () {
                 self.travelMode("lift");
                 self.travelValue(defaults.lift);
             }
+        };
+
+        // The form as numbers, or what the form would hold for ``defaults``.
+        self._formValues = function (defaults) {
+            if (defaults) {
+                var lifted = defaults.travel_z === null || defaults.travel_z === undefined;
+                return defaults.rectangle.concat([defaults.rows, defaults.cols, lifted ? "lift" : "z",
+                    lifted ? defaults.lift : defaults.travel_z]);
+            }
+            return self.rect().concat([Number(self.rows()), Number(self.cols()), self.travelMode(),
+                Number(self.travelValue())]);
         };
 
         self._showFailure = function (jqXHR) {
