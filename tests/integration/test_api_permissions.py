@@ -25,8 +25,18 @@ NEEDS = {
     "home": {RUN, CONTROL},
     "jog": {RUN, CONTROL},
     "score": {STATUS},
+    "move": {RUN, CONTROL},
+    "map": {RUN, CONTROL},
 }
 """Command -> the permissions a caller must have (all of them). A new command needs a row."""
+
+ANNOUNCED = {"move", "map"}
+"""Rows for commands other branches are adding (the tab's ``move``, the focus map's ``map``):
+skipped until the plugin has them; drop a name here once it has landed."""
+
+
+def plugin_commands():
+    return set(AutofocusPlugin().get_api_commands())
 
 PROBE = {"permission_probe": 1}
 """A field no command accepts: past the permission check every command answers 400."""
@@ -39,17 +49,24 @@ def callers(server):
 
 
 def test_every_command_of_the_plugin_has_a_permission_row():
-    commands = set(AutofocusPlugin().get_api_commands())
+    commands = plugin_commands()
     assert commands - set(NEEDS) == set(), "add these commands to NEEDS with the permissions they need"
-    assert set(NEEDS) - commands == set()
+    assert set(NEEDS) - commands <= ANNOUNCED
+
+
+def needs(command):
+    """The permissions ``command`` needs; skips a command announced but not yet in the plugin."""
+    if command in ANNOUNCED and command not in plugin_commands():
+        pytest.skip("the %s command has not landed yet" % command)
+    return NEEDS[command]
 
 
 @pytest.mark.parametrize("lacking", GUARDED_PERMISSIONS)
 @pytest.mark.parametrize("command", sorted(NEEDS))
 def test_a_user_without_a_needed_permission_is_refused_and_nothing_moves(callers, serial_log, command, lacking):
+    expected = 403 if lacking in needs(command) else 400
     mark = serial_log.mark()
     reply = callers[lacking].command(command, **PROBE)
-    expected = 403 if lacking in NEEDS[command] else 400
     assert reply.status_code == expected, reply.text
     assert reply.json()["error"]
     assert serial_log.sent(mark) == []
@@ -57,9 +74,10 @@ def test_a_user_without_a_needed_permission_is_refused_and_nothing_moves(callers
 
 @pytest.mark.parametrize("command", sorted(NEEDS))
 def test_a_user_with_every_guarded_permission_gets_past_the_check(callers, command):
+    needs(command)
     reply = callers[None].command(command, **PROBE)
     assert reply.status_code == 400, reply.text
-    assert reply.json()["error"].startswith("permission_probe")
+    assert reply.json()["field"] == "permission_probe"
 
 
 @pytest.mark.parametrize("lacking, status", [(None, 200), (RUN, 200), (CONTROL, 200), (STATUS, 403)])

@@ -1,6 +1,7 @@
 """FocusJob with a fake printer, the real PrinterStage and scripted searches."""
 
 import contextlib
+import json
 import threading
 import time
 import types
@@ -10,7 +11,7 @@ import pytest
 
 from octoprint_autofocus.focus import FocusResult
 from octoprint_autofocus import job as job_module
-from octoprint_autofocus.focus.errors import CameraError, Cancelled
+from octoprint_autofocus.focus.errors import CameraError, Cancelled, StageError, StageTimeout
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
 from octoprint_autofocus.records import RecordStore
@@ -67,7 +68,12 @@ def waits_for_cancel(started):
 
 
 class Rig:
-    """A FocusJob wired to fakes; ``pushes`` and ``events`` record what it announced."""
+    """A FocusJob wired to fakes; ``pushes`` and ``events`` record what it announced.
+
+    Set ``stage_gate`` (an Event) to make building the stage wait for it (``stage_requested``
+    is set meanwhile); ``stage_watches_cancel = False`` builds stages that ignore the cancel
+    event, so only ``abort`` can stop them.
+    """
 
     def __init__(self, tmp_path, search, settings=None, printer_z=5.0, camera_fails=False):
         self.printer = FakePrinter(z=printer_z)
@@ -77,11 +83,11 @@ class Rig:
         self.references = []
         self.records = RecordStore(str(tmp_path / "records"), keep=5)
         self.config = validate({"z_min": 1.0, "z_max": 9.0, **(settings or {})})
+        self.stage_gate = None
+        self.stage_requested = threading.Event()
+        self.stage_watches_cancel = True
         wiring = Wiring(
-            make_stage=lambda config, z_min, z_max, cancel: PrinterStage(
-                self.printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
-                move_template=config.move_template, timeout=2.0, cancel=cancel,
-            ),
+            make_stage=self._make_stage,
             open_camera=self.camera.open,
             volume=lambda: (0.0, 8.0),
             push=lambda kind, data: self.pushes.append((kind, data)),
@@ -91,6 +97,16 @@ class Rig:
         self.job = FocusJob(self.printer, self.records, wiring, search=search)
         self.printer.add_listener(self.job.feed_line)
         self.printer.add_sending_listener(self.job.note_sending)
+
+    def _make_stage(self, config, z_min, z_max, cancel):
+        self.stage_requested.set()
+        if self.stage_gate is not None:
+            assert self.stage_gate.wait(10)
+        return PrinterStage(
+            self.printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
+            move_template=config.move_template, timeout=2.0,
+            cancel=cancel if self.stage_watches_cancel else None,
+        )
 
     def run(self, kind="focus", request=RunRequest(), in_job=False):
         run_id = self.job.start(RunPlan(kind=kind, config=self.config, request=request, in_job=in_job))
@@ -382,8 +398,11 @@ def test_jog_beyond_the_limits_is_refused_and_nothing_moves(rig_factory):
     assert rig.printer.z == 5.0 and not rig.job.running
 
 
-def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory):
+@pytest.mark.parametrize("watches_cancel, error", [(True, Cancelled), (False, StageError)],
+                         ids=["stage-watches-cancel", "stage-needs-abort"])
+def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel, error):
     rig = rig_factory(focuses_at(4.0))
+    rig.stage_watches_cancel = watches_cancel
     rig.printer.answer_m114 = False
     errors = []
 
@@ -395,10 +414,11 @@ def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory):
 
     worker = threading.Thread(target=jog)
     worker.start()
-    assert poll_until(lambda: rig.job.running)
+    assert poll_until(lambda: rig.job.running and "M114" in rig.printer.sent_lines())
     assert rig.job.cancel("stop") is True
-    worker.join(5)
-    assert not worker.is_alive() and isinstance(errors[0], Cancelled)
+    worker.join(10)
+    assert not worker.is_alive() and isinstance(errors[0], error)
+    assert not isinstance(errors[0], StageTimeout)  # stopped by the cancel, not by the 2 s timeout
     assert not rig.job.running
 
 
@@ -464,3 +484,122 @@ def test_a_failed_run_pauses_the_job_before_releasing_the_hold(rig_factory, sear
     rig.printer.printing = True
     rig.run(in_job=True)
     assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+
+
+# ~~ cancel at every moment, and what the record says
+
+
+def test_cancel_without_a_run_or_jog_returns_false(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    assert rig.job.cancel("nothing to stop") is False
+    assert rig.records.load(rig.run())["ok"] is True  # the next run is not touched by it
+
+
+@pytest.mark.parametrize("watches_cancel", [True, False], ids=["stage-watches-cancel", "stage-needs-abort"])
+def test_cancel_while_the_stage_is_being_built_stops_the_run_before_anything_is_sent(rig_factory, watches_cancel):
+    rig = rig_factory(focuses_at(4.0))
+    rig.stage_watches_cancel = watches_cancel
+    rig.stage_gate = threading.Event()
+    run_id = rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert rig.stage_requested.wait(5)
+    assert rig.job.cancel("stop now") is True
+    rig.stage_gate.set()
+    assert rig.job.wait(5)
+    record = rig.records.load(run_id)
+    assert record["ok"] is False and record["message"] in ("stop now", "cancelled")
+    assert rig.printer.sent_lines() == []
+
+
+def test_a_search_that_reports_the_cancel_itself_gets_the_cancel_reason(rig_factory):
+    started = threading.Event()
+
+    def search(stage, camera, z_min, z_max, *, cancel, **options):
+        started.set()
+        cancel.wait(10)
+        return FocusResult(ok=False, z=4.5, reason="cancelled", message="the run was cancelled")
+
+    rig = rig_factory(search)
+    run_id = rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    rig.job.cancel("the printer disconnected")
+    assert rig.job.wait(5)
+    assert rig.records.load(run_id)["message"] == "the printer disconnected"
+
+
+@pytest.mark.parametrize("reason", ["", "camera_stalled", "no_peak", "verify_failed"])
+def test_a_search_that_was_not_cancelled_keeps_its_own_message(rig_factory, reason):
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=not reason, z=4.5, reason=reason, message="what the search said")
+
+    rig = rig_factory(search)
+    assert rig.records.load(rig.run())["message"] == "what the search said"
+
+
+def test_nan_in_a_result_is_null_in_the_record(rig_factory):
+    nan = float("nan")
+
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=False, z=nan, reason="no_peak", samples=[(4.0, nan)], verify_score=nan)
+
+    rig = rig_factory(search)
+    run_id = rig.run()
+    for record in (rig.records.load(run_id), rig.pushed("failed")[0]["record"]):
+        assert (record["z"], record["verify_score"], record["samples"]) == (None, None, [[4.0, None]])
+        json.dumps(record, allow_nan=False)  # strict JSON: raises on NaN
+
+
+@pytest.mark.parametrize("reference_z, max_correction, allowed", [
+    (7.5, 3.5, True),  # exactly the limit: no confirmation needed
+    (1.5, 2.5, True),  # a correction downwards, at the limit
+    (1.5, 2.4, False),  # downwards, beyond the limit
+])
+def test_home_without_confirmation_up_to_max_correction_either_way(rig_factory, reference_z, max_correction,
+                                                                     allowed):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": reference_z, "max_correction": max_correction})
+    record = rig.records.load(rig.run(kind="home"))
+    assert ("G92 Z%.3f" % reference_z in rig.printer.sent_lines()) is allowed
+    assert record["ok"] is allowed and record["reason"] == ("" if allowed else "needs_confirmation")
+
+
+def test_home_fails_when_the_printer_reports_another_z_after_g92(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
+    execute = rig.printer._execute
+
+    def sloppy_g92(line):  # firmware that applies G92 0.05 mm off
+        execute(line)
+        if line.startswith("G92"):
+            rig.printer.z += 0.05
+
+    rig.printer._execute = sloppy_g92
+    record = rig.records.load(rig.run(kind="home"))
+    assert record["ok"] is False and record["correction"] is None
+    assert "after G92 the printer reports Z3.550 instead of Z3.500" in record["message"]
+
+
+@pytest.mark.parametrize("detail", ["t = 1.2 < 2.6 at p = 0.005", ""])
+def test_a_failure_is_logged_with_its_detail(rig_factory, caplog, detail):
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=False, z=4.5, reason="no_peak", message="no clear peak", detail=detail)
+
+    rig = rig_factory(search)
+    with caplog.at_level("WARNING", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run()
+    expected = "Autofocus run %s failed (no_peak): no clear peak" % run_id + (" (%s)" % detail if detail else "")
+    assert expected in [entry.getMessage() for entry in caplog.records]
+
+
+@pytest.mark.parametrize("search, camera_fails, reason, words", [
+    (focuses_at(20.0), False, "stage_error", "refusing Z20.00"),
+    (focuses_at(4.0), True, "camera_error", "connection refused"),
+], ids=["stage_error", "camera_error"])
+def test_a_device_error_is_reported_with_its_own_message(rig_factory, search, camera_fails, reason, words):
+    rig = rig_factory(search, camera_fails=camera_fails)
+    record = rig.records.load(rig.run())
+    assert record["reason"] == reason and words in record["message"]
+
+
+@pytest.mark.parametrize("kind", ["focus", "home"])
+def test_only_a_reference_run_stores_the_reference(rig_factory, kind):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
+    assert rig.records.load(rig.run(kind=kind))["ok"] is True
+    assert rig.references == []
