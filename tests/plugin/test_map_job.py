@@ -300,3 +300,22 @@ def test_records_of_maps_and_focus_runs_are_told_apart(make_rig):
     assert rig.records.last()["kind"] == "map"
     assert rig.records.last(kinds=("focus",))["kind"] == "focus"
     assert rig.map.status()["last"]["run_id"] == map_record["run_id"]
+
+
+def test_before_and_after_gcode_frame_a_map_that_ends_by_itself(make_rig):
+    rig = make_rig(settings={"before_gcode": "M355 S1", "after_gcode": "M355 S0"})
+    rig.run()
+    lines = rig.printer.sent_lines()
+    first_xy = next(i for i, line in enumerate(lines) if line.startswith("G0 X"))
+    assert lines.index("M355 S1") < first_xy < lines.index("M355 S0")
+    assert lines.index("M355 S0") > max(i for i, line in enumerate(lines) if line.startswith("G1 Z"))
+
+
+def test_no_after_gcode_after_a_cancel(make_rig):
+    blocked = threading.Event()
+    rig = make_rig(settings={"after_gcode": "M355 S0"}, block_at=(190.0, 10.0), blocked=blocked)
+    rig.start()
+    assert blocked.wait(5)
+    rig.job.cancel("cancelled by the user")
+    assert rig.job.wait(5)
+    assert "M355 S0" not in rig.printer.sent_lines()
