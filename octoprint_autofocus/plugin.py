@@ -194,7 +194,11 @@ class AutofocusPlugin(
     ##~~ AssetPlugin
 
     def get_assets(self) -> Dict[str, List[str]]:
-        return {"js": ["js/autofocus.js"], "clientjs": ["clientjs/autofocus.js"], "css": ["css/autofocus.css"]}
+        return {
+            "js": ["js/autofocus.js", "js/autofocus_map.js"],
+            "clientjs": ["clientjs/autofocus.js"],
+            "css": ["css/autofocus.css", "css/autofocus_map.css"],
+        }
 
     ##~~ SimpleApiPlugin
 
@@ -222,7 +226,7 @@ class AutofocusPlugin(
         return flask.jsonify(
             **self._job.status(),
             last=self._records.last(kinds=KINDS),
-            map=self._map.status(),
+            map=dict(self._map.status(), defaults=self._map_defaults()),
             history=self._records.history(),
             reference_z=self._settings.get_float(["reference_z"]),
             camera=self._camera_info(),
@@ -490,6 +494,15 @@ class AutofocusPlugin(
         """Check a map request against the settings, the bed and the Z limits (before anything moves)."""
         return resolve_map(validate_map(self._settings.get(["map"])), request, self._bed(),
                            safety_limits(config, self._volume()))
+
+    def _map_defaults(self) -> Optional[Dict[str, Any]]:
+        """What the tab's map form starts from: the plan of a map request without overrides."""
+        try:
+            config = self._config()
+            return self._map_plan(config, MapRequest()).record()
+        except SettingsError as exc:
+            self._logger.debug("No map defaults: %s", exc)
+            return None
 
     def _bed(self) -> Optional[Tuple[float, float, float, float]]:
         return profile_xy_range(self._printer_profile_manager.get_current_or_default())
