@@ -18,14 +18,17 @@ from typing import Any, Callable, ContextManager, Dict, List, Optional, Protocol
 from flask_babel import gettext
 
 from .focus import FocusError, FocusResult, autofocus
-from .focus.errors import CameraError, Cancelled
+from .fields import z_text
+from .focus.errors import CameraError, Cancelled, MoveRefused
 from .camera import roi_pixels
 from .records import RecordStore, new_run_id
-from .settings import RunConfig, RunRequest, SettingsError, run_limits
+from .settings import RunConfig, RunRequest, SettingsError, describe, run_limits
 
 __all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "KINDS", "THREAD_NAME"]
 
 THREAD_NAME = "octoprint.plugins.autofocus.run"
+STATUS_KEYS = ("run_id", "kind", "phase", "start_z", "window")
+"""What ``status()`` tells about the current run (besides its samples)."""
 KINDS = ("focus", "reference", "home")
 TAGS = frozenset({"plugin:autofocus"})
 G92_TOLERANCE = 0.01
@@ -102,6 +105,16 @@ def _json_safe(value: Any) -> Any:
 
 def _gcode_lines(text: str) -> List[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
+
+
+def _check_within(z: float, floor: float, ceiling: float) -> None:
+    """MoveRefused, in words for people, for a target outside the limits."""
+    if z > ceiling:
+        raise MoveRefused(gettext("Z %(z)s is above the highest Z (%(limit)s); nothing moved.")
+                          % {"z": z_text(z), "limit": z_text(ceiling)})
+    if not z >= floor:
+        raise MoveRefused(gettext("Z %(z)s is below the lowest Z (%(limit)s); nothing moved.")
+                          % {"z": z_text(z), "limit": z_text(floor)})
 
 
 def _reason_for(exc: BaseException) -> str:
@@ -193,12 +206,20 @@ class FocusJob:
         Busy while a run is going, NotReady without a printer; MoveRefused (nothing moves)
         for a target outside the limits.
         """
+        return self._move(config, lambda z: z + dz)
+
+    def move(self, config: RunConfig, z: float) -> float:
+        """Move Z to ``z`` within the limits (e.g. a failed run's best Z); as :meth:`jog`."""
+        return self._move(config, lambda _: z)
+
+    def _move(self, config: RunConfig, target_from: Callable[[float], float]) -> float:
         self._acquire()
         try:
             with self._state_lock:
                 self._cancel = threading.Event()
             stage = self._use_stage(config, self._cancel)
-            target = stage.position() + dz
+            target = target_from(stage.position())
+            _check_within(target, *self._safety_limits(config))
             stage.move_to(target)
             return target
         finally:
@@ -243,9 +264,13 @@ class FocusJob:
             self._running.release()
             raise NotReady(gettext("A print is running; put @AUTOFOCUS in its G-code to focus during a print."))
 
+    def _safety_limits(self, config: RunConfig) -> Tuple[float, float]:
+        """The settings' Z limits intersected with the printer volume."""
+        return run_limits(config, None, RunRequest(z_min=config.z_min, z_max=config.z_max), self._wiring.volume())
+
     def _use_stage(self, config: RunConfig, cancel: threading.Event) -> Stage:
         """Build the stage for the safety limits (settings and printer volume) and route lines to it."""
-        floor, ceiling = run_limits(config, None, RunRequest(z_min=config.z_min, z_max=config.z_max), self._wiring.volume())
+        floor, ceiling = self._safety_limits(config)
         stage = self._wiring.make_stage(config, floor, ceiling, cancel)
         with self._state_lock:
             self._stage = stage
@@ -274,9 +299,10 @@ class FocusJob:
             stage.note_sending(command, tags)
 
     def status(self) -> Dict[str, Any]:
-        """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase} or None}``."""
+        """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase, start_z, window}
+        or None}`` (``start_z`` and ``window`` are None until the run has worked them out)."""
         with self._state_lock:
-            run = None if self._run is None else {key: self._run[key] for key in ("run_id", "kind", "phase")}
+            run = None if self._run is None else {key: self._run.get(key) for key in STATUS_KEYS}
             if run is not None:
                 run["samples"] = list(self._run["samples"])
         return {"state": "running" if run else "idle", "run": run}
@@ -301,7 +327,8 @@ class FocusJob:
                 result.message = self._cancel_reason()
         except (FocusError, SettingsError) as exc:
             reason = _reason_for(exc)
-            result = self._failure(reason, self._cancel_reason() if reason == "cancelled" else str(exc))
+            said = describe(exc) if isinstance(exc, SettingsError) else str(exc)
+            result = self._failure(reason, self._cancel_reason() if reason == "cancelled" else said)
         except Exception as exc:
             self._logger.exception("Autofocus run %s crashed", run_id)
             result = self._failure("stage_error", gettext("internal error: %(error)s") % {"error": exc})
@@ -339,6 +366,7 @@ class FocusJob:
         with self._state_lock:
             self._run["start_z"] = z0
         z_min, z_max = run_limits(config, z0, request, self._wiring.volume())
+        self._announce_window(z_min, z_max)
         with self._wiring.open_camera(config) as camera:
             first = camera.frame()  # a broken camera fails here, before anything moves
             roi = request.roi if request.roi is not None else config.roi
@@ -361,6 +389,12 @@ class FocusJob:
         if result.ok and plan.kind == "home":
             correction = self._home(stage, config, result.z)
         return result, correction
+
+    def _announce_window(self, z_min: float, z_max: float) -> None:
+        """Tell the tab where the search starts (it shades the window while the run goes)."""
+        with self._state_lock:
+            self._run["window"] = [z_min, z_max]
+        self._wiring.push("state", self.status())
 
     def _home(self, stage: Stage, config: RunConfig, focused_z: float) -> float:
         """Rename the focused Z to the reference with G92; return the correction (new - old)."""

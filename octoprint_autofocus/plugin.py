@@ -4,7 +4,7 @@ Imported by :func:`octoprint_autofocus.__plugin_load__`, so that importing the p
 its pure :mod:`.focus` library) never imports OctoPrint."""
 
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import flask
 import octoprint.plugin
@@ -20,6 +20,7 @@ from .api import (
     allowed,
     check_no_payload,
     parse_jog,
+    parse_move,
     parse_score,
     parse_set_reference,
     parse_start,
@@ -27,11 +28,15 @@ from .api import (
 from .atcommand import COMMAND, parse_parameters
 from .camera import CameraManager, browser_camera, octoprint_webcams, select_camera
 from .focus.errors import CameraError, FocusError, MoveRefused
+from .fields import template_vars
+from .focus import MEASURES
 from .job import Busy, FocusJob, NotReady, RunPlan, Wiring
+from .position import PositionTracker
 from .printer_stage import PrinterStage
 from .records import RecordStore
-from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError
-from .settings import migrate, profile_z_range, run_limits, validate, validate_simulator
+from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError, error_body
+from .settings import migrate, normalised, profile_z_range, run_limits, validate, validate_simulator
+from .simulator import SCENES
 from .webcam_source import CameraSpec
 
 ABORT_EVENTS = {
@@ -65,8 +70,8 @@ POSITION_TOLERANCE = 0.02
 CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed"]
 
 
-def _error(message: str, status: int) -> flask.Response:
-    return flask.make_response(flask.jsonify(error=message), status)
+def _error(message: str, status: int, **extra: Any) -> flask.Response:
+    return flask.make_response(flask.jsonify(error=message, **extra), status)
 
 
 class AutofocusPlugin(
@@ -88,6 +93,7 @@ class AutofocusPlugin(
         self._camera: Optional[CameraManager] = None
         self._records: Optional[RecordStore] = None
         self._microscope = sim_microscope.SimMicroscope()
+        self._position: Optional[PositionTracker] = None
 
     def initialize(self) -> None:
         self._records = RecordStore(
@@ -104,6 +110,7 @@ class AutofocusPlugin(
         )
         self._job = FocusJob(self._printer, self._records, wiring, logger=self._logger)
         self._apply_simulator()
+        self._start_position_tracker()
 
     ##~~ StartupPlugin
 
@@ -114,6 +121,7 @@ class AutofocusPlugin(
 
     def on_shutdown(self) -> None:
         self._job.shutdown(timeout=10.0)
+        self._position.stop()
         self._camera.close()
         self._microscope.close()
 
@@ -136,6 +144,7 @@ class AutofocusPlugin(
         self._logger.info("Migrated settings from version %s to %s", current, target)
 
     def on_settings_save(self, data: Dict[str, Any]) -> Dict[str, Any]:
+        data = normalised(data)
         merged = octoprint.util.dict_merge(self._settings.get_all_data(), data)
         try:
             config = validate(merged)
@@ -162,10 +171,18 @@ class AutofocusPlugin(
     def is_template_autoescaped(self) -> bool:
         return True
 
+    def get_template_vars(self) -> Dict[str, Any]:
+        """Labels, limits, metric and scene names for the templates (written once, in fields.py)."""
+        return template_vars(list(MEASURES), list(SCENES))
+
     ##~~ AssetPlugin
 
     def get_assets(self) -> Dict[str, List[str]]:
-        return {"js": ["js/autofocus.js"], "clientjs": ["clientjs/autofocus.js"], "css": ["css/autofocus.css"]}
+        return {
+            "js": ["js/autofocus_plot.js", "js/autofocus.js", "js/autofocus_settings.js"],
+            "clientjs": ["clientjs/autofocus.js"],
+            "css": ["css/autofocus.css"],
+        }
 
     ##~~ SimpleApiPlugin
 
@@ -181,7 +198,7 @@ class AutofocusPlugin(
         try:
             return getattr(self, "_api_" + command)(data)
         except SettingsError as exc:
-            return _error(str(exc), 400)
+            return flask.make_response(flask.jsonify(**error_body(exc)), 400)
         except (Busy, NotReady) as exc:
             return _error(str(exc), 409)
         except CameraError as exc:
@@ -196,6 +213,7 @@ class AutofocusPlugin(
             history=self._records.history(),
             reference_z=self._settings.get_float(["reference_z"]),
             camera=self._camera_info(),
+            position=self._position.snapshot(),
         )
 
     ##~~ BlueprintPlugin
@@ -225,6 +243,7 @@ class AutofocusPlugin(
             self._job.cancel(str(ABORT_OUTSIDE_JOB_EVENTS[event]), outside_job_only=True)
         elif event == Events.CONNECTED:
             self._microscope.tracker.reset()
+        self._follow_position(event, state)
 
     ##~~ WebcamProviderPlugin
 
@@ -241,8 +260,9 @@ class AutofocusPlugin(
     ##~~ hooks
 
     def on_gcode_received(self, comm: Any, line: str, *args: Any, **kwargs: Any) -> str:
-        """``octoprint.comm.protocol.gcode.received``: replies for the active stage."""
+        """``octoprint.comm.protocol.gcode.received``: replies for the active stage and the Z readout."""
         self._job.feed_line(line)
+        self._position.feed_line(line)
         return line
 
     def on_gcode_sending(self, comm: Any, phase: str, cmd: str, cmd_type: Any, gcode: Any,
@@ -250,10 +270,12 @@ class AutofocusPlugin(
         """``octoprint.comm.protocol.gcode.sending``: lets the stage match its M114 answer."""
         self._job.note_sending(cmd, tags)
 
-    def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, **kwargs: Any) -> None:
-        """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z."""
+    def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, tags: Any = None, **kwargs: Any) -> None:
+        """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z; a Z move
+        makes the Z readout stale."""
         if self._simulator_enabled():
             self._microscope.tracker.on_sent(cmd)
+        self._position.note_sent(cmd, tags)
 
     def on_atcommand(self, comm: Any, phase: str, command: str, parameters: str,
                      tags: Any = None, *args: Any, **kwargs: Any) -> None:
@@ -332,8 +354,16 @@ class AutofocusPlugin(
 
     def _api_jog(self, data: Dict[str, Any]) -> flask.Response:
         dz = parse_jog(data)
+        return self._moved(lambda: self._job.jog(self._config(), dz))
+
+    def _api_move(self, data: Dict[str, Any]) -> flask.Response:
+        z = parse_move(data)
+        return self._moved(lambda: self._job.move(self._config(), z))
+
+    def _moved(self, move: Callable[[], float]) -> flask.Response:
+        """Run a jog or move and answer the Z reached (400 refused, 503 the printer failed)."""
         try:
-            return flask.jsonify(z=self._job.jog(self._config(), dz))
+            return flask.jsonify(z=move())
         except MoveRefused as exc:
             return _error(str(exc), 400)
         except FocusError as exc:
@@ -393,7 +423,8 @@ class AutofocusPlugin(
             return None
 
     def _store_reference(self, z: float) -> None:
-        self._settings.set_float(["reference_z"], float(z))
+        z = round(float(z), 3)  # what G92 will send; no 3.999750985008485 in the settings pane
+        self._settings.set_float(["reference_z"], z)
         self._settings.save(trigger_event=True)
         self._logger.info("Focus reference set to Z%.3f", z)
 
@@ -416,6 +447,27 @@ class AutofocusPlugin(
             self._printer.pause_print()
         finally:
             self._printer.set_job_on_hold(False)
+
+    ##~~ the Z readout
+
+    def _start_position_tracker(self) -> None:
+        self._position = PositionTracker(push=lambda data: self._push("position", data),
+                                         request_position=self._ask_position)
+        self._position.start()
+
+    def _follow_position(self, event: str, state: Optional[str]) -> None:
+        """Forget Z when the connection changes; ask for it when the printer becomes idle."""
+        if event in (Events.CONNECTED, Events.DISCONNECTED):
+            self._position.reset()
+        if event == Events.CONNECTED or (state == "OPERATIONAL" and self._position.snapshot()["state"] != "known"):
+            self._position.ask_soon()
+
+    def _ask_position(self) -> bool:
+        """Queue an M114 for the Z readout, only while the printer is idle (no print, no run)."""
+        if not self._printer.is_operational() or self._printer.is_printing() or self._job.running:
+            return False
+        self._printer.commands(["M114"], tags={"plugin:autofocus", "plugin:autofocus:position"})
+        return True
 
     def _push(self, kind: str, data: Dict[str, Any]) -> None:
         self._plugin_manager.send_plugin_message(self._identifier, {"type": kind, **data})
