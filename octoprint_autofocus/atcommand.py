@@ -15,7 +15,7 @@ from typing import Dict
 
 from flask_babel import gettext
 
-from .settings import RunRequest, SettingsError, check_request, parse_metric, parse_number
+from .settings import RANGE_BOUNDS, Z_BOUND, RunRequest, SettingsError, check_request, parse_decimal, parse_metric
 
 __all__ = ["COMMAND", "AtCommand", "parse_parameters"]
 
@@ -61,9 +61,10 @@ def parse_parameters(parameters: str) -> AtCommand:
     if home is not None and home != "" and home.upper() not in _FLAGS:
         raise SettingsError("HOME", gettext("must be 1 or 0, got %(value)r") % {"value": home})
     request = RunRequest(
-        range=parse_number("RANGE", pairs["RANGE"], positive=True) if "RANGE" in pairs else None,
-        z_min=parse_number("ZMIN", pairs["ZMIN"]) if "ZMIN" in pairs else None,
-        z_max=parse_number("ZMAX", pairs["ZMAX"]) if "ZMAX" in pairs else None,
+        range=parse_decimal("RANGE", pairs["RANGE"], low=RANGE_BOUNDS[0], high=RANGE_BOUNDS[1])
+        if "RANGE" in pairs else None,
+        z_min=parse_decimal("ZMIN", pairs["ZMIN"], low=-Z_BOUND, high=Z_BOUND) if "ZMIN" in pairs else None,
+        z_max=parse_decimal("ZMAX", pairs["ZMAX"], low=-Z_BOUND, high=Z_BOUND) if "ZMAX" in pairs else None,
         metric=parse_metric("METRIC", pairs["METRIC"].lower()) if "METRIC" in pairs else None,
     )
     check_request(request, {"range": "RANGE", "z_min": "ZMIN", "z_max": "ZMAX"})

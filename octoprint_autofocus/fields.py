@@ -14,6 +14,8 @@ from flask_babel import lazy_gettext
 __all__ = [
     "Bounds",
     "BOUNDS",
+    "Z_BOUND",
+    "RANGE_BOUNDS",
     "LABELS",
     "METRICS",
     "SCENES",
@@ -38,17 +40,24 @@ class Bounds:
     optional: bool = False
 
 
+Z_BOUND = 10000.0
+"""mm: no Z limit, reference or requested Z may lie further from 0 than this."""
+RANGE_BOUNDS = (0.01, 500.0)
+"""mm: the smallest and largest half-range a run may search around the current Z."""
+
 BOUNDS: Dict[str, Bounds] = {
-    "search_range": Bounds("mm", positive=True),
-    "z_min": Bounds("mm"),
-    "z_max": Bounds("mm"),
+    "search_range": Bounds("mm", low=RANGE_BOUNDS[0], high=RANGE_BOUNDS[1]),
+    "max_extension": Bounds("mm", low=0.0, optional=True),
+    "z_min": Bounds("mm", low=-Z_BOUND, high=Z_BOUND),
+    "z_max": Bounds("mm", low=-Z_BOUND, high=Z_BOUND),
     "coarse_points": Bounds(low=3, high=50, integer=True),
     "tolerance": Bounds("mm", positive=True, high=5.0, optional=True),
     "feedrate": Bounds("mm/min", positive=True, high=100000.0),
     "settle": Bounds("s", low=0.0, high=10.0),
     "frames_per_position": Bounds(low=1, high=10, integer=True),
     "overscan": Bounds("mm", low=0.0, high=10.0),
-    "reference_z": Bounds("mm", optional=True),
+    "reference_z": Bounds("mm", low=-Z_BOUND, high=Z_BOUND, optional=True),
+    "max_correction": Bounds("mm", positive=True, high=1000.0),
     "latency": Bounds("s", low=0.0, high=5.0),
     "camera_timeout": Bounds("s", positive=True, high=120.0),
     "history_size": Bounds(low=1, high=1000, integer=True),
@@ -61,9 +70,9 @@ BOUNDS: Dict[str, Bounds] = {
     "simulator.backlash": Bounds("mm", low=0.0, high=5.0),
     "simulator.seed": Bounds(low=0, high=2**31 - 1, integer=True),
     # fields of API requests
-    "range": Bounds("mm", positive=True),
+    "range": Bounds("mm", low=RANGE_BOUNDS[0], high=RANGE_BOUNDS[1]),
     "dz": Bounds("mm", low=-10.0, high=10.0),
-    "z": Bounds("mm"),
+    "z": Bounds("mm", low=-Z_BOUND, high=Z_BOUND),
 }
 """Every number a person can type, by settings key (dotted below ``simulator``) or request field."""
 
@@ -74,6 +83,7 @@ LABELS: Dict[str, Any] = {
     "metric": lazy_gettext("Sharpness measure"),
     "roi": lazy_gettext("Focus region"),
     "search_range": lazy_gettext("Search range"),
+    "max_extension": lazy_gettext("Search extension"),
     "z_min": lazy_gettext("Lowest Z"),
     "z_max": lazy_gettext("Highest Z"),
     "coarse_points": lazy_gettext("Coarse points"),
@@ -87,6 +97,8 @@ LABELS: Dict[str, Any] = {
     "before_gcode": lazy_gettext("G-code before a run"),
     "after_gcode": lazy_gettext("G-code after a run"),
     "reference_z": lazy_gettext("Reference Z"),
+    "max_correction": lazy_gettext("Largest correction without asking"),
+    "confirm": lazy_gettext("Confirmation"),
     "on_failure": lazy_gettext("If @AUTOFOCUS fails"),
     "latency": lazy_gettext("Camera latency"),
     "camera_timeout": lazy_gettext("Camera timeout"),

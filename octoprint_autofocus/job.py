@@ -22,7 +22,7 @@ from .fields import z_text
 from .focus.errors import CameraError, Cancelled, MoveRefused
 from .camera import roi_pixels
 from .records import RecordStore, new_run_id
-from .settings import RunConfig, RunRequest, SettingsError, describe, run_limits
+from .settings import RunConfig, RunRequest, SettingsError, describe, run_window, safety_limits
 
 __all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "KINDS", "THREAD_NAME"]
 
@@ -48,13 +48,15 @@ class RunPlan:
     """What to run: ``kind`` (one of KINDS), the settings snapshot and the overrides.
 
     ``in_job`` marks ``@AUTOFOCUS`` from a printing job: the job is held during the run
-    and a failure pauses it unless ``config.on_failure`` is ``"continue"``.
+    and a failure pauses it unless ``config.on_failure`` is ``"continue"``. ``confirmed``
+    (homing) means the user accepted a correction larger than ``config.max_correction``.
     """
 
     kind: str
     config: RunConfig
     request: RunRequest = RunRequest()
     in_job: bool = False
+    confirmed: bool = False
 
 
 class Printer(Protocol):
@@ -219,7 +221,7 @@ class FocusJob:
                 self._cancel = threading.Event()
             stage = self._use_stage(config, self._cancel)
             target = target_from(stage.position())
-            _check_within(target, *self._safety_limits(config))
+            _check_within(target, *safety_limits(config, self._wiring.volume()))
             stage.move_to(target)
             return target
         finally:
@@ -264,13 +266,9 @@ class FocusJob:
             self._running.release()
             raise NotReady(gettext("A print is running; put @AUTOFOCUS in its G-code to focus during a print."))
 
-    def _safety_limits(self, config: RunConfig) -> Tuple[float, float]:
-        """The settings' Z limits intersected with the printer volume."""
-        return run_limits(config, None, RunRequest(z_min=config.z_min, z_max=config.z_max), self._wiring.volume())
-
     def _use_stage(self, config: RunConfig, cancel: threading.Event) -> Stage:
         """Build the stage for the safety limits (settings and printer volume) and route lines to it."""
-        floor, ceiling = self._safety_limits(config)
+        floor, ceiling = safety_limits(config, self._wiring.volume())
         stage = self._wiring.make_stage(config, floor, ceiling, cancel)
         with self._state_lock:
             self._stage = stage
@@ -365,7 +363,7 @@ class FocusJob:
         z0 = stage.position()
         with self._state_lock:
             self._run["start_z"] = z0
-        z_min, z_max = run_limits(config, z0, request, self._wiring.volume())
+        (z_min, z_max), limits = run_window(config, z0, request, self._wiring.volume())
         self._announce_window(z_min, z_max)
         with self._wiring.open_camera(config) as camera:
             first = camera.frame()  # a broken camera fails here, before anything moves
@@ -379,7 +377,7 @@ class FocusJob:
                     coarse_points=config.coarse_points, tolerance=config.tolerance,
                     overscan=config.overscan, approach=config.approach, settle=config.settle,
                     frames_per_position=config.frames_per_position, cancel=cancel,
-                    on_sample=self._on_sample,
+                    on_sample=self._on_sample, limits=limits, max_extension=config.max_extension,
                 )
             finally:
                 self._send(config.after_gcode)
@@ -454,11 +452,12 @@ class FocusJob:
         except OSError:
             self._logger.exception("Could not save the record of run %s", run_id)
         if result.ok:
-            self._logger.info("Autofocus run %s: focused at Z%.3f", run_id, result.z)
+            self._logger.info("Autofocus run %s: %s (%s)", run_id, result.message, result.detail)
             self._wiring.fire("focus_finished", {"run_id": run_id, "kind": plan.kind, "z": result.z,
                                           "correction": correction})
         else:
-            self._logger.warning("Autofocus run %s failed (%s): %s", run_id, result.reason, result.message)
+            self._logger.warning("Autofocus run %s failed (%s): %s%s", run_id, result.reason, result.message,
+                                 " (%s)" % result.detail if result.detail else "")
             self._wiring.fire("focus_failed", {"run_id": run_id, "kind": plan.kind, "reason": result.reason,
                                         "message": result.message})
         return record

@@ -19,6 +19,7 @@ from .api import (
     COMMAND_PERMISSIONS,
     allowed,
     check_no_payload,
+    parse_home,
     parse_jog,
     parse_move,
     parse_score,
@@ -35,7 +36,8 @@ from .position import PositionTracker
 from .printer_stage import PrinterStage
 from .records import RecordStore
 from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError, error_body
-from .settings import migrate, normalised, profile_z_range, run_limits, validate, validate_simulator
+from .settings import check_reference, migrate, normalised, profile_z_range, run_limits, validate, validate_simulator
+from .settings_guard import check_settings_save, settings_save_handler
 from .simulator import SCENES
 from .webcam_source import CameraSpec
 
@@ -72,6 +74,11 @@ CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed"]
 
 def _error(message: str, status: int, **extra: Any) -> flask.Response:
     return flask.make_response(flask.jsonify(error=message, **extra), status)
+
+
+def _bad_request(exc: SettingsError) -> flask.Response:
+    """400 ``{"error": "<Label>: <message>", "field": ...}`` for a refused payload or settings save."""
+    return flask.make_response(flask.jsonify(**error_body(exc)), 400)
 
 
 class AutofocusPlugin(
@@ -145,13 +152,11 @@ class AutofocusPlugin(
 
     def on_settings_save(self, data: Dict[str, Any]) -> Dict[str, Any]:
         data = normalised(data)
-        merged = octoprint.util.dict_merge(self._settings.get_all_data(), data)
-        try:
-            config = validate(merged)
-            validate_simulator(merged.get("simulator", {}))
+        try:  # POST /api/settings was checked already (_guard_settings_save); other callers were not
+            config = self._check_settings_save(data)
         except SettingsError as exc:
             message = gettext("Autofocus settings not saved: %(error)s") % {"error": exc}
-            self._logger.warning("Rejected settings %r: %s", data, exc)
+            self._logger.warning("Refused a settings save: %s", exc)
             self._push("error", {"message": message})
             return {}
         diff = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
@@ -198,7 +203,7 @@ class AutofocusPlugin(
         try:
             return getattr(self, "_api_" + command)(data)
         except SettingsError as exc:
-            return flask.make_response(flask.jsonify(**error_body(exc)), 400)
+            return _bad_request(exc)
         except (Busy, NotReady) as exc:
             return _error(str(exc), 409)
         except CameraError as exc:
@@ -344,44 +349,60 @@ class AutofocusPlugin(
         z = parse_set_reference(data)
         if z is None:
             return self._start_run("reference", RunRequest())
+        check_reference(z, self._config(), self._volume(), field="z")
         self._store_reference(z)
         return flask.jsonify(reference_z=z)
 
     def _api_home(self, data: Dict[str, Any]) -> flask.Response:
-        check_no_payload(data)
-        _require_reference(self._config())
-        return self._start_run("home", RunRequest())
+        confirmed = parse_home(data)
+        config = self._config()
+        _require_reference(config)
+        check_reference(config.reference_z, config, self._volume())
+        return self._start_run("home", RunRequest(), confirmed=confirmed)
 
     def _api_jog(self, data: Dict[str, Any]) -> flask.Response:
         dz = parse_jog(data)
-        return self._moved(lambda: self._job.jog(self._config(), dz))
+        return self._moved("dz", lambda: self._job.jog(self._config(), dz))
 
     def _api_move(self, data: Dict[str, Any]) -> flask.Response:
         z = parse_move(data)
-        return self._moved(lambda: self._job.move(self._config(), z))
+        return self._moved("z", lambda: self._job.move(self._config(), z))
 
-    def _moved(self, move: Callable[[], float]) -> flask.Response:
+    def _moved(self, field: str, move: Callable[[], float]) -> flask.Response:
         """Run a jog or move and answer the Z reached (400 refused, 503 the printer failed)."""
         try:
             return flask.jsonify(z=move())
-        except MoveRefused as exc:
-            return _error(str(exc), 400)
+        except MoveRefused as exc:  # a whole sentence ("Z 105.000 mm is above ..."), no label
+            return _error(str(exc), 400, field=field)
         except FocusError as exc:
             return _error(str(exc), 503)
 
     ##~~ helpers
 
-    def _start_run(self, kind: str, request: RunRequest) -> flask.Response:
+    def _start_run(self, kind: str, request: RunRequest, confirmed: bool = False) -> flask.Response:
         """Check what can be checked before anything moves, then start the run (202)."""
         config = self._config()
         if request.z_min is not None:
             run_limits(config, None, request, self._volume())
         self._camera.spec(config)
-        run_id = self._job.start(RunPlan(kind=kind, config=config, request=request))
+        run_id = self._job.start(RunPlan(kind=kind, config=config, request=request, confirmed=confirmed))
         return flask.make_response(flask.jsonify(run_id=run_id), 202)
 
     def _config(self) -> RunConfig:
         return validate(self._settings.get_all_data())
+
+    def _check_settings_save(self, payload: Any) -> RunConfig:
+        """SettingsError unless saving ``payload`` (``plugins.autofocus``) keeps every setting valid."""
+        return check_settings_save(payload, self._settings.get_all_data() or {}, self._volume())
+
+    def get_api_before_request_handlers(self, *args: Any, **kwargs: Any) -> List[Any]:
+        """``octoprint.server.api.before_request``: an invalid settings save answers 400."""
+
+        def refuse(exc: SettingsError) -> flask.Response:
+            self._logger.warning("Refused a settings save: %s", exc)
+            return _bad_request(exc)
+
+        return [settings_save_handler(self._check_settings_save, Permissions.SETTINGS.can, refuse)]
 
     def _simulator_enabled(self) -> bool:
         return bool(self._settings.get_boolean(["simulator", "enabled"]))
@@ -496,4 +517,5 @@ def plugin_hooks(plugin: AutofocusPlugin) -> Dict[str, Any]:
         "octoprint.access.permissions": plugin.get_additional_permissions,
         "octoprint.events.register_custom_events": _register_custom_events,
         "octoprint.server.http.routes": plugin.get_http_routes,
+        "octoprint.server.api.before_request": plugin.get_api_before_request_handlers,
     }

@@ -6,12 +6,13 @@ next run without a restart. Every error is a :class:`SettingsError` naming the f
 """
 
 import math
+import re
 from dataclasses import dataclass
 from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from flask_babel import gettext
 
-from .fields import BOUNDS, LABELS, amount, label_of, unit_of, z_text
+from .fields import BOUNDS, LABELS, RANGE_BOUNDS, Z_BOUND, amount, label_of, unit_of, z_text
 from .focus import MEASURES
 from .printer_stage import validate_move_template
 from .simulator import SCENES
@@ -31,11 +32,17 @@ __all__ = [
     "migrate",
     "normalised",
     "run_limits",
+    "run_window",
+    "safety_limits",
     "profile_z_range",
     "check_request",
     "parse_number",
     "parse_metric",
     "parse_roi",
+    "parse_decimal",
+    "check_reference",
+    "Z_BOUND",
+    "RANGE_BOUNDS",
 ]
 
 SETTINGS_VERSION = 2
@@ -46,6 +53,7 @@ CENTRE_ROI: Dict[str, float] = {"x": 0.25, "y": 0.25, "w": 0.5, "h": 0.5}
 A dict, never None: OctoPrint's settings layers cannot hold a dict (saved) over a None
 (default) without warning on every read."""
 
+
 DEFAULTS: Dict[str, Any] = {
     "camera": "",
     "stream_url": "",
@@ -53,6 +61,7 @@ DEFAULTS: Dict[str, Any] = {
     "metric": "tenengrad",
     "roi": dict(CENTRE_ROI),
     "search_range": 2.0,
+    "max_extension": None,
     "z_min": 0.0,
     "z_max": 100.0,
     "coarse_points": 9,
@@ -66,6 +75,7 @@ DEFAULTS: Dict[str, Any] = {
     "before_gcode": "",
     "after_gcode": "",
     "reference_z": None,
+    "max_correction": 5.0,
     "on_failure": "pause",
     "latency": 0.1,
     "camera_timeout": 5.0,
@@ -88,6 +98,9 @@ DEFAULTS: Dict[str, Any] = {
 
 LEGACY_KEYS = {"range": "search_range", "webcam": "camera", "zmin": "z_min", "zmax": "z_max"}
 """Keys of unversioned (pre-1) settings and the keys that replaced them."""
+
+MAX_TEXT = 4000
+"""Characters: the longest text setting (URLs, custom G-code)."""
 
 APPROACHES = ("above", "below")
 ON_FAILURE = ("pause", "continue")
@@ -123,6 +136,7 @@ class RunConfig:
     metric: str
     roi: Optional[Tuple[float, float, float, float]]
     search_range: float
+    max_extension: Optional[float]
     z_min: float
     z_max: float
     coarse_points: int
@@ -136,6 +150,7 @@ class RunConfig:
     before_gcode: str
     after_gcode: str
     reference_z: Optional[float]
+    max_correction: float
     on_failure: str
     latency: float
     camera_timeout: float
@@ -189,15 +204,16 @@ def _shown(value: Any) -> str:
 
 def parse_number(field: str, value: Any, *, low: Optional[float] = None,
                  high: Optional[float] = None, positive: bool = False) -> float:
-    """``value`` as a finite float within the bounds, or SettingsError naming ``field``
-    (the message gives the limit with the field's unit, see :data:`.fields.BOUNDS`)."""
+    """``value`` (a JSON number: int or float, not a bool, not text) as a finite float
+    within the bounds, or SettingsError naming ``field`` (the message gives the limit with
+    the field's unit, see :data:`.fields.BOUNDS`)."""
     unit = unit_of(field)
-    if isinstance(value, bool):
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         raise SettingsError(field, gettext("must be a number, not %(value)s.") % {"value": _shown(value)})
     try:
         number = float(value)
-    except (TypeError, ValueError):
-        raise SettingsError(field, gettext("must be a number, not %(value)s.") % {"value": _shown(value)}) from None
+    except OverflowError:  # an int too large for a float
+        number = math.inf
     if not math.isfinite(number):
         raise SettingsError(field, gettext("must be a finite number."))
     if positive and number <= 0:
@@ -223,6 +239,17 @@ def number(field: str, value: Any) -> Optional[float]:
     return int(checked)
 
 
+_DECIMAL = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
+
+
+def parse_decimal(field: str, text: str, **bounds: Any) -> float:
+    """A number written as plain decimal text (``1.5``, ``-2``, ``.25``: no exponent,
+    underscores, spaces, ``inf`` or ``nan``), checked like :func:`parse_number`."""
+    if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
+        raise SettingsError(field, gettext("must be a number, not %(value)s.") % {"value": _shown(text)})
+    return parse_number(field, float(text), **bounds)
+
+
 def _choice(field: str, value: Any, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise SettingsError(
@@ -238,6 +265,8 @@ def _text(field: str, value: Any) -> str:
         return ""
     if not isinstance(value, str):
         raise SettingsError(field, gettext("must be text."))
+    if len(value) > MAX_TEXT:
+        raise SettingsError(field, gettext("is too long (at most %(count)d characters).") % {"count": MAX_TEXT})
     return value.strip()
 
 
@@ -258,6 +287,18 @@ def parse_roi(field: str, value: Any) -> Optional[Tuple[float, float, float, flo
     if x + w > 1.0 + 1e-9 or y + h > 1.0 + 1e-9:
         raise SettingsError(field, gettext("reaches outside the picture."))
     return (x, y, w, h)
+
+
+def _max_extension(value: Any, safety_range: float) -> Optional[float]:
+    """mm a search may go past its range: null (one range width), 0 (never) up to the safety range."""
+    extension = number("max_extension", value)
+    if extension is not None and extension > safety_range:
+        raise SettingsError(
+            "max_extension",
+            gettext("must be at most the distance from the lowest to the highest Z (%(range)s).")
+            % {"range": amount(safety_range, "mm")},
+        )
+    return extension
 
 
 def validate(settings: Mapping[str, Any]) -> RunConfig:
@@ -282,6 +323,7 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
         metric=parse_metric("metric", s["metric"]),
         roi=parse_roi("roi", s["roi"]),
         search_range=number("search_range", s["search_range"]),
+        max_extension=_max_extension(s["max_extension"], z_max - z_min),
         z_min=z_min,
         z_max=z_max,
         coarse_points=number("coarse_points", s["coarse_points"]),
@@ -295,6 +337,7 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
         before_gcode=_text("before_gcode", s["before_gcode"]),
         after_gcode=_text("after_gcode", s["after_gcode"]),
         reference_z=number("reference_z", s["reference_z"]),
+        max_correction=number("max_correction", s["max_correction"]),
         on_failure=_choice("on_failure", s["on_failure"], ON_FAILURE),
         latency=number("latency", s["latency"]),
         camera_timeout=number("camera_timeout", s["camera_timeout"]),
@@ -359,14 +402,43 @@ def migrate(stored: Mapping[str, Any], version: Optional[int]) -> Dict[str, Any]
     return migrated
 
 
+def safety_limits(config: RunConfig, volume: Optional[Tuple[float, float]] = None) -> Tuple[float, float]:
+    """The Z range nothing the plugin sends may leave: the settings' ``z_min``/``z_max``
+    intersected with the printer profile's Z ``volume`` when known."""
+    bounds = [(config.z_min, config.z_max)] + ([volume] if volume is not None else [])
+    floor = max(b[0] for b in bounds)
+    ceiling = min(b[1] for b in bounds)
+    if floor >= ceiling:
+        raise SettingsError(
+            "z_max",
+            gettext("the Z limits (%(low)s to %(high)s) lie outside the printer's Z range (%(floor)s to %(ceiling)s).")
+            % {"low": z_text(config.z_min), "high": z_text(config.z_max),
+               "floor": z_text(volume[0]), "ceiling": z_text(volume[1])},
+        )
+    return floor, ceiling
+
+
+def check_reference(z: float, config: RunConfig, volume: Optional[Tuple[float, float]] = None,
+                    field: str = "reference_z") -> float:
+    """``z`` when it lies within the safety limits (:func:`safety_limits`), else SettingsError."""
+    floor, ceiling = safety_limits(config, volume)
+    if not floor <= z <= ceiling:
+        raise SettingsError(
+            field,
+            gettext("%(z)s lies outside the Z limits (%(floor)s to %(ceiling)s).")
+            % {"z": z_text(z), "floor": z_text(floor), "ceiling": z_text(ceiling)},
+        )
+    return z
+
+
 def run_limits(config: RunConfig, current_z: Optional[float], request: RunRequest,
                volume: Optional[Tuple[float, float]] = None) -> Tuple[float, float]:
     """The ``(z_min, z_max)`` a run may use.
 
     The requested range (explicit ``z_min``/``z_max``, else ``range`` or the
-    ``search_range`` setting around ``current_z``) intersected with the settings' safety
-    limits and the printer profile's Z ``volume`` when known. With ``current_z`` None only
-    explicit limits can be checked (both must be given).
+    ``search_range`` setting around ``current_z``) intersected with the safety limits
+    (:func:`safety_limits`). With ``current_z`` None only explicit limits can be checked
+    (both must be given).
     """
     half = request.range if request.range is not None else config.search_range
     if current_z is None and (request.z_min is None or request.z_max is None):
@@ -375,9 +447,7 @@ def run_limits(config: RunConfig, current_z: Optional[float], request: RunReques
     high = request.z_max if request.z_max is not None else current_z + half
     if low >= high:
         raise SettingsError("z_max", gettext("must be above the lowest Z (%(value)s).") % {"value": z_text(low)})
-    bounds = [(config.z_min, config.z_max)] + ([volume] if volume is not None else [])
-    floor = max(b[0] for b in bounds)
-    ceiling = min(b[1] for b in bounds)
+    floor, ceiling = safety_limits(config, volume)
     low, high = max(low, floor), min(high, ceiling)
     if low >= high:
         raise SettingsError(
@@ -386,6 +456,18 @@ def run_limits(config: RunConfig, current_z: Optional[float], request: RunReques
             % {"floor": z_text(floor), "ceiling": z_text(ceiling)},
         )
     return low, high
+
+
+def run_window(config: RunConfig, current_z: float, request: RunRequest,
+               volume: Optional[Tuple[float, float]] = None) -> Tuple[Tuple[float, float], Tuple[float, float]]:
+    """The ``(window, limits)`` of a run: where the search starts and where it may extend to.
+
+    The window is :func:`run_limits`. The limits are the safety limits (settings and
+    printer volume), into which the search may extend past the window; explicit
+    ``z_min``/``z_max`` in the request are hard, so then the limits are the window itself.
+    """
+    window = run_limits(config, current_z, request, volume)
+    return window, (window if request.z_min is not None else safety_limits(config, volume))
 
 
 def profile_z_range(profile: Optional[Mapping[str, Any]]) -> Optional[Tuple[float, float]]:

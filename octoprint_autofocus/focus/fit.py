@@ -19,10 +19,13 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
-__all__ = ["NEAR_TOP", "PeakFit", "vertex_of_three", "fit_peak"]
+__all__ = ["NEAR_TOP", "TINY", "PeakFit", "vertex_of_three", "fit_peak"]
 
 NEAR_TOP = 0.3
 """Samples within this fraction of the peak height (above the floor) count as near the top."""
+
+TINY = 1e-300
+"""Guards divisions by a value that may be 0 (a score of a black frame, a transformed peak)."""
 
 
 @dataclass(frozen=True)
@@ -151,7 +154,7 @@ def _fit_model(
 def _inverse(model: str, y: np.ndarray) -> np.ndarray:
     """Scores from the model's transformed values."""
     if model == "lorentzian":
-        return np.where(y > 0, 1.0 / np.maximum(y, 1e-300), np.inf)
+        return np.where(y > 0, 1.0 / np.maximum(y, TINY), np.inf)
     return np.exp(y)
 
 

@@ -12,7 +12,7 @@ from typing import Any, Callable, Dict, Optional, Sequence, Tuple
 from .frames import DECODE_SCALES
 from .plan import APPROACHES
 
-__all__ = ["DEFAULTS", "Options", "parse_options", "checked_range", "checked_roi"]
+__all__ = ["DEFAULTS", "Options", "parse_options", "checked_range", "checked_limits", "checked_roi"]
 
 DEFAULTS: Dict[str, Any] = {
     "coarse_points": 9,
@@ -28,8 +28,13 @@ DEFAULTS: Dict[str, Any] = {
     "sleep": time.sleep,
     "clock": time.monotonic,
     "decode_scale": 1,
+    "limits": None,
+    "max_extension": None,
 }
 """Every option of :func:`~.search.autofocus` with its default."""
+
+STEP_ROUNDING = 1e-9
+"""A span that is a whole number of ``coarse_step`` up to float rounding needs no extra point."""
 
 
 @dataclass(frozen=True)
@@ -49,18 +54,20 @@ class Options:
     sleep: Callable[[float], None]
     clock: Callable[[], float]
     decode_scale: int
+    limits: Optional[Tuple[float, float]]
+    max_extension: Optional[float]
 
     def grid_points(self, span: float) -> int:
         """Points of the coarse sweep over ``span`` mm: from ``coarse_step`` when given
         (at least 3), else ``coarse_points``."""
         if self.coarse_step is None:
             return self.coarse_points
-        return max(3, math.ceil(span / self.coarse_step - 1e-9) + 1)
+        return max(3, math.ceil(span / self.coarse_step - STEP_ROUNDING) + 1)
 
     def record(self) -> Dict[str, Any]:
         """The JSON-safe options for the run record."""
         names = ("coarse_points", "coarse_step", "tolerance", "overscan", "approach", "settle",
-                 "frames_per_position", "restore_on_failure", "decode_scale")
+                 "frames_per_position", "restore_on_failure", "decode_scale", "max_extension")
         return {name: getattr(self, name) for name in names}
 
 
@@ -86,12 +93,16 @@ def parse_options(options: Dict[str, Any]) -> Options:
         (o["on_sample"] is None or callable(o["on_sample"]), "on_sample must be callable"),
         (callable(o["sleep"]) and callable(o["clock"]), "sleep and clock must be callable"),
         (o["decode_scale"] in DECODE_SCALES, f"decode_scale must be one of {DECODE_SCALES}"),
+        (o["max_extension"] is None or _non_negative(o["max_extension"]),
+         "max_extension must be None or a number >= 0 (mm)"),
     ]
     for ok, message in checks:
         if not ok:
             raise ValueError(message)
-    for name in ("coarse_step", "tolerance"):
+    for name in ("coarse_step", "tolerance", "max_extension"):
         o[name] = None if o[name] is None else float(o[name])
+    if o["limits"] is not None:
+        o["limits"] = _pair("limits", o["limits"])
     return Options(**o)
 
 
@@ -113,12 +124,31 @@ def _non_negative(value: Any) -> bool:
 
 def checked_range(z_min: Any, z_max: Any) -> Tuple[float, float]:
     """``(z_min, z_max)`` as floats; finite and ``z_min < z_max``."""
+    return _pair("z_min, z_max", (z_min, z_max))
+
+
+def checked_limits(limits: Optional[Tuple[float, float]],
+                   window: Tuple[float, float]) -> Tuple[float, float]:
+    """The hard limits of a run: ``limits`` (checked by :func:`parse_options`), which must
+    hold the whole ``window``, or the window itself when None."""
+    if limits is None:
+        return window
+    if not limits[0] <= window[0] < window[1] <= limits[1]:
+        raise ValueError(f"the window [{window[0]}, {window[1]}] must lie inside the limits "
+                         f"[{limits[0]}, {limits[1]}]")
+    return limits
+
+
+def _pair(name: str, value: Any) -> Tuple[float, float]:
+    """``value`` as a ``(low, high)`` pair of finite floats with ``low < high``."""
     try:
-        lo, hi = float(z_min), float(z_max)
+        if isinstance(value, (str, bytes)):
+            raise TypeError(name)
+        lo, hi = (float(v) for v in value)
     except (TypeError, ValueError):
-        raise ValueError(f"z_min and z_max must be numbers, got {z_min!r}, {z_max!r}") from None
+        raise ValueError(f"{name} must be two numbers (low, high), got {value!r}") from None
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
-        raise ValueError(f"need finite z_min < z_max, got z_min={z_min!r}, z_max={z_max!r}")
+        raise ValueError(f"{name} must be finite numbers with low < high, got {value!r}")
     return lo, hi
 
 

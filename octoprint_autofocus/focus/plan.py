@@ -1,4 +1,10 @@
-"""Where the search goes and how it gets there: the coarse grid and the one motion choke point.
+"""Where the search goes and how it gets there: the coarse grid, the next refinement Z, the
+tolerance, and the one motion choke point.
+
+Refinement (:func:`propose`): successive parabolic interpolation on ``1 / combined score``
+through the best point and its neighbours (a Lorentzian focus curve is exactly such a
+parabola, so the guess is good even from the tails), safeguarded by golden-section steps
+and kept half a tolerance away from earlier samples.
 
 Backlash: a lead screw that reverses leaves the carriage a little behind the command, so
 two visits to the same Z from opposite sides see different images. :class:`Motion`
@@ -9,15 +15,35 @@ edge on the approach side it shrinks to what is left of the range, and a target 
 at that edge (``z_max`` for ``"above"``) can only be reached from the other side.
 """
 
-from typing import Callable, List
+import math
+from typing import Callable, List, Optional
 
+import numpy as np
+
+from .curve import Points, combined, union
 from .devices import ZStage
 from .errors import StageError
+from .fit import vertex_of_three
 
-__all__ = ["APPROACHES", "Motion", "coarse_grid"]
+__all__ = ["APPROACHES", "Motion", "coarse_grid", "propose", "derived_tolerance"]
 
 APPROACHES = {"above": 1, "below": -1}
 """Approach name -> the side (+1 above, -1 below) from which every target is reached."""
+
+GOLDEN = 0.381966
+"""The golden-section step: the share of the wider bracket side a fallback step goes."""
+SPACING = 0.5
+"""A new refinement Z keeps this many tolerances away from every earlier sample..."""
+BRACKET_PER_SPACING = 8.0
+"""... or, before the peak's width is known, at most 1/this of the bracket it falls in."""
+SPACING_SLACK = 0.999
+"""The keep-out zones shrink by this factor, so a Z exactly at their edge is allowed."""
+WIDTH_PER_TOLERANCE = 4.0
+"""A derived tolerance is the fitted full width at half height over this..."""
+SPAN_PER_TOLERANCE = 8.0
+"""... at most the searched span over this ..."""
+MIN_TOLERANCE_SHARE = 1e-4
+"""... and at least this share of the span."""
 
 
 def coarse_grid(z_min: float, z_max: float, points: int, start_z: float) -> List[float]:
@@ -96,3 +122,51 @@ class Motion:
         self.travel += abs(z - self.position)
         self.position = z
         self.moves += 1
+
+
+def derived_tolerance(width: float, span: float) -> float:
+    """The final precision (mm) when none is given: a quarter of the peak's full ``width``
+    at half height (inf when unknown), within ``[span * 1e-4, span / 8]``."""
+    width = width if math.isfinite(width) else math.inf
+    return max(min(width / WIDTH_PER_TOLERANCE, span / SPAN_PER_TOLERANCE),
+               span * MIN_TOLERANCE_SHARE)
+
+
+def propose(points: Points, tolerance: float, width_known: bool) -> Optional[float]:
+    """The next refinement Z: the 3-point parabola's vertex, or a golden-section step.
+
+    Around the best point of the combined curve (at an end: its two nearest points), kept
+    clear of the known points (see :func:`_spaced`). None when there is no room left.
+    """
+    zs, spans = points.zs, points.spans
+    if len(zs) < 2:
+        return None
+    cs = combined(points.levels)
+    b = int(np.argmax(cs))
+    if b == 0 or b == len(zs) - 1:
+        trio = slice(0, 3) if b == 0 else slice(len(zs) - 3, len(zs))
+        lo, hi = (zs[0], zs[1]) if b == 0 else (zs[-2], zs[-1])
+    else:
+        trio = slice(b - 1, b + 2)
+        lo, hi = zs[b - 1], zs[b + 1]
+    vertex = vertex_of_three(zs[trio], cs[trio]) if len(zs) >= 3 else None
+    if vertex is None or not lo < vertex < hi:
+        wide_left = zs[b] - lo > hi - zs[b]
+        vertex = zs[b] - GOLDEN * (zs[b] - lo) if wide_left else zs[b] + GOLDEN * (hi - zs[b])
+    gap = SPACING * tolerance
+    if not width_known:  # no reliable width yet: bracket-relative
+        gap = min(gap, (hi - lo) / BRACKET_PER_SPACING)
+    return _spaced(float(vertex), spans, lo, hi, gap)
+
+
+def _spaced(z: float, spans: np.ndarray, lo: float, hi: float, gap: float) -> Optional[float]:
+    """``z``, or the nearest Z in ``[lo, hi]`` clear of the known points; None if none.
+
+    A point is clear when it is ``gap`` from every sample, and from every plateau (Zs
+    known to show the same image) as a whole.
+    """
+    for start, end in union(spans[:, 0] - SPACING_SLACK * gap, spans[:, 1] + SPACING_SLACK * gap):
+        if start < z < end:
+            inside = [c for c in (start, end) if lo <= c <= hi]
+            return float(min(inside, key=lambda c: abs(c - z))) if inside else None
+    return z

@@ -12,7 +12,7 @@ __all__ = ["REASONS", "Fit", "FocusResult"]
 REASONS: Dict[str, str] = {
     "": "focused",
     "no_peak": "the sharpness curve has no clear peak in the range",
-    "peak_at_edge": "the sharpest position is at the edge of the range; focus may lie outside it",
+    "peak_at_edge": "the image still got sharper at the edge of the allowed range; focus may lie beyond it",
     "low_texture": "too little texture in the region of interest to judge focus",
     "poor_fit": "the samples near the peak do not fit a focus curve well enough to trust",
     "verify_failed": "the image at the chosen Z was not as sharp as the best sample",
@@ -49,7 +49,15 @@ class FocusResult:
     on failure it is the best estimate, and the stage is where ``final_z`` says),
     ``samples`` the (z, score) pairs in the order measured, ``phases`` the phase of
     each sample (``coarse``, ``fine``, ``verify``), ``reason`` a key of :data:`REASONS`
-    (``""`` when ok) and ``message`` a sentence for people.
+    (``""`` when ok), ``message`` a plain sentence for people (mm, Z to 3 decimals) and
+    ``detail`` the technical explanation (statistics, thresholds) for the log and record.
+
+    Range: ``window`` is where the search started (the caller's first guess), ``limits``
+    the hard bounds it could extend into, ``extended`` how far it went past the window
+    ``[mm below, mm above]``, and ``z_min``/``z_max`` the range actually searched. A
+    ``peak_at_edge`` failure names the edge where the search stopped (``edge_z``) and why
+    it could not go on (``edge_kind``: ``"limit"``, a hard bound; ``"budget"``, the
+    extension budget spent); both are None otherwise.
     """
 
     ok: bool
@@ -71,12 +79,20 @@ class FocusResult:
     travel: float = 0.0
     elapsed: float = 0.0
     options: Dict[str, Any] = field(default_factory=dict)
+    detail: str = ""
+    window: Optional[List[float]] = None
+    limits: Optional[List[float]] = None
+    extended: List[float] = field(default_factory=lambda: [0.0, 0.0])
+    edge_z: Optional[float] = None
+    edge_kind: Optional[str] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """The record as plain JSON-serialisable types."""
         data = asdict(self)
         data["samples"] = [[float(z), float(s)] for z, s in self.samples]
         data["roi"] = list(self.roi) if self.roi is not None else None
+        for name in ("window", "limits", "extended"):
+            data[name] = None if data[name] is None else [float(v) for v in data[name]]
         return data
 
     @classmethod
@@ -88,4 +104,7 @@ class FocusResult:
             data["roi"] = tuple(data["roi"])
         if data.get("fit") is not None:
             data["fit"] = Fit(**data["fit"])
+        for name in ("window", "limits", "extended"):
+            if data.get(name) is not None:
+                data[name] = [float(v) for v in data[name]]
         return cls(**data)

@@ -30,8 +30,12 @@ __all__ = ["Sample", "FrameScorer"]
 GAIN_SQUARED_METRICS = frozenset({"tenengrad", "laplacian", "brenner", "vollath_f4"})
 """Metrics that scale with the square of the exposure gain (see :mod:`.measures`)."""
 
-_MIN_LEVEL_SIDE = 32
-_MAX_LEVELS = 4  # full, 1/2, 1/4, 1/8
+MIN_LEVEL_SIDE = 32
+"""A pyramid level is made only while the previous one has twice this many pixels per side."""
+MAX_LEVELS = 4
+"""Full resolution, 1/2, 1/4 and 1/8."""
+MIN_REFERENCE_MEAN = 1e-6
+"""The reference brightness of a black first frame (so later frames are not divided by 0)."""
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,10 @@ class FrameScorer:
         gray = gray_roi(frame, self.roi, self.decode_scale)
         mean = float(cv2.mean(gray)[0])
         if self.reference_mean is None:
-            self.reference_mean = max(mean, 1e-6)
+            self.reference_mean = max(mean, MIN_REFERENCE_MEAN)
         factor = (self.reference_mean / mean) ** 2 if self.normalise and mean > 0 else 1.0
         levels = [gray]
-        while len(levels) < _MAX_LEVELS and min(levels[-1].shape) >= 2 * _MIN_LEVEL_SIDE:
+        while len(levels) < MAX_LEVELS and min(levels[-1].shape) >= 2 * MIN_LEVEL_SIDE:
             h, w = levels[-1].shape
             levels.append(cv2.resize(levels[-1], (w // 2, h // 2), interpolation=cv2.INTER_AREA))
         raw = np.array([float(self.measure(level)) for level in levels])

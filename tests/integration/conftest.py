@@ -25,6 +25,7 @@ PLUGIN_SETTINGS = {
     "stream_url": "",
     "snapshot_url": "",
     "search_range": 1.0,
+    "max_extension": None,
     "z_min": 0.0,
     "z_max": 20.0,
     "feedrate": 1200,
@@ -90,8 +91,18 @@ class Client:
 
     def settings(self, **values: Any) -> None:
         """Save plugin settings through OctoPrint's settings API."""
-        reply = self.post("/api/settings", {"plugins": {"autofocus": values}})
+        reply = self.save_settings(values)
         reply.raise_for_status()
+
+    def save_settings(self, values: Any) -> requests.Response:
+        """POST ``{"plugins": {"autofocus": values}}`` to OctoPrint's settings API; the reply."""
+        return self.post("/api/settings", {"plugins": {"autofocus": values}})
+
+    def plugin_settings(self) -> Dict[str, Any]:
+        """The plugin's settings as OctoPrint's settings API shows them to this client."""
+        reply = self.get("/api/settings")
+        reply.raise_for_status()
+        return reply.json()["plugins"]["autofocus"]
 
     def gcode(self, *lines: str) -> None:
         reply = self.post("/api/printer/command", {"commands": list(lines)})

@@ -27,14 +27,31 @@ def test_user_without_the_run_permission_gets_403_but_may_read_state(viewer):
         ("start", {"speed": 1}, "speed"),
         ("jog", {"dz": 50}, "dz"),
         ("set_reference", {"z": "top"}, "z"),
+        ("start", {"metric": ["tenengrad"]}, "metric"),
+        ("start", {"metric": {"x": 1}}, "metric"),
+        ("score", {"metric": ["tenengrad"]}, "metric"),
+        ("start", {"range": "1_000"}, "range"),
+        ("start", {"range": "1.5"}, "range"),
+        ("start", {"range": " 2 "}, "range"),
+        ("start", {"range": True}, "range"),
+        ("start", {"range": 1e-320}, "range"),
+        ("start", {"z_min": -1e308, "z_max": 5}, "z_min"),
+        ("jog", {"dz": "0.1"}, "dz"),
+        ("set_reference", {"z": 5000}, "z"),
+        ("set_reference", {"z": 1e308}, "z"),
+        ("set_reference", {"z": -1000}, "z"),
+        ("home", {"confirm": "yes"}, "confirm"),
     ],
 )
 def test_malformed_payload_gets_400_naming_the_field_and_nothing_moves(idle, serial_log, command, payload, field):
+    before = idle.state()
     mark = serial_log.mark()
     reply = idle.command(command, **payload)
-    assert reply.status_code == 400
-    assert reply.json()["error"].startswith(field)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["field"] == field and reply.json()["error"]
     assert serial_log.sent(mark) == []
+    after = idle.state()
+    assert after["state"] == "idle" and after["reference_z"] == before["reference_z"]
 
 
 def test_unknown_command_gets_400(idle):

@@ -130,6 +130,31 @@ def test_run_limits_are_the_range_around_z_cut_by_settings_and_volume(rig_factor
     assert (record["z_min"], record["z_max"]) == (1.0, 8.0)
 
 
+def records_options(seen):
+    """A search that keeps its window and options in ``seen`` and focuses at the window's centre."""
+
+    def search(stage, camera, z_min, z_max, **options):
+        seen.update(options, window=(z_min, z_max))
+        return focuses_at(0.5 * (z_min + z_max))(stage, camera, z_min, z_max, **options)
+
+    return search
+
+
+@pytest.mark.parametrize("settings, request_, window, limits, extension", [
+    ({}, RunRequest(), (3.0, 7.0), (1.0, 8.0), None),
+    ({"max_extension": 0.0}, RunRequest(range=1.0), (4.0, 6.0), (1.0, 8.0), 0.0),
+    ({"max_extension": 1.5}, RunRequest(z_min=2.0, z_max=4.0), (2.0, 4.0), (2.0, 4.0), 1.5),
+])
+def test_the_search_gets_the_window_and_may_extend_into_the_safety_limits_unless_bounds_are_explicit(
+        rig_factory, settings, request_, window, limits, extension):
+    seen = {}
+    rig = rig_factory(records_options(seen), settings=settings)
+    rig.run(request=request_)
+    assert seen["window"] == window
+    assert seen["limits"] == limits
+    assert seen["max_extension"] == extension
+
+
 def test_second_start_while_running_raises_busy(rig_factory):
     started = threading.Event()
     rig = rig_factory(waits_for_cancel(started))

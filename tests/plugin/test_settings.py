@@ -16,6 +16,8 @@ from octoprint_autofocus.settings import (
     normalised,
     profile_z_range,
     run_limits,
+    run_window,
+    safety_limits,
     validate,
     validate_simulator,
 )
@@ -43,6 +45,23 @@ def test_defaults_validate():
         ("roi", [0, 0, 1, 1]),
         ("move_template", "G1 X{x}"),
         ("reference_z", "here"),
+        ("max_extension", -0.5),
+        ("max_extension", 100.5),
+        ("max_extension", "far"),
+        ("reference_z", True),
+        ("reference_z", 1e308),
+        ("feedrate", "600"),
+        ("search_range", "2"),
+        ("search_range", 1e-320),
+        ("z_max", 1e308),
+        ("z_min", -1e308),
+        ("metric", ["tenengrad"]),
+        ("metric", {"x": 1}),
+        ("approach", ["above"]),
+        ("stream_url", ["http://cam"]),
+        ("before_gcode", "M117 x\n" * 1000),
+        ("max_correction", 0),
+        ("max_correction", "5"),
     ],
 )
 def test_bad_value_raises_an_error_naming_the_field(field, value):
@@ -99,7 +118,8 @@ def test_the_default_region_is_a_dict_never_none():
 @pytest.mark.parametrize(
     "settings, expected",
     [
-        ({"search_range": 0}, "Search range: must be more than 0 mm."),
+        ({"search_range": 0}, "Search range: must be at least 0.01 mm."),
+        ({"feedrate": 0}, "Feedrate: must be more than 0 mm/min."),
         ({"feedrate": "fast"}, "Feedrate: must be a number, not \u201cfast\u201d."),
         ({"settle": 11}, "Settle time: must be at most 10 s."),
         ({"coarse_points": 2}, "Coarse points: must be at least 3."),
@@ -185,3 +205,28 @@ def test_profile_z_range_prefers_the_custom_box_over_the_height():
     assert profile_z_range({"volume": {"height": 200, "custom_box": {"z_min": -1, "z_max": 150}}}) == (-1.0, 150.0)
     assert profile_z_range({"volume": {"height": 200, "custom_box": False}}) == (0.0, 200.0)
     assert profile_z_range(None) is None
+
+
+@pytest.mark.parametrize("value, expected", [(None, None), ("", None), (0, 0.0), (2.5, 2.5), (100, 100.0)])
+def test_max_extension_is_unset_off_or_at_most_the_safety_range(value, expected):
+    assert validate({"max_extension": value}).max_extension == expected
+
+
+def test_max_extension_larger_than_the_safety_range_says_so_plainly():
+    with pytest.raises(SettingsError) as error:
+        validate({"z_min": 1.0, "z_max": 20.0, "max_extension": 25.0})
+    assert error.value.field == "max_extension" and "(19 mm)" in str(error.value)
+
+
+def test_a_run_window_around_z_may_extend_to_the_safety_limits(config):
+    assert run_window(config, 5.0, RunRequest()) == ((3.0, 7.0), (1.0, 20.0))
+    assert run_window(config, 2.0, RunRequest(range=3.0), volume=(0.0, 10.0)) == ((1.0, 5.0), (1.0, 10.0))
+
+
+def test_explicit_bounds_are_hard_the_limits_are_the_window_itself(config):
+    assert run_window(config, 5.0, RunRequest(z_min=2.0, z_max=4.0)) == ((2.0, 4.0), (2.0, 4.0))
+
+
+def test_safety_limits_are_the_settings_cut_by_the_printer_volume(config):
+    assert safety_limits(config) == (1.0, 20.0)
+    assert safety_limits(config, volume=(0.0, 10.0)) == (1.0, 10.0)

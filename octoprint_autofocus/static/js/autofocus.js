@@ -19,8 +19,8 @@ $(function () {
     // failures whose best Z a person may still want, and those a wider search may cure
     var MOVE_REASONS = ["peak_at_edge", "poor_fit", "verify_failed"];
     var WIDER_REASONS = ["peak_at_edge", "no_peak"];
-    // reasons the search itself reports; device and job errors say what happened plainly
-    var SEARCH_REASONS = ["no_peak", "peak_at_edge", "low_texture", "poor_fit", "verify_failed"];
+    // failures the device or the job reports: their record message names what failed
+    var DEVICE_REASONS = ["camera_error", "camera_stalled", "stage_error"];
     var FOCUS_KINDS = ["focus", "reference", "home"];
 
     // Texts built once the page's translations are installed (after OctoPrint's main.js ran).
@@ -32,7 +32,10 @@ $(function () {
                     "No clear sharpest position was found. Check that the camera sees a textured, well-lit surface, then search a wider range."
                 ),
                 peak_at_edge: gettext(
-                    "The picture was still getting sharper at the end of the search, so focus probably lies beyond it. Jog Z closer to focus by hand or search a wider range."
+                    "Jog Z closer to focus by hand, or search a wider range."
+                ),
+                peak_at_limit: gettext(
+                    "Check the lowest and highest Z in the settings, or move the camera or the part so that focus lies within them."
                 ),
                 low_texture: gettext(
                     "The selected region has too little detail to judge focus. Drag a region over printed text, a part edge or another detailed area, or add light."
@@ -54,13 +57,17 @@ $(function () {
                 ),
                 cancelled: ""
             },
-            // Plain words for a reason when the record has no plain message of its own.
+            // What happened, in plain words (numbers from the record fill the placeholders).
             reasons: {
-                no_peak: gettext("The sharpness had no clear peak in the searched range."),
-                peak_at_edge: gettext("The sharpest picture was at the end of the searched range."),
+                no_peak: gettext("No clear sharpest position was found between Z %(lo)s and Z %(hi)s."),
+                peak_at_edge: gettext("The sharpest picture was at the end of the searched range, at Z %(z)s."),
+                edge_limit_below: gettext("The picture was still getting sharper at the lower Z limit (%(edge)s), so focus probably lies below it, outside the allowed range. The sharpest picture was at Z %(z)s."),
+                edge_limit_above: gettext("The picture was still getting sharper at the upper Z limit (%(edge)s), so focus probably lies above it, outside the allowed range. The sharpest picture was at Z %(z)s."),
+                edge_budget_below: gettext("The picture was still getting sharper at Z %(edge)s, as far below the starting range as the search may go, so focus probably lies further below. The sharpest picture was at Z %(z)s."),
+                edge_budget_above: gettext("The picture was still getting sharper at Z %(edge)s, as far above the starting range as the search may go, so focus probably lies further above. The sharpest picture was at Z %(z)s."),
                 low_texture: gettext("The region has too little detail to judge focus."),
-                poor_fit: gettext("The sharpness values do not form a trustworthy peak."),
-                verify_failed: gettext("The picture at the chosen Z was not as sharp as the best one seen."),
+                poor_fit: gettext("The sharpness near the best position was too irregular to trust (best picture at Z %(z)s)."),
+                verify_failed: gettext("On a second look the picture at Z %(z)s was not as sharp as during the search."),
                 camera_error: gettext("The camera did not deliver a picture."),
                 camera_stalled: gettext("The camera stopped sending new pictures."),
                 stage_error: gettext("Z did not move or did not confirm the move."),
@@ -549,8 +556,9 @@ $(function () {
                 correction: formatMm(record.correction),
                 frames: record.frames,
                 elapsed: Number(record.elapsed || 0).toFixed(1) + " s",
-                explanation: record.ok ? "" : self._explanation(record),
-                advice: record.ok ? "" : self._texts.advice[reason] || "",
+                explanation: self._explanation(record),
+                detail: self._detail(record),
+                advice: self._advice(record),
                 moveZ: moveZ,
                 moveText: moveZ === null ? "" : _.sprintf(gettext("Move to Z %(z)s anyway"), {z: Number(moveZ).toFixed(3)}),
                 moveTitle: gettext("Go to the best Z this run found, although it could not confirm it as the focus."),
@@ -836,12 +844,48 @@ $(function () {
             });
         };
 
-        // What happened, in plain words. Records from before plain messages (no `detail`)
-        // carry statistics in `message` for search failures: those get the reason's words.
+        // What happened, in plain words of the page's language, from the record's fields (the
+        // record's own message is English and stays for the log and the download).
         self._explanation = function (record) {
             var reason = record.reason || "";
-            var plain = record.message && (SEARCH_REASONS.indexOf(reason) < 0 || record.detail !== undefined);
-            return capitalised(plain ? record.message : self._texts.reasons[reason] || record.message);
+            var values = {z: formatMm(record.z), lo: formatMm(record.z_min), hi: formatMm(record.z_max),
+                          edge: formatMm(record.edge_z)};
+            if (record.ok) return self._extensionText(record);
+            if (reason === "cancelled") return capitalised(record.message) || self._texts.reasons.cancelled;
+            var key = reason;
+            if (reason === "peak_at_edge" && finite(record.edge_z) && (record.edge_kind === "limit" || record.edge_kind === "budget")) {
+                key = "edge_" + record.edge_kind + (self._edgeBelow(record) ? "_below" : "_above");
+            }
+            var text = self._texts.reasons[key];
+            return text ? _.sprintf(text, values) : capitalised(record.message);
+        };
+
+        // A device's or the job's own words about what failed ("could not connect to ..."), if any.
+        self._detail = function (record) {
+            if (record.ok || DEVICE_REASONS.indexOf(record.reason) < 0 || !record.message) return "";
+            return _.sprintf(gettext("Details: %(message)s"), {message: record.message});
+        };
+
+        self._advice = function (record) {
+            if (record.ok) return "";
+            if (record.reason === "peak_at_edge" && record.edge_kind === "limit") return self._texts.advice.peak_at_limit;
+            return self._texts.advice[record.reason] || "";
+        };
+
+        self._edgeBelow = function (record) {
+            return finite(record.z_min) && Math.abs(record.edge_z - record.z_min) <= Math.abs(record.edge_z - record.z_max);
+        };
+
+        // For a passed run that left its window: how far it went.
+        self._extensionText = function (record) {
+            var extended = record.extended || [0, 0];
+            if (extended[0] > 0) {
+                return _.sprintf(gettext("The search went %(d)s below its starting range."), {d: formatMm(extended[0])});
+            }
+            if (extended[1] > 0) {
+                return _.sprintf(gettext("The search went %(d)s above its starting range."), {d: formatMm(extended[1])});
+            }
+            return "";
         };
 
         self._referenceChange = function (record) {
@@ -903,7 +947,7 @@ $(function () {
                     : entry.reason === "cancelled"
                       ? gettext("cancelled")
                       : gettext("failed"),
-                message: entry.ok ? "" : self._explanation(entry),
+                message: entry.ok ? "" : entry.message || "",
                 z: entry.ok && !map ? formatMm(entry.z) : "-",
                 downloadUrl: OctoPrint.plugins.autofocus.recordUrl(entry.run_id)
             };

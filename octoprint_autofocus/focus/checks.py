@@ -1,0 +1,217 @@
+"""The search's checks: pure functions over sample arrays that say whether a peak is real.
+
+Each check answers one question a careful person would ask of a focus curve, from plain
+arrays (Zs, scores, the fit), so each can be tested on hand-made numbers. The search
+(:mod:`.search`) decides what to do with the answers: measure more, or fail.
+"""
+
+import math
+from typing import Optional, Sequence, Tuple
+
+import numpy as np
+
+from .fit import NEAR_TOP, TINY, PeakFit
+from .noise import mean_standard_error, median_standard_error, neighbour_noise, significant
+
+__all__ = [
+    "MIN_CONTRAST",
+    "MIN_TEXTURE",
+    "MIN_R2",
+    "VERIFY_RATIO",
+    "CONFIRM_LOW",
+    "CONFIRM_HIGH",
+    "EDGE_FLAT",
+    "EDGE_FLAT_ABSOLUTE",
+    "NOISE_SURE",
+    "CONVERGED_GAP_TOLERANCES",
+    "CONVERGED_GAP_WIDTH",
+    "relative_contrast",
+    "levels_contrast",
+    "clearly_above_noise",
+    "peak_over_noise",
+    "clearly_lower",
+    "confirms",
+    "verified",
+    "clearly_interior",
+    "levels_agree",
+    "straddled",
+    "converged",
+    "rising_into_edge",
+]
+
+MIN_CONTRAST = 0.1
+"""Below this (max - min) / max of the full-resolution scores, the curve has no peak."""
+MIN_TEXTURE = 0.01
+"""Below this relative contrast at the best Z the ROI is too featureless to focus on."""
+MIN_R2 = 0.8
+"""The peak fit must explain at least this share of the variance of its samples."""
+VERIFY_RATIO = 0.6
+"""The verification frame must score this fraction of the best sample (above the floor)."""
+CONFIRM_LOW = 0.9
+"""A frame at the fitted peak must score this fraction of the best sample (above the floor)..."""
+CONFIRM_HIGH = 1.33
+"""... and at most this multiple of the fitted peak height (else the peak is narrower)."""
+EDGE_FLAT = 0.9
+"""An edge sample is the peak's shoulder once its inward neighbour scores this fraction of it
+(heights above the floor, the lowest score of the run)."""
+EDGE_FLAT_ABSOLUTE = 0.97
+"""... or this fraction of its whole score (a high floor with noise never gets closer)."""
+NOISE_SURE = 6.0
+"""Scores spanning this many times their neighbour-difference noise bound are no noise."""
+CONVERGED_GAP_TOLERANCES = 4.0
+"""A fit is converged once the samples either side of its peak are this many tolerances apart..."""
+CONVERGED_GAP_WIDTH = 0.5
+"""... and at most this fraction of the fitted width."""
+
+
+def relative_contrast(scores: Sequence[float]) -> float:
+    """``(max - min) / max`` of ``scores``: 0 for a flat curve, near 1 for a clear peak."""
+    values = np.asarray(scores, dtype=float)
+    return float((values.max() - values.min()) / max(values.max(), TINY))
+
+
+def levels_contrast(levels: np.ndarray) -> float:
+    """The largest :func:`relative_contrast` over the pyramid levels (columns of ``levels``)."""
+    top = np.maximum(levels.max(axis=0), TINY)
+    return float(((top - levels.min(axis=0)) / top).max())
+
+
+def clearly_above_noise(scores: Sequence[float]) -> bool:
+    """Whether ``scores`` (points ordered by Z) span ``NOISE_SURE`` times a bound of their noise.
+
+    The bound comes free (:func:`~.noise.neighbour_noise`; a peak's flanks only inflate it).
+    """
+    values = np.asarray(scores, dtype=float)
+    return bool(values.max() - values.min() >= NOISE_SURE * neighbour_noise(values))
+
+
+def peak_over_noise(at_z: Sequence[float], others: Sequence[float], sigma: float,
+                    freedom: int) -> Tuple[float, float]:
+    """How far the mean of ``at_z`` stands above the median of ``others``, and its standard error.
+
+    ``sigma`` is the score noise SD. Frames repeated at one Z are fair measurements, unlike
+    the best sample, which won its place partly by noise. Without others: ``(0, inf)``.
+    """
+    if not len(others):
+        return 0.0, math.inf
+    error = median_standard_error(sigma, len(at_z), len(others))
+    return float(np.mean(at_z) - np.median(others)), error
+
+
+def stands_out(at_z: Sequence[float], others: Sequence[float], sigma: float, freedom: int) -> bool:
+    """Whether the frames ``at_z`` beat the median other point in a one-sided t-test."""
+    height, error = peak_over_noise(at_z, others, sigma, freedom)
+    return significant(height, error, freedom)
+
+
+def clearly_lower(at_z: Sequence[float], at_low: Sequence[float], free_bound: float,
+                  floor: float, sigma: float, freedom: int) -> bool:
+    """Whether the frames ``at_low`` score below the frames ``at_z`` beyond the noise.
+
+    Yes at once when the gap reaches ``free_bound`` or falls below the near-top cut
+    (``NEAR_TOP`` of the height above ``floor``); else only with repeated frames
+    (``freedom`` > 0) in a one-sided t-test.
+    """
+    peak = float(np.mean(at_z))
+    height = peak - float(np.mean(at_low))
+    if height >= min(free_bound, (1.0 - NEAR_TOP) * (peak - floor)):
+        return True
+    error = mean_standard_error(sigma, len(at_z), len(at_low))
+    return freedom > 0 and significant(height, error, freedom)
+
+
+def confirms(score: float, best_other: float, fit: PeakFit) -> bool:
+    """Whether a frame scoring ``score`` at the fitted peak shows what the fit predicts.
+
+    Above the fit's floor it must reach ``CONFIRM_LOW`` of the best earlier sample and
+    stay below ``CONFIRM_HIGH`` times the fitted height.
+    """
+    return (score - fit.floor >= CONFIRM_LOW * (best_other - fit.floor)
+            and score <= CONFIRM_HIGH * fit.height)
+
+
+def verified(score: float, best: float, floor: float) -> bool:
+    """Whether a last-chance frame reaches ``VERIFY_RATIO`` of the best sample above ``floor``."""
+    return score - floor >= VERIFY_RATIO * (best - floor)
+
+
+def clearly_interior(zs: Sequence[float], scores: Sequence[float], z: float, score: float) -> bool:
+    """Whether samples on both sides of ``(z, score)`` score clearly (not just noise) lower.
+
+    Clearly: below ``EDGE_FLAT`` of its height above the lowest score.
+    """
+    zs, scores = np.asarray(zs, dtype=float), np.asarray(scores, dtype=float)
+    low = scores.min() + EDGE_FLAT * (score - scores.min())
+    return bool(np.any((zs < z) & (scores < low)) and np.any((zs > z) & (scores < low)))
+
+
+def levels_agree(scores: Sequence[float], combined_scores: Sequence[float]) -> bool:
+    """Whether the combined curve's best sample is (nearly) the full-resolution best too."""
+    scores = np.asarray(scores, dtype=float)
+    floor = scores.min()
+    chosen = scores[int(np.argmax(combined_scores))]
+    return bool(chosen - floor >= CONFIRM_LOW * (scores.max() - floor))
+
+
+def straddled(zs: np.ndarray, scores: np.ndarray, fit: PeakFit) -> bool:
+    """Whether the top point (of points ascending in Z) has near-top neighbours on both
+    sides, around the fit's peak.
+
+    A fit whose strong points all lie on one side of the top extrapolates the other
+    flank, which an asymmetric curve gets wrong.
+    """
+    top = int(np.argmax(scores))
+    strong = np.flatnonzero(scores >= fit.floor + NEAR_TOP * (fit.height - fit.floor))
+    return (bool(np.any(strong < top)) and bool(np.any(strong > top))
+            and zs[strong.min()] < fit.z_peak < zs[strong.max()])
+
+
+def converged(zs: Sequence[float], fit: PeakFit, tolerance: float) -> bool:
+    """Whether the samples (Zs) pin the fitted peak down closely enough to go and confirm it.
+
+    Three samples near the top, R^2 >= ``MIN_R2``, and the nearest samples either side of
+    the peak within ``CONVERGED_GAP_TOLERANCES`` tolerances and ``CONVERGED_GAP_WIDTH`` of
+    the fitted width of each other.
+    """
+    if fit.strong < 3:
+        return False
+    ordered = np.sort(np.asarray(zs, dtype=float))
+    below, above = ordered[ordered <= fit.z_peak], ordered[ordered >= fit.z_peak]
+    if not below.size or not above.size:
+        return False  # a peak fitted beyond the samples
+    gap = above[0] - below[-1]
+    return bool(gap <= min(CONVERGED_GAP_TOLERANCES * tolerance, CONVERGED_GAP_WIDTH * fit.fwhm)
+                and fit.r2 >= MIN_R2)
+
+
+def rising_into_edge(zs: Sequence[float], scores: Sequence[float],
+                     combined_scores: Sequence[float], refined: Sequence[bool],
+                     edges: Tuple[float, float]) -> Optional[float]:
+    """The edge of ``edges`` the curve still rises into at the finest step taken, or None.
+
+    Samples in measured order; ``refined`` marks the refinement samples. The edge nearer
+    the best sample counts if a sample lies exactly on it and the combined curve does not
+    peak further inside. If the edge sample and every sample between it and the best one
+    (or its inward neighbour, when the edge is best) score within ``EDGE_FLAT`` of the best
+    above the floor (or ``EDGE_FLAT_ABSOLUTE`` of its whole score), after at least one
+    refinement sample there, the curve is flat at this resolution and still rising
+    outwards: the focus lies beyond that edge.
+    """
+    order = np.argsort(list(zs), kind="stable")
+    zs = np.asarray(zs, dtype=float)[order]
+    scores = np.asarray(scores, dtype=float)[order]
+    cs = np.asarray(combined_scores, dtype=float)[order]
+    fine = np.asarray(refined, dtype=bool)[order]
+    b = int(np.argmax(scores))
+    edge = 0 if b < len(zs) / 2 else len(zs) - 1
+    if zs[edge] not in edges:
+        return None
+    if abs(int(np.argmax(cs)) - edge) > abs(b - edge):
+        return None  # the combined curve peaks further inside
+    if b == edge:  # the edge itself is best: judge it with its inward neighbour
+        b = 1 if edge == 0 else len(zs) - 2
+    between = slice(min(edge, b), max(edge, b) + 1)
+    floor, best = scores.min(), scores.max()
+    flat = all(s - floor >= EDGE_FLAT * (best - floor) or s >= EDGE_FLAT_ABSOLUTE * best
+               for s in scores[between])
+    return float(zs[edge]) if flat and bool(np.any(fine[between])) else None

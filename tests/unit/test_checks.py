@@ -1,0 +1,128 @@
+"""The search's checks, each on hand-made arrays."""
+
+import math
+
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus import checks
+from octoprint_autofocus.focus.fit import PeakFit, fit_peak
+
+
+def peak_fit(z_peak=2.0, height=10.0, floor=1.0, fwhm=0.4, r2=0.99, strong=3):
+    """A PeakFit with the fields the checks read."""
+    return PeakFit(model="lorentzian", z_peak=z_peak, height=height, fwhm=fwhm, r2=r2,
+                   z_lo=z_peak - fwhm, z_hi=z_peak + fwhm, points=5, strong=strong, floor=floor,
+                   params=(1.0, 0.0, 0.1), centre=z_peak)
+
+
+def test_relative_contrast_is_zero_for_a_flat_curve_and_near_one_for_a_peak():
+    assert checks.relative_contrast([5.0, 5.0, 5.0]) == 0.0
+    assert checks.relative_contrast([1.0, 100.0, 2.0]) == pytest.approx(0.99)
+    assert checks.relative_contrast([0.0, 0.0]) == 0.0
+
+
+def test_levels_contrast_is_the_best_level():
+    levels = np.array([[10.0, 1.0], [10.5, 4.0], [10.2, 2.0]])
+    assert checks.levels_contrast(levels) == pytest.approx(0.75)
+
+
+def test_a_peak_many_noise_bounds_high_is_clearly_above_noise():
+    rng = np.random.default_rng(0)
+    zs = np.linspace(0.0, 4.0, 15)
+    curve = 10.0 / (1.0 + ((zs - 2.0) / 0.3) ** 2)
+    assert checks.clearly_above_noise(curve + rng.normal(0.0, 0.05, zs.size))
+    assert not checks.clearly_above_noise(rng.normal(5.0, 0.5, zs.size))
+
+
+def test_repeated_frames_above_the_median_stand_out_only_beyond_the_noise():
+    others = [1.0, 1.1, 0.9, 1.05, 0.95]
+    assert checks.stands_out([2.0, 2.1, 1.9], others, sigma=0.1, freedom=4)
+    assert not checks.stands_out([1.2, 1.25, 1.15], others, sigma=0.3, freedom=4)
+
+
+def test_peak_over_noise_without_other_points_is_no_evidence():
+    height, error = checks.peak_over_noise([5.0], [], sigma=0.1, freedom=3)
+    assert error == math.inf and not checks.stands_out([5.0], [], 0.1, 3)
+
+
+def test_a_gap_beyond_the_free_bound_or_below_the_near_top_cut_is_lower_at_once():
+    assert checks.clearly_lower([10.0], [8.0], free_bound=1.5, floor=0.0, sigma=0.0, freedom=0)
+    assert checks.clearly_lower([10.0], [2.0], free_bound=50.0, floor=0.0, sigma=0.0, freedom=0)
+    assert not checks.clearly_lower([10.0], [9.0], free_bound=5.0, floor=0.0, sigma=0.0, freedom=0)
+
+
+def test_a_small_gap_is_lower_only_with_repeat_frames_that_show_it():
+    at_z, at_low = [10.0, 10.1, 9.9, 10.0], [9.5, 9.6, 9.4, 9.5]
+    assert checks.clearly_lower(at_z, at_low, free_bound=5.0, floor=0.0, sigma=0.08, freedom=6)
+    assert not checks.clearly_lower(at_z, at_low, free_bound=5.0, floor=0.0, sigma=0.5, freedom=6)
+    assert not checks.clearly_lower(at_z, at_low, free_bound=5.0, floor=0.0, sigma=0.0, freedom=0)
+
+
+def test_a_frame_at_the_fitted_peak_confirms_between_the_best_sample_and_the_fit_height():
+    fit = peak_fit(height=10.0, floor=1.0)
+    assert checks.confirms(9.5, best_other=9.8, fit=fit)
+    assert not checks.confirms(8.0, best_other=9.8, fit=fit)   # below 0.9 of the best
+    assert not checks.confirms(14.0, best_other=9.8, fit=fit)  # far above the fit: narrower
+
+
+def test_a_last_chance_frame_needs_the_verify_ratio_above_the_floor():
+    assert checks.verified(7.0, best=10.0, floor=0.0)
+    assert not checks.verified(5.0, best=10.0, floor=0.0)
+
+
+def test_clearly_interior_needs_clearly_lower_samples_on_both_sides():
+    zs, scores = [1.0, 2.0, 3.0, 4.0], [1.0, 10.0, 9.5, 2.0]
+    assert checks.clearly_interior(zs, scores, 2.0, 10.0)
+    assert not checks.clearly_interior(zs[:3], scores[:3], 2.0, 10.0)  # 9.5 is just noise below
+
+
+def test_levels_agree_when_the_combined_best_is_nearly_the_full_resolution_best():
+    scores = [1.0, 10.0, 9.5, 2.0]
+    assert checks.levels_agree(scores, [0.1, 0.9, 1.0, 0.2])
+    assert not checks.levels_agree(scores, [1.0, 0.9, 0.5, 0.2])
+
+
+def test_a_top_straddled_by_near_top_points_on_both_sides():
+    zs = np.array([1.0, 1.8, 2.0, 2.2, 3.0])
+    fit = peak_fit(z_peak=2.05, height=10.0, floor=1.0)
+    assert checks.straddled(zs, np.array([1.0, 7.0, 10.0, 8.0, 1.0]), fit)
+    assert not checks.straddled(zs, np.array([1.0, 2.0, 10.0, 8.0, 1.0]), fit)
+
+
+def test_a_fit_is_converged_once_its_peak_is_pinned_between_close_samples():
+    fit = peak_fit(z_peak=2.05, fwhm=0.4)
+    assert checks.converged([1.0, 2.0, 2.1, 3.0], fit, tolerance=0.1)
+    assert not checks.converged([1.0, 2.0, 2.5, 3.0], fit, tolerance=0.1)  # 0.5 apart
+    assert not checks.converged([1.0, 2.0], fit, tolerance=0.1)  # nothing above the peak
+    assert not checks.converged([1.0, 2.0, 2.1, 3.0], peak_fit(z_peak=2.05, r2=0.5), 0.1)
+    assert not checks.converged([1.0, 2.0, 2.1, 3.0], peak_fit(z_peak=2.05, strong=2), 0.1)
+
+
+def test_a_curve_flat_into_a_refined_edge_rises_into_it():
+    zs = [1.0, 2.0, 3.0, 4.0, 5.0, 4.8]
+    scores = [1.0, 2.0, 4.0, 7.0, 10.0, 9.8]
+    cs = np.array(scores) / 10.0
+    refined = [False] * 5 + [True]
+    assert checks.rising_into_edge(zs, scores, cs, refined, (1.0, 5.0)) == 5.0
+    assert checks.rising_into_edge(zs, scores, cs, [False] * 6, (1.0, 5.0)) is None
+
+
+def test_a_peak_clearly_inside_the_edge_is_not_rising_into_it():
+    zs = [1.0, 2.0, 3.0, 4.0, 5.0, 4.6]
+    scores = [1.0, 2.0, 4.0, 7.0, 6.0, 10.0]
+    cs = np.array(scores) / 10.0
+    assert checks.rising_into_edge(zs, scores, cs, [False] * 5 + [True], (1.0, 5.0)) is None
+
+
+def test_a_best_sample_away_from_the_range_edges_is_not_at_an_edge():
+    zs, scores = [1.5, 2.0, 3.0], [1.0, 5.0, 10.0]
+    assert checks.rising_into_edge(zs, scores, scores, [True] * 3, (1.0, 5.0)) is None
+
+
+def test_the_checks_accept_a_real_fit():
+    zs = np.linspace(1.0, 3.0, 21)
+    scores = 1.0 + 9.0 / (1.0 + ((zs - 2.13) / 0.2) ** 2)
+    fit = fit_peak(zs, scores, floor=1.0)
+    assert checks.straddled(zs, scores, fit)
+    assert checks.converged(zs, fit, tolerance=0.1)

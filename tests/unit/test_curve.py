@@ -1,0 +1,52 @@
+"""The curve's points: ordering, merged plateaus of replayed slices, the combined levels."""
+
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus.curve import combined, merge_plateaus, union
+
+
+def test_points_come_out_ascending_in_z():
+    points = merge_plateaus([3.0, 1.0, 2.0], [(3.0,), (1.0,), (2.0,)])
+    assert points.zs.tolist() == [1.0, 2.0, 3.0]
+    assert points.scores.tolist() == [1.0, 2.0, 3.0]
+    assert points.spans.tolist() == [[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]]
+
+
+def test_neighbours_showing_the_same_image_merge_into_one_point_at_their_mean_z():
+    points = merge_plateaus([1.0, 2.0, 2.2, 2.4, 3.0], [(1.0, 5.0), (4.0, 6.0), (4.0, 6.0),
+                                                        (4.0, 6.0), (2.0, 5.0)])
+    assert len(points) == 3
+    assert points.zs[1] == pytest.approx(2.2)
+    assert points.spans[1].tolist() == [2.0, 2.4]
+    assert points.levels[1].tolist() == [4.0, 6.0]
+
+
+def test_equal_scores_that_are_not_neighbours_stay_apart():
+    points = merge_plateaus([1.0, 2.0, 3.0], [(4.0,), (5.0,), (4.0,)])
+    assert len(points) == 3
+
+
+def test_zero_scores_never_merge():
+    points = merge_plateaus([1.0, 2.0, 3.0], [(0.0,), (0.0,), (1.0,)])
+    assert len(points) == 3
+
+
+def test_scores_differing_beyond_rounding_do_not_merge():
+    points = merge_plateaus([1.0, 2.0], [(100.0,), (100.001,)])
+    assert len(points) == 2
+
+
+def test_the_combined_curve_weighs_every_level_by_its_maximum():
+    levels = np.array([[1.0, 10.0], [2.0, 20.0], [4.0, 10.0]])
+    assert combined(levels).tolist() == pytest.approx([0.375, 0.75, 0.75])
+
+
+def test_a_level_of_zeros_does_not_divide_by_zero():
+    levels = np.array([[0.0, 1.0], [0.0, 2.0]])
+    assert np.all(np.isfinite(combined(levels)))
+
+
+def test_the_union_of_overlapping_intervals_is_disjoint_and_sorted():
+    starts, ends = np.array([3.0, 1.0, 1.5, 6.0]), np.array([4.0, 2.0, 3.2, 7.0])
+    assert union(starts, ends) == [(1.0, 4.0), (6.0, 7.0)]

@@ -1,0 +1,103 @@
+"""The peak models: three-point vertices and the Lorentzian / Gaussian fits near the top."""
+
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus.fit import fit_peak, vertex_of_three
+
+
+def lorentzian(zs, centre=0.9, half_width=0.3, height=8.0, floor=1.0):
+    """A Lorentzian bump of ``height`` over ``floor`` with half width at half height."""
+    return floor + height / (1.0 + ((np.asarray(zs) - centre) / half_width) ** 2)
+
+
+def test_three_samples_of_a_lorentzian_give_its_peak_exactly():
+    def curve(z):
+        return 5.0 / (1.0 + ((z - 2.37) / 0.4) ** 2)
+
+    zs = [1.0, 2.0, 3.5]
+    assert vertex_of_three(zs, [curve(z) for z in zs]) == pytest.approx(2.37)
+
+
+def test_three_rising_samples_put_the_vertex_beyond_the_rising_end():
+    vertex = vertex_of_three([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
+    assert vertex is None or vertex > 3.0
+
+
+def test_three_samples_with_a_dip_give_no_vertex():
+    assert vertex_of_three([1.0, 2.0, 3.0], [4.0, 1.0, 4.0]) is None
+
+
+@pytest.mark.parametrize("zs, scores", [
+    ([1.0, 2.0], [1.0, 2.0]),                 # two points
+    ([1.0, 2.0, 3.0], [1.0, 0.0, 1.0]),       # a score that is not positive
+    ([1.0, 1.0, 3.0], [1.0, 2.0, 1.0]),       # two points at one Z
+])
+def test_vertex_of_three_refuses_what_is_not_three_positive_distinct_samples(zs, scores):
+    assert vertex_of_three(zs, scores) is None
+
+
+def test_gaussian_samples_are_fitted_near_their_centre_with_a_high_r2():
+    zs = np.linspace(0.0, 2.0, 11)
+    scores = 0.5 + 10.0 * np.exp(-0.5 * ((zs - 1.13) / 0.2) ** 2)
+    fit = fit_peak(zs, scores, floor=0.5)
+    assert fit is not None and fit.r2 > 0.95
+    assert abs(fit.z_peak - 1.13) < 0.02
+    assert 0.3 < fit.fwhm < 0.65  # 2.355 sigma = 0.47
+
+
+def test_a_lorentzian_is_fitted_exactly_with_its_width_and_height():
+    zs = np.linspace(0.0, 2.0, 9)
+    fit = fit_peak(zs, lorentzian(zs, floor=0.0), floor=0.0)
+    assert fit.model == "lorentzian"
+    assert fit.z_peak == pytest.approx(0.9, abs=1e-9)
+    assert fit.height == pytest.approx(8.0, rel=1e-9)
+    assert fit.fwhm == pytest.approx(0.6, rel=1e-6)
+    assert fit.r2 == pytest.approx(1.0)
+
+
+def test_the_fitted_curve_passes_close_to_the_samples_it_was_fitted_to():
+    zs = np.linspace(0.0, 2.0, 9)
+    scores = lorentzian(zs)
+    fit = fit_peak(zs, scores, floor=1.0)
+    used = (zs >= fit.z_lo) & (zs <= fit.z_hi)
+    c2, c1, c0 = fit.params
+    u = zs[used] - fit.centre
+    poly = c2 * u**2 + c1 * u + c0
+    model = 1.0 / poly if fit.model == "lorentzian" else np.exp(poly)
+    assert used.sum() >= 3
+    assert np.max(np.abs(model - scores[used]) / scores[used]) < 0.1
+
+
+def test_a_curve_rising_to_the_end_has_no_fitted_peak_inside():
+    zs = np.linspace(0.0, 1.0, 6)
+    fit = fit_peak(zs, 1.0 + zs**3, floor=1.0)
+    assert fit is None or fit.z_peak > 1.0
+
+
+def test_only_the_samples_near_the_top_are_fitted_so_a_distant_bump_is_ignored():
+    zs = np.linspace(0.0, 4.0, 21)
+    scores = lorentzian(zs, centre=1.0, half_width=0.2) + lorentzian(zs, 3.5, 0.2, 5.0, 0.0)
+    fit = fit_peak(zs, scores, floor=1.0)
+    assert fit.z_hi < 2.0
+    assert fit.z_peak == pytest.approx(1.0, abs=0.01)
+
+
+def test_fit_order_of_the_samples_does_not_matter():
+    zs = np.array([0.2, 1.4, 0.6, 1.0, 0.8, 1.8])
+    scores = lorentzian(zs)
+    shuffled = fit_peak(zs, scores, floor=1.0)
+    ordered = fit_peak(np.sort(zs), lorentzian(np.sort(zs)), floor=1.0)
+    assert shuffled.z_peak == pytest.approx(ordered.z_peak)
+    assert (shuffled.z_lo, shuffled.z_hi) == (ordered.z_lo, ordered.z_hi)
+
+
+def test_a_fit_counts_the_strong_points_near_the_top_apart_from_padding():
+    zs = np.linspace(0.0, 2.0, 5)  # 0.0 0.5 1.0 1.5 2.0 around a narrow peak at 1.0
+    fit = fit_peak(zs, lorentzian(zs, centre=1.0, half_width=0.1), floor=1.0)
+    assert fit.points == 3 and fit.strong == 1
+
+
+@pytest.mark.parametrize("scores", [[1.0, 2.0], [0.0, 0.0, 0.0], [3.0, 1.0, 3.0]])
+def test_no_fit_from_too_few_points_zero_scores_or_a_dip(scores):
+    assert fit_peak(np.arange(len(scores), dtype=float), scores) is None

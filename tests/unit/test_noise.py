@@ -1,0 +1,75 @@
+"""Noise statistics: the t quantile, the free noise bound, pooled repeat noise, the t-test."""
+
+import math
+
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus.noise import (
+    mean_standard_error, median_standard_error, neighbour_noise, repeat_noise, significant,
+    t_quantile)
+
+
+def test_the_noise_test_quantile_matches_students_t_and_falls_to_the_normal_one():
+    exact = {1: 63.657, 2: 9.925, 6: 3.707, 10: 3.169, 30: 2.750}  # t at 0.995
+    for freedom, value in exact.items():
+        assert t_quantile(freedom) == pytest.approx(value, rel=0.02)
+    series = [t_quantile(f) for f in range(1, 200)]
+    assert all(b < a for a, b in zip(series, series[1:]))
+    assert series[-1] == pytest.approx(2.5758, rel=0.01)
+
+
+def test_the_neighbour_bound_of_pure_noise_estimates_its_sd():
+    rng = np.random.default_rng(0)
+    assert neighbour_noise(rng.normal(10.0, 0.5, 4000)) == pytest.approx(0.5, rel=0.05)
+
+
+def test_a_slope_only_inflates_the_neighbour_bound():
+    rng = np.random.default_rng(1)
+    noise = rng.normal(0.0, 0.5, 400)
+    assert neighbour_noise(noise + np.linspace(0.0, 100.0, 400)) > neighbour_noise(noise)
+
+
+def test_fewer_than_two_scores_give_no_bound():
+    assert neighbour_noise([3.0]) == math.inf
+
+
+def test_repeat_noise_pools_the_spread_of_scores_at_the_same_z():
+    zs = [1.0, 1.0, 2.0, 2.0, 2.0, 3.0]
+    scores = [10.0, 12.0, 5.0, 6.0, 7.0, 100.0]
+    sigma, freedom = repeat_noise(zs, scores)
+    assert freedom == 3  # (2 - 1) + (3 - 1); the single sample at 3.0 tells nothing
+    assert sigma == pytest.approx(math.sqrt((2.0 + 2.0) / 3))
+
+
+def test_no_repeats_mean_no_noise_estimate():
+    assert repeat_noise([1.0, 2.0, 3.0], [1.0, 5.0, 2.0]) == (0.0, 0)
+
+
+def test_repeat_noise_of_many_draws_estimates_their_sd():
+    rng = np.random.default_rng(2)
+    zs = np.repeat(np.arange(50.0), 4)
+    scores = rng.normal(0.0, 2.0, zs.size) + zs * 10
+    sigma, freedom = repeat_noise(zs, scores)
+    assert freedom == 150 and sigma == pytest.approx(2.0, rel=0.1)
+
+
+def test_standard_errors_of_means_and_medians():
+    assert mean_standard_error(2.0, 4, 4) == pytest.approx(2.0 * math.sqrt(0.5))
+    assert median_standard_error(2.0, 4, 100) > mean_standard_error(2.0, 4, 100)
+
+
+def test_the_t_test_needs_the_difference_beyond_t_standard_errors():
+    assert significant(3.0 * t_quantile(5) * 1.01, 3.0, 5)
+    assert not significant(3.0 * t_quantile(5) * 0.99, 3.0, 5)
+    assert not significant(1.0, math.inf, 100)
+
+
+def test_the_t_test_keeps_its_false_alarm_rate_on_pure_noise():
+    rng = np.random.default_rng(3)
+    alarms = 0
+    for _ in range(4000):
+        a, b = rng.normal(0.0, 1.0, 3), rng.normal(0.0, 1.0, 3)
+        sigma, freedom = repeat_noise([0] * 3 + [1] * 3, list(a) + list(b))
+        alarms += significant(a.mean() - b.mean(), mean_standard_error(sigma, 3, 3), freedom)
+    assert alarms / 4000 < 0.012  # nominal 0.005

@@ -1,0 +1,145 @@
+"""Where the search goes: the coarse grid, refinement proposals, the tolerance, and Motion."""
+
+import math
+
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus.curve import merge_plateaus
+from octoprint_autofocus.focus.errors import StageError
+from octoprint_autofocus.focus.plan import GOLDEN, Motion, coarse_grid, derived_tolerance, propose
+from tests.fakes import FakeStage
+
+
+def points_of(zs, scores):
+    """Points with one pyramid level per sample."""
+    return merge_plateaus(list(zs), [(s,) for s in scores])
+
+
+def motion(stage, approach="above", overscan=0.5, z_range=(1.0, 5.0)):
+    return Motion(stage, *z_range, approach, overscan, 0.0, lambda s: None, lambda: None)
+
+
+# ~~ the coarse grid
+
+
+def test_coarse_grid_spans_the_range_and_starts_at_the_nearer_end():
+    grid = coarse_grid(1.0, 5.0, 9, start_z=4.6)
+    assert grid[0] == 5.0 and grid[-1] == 1.0
+    assert sorted(grid) == coarse_grid(1.0, 5.0, 9, start_z=1.2)
+    assert all(b < a for a, b in zip(grid, grid[1:]))
+
+
+def test_coarse_grid_is_evenly_spaced_and_ends_exactly_on_the_range_edges():
+    grid = coarse_grid(0.1, 0.7, 7, start_z=0.0)
+    assert grid[0] == 0.1 and grid[-1] == 0.7
+    assert np.allclose(np.diff(grid), 0.1)
+
+
+# ~~ refinement proposals
+
+
+def test_a_lorentzian_bracket_proposes_its_peak_from_the_tails():
+    zs = [1.0, 2.0, 3.0]
+    scores = [1.0 / (1.0 + ((z - 2.3) / 0.5) ** 2) for z in zs]
+    assert propose(points_of(zs, scores), tolerance=0.01, width_known=True) == pytest.approx(2.3)
+
+
+@pytest.mark.parametrize("scores, expected", [
+    ([1.0, 2.0, 4.0], 3.0 - GOLDEN),  # rising to the upper end: vertex beyond it
+    ([4.0, 2.0, 1.0], 1.0 + GOLDEN),  # falling from the lower end
+])
+def test_a_best_point_at_an_end_proposes_a_golden_step_towards_its_neighbour(scores, expected):
+    z = propose(points_of([1.0, 2.0, 3.0], scores), tolerance=0.01, width_known=True)
+    assert z == pytest.approx(expected)
+
+
+def test_a_proposal_keeps_half_a_tolerance_from_every_sample():
+    zs = [1.0, 2.0, 2.04, 3.0]
+    scores = [1.0 / (1.0 + ((z - 2.03) / 0.5) ** 2) for z in zs]
+    z = propose(points_of(zs, scores), tolerance=0.1, width_known=True)
+    assert min(abs(z - s) for s in zs) >= 0.999 * 0.05 - 1e-12
+
+
+def test_no_proposal_when_the_bracket_has_no_room_left():
+    zs = [1.0, 1.01, 1.02]
+    scores = [1.0, 2.0, 1.0]
+    assert propose(points_of(zs, scores), tolerance=0.1, width_known=True) is None
+
+
+def test_a_plateau_of_identical_scores_is_kept_clear_of_as_a_whole():
+    zs = [1.0, 2.0, 2.1, 2.2, 3.0]
+    scores = [1.0, 5.0, 5.0, 5.0, 1.0]  # one replayed slice seen from 2.0 to 2.2
+    z = propose(points_of(zs, scores), tolerance=0.1, width_known=True)
+    assert z is not None and not 2.0 - 0.0499 < z < 2.2 + 0.0499
+
+
+def test_without_a_known_width_the_spacing_follows_the_bracket():
+    zs = [1.0, 1.5, 2.0]
+    scores = [1.0, 1.0001, 1.0]  # a vertex at 1.5 itself, next to the best point
+    near = propose(points_of(zs, scores), tolerance=1.0, width_known=False)
+    assert near is not None and abs(near - 1.5) <= 1.0 / 8.0 + 1e-9
+
+
+def test_one_point_gives_no_proposal():
+    assert propose(points_of([1.0], [2.0]), tolerance=0.1, width_known=False) is None
+
+
+# ~~ tolerance
+
+
+def test_the_derived_tolerance_is_a_quarter_of_the_width_within_the_span_bounds():
+    assert derived_tolerance(0.4, 10.0) == pytest.approx(0.1)
+    assert derived_tolerance(math.inf, 4.0) == pytest.approx(0.5)
+    assert derived_tolerance(float("nan"), 4.0) == pytest.approx(0.5)
+    assert derived_tolerance(1e-9, 10.0) == pytest.approx(1e-3)
+
+
+# ~~ motion
+
+
+def test_overscan_shrinks_at_the_edge_instead_of_leaving_the_range():
+    stage = FakeStage(limits=(0.0, 10.0), start=4.0)
+    m = motion(stage)
+    m.arrive(4.8)
+    assert stage.commanded == [5.0, 4.8]
+    m.arrive(2.0)
+    assert stage.commanded[-1] == 2.0 and len(stage.commanded) == 3
+
+
+@pytest.mark.parametrize("approach, first, then", [("above", 2.0, 3.0), ("below", 3.0, 2.0)])
+def test_a_target_on_the_wrong_side_is_reached_through_the_overscan(approach, first, then):
+    stage = FakeStage(limits=(0.0, 10.0), start=first)
+    m = motion(stage, approach=approach)
+    m.arrive(first)  # establishes the direction from the start
+    m.arrive(then)
+    side = 1 if approach == "above" else -1
+    assert stage.commanded[-2:] == [then + side * 0.5, then]
+    assert m.moves == len(stage.commanded)
+    assert m.travel == pytest.approx(sum(abs(b - a) for a, b in zip([first] + stage.commanded, stage.commanded)))
+
+
+def test_a_planned_z_outside_the_range_is_a_bug_not_a_move():
+    stage = FakeStage(limits=(0.0, 10.0), start=3.0)
+    with pytest.raises(AssertionError):
+        motion(stage).arrive(0.5)  # a direct move down: nothing else to do first
+    assert stage.commanded == []
+
+
+def test_the_checkpoint_runs_before_every_move():
+    stage = FakeStage(limits=(0.0, 10.0), start=3.0)
+    calls = []
+    m = Motion(stage, 1.0, 5.0, "above", 0.5, 0.0, lambda s: None,
+               lambda: calls.append(len(stage.commanded)))
+    m.arrive(2.0)
+    m.arrive(2.5)
+    assert calls == [0, 1, 2]
+
+
+def test_a_device_exception_of_the_stage_becomes_a_stage_error():
+    class Broken(FakeStage):
+        def move_to(self, z):
+            raise OSError("serial port gone")
+
+    with pytest.raises(StageError):
+        motion(Broken(start=3.0)).arrive(2.0)

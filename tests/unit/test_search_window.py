@@ -1,0 +1,109 @@
+"""Search windows: the window is a first guess, the search extends past it into the limits,
+never past the limits or the extension budget, and says where and why it stopped."""
+
+import json
+
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus import FocusResult, autofocus
+from octoprint_autofocus.simulator import make_rig
+
+SIZE = (320, 240)
+DOF = 0.1
+
+
+def run(focal_z, window=(4.0, 8.0), limits=(0.0, 20.0), start_z=6.0, **options):
+    """Focus a simulated rig whose stage allows far more than ``limits``."""
+    rig = make_rig(scene="pcb", seed=2, focal_z=focal_z, dof=DOF, z_limits=(-30.0, 50.0),
+                   start_z=start_z, size=SIZE)
+    result = autofocus(rig.stage, rig.camera, *window, limits=limits, sleep=rig.clock.sleep,
+                       clock=rig.clock.now, **options)
+    return rig, result
+
+
+def inside(rig, lo, hi):
+    return all(lo <= z <= hi for z in rig.stage.commanded)
+
+
+@pytest.mark.parametrize("focal_z", [4.0, 3.5, 8.0, 8.6, 1.2])
+def test_focus_at_or_past_a_window_edge_is_found_by_extending_towards_it(focal_z):
+    rig, result = run(focal_z)
+    assert result.ok, result.detail
+    assert rig.optical_error() <= DOF / 2
+    below, above = result.extended
+    assert (below > 0) == (focal_z <= 4.0) and (above > 0) == (focal_z >= 8.0)
+    assert result.z_min == pytest.approx(4.0 - below) and result.z_max == pytest.approx(8.0 + above)
+    assert inside(rig, result.z_min, result.z_max + 0.2)  # the overscan may pass the top end
+
+
+def test_focus_inside_the_window_needs_no_extension():
+    rig, result = run(5.3)
+    assert result.ok and result.extended == [0.0, 0.0]
+    assert (result.z_min, result.z_max) == (4.0, 8.0)
+
+
+def test_focus_beyond_the_extension_budget_stops_at_the_budget_and_says_so():
+    rig, result = run(1.5, max_extension=1.0)
+    assert not result.ok and result.reason == "peak_at_edge"
+    assert result.edge_kind == "budget" and result.edge_z == pytest.approx(3.0)
+    assert result.extended == [pytest.approx(1.0), 0.0]
+    assert inside(rig, 3.0, 9.0)
+    assert "3.000 mm" in result.message and "further below" in result.message
+
+
+def test_focus_beyond_a_hard_limit_stops_at_the_limit_and_says_so():
+    rig, result = run(2.0, limits=(3.2, 20.0))
+    assert not result.ok and result.reason == "peak_at_edge"
+    assert result.edge_kind == "limit" and result.edge_z == pytest.approx(3.2)
+    assert min(rig.stage.commanded) >= 3.2
+    assert "lower Z limit (3.200 mm)" in result.message
+
+
+def test_without_limits_the_window_is_a_wall():
+    rig, result = run(3.5, limits=None)
+    assert not result.ok and result.reason == "peak_at_edge" and result.edge_kind == "limit"
+    assert result.edge_z == 4.0 and result.limits == [4.0, 8.0]
+    assert inside(rig, 4.0, 8.0)
+
+
+def test_no_extension_behaves_exactly_like_a_wall_but_calls_it_the_budget():
+    _, wall = run(3.5, limits=None)
+    _, zero = run(3.5, max_extension=0)
+    assert zero.samples == wall.samples and zero.reason == wall.reason == "peak_at_edge"
+    assert zero.edge_kind == "budget" and wall.edge_kind == "limit"
+
+
+def test_focus_within_the_backlash_distance_of_the_top_is_reached_once_the_limits_allow_it():
+    rig = make_rig(scene="pcb", seed=6, focal_z=7.95, dof=DOF, z_limits=(-30.0, 50.0),
+                   start_z=6.0, size=SIZE, backlash=0.1)
+    result = autofocus(rig.stage, rig.camera, 4.0, 8.0, limits=(0.0, 20.0),
+                       sleep=rig.clock.sleep, clock=rig.clock.now)
+    assert result.ok, result.detail
+    assert rig.optical_error() <= DOF / 2
+
+
+def test_the_record_keeps_window_limits_extension_and_edge_through_json():
+    _, result = run(1.5, max_extension=1.0)
+    again = FocusResult.from_dict(json.loads(json.dumps(result.to_dict())))
+    for name in FocusResult.__dataclass_fields__:
+        assert getattr(again, name) == getattr(result, name), name
+    assert again.window == [4.0, 8.0] and again.limits == [0.0, 20.0]
+    assert again.edge_kind == "budget"
+
+
+def test_the_message_is_for_people_and_the_detail_for_the_record():
+    _, ok = run(3.5)
+    _, failed = run(1.5, max_extension=1.0)
+    for result in (ok, failed):
+        assert "mm" in result.message and "R^2" not in result.message
+        numbers = [w for w in result.message.replace("(", " ").split() if w[:1].isdigit()]
+        assert all(len(n.rstrip(".,)").split(".")[1]) == 3 for n in numbers if "." in n)
+        assert result.detail and result.detail != result.message
+    assert ok.message.startswith("Focused at Z %.3f mm." % ok.z)
+
+
+def test_extension_steps_are_coarse_steps_until_the_curve_falls():
+    _, result = run(3.5)
+    coarse = sorted(z for (z, _), p in zip(result.samples, result.phases) if p == "coarse")
+    assert np.allclose(np.diff(coarse), 0.5)  # the window's 9-point grid, continued
