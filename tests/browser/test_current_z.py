@@ -5,7 +5,7 @@ the last focused Z."""
 import pytest
 from playwright.sync_api import expect
 
-from .ui import move_printer, open_tab, view_model, wait_for_view_model, wait_idle
+from .ui import move_printer, open_tab, run_from_tab, view_model, wait_for_view_model, wait_idle
 
 pytestmark = pytest.mark.browser
 
@@ -30,7 +30,9 @@ def test_a_move_sent_from_elsewhere_updates_the_current_z(page, server, api):
     open_tab(page, server)
     expect(page.locator(CURRENT_Z)).to_have_text("5.000 mm")
 
-    api.gcode("G91", "G1 Z0.4 F600", "G90")  # as OctoPrint's Control tab jogs: no M114 after it
+    # a move typed in the terminal, no M114 after it (absolute: the virtual printer applies
+    # G91/G90 when received, so a Control-tab style relative jog may land anywhere)
+    api.gcode("G90", "G1 Z5.4 F600")
 
     expect(page.locator(CURRENT_Z)).to_have_text("5.400 mm", timeout=15_000)
 
@@ -45,11 +47,11 @@ def test_during_a_run_the_current_z_moves_and_afterwards_the_distance_from_focus
         vm.position.subscribe((p) => { if (vm.running()) window.seenZ.add(p.z); });
     }""")
 
-    page.click("#autofocus_start")
-    expect(page.locator("#autofocus_result .autofocus-verdict")).to_have_text("In focus", timeout=120_000)
+    record = run_from_tab(page)
 
+    assert record["ok"], record["message"]
     assert page.evaluate("() => window.seenZ.size") >= 3, "the readout moved with the run"
-    focused = api.autofocus()["last"]["z"]
+    focused = record["z"]
     expect(page.locator(CURRENT_Z)).to_have_text(f"{focused:.3f} mm")
     expect(page.locator("#autofocus_focus_distance")).to_have_text(f"Last focus: {focused:.3f} mm (you are there)")
 

@@ -64,7 +64,7 @@ def test_an_invalid_value_cannot_be_saved_and_is_named_by_its_label(pane, api):
     pane.fill("#autofocus_setting_search_range", "-1")
 
     expect(group(pane, "search_range")).to_have_class(re.compile(r"\berror\b"))
-    expect(group(pane, "search_range").locator(".help-inline")).to_have_text("Enter a value above 0.")
+    expect(group(pane, "search_range").locator(".help-inline")).to_have_text("Enter at least 0.01 mm.")
     expect(pane.locator(SAVE)).to_be_disabled()
     expect(pane.locator("#settings_dialog .autofocus-save-note")).to_have_text("Autofocus: correct Search range to save.")
     screenshot(pane, "5-settings", "#settings_dialog", readme="settings")

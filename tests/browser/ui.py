@@ -1,5 +1,6 @@
 """Driving the Autofocus tab in the browser: users, REST access, page and terminal helpers."""
 
+import json
 import os
 import shutil
 import time
@@ -170,3 +171,11 @@ def move_printer(api, z: float) -> None:
         if time.monotonic() > deadline:
             raise AssertionError(f"the plugin did not see Z{z}: {position}")
         time.sleep(0.2)
+
+
+def run_from_tab(page, button: str = "#autofocus_start", timeout: float = 120_000) -> dict:
+    """Click a button that starts a run and wait for that run's record (not the one shown before)."""
+    before = view_model(page, "vm.last() && vm.last().run_id")
+    page.click(button)
+    wait_for_view_model(page, f"!vm.running() && vm.last() && vm.last().run_id !== {json.dumps(before)}", timeout)
+    return view_model(page, "vm.last()")

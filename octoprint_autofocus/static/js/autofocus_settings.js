@@ -34,6 +34,7 @@ $(function () {
 
     function numberError(element, raw) {
         var data = element.dataset;
+        var unit = data.unit ? " " + data.unit : "";
         if (raw === "" || raw === null || raw === undefined) {
             return data.optional ? "" : gettext("Enter a number.");
         }
@@ -42,16 +43,16 @@ $(function () {
         if (data.integer && Math.floor(value) !== value) {
             return gettext("Enter a whole number.");
         }
-        if (data.positive && value <= 0) return gettext("Enter a value above 0.");
+        if (data.positive && value <= 0) return _.sprintf(gettext("Enter a value above %(zero)s."), {zero: "0" + unit});
         if (element.min !== "" && value < Number(element.min)) {
-            return _.sprintf(gettext("Enter at least %(min)s."), {min: element.min});
+            return _.sprintf(gettext("Enter at least %(min)s."), {min: element.min + unit});
         }
         if (element.max !== "" && value > Number(element.max)) {
-            return _.sprintf(gettext("Enter at most %(max)s."), {max: element.max});
+            return _.sprintf(gettext("Enter at most %(max)s."), {max: element.max + unit});
         }
         var below = data.above ? document.getElementById(data.above) : null;
         if (below && below.value !== "" && value <= Number(below.value)) {
-            return _.sprintf(gettext("Must be above %(value)s."), {value: below.value});
+            return _.sprintf(gettext("Must be above %(value)s."), {value: below.value + unit});
         }
         return "";
     }
