@@ -211,7 +211,9 @@ class FocusJob:
         return self._move(config, lambda z: z + dz)
 
     def move(self, config: RunConfig, z: float) -> float:
-        """Move Z to ``z`` within the limits (e.g. a failed run's best Z); as :meth:`jog`."""
+        """Move Z to ``z`` within the limits (e.g. a failed run's best Z); as :meth:`jog`,
+        but a target outside the limits is refused before the printer is asked anything."""
+        _check_within(z, *safety_limits(config, self._wiring.volume()))
         return self._move(config, lambda _: z)
 
     def _move(self, config: RunConfig, target_from: Callable[[float], float]) -> float:
