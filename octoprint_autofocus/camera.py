@@ -113,21 +113,38 @@ class CameraManager:
             source.close()
 
     def live_score(self, config: RunConfig, request: RunRequest) -> Dict[str, Any]:
-        """Score one fresh frame: ``{score, metric, width, height}``; keeps the camera open a while."""
+        """Score one fresh frame: ``{score, metric, width, height}``; keeps the camera open a while.
+
+        A camera closed under the request (:meth:`close` after a settings save) is opened
+        again once, so saving settings never fails the live score.
+        """
         spec = self.spec(config)
         key = (spec, config.latency, config.camera_timeout)
-        with self._lock:
-            if self._live_key != key:
-                self._close_live()
-                self._live, self._live_key = self._source_for(spec, config), key
-            source = self._live
-            self._restart_timer()
-        frame = source.frame()
+        frame = None
+        for attempt in range(2):
+            source = self._live_source(spec, config, key)
+            try:
+                frame = source.frame()
+                break
+            except CameraError:
+                with self._lock:
+                    replaced = self._live is not source
+                if attempt or not replaced:
+                    raise
         metric = request.metric or config.metric
         roi = request.roi if request.roi is not None else config.roi
         width, height = frame_size(frame)
         value = score(frame, roi=roi_pixels(roi, frame), metric=metric)
         return {"score": float(value), "metric": metric, "width": width, "height": height}
+
+    def _live_source(self, spec: CameraSpec, config: RunConfig, key: tuple) -> Any:
+        """The shared live-score source for ``key``, opened when there is none for it."""
+        with self._lock:
+            if self._live_key != key:
+                self._close_live()
+                self._live, self._live_key = self._source_for(spec, config), key
+            self._restart_timer()
+            return self._live
 
     def close(self) -> None:
         """Close the live-score camera now (plugin shutdown, settings change)."""

@@ -68,6 +68,48 @@ def test_live_score_reuses_its_camera_and_closes_it_when_idle():
     assert sources[0].closed.wait(5)
 
 
+class ClosedUnderTheRequest(RecordingSource):
+    """A source whose frame() is interrupted by the manager closing it (a settings save)."""
+
+    def __init__(self, image, cameras):
+        super().__init__(image)
+        self.cameras = cameras
+
+    def frame(self):
+        self.cameras.close()
+        raise CameraError("camera closed")
+
+
+def test_live_score_survives_the_camera_being_closed_under_it():
+    sources = []
+
+    def source_for(spec, config):
+        first = not sources
+        sources.append(ClosedUnderTheRequest(checkerboard(), cameras) if first else RecordingSource(checkerboard()))
+        return sources[-1]
+
+    cameras = CameraManager(lambda config: CameraSpec("cam", "http://cam/stream"), source_for=source_for)
+    reply = cameras.live_score(validate({}), RunRequest())
+    assert reply["score"] > 0 and len(sources) == 2
+
+
+def test_a_camera_that_fails_by_itself_still_fails_the_live_score():
+    class Broken(RecordingSource):
+        def frame(self):
+            raise CameraError("no picture")
+
+    sources = []
+
+    def source_for(spec, config):
+        sources.append(Broken(checkerboard()))
+        return sources[-1]
+
+    cameras = CameraManager(lambda config: CameraSpec("cam", "http://cam/stream"), source_for=source_for)
+    with pytest.raises(CameraError, match="no picture"):
+        cameras.live_score(validate({}), RunRequest())
+    assert len(sources) == 1, "not retried: nothing closed it"
+
+
 def test_missing_camera_becomes_a_camera_error_with_the_reason():
     def resolve(config):
         raise ValueError("Webcam \"scope\" not found")
