@@ -32,6 +32,7 @@ RUN_PERMISSION = "PLUGIN_AUTOFOCUS_RUN"
 
 COMMAND_PERMISSIONS: Dict[str, Tuple[str, ...]] = {
     "start": (RUN_PERMISSION, "CONTROL"),
+    "map": (RUN_PERMISSION, "CONTROL"),
     "cancel": (RUN_PERMISSION, "CONTROL"),
     "set_reference": (RUN_PERMISSION, "CONTROL"),
     "home": (RUN_PERMISSION, "CONTROL"),

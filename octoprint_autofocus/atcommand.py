@@ -7,14 +7,18 @@ Syntax: ``@AUTOFOCUS [KEY=VALUE ...] [HOME]``, keys case-insensitive:
 - ``METRIC=<name>``: the focus measure;
 - ``HOME`` or ``HOME=1``: after a passed run, set Z to the reference (``G92``).
 
+``@AUTOFOCUS MAP ROWS=.. COLS=.. [X0= Y0= X1= Y1=] [LIFT=]`` measures a focus map instead
+(see :func:`.map_settings.parse_map_words`).
+
 The limits are always intersected with the configured safety limits.
 """
 
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 from flask_babel import gettext
 
+from .map_settings import MapRequest, parse_map_words
 from .settings import RANGE_BOUNDS, Z_BOUND, RunRequest, SettingsError, check_request, parse_decimal, parse_metric
 
 __all__ = ["COMMAND", "AtCommand", "parse_parameters"]
@@ -25,10 +29,12 @@ _FLAGS = {"1": True, "TRUE": True, "YES": True, "0": False, "FALSE": False, "NO"
 
 @dataclass(frozen=True)
 class AtCommand:
-    """A parsed ``@AUTOFOCUS`` line: the run overrides and whether to home afterwards."""
+    """A parsed ``@AUTOFOCUS`` line: the run overrides and whether to home afterwards, or a
+    focus map (``map``)."""
 
     request: RunRequest
     home: bool = False
+    map: Optional[MapRequest] = None
 
 
 def _split(parameters: str) -> Dict[str, str]:
@@ -47,6 +53,8 @@ def _split(parameters: str) -> Dict[str, str]:
 def parse_parameters(parameters: str) -> AtCommand:
     """Parse the text after ``@AUTOFOCUS``; SettingsError names the bad key."""
     pairs = _split(parameters or "")
+    if "MAP" in pairs:
+        return AtCommand(request=RunRequest(), map=parse_map_words(pairs))
     known = {"RANGE", "ZMIN", "ZMAX", "METRIC", "HOME"}
     unknown = sorted(set(pairs) - known)
     if unknown:

@@ -3,6 +3,7 @@
 Imported by :func:`octoprint_autofocus.__plugin_load__`, so that importing the package (or
 its pure :mod:`.focus` library) never imports OctoPrint."""
 
+import dataclasses
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -31,12 +32,18 @@ from .camera import CameraManager, browser_camera, octoprint_webcams, select_cam
 from .focus.errors import CameraError, FocusError, MoveRefused
 from .fields import template_vars
 from .focus import MEASURES
-from .job import Busy, FocusJob, NotReady, RunPlan, Wiring
+from .job import KINDS, Busy, FocusJob, NotReady, RunPlan, Wiring
+from .map_job import MapJob, MapWiring
+from .map_record import KIND as MAP_KIND
+from .map_record import map_csv
+from .map_settings import MapPlan, MapRequest, parse_map_request, profile_xy_range, resolve_map, validate_map
 from .position import PositionTracker
 from .printer_stage import PrinterStage
+from .xy_stage import PrinterHead
 from .records import RecordStore
 from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError, error_body
-from .settings import check_reference, migrate, normalised, profile_z_range, run_limits, validate, validate_simulator
+from .settings import check_reference, migrate, normalised, profile_z_range, run_limits, safety_limits, validate
+from .settings import validate_simulator
 from .settings_guard import check_settings_save, settings_save_handler
 from .simulator import SCENES
 from .webcam_source import CameraSpec
@@ -69,7 +76,7 @@ CONFIRM_MARGIN = 5.0
 POSITION_TOLERANCE = 0.02
 """mm between a move's target and the Z the printer reports (firmware rounds positions)."""
 
-CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed"]
+CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed", "map_finished"]
 
 
 def _error(message: str, status: int, **extra: Any) -> flask.Response:
@@ -100,7 +107,8 @@ class AutofocusPlugin(
         self._camera: Optional[CameraManager] = None
         self._records: Optional[RecordStore] = None
         self._microscope = sim_microscope.SimMicroscope()
-        self._position: Optional[PositionTracker] = None
+        self._position = PositionTracker(push=lambda data: self._push("position", data),
+                                         request_position=self._ask_position)
 
     def initialize(self) -> None:
         self._records = RecordStore(
@@ -116,8 +124,12 @@ class AutofocusPlugin(
             store_reference=self._store_reference,
         )
         self._job = FocusJob(self._printer, self._records, wiring, logger=self._logger)
+        self._map = MapJob(self._job, self._records, MapWiring(
+            make_head=self._make_head, open_camera=self._camera.open_for_run, volume=self._volume,
+            push=self._push, fire=self._fire,
+        ), logger=self._logger)
         self._apply_simulator()
-        self._start_position_tracker()
+        self._position.start()
 
     ##~~ StartupPlugin
 
@@ -135,7 +147,7 @@ class AutofocusPlugin(
     ##~~ SettingsPlugin
 
     def get_settings_defaults(self) -> Dict[str, Any]:
-        return {**DEFAULTS, "simulator": dict(DEFAULTS["simulator"])}
+        return {**DEFAULTS, "simulator": dict(DEFAULTS["simulator"]), "map": dict(DEFAULTS["map"])}
 
     def get_settings_version(self) -> int:
         return SETTINGS_VERSION
@@ -214,7 +226,8 @@ class AutofocusPlugin(
             return _error(gettext("You lack the STATUS permission."), 403)
         return flask.jsonify(
             **self._job.status(),
-            last=self._records.last(),
+            last=self._records.last(kinds=KINDS),
+            map=self._map.status(),
             history=self._records.history(),
             reference_z=self._settings.get_float(["reference_z"]),
             camera=self._camera_info(),
@@ -233,6 +246,17 @@ class AutofocusPlugin(
         response.headers["Content-Disposition"] = 'attachment; filename="autofocus-%s.json"' % run_id
         return response
 
+    @octoprint.plugin.BlueprintPlugin.route("/records/<run_id>.csv", methods=["GET"])
+    @Permissions.STATUS.require(403)
+    def download_map_csv(self, run_id: str) -> flask.Response:
+        record = self._records.load(run_id)
+        if record is None or record.get("kind") != MAP_KIND:
+            flask.abort(404)
+        response = flask.make_response(map_csv(record))
+        response.headers["Content-Type"] = "text/csv; charset=utf-8"
+        response.headers["Content-Disposition"] = 'attachment; filename="autofocus-map-%s.csv"' % run_id
+        return response
+
     def is_blueprint_csrf_protected(self) -> bool:
         return True
 
@@ -248,6 +272,8 @@ class AutofocusPlugin(
             self._job.cancel(str(ABORT_OUTSIDE_JOB_EVENTS[event]), outside_job_only=True)
         elif event == Events.CONNECTED:
             self._microscope.tracker.reset()
+        elif event == Events.PRINTER_PROFILE_MODIFIED:
+            self._apply_simulator()  # the simulated surface spans the bed
         self._follow_position(event, state)
 
     ##~~ WebcamProviderPlugin
@@ -291,8 +317,12 @@ class AutofocusPlugin(
         try:
             parsed = parse_parameters(parameters)
             config = self._config()
+            if parsed.map is not None:
+                self._map.start(config, self._map_plan(config, parsed.map), in_job=in_job)
+                return
             if parsed.home:
                 _require_reference(config)
+                check_reference(config.reference_z, config, self._volume())
             plan = RunPlan(kind="home" if parsed.home else "focus", config=config,
                            request=parsed.request, in_job=in_job)
             self._job.start(plan)
@@ -337,6 +367,13 @@ class AutofocusPlugin(
 
     def _api_start(self, data: Dict[str, Any]) -> flask.Response:
         return self._start_run("focus", parse_start(data))
+
+    def _api_map(self, data: Dict[str, Any]) -> flask.Response:
+        request = parse_map_request(data)
+        config = self._config()
+        plan = self._map_plan(config, request)
+        self._camera.spec(config)
+        return flask.make_response(flask.jsonify(run_id=self._map.start(config, plan)), 202)
 
     def _api_cancel(self, data: Dict[str, Any]) -> flask.Response:
         check_no_payload(data)
@@ -410,17 +447,34 @@ class AutofocusPlugin(
     def _apply_simulator(self) -> None:
         try:
             values = validate_simulator(self._settings.get(["simulator"]) or {})
-            self._microscope.reconfigure(sim_microscope.SimConfig.from_settings(values))
+            config = sim_microscope.SimConfig.from_settings(values)
+            bed = self._bed()
+            self._microscope.reconfigure(dataclasses.replace(config, bed=bed) if bed else config)
         except ValueError as exc:
             self._logger.warning("Simulated microscope settings ignored: %s", exc)
 
     def _make_stage(self, config: RunConfig, z_min: float, z_max: float, cancel: threading.Event) -> PrinterStage:
-        return PrinterStage(
-            self._printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
+        return PrinterStage(self._printer, **self._stage_options(config, z_min, z_max, cancel))
+
+    def _make_head(self, config: RunConfig, plan: MapPlan, z_min: float, z_max: float,
+                   cancel: threading.Event) -> PrinterHead:
+        return PrinterHead(self._printer, bed=plan.bed, xy_feedrate=plan.xy_feedrate, xy_template=plan.xy_template,
+                           **self._stage_options(config, z_min, z_max, cancel))
+
+    def _stage_options(self, config: RunConfig, z_min: float, z_max: float, cancel: threading.Event) -> Dict[str, Any]:
+        return dict(
+            z_min=z_min, z_max=z_max, feedrate=config.feedrate,
             move_template=config.move_template, tolerance=POSITION_TOLERANCE,
             timeout=self._confirm_timeout(), cancel=cancel, logger=self._logger,
-            track_sending=True,
         )
+
+    def _map_plan(self, config: RunConfig, request: MapRequest) -> MapPlan:
+        """Check a map request against the settings, the bed and the Z limits (before anything moves)."""
+        return resolve_map(validate_map(self._settings.get(["map"])), request, self._bed(),
+                           safety_limits(config, self._volume()))
+
+    def _bed(self) -> Optional[Tuple[float, float, float, float]]:
+        return profile_xy_range(self._printer_profile_manager.get_current_or_default())
 
     def _confirm_timeout(self) -> float:
         """Seconds a move may go unconfirmed (plus travel): longer than OctoPrint's own
@@ -470,11 +524,6 @@ class AutofocusPlugin(
             self._printer.set_job_on_hold(False)
 
     ##~~ the Z readout
-
-    def _start_position_tracker(self) -> None:
-        self._position = PositionTracker(push=lambda data: self._push("position", data),
-                                         request_position=self._ask_position)
-        self._position.start()
 
     def _follow_position(self, event: str, state: Optional[str]) -> None:
         """Forget Z when the connection changes; ask for it when the printer becomes idle."""

@@ -14,8 +14,9 @@ from flask_babel import gettext
 
 from .fields import BOUNDS, LABELS, RANGE_BOUNDS, Z_BOUND, amount, label_of, unit_of, z_text
 from .focus import MEASURES
-from .printer_stage import validate_move_template
+from .gcode_safety import GcodeRefused, check_custom_gcode, check_move_template
 from .simulator import SCENES
+from .simulator.focal_surface import SURFACES
 
 __all__ = [
     "DEFAULTS",
@@ -43,6 +44,7 @@ __all__ = [
     "check_reference",
     "Z_BOUND",
     "RANGE_BOUNDS",
+    "custom_gcode",
 ]
 
 SETTINGS_VERSION = 2
@@ -81,6 +83,16 @@ DEFAULTS: Dict[str, Any] = {
     "camera_timeout": 5.0,
     "history_size": 20,
     "jog_step": 0.1,
+    "map": {
+        "rows": 5,
+        "cols": 5,
+        "margin": 10.0,
+        "lift": 1.0,
+        "travel_z": None,
+        "xy_feedrate": 3000.0,
+        "xy_template": "G0 X{x:.3f} Y{y:.3f} F{feedrate}",
+        "max_failed": 0.25,
+    },
     "simulator": {
         "enabled": False,
         "focal_z": 4.0,
@@ -92,6 +104,9 @@ DEFAULTS: Dict[str, Any] = {
         "scene": "pcb",
         "seed": 1,
         "size": [640, 480],
+        "surface": "flat",
+        "surface_height": 0.3,
+        "bare_spot": None,
     },
 }
 """Every setting with its default; the keys are the UI's contract (docs/DESIGN.md)."""
@@ -289,6 +304,17 @@ def parse_roi(field: str, value: Any) -> Optional[Tuple[float, float, float, flo
     return (x, y, w, h)
 
 
+def custom_gcode(field: str, value: Any, z_limits: Tuple[float, float]) -> str:
+    """Custom G-code text whose every line passes :func:`.gcode_safety.check_custom_gcode`
+    within ``z_limits`` (no homing, relative mode, coordinate changes, Z outside them)."""
+    text = _text(field, value)
+    try:
+        check_custom_gcode(text, z_limits)
+    except GcodeRefused as exc:
+        raise SettingsError(field, str(exc)) from None
+    return text
+
+
 def _max_extension(value: Any, safety_range: float) -> Optional[float]:
     """mm a search may go past its range: null (one range width), 0 (never) up to the safety range."""
     extension = number("max_extension", value)
@@ -311,10 +337,11 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
     z_max = number("z_max", s["z_max"])
     if z_min >= z_max:
         raise SettingsError("z_max", gettext("must be above the lowest Z (%(value)s).") % {"value": z_text(z_min)})
+    feedrate = number("feedrate", s["feedrate"])
     template = _text("move_template", s["move_template"])
     try:
-        validate_move_template(template)
-    except ValueError as exc:
+        check_move_template(template, int(feedrate) if feedrate.is_integer() else feedrate, (z_min, z_max))
+    except GcodeRefused as exc:
         raise SettingsError("move_template", str(exc)) from None
     return RunConfig(
         camera=_text("camera", s["camera"]),
@@ -328,14 +355,14 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
         z_max=z_max,
         coarse_points=number("coarse_points", s["coarse_points"]),
         tolerance=number("tolerance", s["tolerance"]),
-        feedrate=number("feedrate", s["feedrate"]),
+        feedrate=feedrate,
         settle=number("settle", s["settle"]),
         frames_per_position=number("frames_per_position", s["frames_per_position"]),
         overscan=number("overscan", s["overscan"]),
         approach=_choice("approach", s["approach"], APPROACHES),
         move_template=template,
-        before_gcode=_text("before_gcode", s["before_gcode"]),
-        after_gcode=_text("after_gcode", s["after_gcode"]),
+        before_gcode=custom_gcode("before_gcode", s["before_gcode"], (z_min, z_max)),
+        after_gcode=custom_gcode("after_gcode", s["after_gcode"], (z_min, z_max)),
         reference_z=number("reference_z", s["reference_z"]),
         max_correction=number("max_correction", s["max_correction"]),
         on_failure=_choice("on_failure", s["on_failure"], ON_FAILURE),
@@ -358,7 +385,20 @@ def validate_simulator(simulator: Mapping[str, Any]) -> Dict[str, Any]:
         **checked,
         "scene": _choice("simulator.scene", s["scene"], SCENES),
         "size": _size("simulator.size", s["size"]),
+        "surface": _choice("simulator.surface", s["surface"], SURFACES),
+        "surface_height": parse_number("simulator.surface_height", s["surface_height"], low=-10.0, high=10.0),
+        "bare_spot": _bare_spot("simulator.bare_spot", s["bare_spot"]),
     }
+
+
+def _bare_spot(field: str, value: Any) -> Optional[List[float]]:
+    """None, or ``[x, y, radius]`` in mm with a positive radius."""
+    if value is None:
+        return None
+    if not isinstance(value, (list, tuple)) or len(value) != 3:
+        raise SettingsError(field, gettext("must be empty or [x, y, radius] in mm"))
+    x, y = (parse_number(field, item) for item in value[:2])
+    return [x, y, parse_number(field, value[2], positive=True)]
 
 
 def _size(field: str, value: Any) -> List[int]:

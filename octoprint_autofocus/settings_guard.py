@@ -13,7 +13,17 @@ from typing import Any, Callable, Dict, Mapping, Optional, Tuple
 import octoprint.util
 from flask_babel import gettext
 
-from .settings import DEFAULTS, RunConfig, SettingsError, check_reference, validate, validate_simulator
+from .map_settings import validate_map
+from .settings import (
+    DEFAULTS,
+    RunConfig,
+    SettingsError,
+    check_reference,
+    custom_gcode,
+    safety_limits,
+    validate,
+    validate_simulator,
+)
 
 __all__ = ["CONFIG_VERSION_KEY", "check_settings_save", "settings_save_handler"]
 
@@ -39,18 +49,24 @@ def check_settings_save(payload: Any, stored: Mapping[str, Any],
     resulting run settings, or raise SettingsError naming the first bad field.
 
     Unknown keys are refused; the payload is merged over ``stored`` the way OctoPrint
-    merges it, then every setting is validated (a reference Z must lie within the Z
-    limits and the printer ``volume``). ``extra_checks(config, volume)`` may refuse more.
+    merges it, then every setting is validated; a reference Z and the Z words of the
+    custom G-code must lie within the Z limits and the printer ``volume``.
+    ``extra_checks(config, volume)`` may refuse more.
     """
     _check_keys(payload, DEFAULTS, "")
-    if "simulator" in payload:
-        _check_keys(payload["simulator"], DEFAULTS["simulator"], "simulator.")
+    for group in ("simulator", "map"):
+        if group in payload:
+            _check_keys(payload[group], DEFAULTS[group], group + ".")
     merged: Dict[str, Any] = octoprint.util.dict_merge(dict(stored or {}), dict(payload))
     merged.pop(CONFIG_VERSION_KEY, None)
     config = validate(merged)
     validate_simulator(merged.get("simulator") or {})
+    validate_map(merged.get("map") or {})
     if config.reference_z is not None:
         check_reference(config.reference_z, config, volume)
+    limits = safety_limits(config, volume)
+    custom_gcode("before_gcode", config.before_gcode, limits)
+    custom_gcode("after_gcode", config.after_gcode, limits)
     for check in extra_checks:
         check(config, volume)
     return config

@@ -11,7 +11,8 @@ from typing import Optional, Sequence, Tuple
 import numpy as np
 
 from .fit import NEAR_TOP, TINY, PeakFit
-from .noise import mean_standard_error, median_standard_error, neighbour_noise, significant
+from .noise import (log_scores, mean_standard_error, median_standard_error, relative_noise,
+                    significant)
 
 __all__ = [
     "MIN_CONTRAST",
@@ -77,12 +78,13 @@ def levels_contrast(levels: np.ndarray) -> float:
 
 
 def clearly_above_noise(scores: Sequence[float]) -> bool:
-    """Whether ``scores`` (points ordered by Z) span ``NOISE_SURE`` times a bound of their noise.
+    """Whether ``scores`` (points ordered by Z) span ``NOISE_SURE`` times a bound of their
+    noise, in logs.
 
-    The bound comes free (:func:`~.noise.neighbour_noise`; a peak's flanks only inflate it).
+    The bound comes free (:func:`~.noise.relative_noise`; a peak's flanks only inflate it).
     """
-    values = np.asarray(scores, dtype=float)
-    return bool(values.max() - values.min() >= NOISE_SURE * neighbour_noise(values))
+    logs = log_scores(scores)
+    return bool(logs.max() - logs.min() >= NOISE_SURE * relative_noise(scores))
 
 
 def peak_over_noise(at_z: Sequence[float], others: Sequence[float], sigma: float,
@@ -108,13 +110,15 @@ def clearly_lower(at_z: Sequence[float], at_low: Sequence[float], free_bound: fl
                   floor: float, sigma: float, freedom: int) -> bool:
     """Whether the frames ``at_low`` score below the frames ``at_z`` beyond the noise.
 
-    Yes at once when the gap reaches ``free_bound`` or falls below the near-top cut
-    (``NEAR_TOP`` of the height above ``floor``); else only with repeated frames
-    (``freedom`` > 0) in a one-sided t-test.
+    Yes at once when the log of their ratio reaches ``free_bound`` (a relative bound) or
+    ``at_low`` falls below the near-top cut (``NEAR_TOP`` of the height above ``floor``);
+    else only with repeated frames (``freedom`` > 0) in a one-sided t-test.
     """
-    peak = float(np.mean(at_z))
-    height = peak - float(np.mean(at_low))
-    if height >= min(free_bound, (1.0 - NEAR_TOP) * (peak - floor)):
+    peak, low = float(np.mean(at_z)), float(np.mean(at_low))
+    height = peak - low
+    if low <= 0 < peak or math.log(max(peak, TINY) / max(low, TINY)) >= free_bound:
+        return True
+    if height >= (1.0 - NEAR_TOP) * (peak - floor):
         return True
     error = mean_standard_error(sigma, len(at_z), len(at_low))
     return freedom > 0 and significant(height, error, freedom)

@@ -20,6 +20,8 @@ __all__ = [
     "NOISE_LEVEL",
     "t_quantile",
     "neighbour_noise",
+    "relative_noise",
+    "log_scores",
     "repeat_noise",
     "median_standard_error",
     "mean_standard_error",
@@ -37,6 +39,9 @@ Z_LEVEL = 2.5758
 
 MAD_OF_DIFFERENCE = 0.6745 * math.sqrt(2.0)
 """median |a - b| of two independent normal draws, in units of their SD."""
+
+LOG_FLOOR_SHARE = 1e-6
+"""Scores are clipped to this share of the largest before taking logs (a black frame scores 0)."""
 
 MEDIAN_VARIANCE_FACTOR = math.pi / 2.0
 """The median of n normal draws has this many times the variance of their mean (large n)."""
@@ -59,6 +64,24 @@ def neighbour_noise(scores: Sequence[float]) -> float:
     if len(scores) < 2:
         return math.inf
     return float(np.median(np.abs(np.diff(np.asarray(scores, dtype=float))))) / MAD_OF_DIFFERENCE
+
+
+def log_scores(scores: Sequence[float]) -> np.ndarray:
+    """``log(scores)``, zeros and negatives clipped to ``LOG_FLOOR_SHARE`` of the largest."""
+    values = np.asarray(scores, dtype=float)
+    return np.log(np.maximum(values, LOG_FLOOR_SHARE * max(float(values.max(initial=0.0)), 1e-300)))
+
+
+def relative_noise(scores: Sequence[float]) -> float:
+    """A bound of the *relative* noise SD of ``scores`` (ordered by Z): :func:`neighbour_noise`
+    of their logs.
+
+    Score noise grows with the score (flicker and gain scale the whole image, shot noise
+    grows with the light), so a bound in absolute units taken from a curve's quiet tails
+    is too small at its peak. In logs a multiplicative noise is the same everywhere and an
+    additive one is largest in the tails: the bound holds at the peak either way.
+    """
+    return neighbour_noise(log_scores(scores))
 
 
 def repeat_noise(zs: Sequence[float], scores: Sequence[float]) -> Tuple[float, int]:

@@ -9,12 +9,13 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    which way the peak lies. The sweep stops early once the combined score (all levels)
    has fallen below half its best: the peak is behind it, as in a camera's contrast
    autofocus (a quarter, when the best is the sweep's first sample and no rise has been
-   seen).
+   seen), provided the full-resolution scores show the top clearly (a side lobe of a
+   periodic scene makes a bump in the coarse levels only).
 2. **Extension**: the window is a first guess, not a wall. While the best point is an end
-   of the range searched so far, the search steps past that end by one coarse step, until
-   the curve falls on that side, up to the hard ``limits`` and ``max_extension`` mm past
-   the window. Later phases extend the same way whenever they find the curve still rising
-   into an end (below).
+   of the range searched so far, the search steps past that end (one coarse step, then
+   growing steps, see :meth:`_Run._extend`) until the curve falls on that side, up to the
+   hard ``limits`` and ``max_extension`` mm past the window. Later phases extend the same
+   way whenever they find the curve still rising into an end (below).
 3. **Refinement**: successive parabolic interpolation on ``1 / combined score`` through the
    best point and its neighbours, safeguarded by golden-section steps (:func:`.plan.propose`).
 4. **Fit**: a Lorentzian or Gaussian peak (:mod:`.fit`, whichever fits better) on the
@@ -72,7 +73,7 @@ from .devices import FrameSource, ZStage
 from .errors import BadImageError, Cancelled, CameraError, CameraStalled, StageError
 from .fit import PeakFit, fit_peak
 from .messages import plain_message
-from .noise import neighbour_noise, repeat_noise
+from .noise import relative_noise, repeat_noise
 from .options import DEFAULTS, Options, checked_limits, checked_range, checked_roi, parse_options
 from .plan import Motion, coarse_grid, derived_tolerance, propose
 from .result import Fit, FocusResult, REASONS
@@ -87,6 +88,12 @@ EARLY_STOP_DROP = 0.5
 """The coarse sweep stops once the combined score falls to this fraction of its best."""
 EARLY_STOP_DROP_FIRST = 0.25
 """The same, when the best is the sweep's first sample (no rise seen before the fall)."""
+EARLY_STOP_CONTRAST = 0.5
+"""... and only once the full-resolution scores vary by this share of their best."""
+EXTENSION_GROWTH = 2.0
+"""Each further extension step on one side is this many times the previous one..."""
+EXTENSION_STEPS_MAX = 4.0
+"""... up to this many coarse steps (the pyramid's coarsest level still sees a peak that far)."""
 MAX_FINE = 12
 """At most this many refinement samples."""
 NOISE_REPEATS = 3
@@ -176,10 +183,11 @@ class _Run:
         self.z_min, self.z_max = window  # the range searched so far
         self.grid_points = opts.grid_points(width)
         self.step = width / (self.grid_points - 1)
+        self.extension_steps = [self.step, self.step]  # the next step below, above
         self.stopped_below: Optional[bool] = None  # the end where a peak_at_edge run stopped
         self.roi, self.metric, self.opts = roi, metric, opts
         self.started = opts.clock()
-        self.motion = Motion(stage, *self.bounds, opts.approach, opts.overscan, opts.settle,
+        self.motion = Motion(stage, *limits, opts.approach, opts.overscan, opts.settle,
                              opts.sleep, self._checkpoint)
         self.start_z = self.motion.position
         self.scorer = FrameScorer(metric, roi, opts.decode_scale)
@@ -249,8 +257,17 @@ class _Run:
             best = int(np.argmax(cs))
             drop = EARLY_STOP_DROP if best > 0 else EARLY_STOP_DROP_FIRST
             textured = self.samples[best].texture >= MIN_TEXTURE  # not a blurred side lobe
-            if best < len(cs) - 1 and cs[-1] < drop * cs[best] and textured:
+            if best < len(cs) - 1 and cs[-1] < drop * cs[best] and textured and self._sharp_top():
                 break
+
+    def _sharp_top(self) -> bool:
+        """Whether the best sample so far stands out at full resolution (``EARLY_STOP_CONTRAST``).
+
+        A side lobe of a periodic scene or a far blur can make a bump in the coarse levels
+        while the full-resolution score, which focus is judged by, hardly moves: such a
+        bump is no reason to leave the rest of the window unseen.
+        """
+        return checks.relative_contrast([s.score for s in self.samples]) >= EARLY_STOP_CONTRAST
 
     # ~~ phase 2: extension past the window
 
@@ -265,13 +282,20 @@ class _Run:
                 return
 
     def _extend(self, below: bool) -> bool:
-        """Take one coarse step past the lower (``below``) or upper end of the searched
-        range, within the bounds; False when that end is already a bound."""
+        """Take one step past the lower (``below``) or upper end of the searched range,
+        within the bounds; False when that end is already a bound.
+
+        The first step on a side is one coarse step; each further one grows by
+        ``EXTENSION_GROWTH`` up to ``EXTENSION_STEPS_MAX`` coarse steps, so a focus far out
+        is reached in few frames and a near one is not overshot by much.
+        """
         end = self.z_min if below else self.z_max
         bound = self.bounds[0] if below else self.bounds[1]
         if end == bound:
             return False
-        z = max(end - self.step, bound) if below else min(end + self.step, bound)
+        step = self.extension_steps[not below]
+        self.extension_steps[not below] = min(EXTENSION_GROWTH * step, EXTENSION_STEPS_MAX * self.step)
+        z = max(end - step, bound) if below else min(end + step, bound)
         if below:
             self.z_min = z
         else:
@@ -450,7 +474,7 @@ class _Run:
         The stage ends at ``z``.
         """
         points = self._points()
-        free_bound = NOISE_SURE * neighbour_noise(points.scores)
+        free_bound = NOISE_SURE * relative_noise(points.scores)
         floor = float(points.scores.min())
         spans = points.spans
         for below, edge in ((True, self.z_min), (False, self.z_max)):

@@ -106,6 +106,7 @@ def test_set_reference_without_z_stores_the_focused_z(idle, serial_log):
 
 
 def test_home_sets_the_reference_with_g92_after_a_passed_run(rehome, serial_log):
+    rehome.settings(max_correction=10.0)
     assert rehome.command("set_reference", z=10.0).json() == {"reference_z": 10.0}
     move_to(rehome, serial_log, 4.3)
     mark = serial_log.mark()

@@ -27,7 +27,8 @@ def test_run_commands_need_the_plugin_permission_and_control():
 
 
 def test_every_command_has_an_entry():
-    assert set(COMMAND_PERMISSIONS) == {"start", "cancel", "score", "set_reference", "home", "jog", "move"}
+    assert set(COMMAND_PERMISSIONS) == {"start", "map", "cancel", "score", "set_reference", "home", "jog", "move"}
+    assert COMMAND_PERMISSIONS["map"] == COMMAND_PERMISSIONS["start"]
 
 
 def test_start_accepts_overrides():

@@ -1,9 +1,12 @@
 """Settings: validation into RunConfig, migration, and the limits of a run."""
 
+from dataclasses import asdict
+
 import pytest
 
 from octoprint_autofocus.fields import BOUNDS, LABELS, METRICS, SCENES, template_vars
 from octoprint_autofocus.focus import MEASURES
+from octoprint_autofocus.map_settings import validate_map
 from octoprint_autofocus.settings import (
     CENTRE_ROI,
     DEFAULTS,
@@ -24,8 +27,17 @@ from octoprint_autofocus.settings import (
 
 
 def test_defaults_validate():
-    config = validate(DEFAULTS)
-    assert config.metric == DEFAULTS["metric"] and config.z_min < config.z_max
+    config = asdict(validate({}))
+    run_settings = {key: value for key, value in DEFAULTS.items() if key not in ("simulator", "map")}
+    assert set(config) == set(run_settings)  # every run setting has a default and vice versa
+    run_settings["roi"] = tuple(run_settings["roi"][key] for key in "xywh")  # a region becomes a tuple
+    assert config == run_settings  # validation keeps every default as it is...
+    assert all(type(config[key]) is type(value) for key, value in run_settings.items())  # ...and its type
+    assert validate_simulator({}) == DEFAULTS["simulator"]
+    assert asdict(validate_map({})) == DEFAULTS["map"]
+    # the safe choices a fresh install makes
+    assert (config["on_failure"], config["reference_z"], config["tolerance"]) == ("pause", None, None)
+    assert config["z_min"] < config["z_max"] and config["move_template"] == "G1 Z{z:.3f} F{feedrate}"
 
 
 @pytest.mark.parametrize(
@@ -151,11 +163,13 @@ def test_request_errors_name_what_the_user_typed():
 
 
 def test_every_setting_a_person_can_change_has_a_label_and_every_number_its_bounds():
-    keys = [key for key in DEFAULTS if key != "simulator"] + ["simulator." + key for key in DEFAULTS["simulator"]]
+    nested = ("simulator", "map")
+    keys = [key for key in DEFAULTS if key not in nested] + [
+        "%s.%s" % (group, key) for group in nested for key in DEFAULTS[group]]
     assert [key for key in keys if key not in LABELS] == []
     numbers = [key for key in keys if key in BOUNDS]
     for key in numbers:
-        value = DEFAULTS[key] if "." not in key else DEFAULTS["simulator"][key.split(".")[1]]
+        value = DEFAULTS[key] if "." not in key else DEFAULTS[key.split(".")[0]][key.split(".")[1]]
         assert value is None or isinstance(value, (int, float)), key
     assert {"search_range", "z_min", "z_max", "coarse_points", "simulator.seed"} <= set(numbers)
 

@@ -66,3 +66,23 @@ def test_extra_checks_can_refuse_a_save():
 
     with pytest.raises(SettingsError):
         check_settings_save({}, STORED, None, (no_focus_below_two,))
+
+
+@pytest.mark.parametrize("field", ["before_gcode", "after_gcode"])
+@pytest.mark.parametrize("gcode", ["G1 Z50", "G28", "G91\nG1 Z1", "M211 S0", "@AUTOFOCUS"])
+def test_custom_gcode_that_could_leave_the_limits_is_refused(field, gcode):
+    assert refused_field({field: gcode}) == field
+
+
+def test_custom_gcode_z_is_checked_against_the_printer_volume_too():
+    assert refused_field({"after_gcode": "G1 Z15"}, volume=(0.0, 10.0)) == "after_gcode"
+    assert check_settings_save({"after_gcode": "M42 P4 S0\nG1 Z9"}, STORED, (0.0, 10.0)).after_gcode
+
+
+@pytest.mark.parametrize("template", ["G1 Z{z:%}", "G1 Z{z:.3f}\nG1 Z150", "G091\nG1 Z{z:.3f}", "G1 Z{z:999999999}"])
+def test_a_move_template_that_renders_unsafe_lines_is_refused(template):
+    assert refused_field({"move_template": template}) == "move_template"
+
+
+def test_the_servo_template_can_be_saved():
+    assert check_settings_save({"move_template": "M280 P0 S{z:.0f}"}, STORED).move_template == "M280 P0 S{z:.0f}"

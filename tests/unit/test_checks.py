@@ -35,6 +35,13 @@ def test_a_peak_many_noise_bounds_high_is_clearly_above_noise():
     assert not checks.clearly_above_noise(rng.normal(5.0, 0.5, zs.size))
 
 
+def test_noise_that_grows_with_the_score_is_judged_in_relative_terms():
+    rng = np.random.default_rng(1)
+    zs = np.linspace(0.0, 4.0, 15)
+    flat = np.full(zs.size, 100.0) * (1.0 + rng.normal(0.0, 0.2, zs.size))  # 20% flicker
+    assert not checks.clearly_above_noise(flat)
+
+
 def test_repeated_frames_above_the_median_stand_out_only_beyond_the_noise():
     others = [1.0, 1.1, 0.9, 1.05, 0.95]
     assert checks.stands_out([2.0, 2.1, 1.9], others, sigma=0.1, freedom=4)
@@ -46,9 +53,12 @@ def test_peak_over_noise_without_other_points_is_no_evidence():
     assert error == math.inf and not checks.stands_out([5.0], [], 0.1, 3)
 
 
-def test_a_gap_beyond_the_free_bound_or_below_the_near_top_cut_is_lower_at_once():
-    assert checks.clearly_lower([10.0], [8.0], free_bound=1.5, floor=0.0, sigma=0.0, freedom=0)
+def test_a_gap_beyond_the_relative_free_bound_or_below_the_near_top_cut_is_lower_at_once():
+    # free_bound is a bound on log(peak / low)
+    assert checks.clearly_lower([10.0], [8.0], free_bound=0.2, floor=0.0, sigma=0.0, freedom=0)
+    assert not checks.clearly_lower([10.0], [8.0], free_bound=0.3, floor=0.0, sigma=0.0, freedom=0)
     assert checks.clearly_lower([10.0], [2.0], free_bound=50.0, floor=0.0, sigma=0.0, freedom=0)
+    assert checks.clearly_lower([10.0], [0.0], free_bound=50.0, floor=5.0, sigma=0.0, freedom=0)
     assert not checks.clearly_lower([10.0], [9.0], free_bound=5.0, floor=0.0, sigma=0.0, freedom=0)
 
 

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus.noise import (
-    mean_standard_error, median_standard_error, neighbour_noise, repeat_noise, significant,
-    t_quantile)
+    log_scores, mean_standard_error, median_standard_error, neighbour_noise, relative_noise,
+    repeat_noise, significant, t_quantile)
 
 
 def test_the_noise_test_quantile_matches_students_t_and_falls_to_the_normal_one():
@@ -73,3 +73,15 @@ def test_the_t_test_keeps_its_false_alarm_rate_on_pure_noise():
         sigma, freedom = repeat_noise([0] * 3 + [1] * 3, list(a) + list(b))
         alarms += significant(a.mean() - b.mean(), mean_standard_error(sigma, 3, 3), freedom)
     assert alarms / 4000 < 0.012  # nominal 0.005
+
+
+def test_the_relative_bound_is_the_same_for_flicker_at_any_brightness():
+    rng = np.random.default_rng(4)
+    jitter = 1.0 + rng.normal(0.0, 0.05, 2000)
+    assert relative_noise(10.0 * jitter) == pytest.approx(relative_noise(1e4 * jitter))
+    assert relative_noise(10.0 * jitter) == pytest.approx(0.05, rel=0.1)
+
+
+def test_log_scores_survive_zero_scores():
+    logs = log_scores([0.0, 2.0, 4.0])
+    assert np.all(np.isfinite(logs)) and logs[0] < logs[1] < logs[2]

@@ -103,7 +103,9 @@ def test_the_message_is_for_people_and_the_detail_for_the_record():
     assert ok.message.startswith("Focused at Z %.3f mm." % ok.z)
 
 
-def test_extension_steps_are_coarse_steps_until_the_curve_falls():
-    _, result = run(3.5)
-    coarse = sorted(z for (z, _), p in zip(result.samples, result.phases) if p == "coarse")
-    assert np.allclose(np.diff(coarse), 0.5)  # the window's 9-point grid, continued
+def test_extension_steps_start_at_the_coarse_step_and_grow_up_to_four_of_them():
+    _, result = run(1.2)
+    below = [z for (z, _), p in zip(result.samples, result.phases) if p == "coarse" and z < 4.0]
+    assert np.allclose(np.diff([4.0] + below)[:3], [-0.5, -1.0, -2.0])
+    assert np.all(np.diff([4.0] + below) >= -2.0 - 1e-9)
+    assert result.ok and result.extended[0] == pytest.approx(4.0 - min(below))
