@@ -36,6 +36,7 @@ from octoprint_autofocus.focus.errors import MoveRefused
 __all__ = [
     "DOF_LEVEL",
     "measure_band",
+    "sharp_band",
     "Optics",
     "Nuisance",
     "Case",
@@ -256,21 +257,32 @@ def measure_band(sample: np.ndarray, case: Case, level: float = DOF_LEVEL) -> Tu
     scores = np.array(
         [gradient_energy(crop(psf_image(sample, dz + centre, dof, case.optics), case.roi)) for dz in dzs]
     )
+    return sharp_band(dzs, scores, level)
+
+
+def sharp_band(zs: np.ndarray, scores: np.ndarray, level: float = DOF_LEVEL) -> Tuple[float, float]:
+    """The Z interval around the highest score where ``scores >= level * max``.
+
+    ``zs`` ascending; the band edges are linearly interpolated at the threshold crossings
+    (the grid ends when the band reaches them).
+    """
+    zs = np.asarray(zs, dtype=np.float64)
+    scores = np.asarray(scores, dtype=np.float64)
     peak = int(np.argmax(scores))
     threshold = level * scores[peak]
     lo, hi = peak, peak
     while lo > 0 and scores[lo - 1] >= threshold:
         lo -= 1
-    while hi < len(dzs) - 1 and scores[hi + 1] >= threshold:
+    while hi < len(zs) - 1 and scores[hi + 1] >= threshold:
         hi += 1
 
     def cross(a: int, b: int) -> float:
         """Z where the score crosses the threshold between grid points a (in) and b (out)."""
         sa, sb = scores[a], scores[b]
-        return dzs[a] + (dzs[b] - dzs[a]) * (sa - threshold) / max(sa - sb, 1e-300)
+        return zs[a] + (zs[b] - zs[a]) * (sa - threshold) / max(sa - sb, 1e-300)
 
-    z_lo = cross(lo, lo - 1) if lo > 0 else dzs[0]
-    z_hi = cross(hi, hi + 1) if hi < len(dzs) - 1 else dzs[-1]
+    z_lo = cross(lo, lo - 1) if lo > 0 else zs[0]
+    z_hi = cross(hi, hi + 1) if hi < len(zs) - 1 else zs[-1]
     return float(z_lo), float(z_hi)
 
 

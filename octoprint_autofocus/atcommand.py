@@ -7,15 +7,19 @@ Syntax: ``@AUTOFOCUS [KEY=VALUE ...] [HOME]``, keys case-insensitive:
 - ``METRIC=<name>``: the focus measure;
 - ``HOME`` or ``HOME=1``: after a passed run, set Z to the reference (``G92``).
 
+``@AUTOFOCUS MAP ROWS=.. COLS=.. [X0= Y0= X1= Y1=] [LIFT=]`` measures a focus map instead
+(see :func:`.map_settings.parse_map_words`).
+
 The limits are always intersected with the configured safety limits.
 """
 
 from dataclasses import dataclass
-from typing import Dict
+from typing import Dict, Optional
 
 from flask_babel import gettext
 
-from .settings import RunRequest, SettingsError, check_request, parse_metric, parse_number
+from .map_settings import MapRequest, parse_map_words
+from .settings import RANGE_BOUNDS, Z_BOUND, RunRequest, SettingsError, check_request, parse_decimal, parse_metric
 
 __all__ = ["COMMAND", "AtCommand", "parse_parameters"]
 
@@ -25,10 +29,12 @@ _FLAGS = {"1": True, "TRUE": True, "YES": True, "0": False, "FALSE": False, "NO"
 
 @dataclass(frozen=True)
 class AtCommand:
-    """A parsed ``@AUTOFOCUS`` line: the run overrides and whether to home afterwards."""
+    """A parsed ``@AUTOFOCUS`` line: the run overrides and whether to home afterwards, or a
+    focus map (``map``)."""
 
     request: RunRequest
     home: bool = False
+    map: Optional[MapRequest] = None
 
 
 def _split(parameters: str) -> Dict[str, str]:
@@ -47,6 +53,8 @@ def _split(parameters: str) -> Dict[str, str]:
 def parse_parameters(parameters: str) -> AtCommand:
     """Parse the text after ``@AUTOFOCUS``; SettingsError names the bad key."""
     pairs = _split(parameters or "")
+    if "MAP" in pairs:
+        return AtCommand(request=RunRequest(), map=parse_map_words(pairs))
     known = {"RANGE", "ZMIN", "ZMAX", "METRIC", "HOME"}
     unknown = sorted(set(pairs) - known)
     if unknown:
@@ -61,9 +69,10 @@ def parse_parameters(parameters: str) -> AtCommand:
     if home is not None and home != "" and home.upper() not in _FLAGS:
         raise SettingsError("HOME", gettext("must be 1 or 0, got %(value)r") % {"value": home})
     request = RunRequest(
-        range=parse_number("RANGE", pairs["RANGE"], positive=True) if "RANGE" in pairs else None,
-        z_min=parse_number("ZMIN", pairs["ZMIN"]) if "ZMIN" in pairs else None,
-        z_max=parse_number("ZMAX", pairs["ZMAX"]) if "ZMAX" in pairs else None,
+        range=parse_decimal("RANGE", pairs["RANGE"], low=RANGE_BOUNDS[0], high=RANGE_BOUNDS[1])
+        if "RANGE" in pairs else None,
+        z_min=parse_decimal("ZMIN", pairs["ZMIN"], low=-Z_BOUND, high=Z_BOUND) if "ZMIN" in pairs else None,
+        z_max=parse_decimal("ZMAX", pairs["ZMAX"], low=-Z_BOUND, high=Z_BOUND) if "ZMAX" in pairs else None,
         metric=parse_metric("METRIC", pairs["METRIC"].lower()) if "METRIC" in pairs else None,
     )
     check_request(request, {"range": "RANGE", "z_min": "ZMIN", "z_max": "ZMAX"})

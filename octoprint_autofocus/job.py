@@ -6,28 +6,42 @@ focus search, send the "after" G-code, then (by kind) store the reference or set
 ``G92``, and keep, push and announce the record. A job hold taken
 for ``@AUTOFOCUS`` in a print is released in ``finally`` on every path; a failed run
 inside a print pauses it first when ``on_failure`` says so.
+
+Every line goes out through the run's stage (:class:`.printer_stage.PrinterStage`), which
+checks it against the safety limits and sends nothing once the run is cancelled. The
+"after" G-code is sent only when the search ended by itself (focused or failed, the stage
+back where it started); after a cancel (button, API, print cancelled or paused,
+disconnect, printer error), a Z stage error or a crash nothing more is sent, and the
+printer stays where it stopped.
 """
 
 import logging
 import math
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Protocol, Tuple
 
 from flask_babel import gettext
 
 from .focus import FocusError, FocusResult, autofocus
-from .focus.errors import CameraError, Cancelled
+from .fields import z_text
+from .focus.errors import CameraError, Cancelled, MoveRefused
+from .gcode_safety import split_lines
+from .redact import redact_url
 from .camera import roi_pixels
 from .records import RecordStore, new_run_id
-from .settings import RunConfig, RunRequest, SettingsError, run_window, safety_limits
+from .settings import RunConfig, RunRequest, SettingsError, describe, run_window, safety_limits
 
-__all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "KINDS", "THREAD_NAME"]
+__all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "NeedsConfirmation", "KINDS", "THREAD_NAME",
+           "NO_AFTER_GCODE", "json_safe"]
 
 THREAD_NAME = "octoprint.plugins.autofocus.run"
+STATUS_KEYS = ("run_id", "kind", "phase", "start_z", "window")
+"""What ``status()`` tells about the current run (besides its samples)."""
 KINDS = ("focus", "reference", "home")
-TAGS = frozenset({"plugin:autofocus"})
+NO_AFTER_GCODE = ("cancelled", "stage_error")
+"""Search outcomes after which the "after" G-code is not sent (nothing more is)."""
 G92_TOLERANCE = 0.01
 """mm: how far the Z reported after ``G92`` may be from the reference (firmware rounding)."""
 
@@ -40,18 +54,30 @@ class NotReady(RuntimeError):
     """The printer is not connected or not operational."""
 
 
+class NeedsConfirmation(FocusError):
+    """Homing by focus would shift Z by more than ``max_correction`` without the user's say."""
+
+    reason = "needs_confirmation"
+
+    def __init__(self, message: str, correction: float) -> None:
+        super().__init__(message)
+        self.correction = correction
+
+
 @dataclass(frozen=True)
 class RunPlan:
     """What to run: ``kind`` (one of KINDS), the settings snapshot and the overrides.
 
     ``in_job`` marks ``@AUTOFOCUS`` from a printing job: the job is held during the run
-    and a failure pauses it unless ``config.on_failure`` is ``"continue"``.
+    and a failure pauses it unless ``config.on_failure`` is ``"continue"``. ``confirmed``
+    (homing) means the user accepted a correction larger than ``config.max_correction``.
     """
 
     kind: str
     config: RunConfig
     request: RunRequest = RunRequest()
     in_job: bool = False
+    confirmed: bool = False
 
 
 class Printer(Protocol):
@@ -75,6 +101,10 @@ class Stage(Protocol):
 
     def position(self) -> float: ...
 
+    def send(self, lines: List[str]) -> None: ...
+
+    def set_position(self, z: float) -> float: ...
+
     def feed_line(self, line: str) -> None: ...
 
     def note_sending(self, command: str, tags: Any = None) -> None: ...
@@ -89,22 +119,42 @@ def _push_type(result: FocusResult) -> str:
     return "aborted" if result.reason == "cancelled" else "failed"
 
 
-def _json_safe(value: Any) -> Any:
+def json_safe(value: Any) -> Any:
     """``value`` with NaN and infinities replaced by None (strict JSON has no NaN)."""
     if isinstance(value, float) and not math.isfinite(value):
         return None
     if isinstance(value, dict):
-        return {key: _json_safe(item) for key, item in value.items()}
+        return {key: json_safe(item) for key, item in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_json_safe(item) for item in value]
+        return [json_safe(item) for item in value]
     return value
 
 
-def _gcode_lines(text: str) -> List[str]:
-    return [line.strip() for line in text.splitlines() if line.strip()]
+PRIVATE_SETTINGS = ("before_gcode", "after_gcode")
+"""Settings left out of run records (anyone with STATUS may download a record)."""
+
+
+def record_settings(config: RunConfig) -> Dict[str, Any]:
+    """The settings a record keeps: camera URLs redacted, custom G-code left out."""
+    settings = {key: value for key, value in asdict(config).items() if key not in PRIVATE_SETTINGS}
+    for key in ("stream_url", "snapshot_url"):
+        settings[key] = redact_url(settings[key]) if settings[key] else ""
+    return settings
+
+
+def _check_within(z: float, floor: float, ceiling: float) -> None:
+    """MoveRefused, in words for people, for a target outside the limits."""
+    if z > ceiling:
+        raise MoveRefused(gettext("Z %(z)s is above the highest Z (%(limit)s); nothing moved.")
+                          % {"z": z_text(z), "limit": z_text(ceiling)})
+    if not z >= floor:
+        raise MoveRefused(gettext("Z %(z)s is below the lowest Z (%(limit)s); nothing moved.")
+                          % {"z": z_text(z), "limit": z_text(floor)})
 
 
 def _reason_for(exc: BaseException) -> str:
+    if isinstance(exc, NeedsConfirmation):
+        return exc.reason
     if isinstance(exc, Cancelled):
         return "cancelled"
     if isinstance(exc, CameraError):
@@ -164,28 +214,48 @@ class FocusJob:
         """
         if plan.kind not in KINDS:
             raise ValueError("unknown run kind %r" % plan.kind)
-        self._acquire(plan.in_job)
-        held = False
+        run_id, cancel = self.claim(plan.kind, plan.in_job)
+        try:
+            self.spawn(self._work, plan, run_id, cancel)
+        except BaseException:
+            self.release(plan.in_job)
+            raise
+        return run_id
+
+    def claim(self, kind: str, in_job: bool = False) -> Tuple[str, threading.Event]:
+        """Reserve the one run slot for a run of ``kind`` (caller's thread); return its id and
+        cancel event. Busy/NotReady as :meth:`start`; with ``in_job`` the job hold is taken.
+
+        For runs of other modules (the focus map): they share the slot, :meth:`cancel`,
+        :meth:`use_stage` and the line routing with focus runs. Every claim ends with
+        :meth:`release`, on every path.
+        """
+        self._acquire(in_job)
         try:
             run_id = new_run_id()
             with self._state_lock:
                 self._cancel = threading.Event()
-                self._run = {"run_id": run_id, "kind": plan.kind, "samples": [], "phase": "starting",
-                             "in_job": plan.in_job}
-            if plan.in_job:
+                self._run = {"run_id": run_id, "kind": kind, "samples": [], "phase": "starting",
+                             "in_job": in_job}
+                cancel = self._cancel
+            if in_job:
                 self._printer.set_job_on_hold(True)
-                held = True
-            self._thread = threading.Thread(
-                target=self._work, args=(plan, run_id, self._cancel), name=THREAD_NAME, daemon=True
-            )
-            self._thread.start()
         except BaseException:
-            try:
-                self._release_hold(held)
-            finally:
-                self._clear_run()
+            self._clear_run()
             raise
-        return run_id
+        return run_id, cancel
+
+    def release(self, in_job: bool) -> None:
+        """End a claimed run: release the job hold (``in_job``), forget the run, free the slot."""
+        try:
+            self._release_hold(in_job)
+        finally:
+            self._clear_run()
+
+    def spawn(self, work: Callable[..., None], *args: Any) -> None:
+        """Run ``work(*args)`` for a claimed run on the worker thread (:meth:`wait` joins it)."""
+        self._thread = threading.Thread(target=work, args=args, name=THREAD_NAME, daemon=True)
+        self._thread.start()
 
     def jog(self, config: RunConfig, dz: float) -> float:
         """Move Z by ``dz`` within the limits, wait for it, return the new Z (caller's thread).
@@ -193,12 +263,22 @@ class FocusJob:
         Busy while a run is going, NotReady without a printer; MoveRefused (nothing moves)
         for a target outside the limits.
         """
+        return self._move(config, lambda z: z + dz)
+
+    def move(self, config: RunConfig, z: float) -> float:
+        """Move Z to ``z`` within the limits (e.g. a failed run's best Z); as :meth:`jog`,
+        but a target outside the limits is refused before the printer is asked anything."""
+        _check_within(z, *safety_limits(config, self._wiring.volume()))
+        return self._move(config, lambda _: z)
+
+    def _move(self, config: RunConfig, target_from: Callable[[float], float]) -> float:
         self._acquire()
         try:
             with self._state_lock:
                 self._cancel = threading.Event()
-            stage = self._use_stage(config, self._cancel)
-            target = stage.position() + dz
+            stage = self.use_stage(config, self._cancel)
+            target = target_from(stage.position())
+            _check_within(target, *safety_limits(config, self._wiring.volume()))
             stage.move_to(target)
             return target
         finally:
@@ -243,15 +323,26 @@ class FocusJob:
             self._running.release()
             raise NotReady(gettext("A print is running; put @AUTOFOCUS in its G-code to focus during a print."))
 
-    def _use_stage(self, config: RunConfig, cancel: threading.Event) -> Stage:
-        """Build the stage for the safety limits (settings and printer volume) and route lines to it."""
+    def use_stage(self, config: RunConfig, cancel: threading.Event,
+                  make: Optional[Callable[[RunConfig, float, float, threading.Event], Stage]] = None) -> Stage:
+        """Build the stage for the safety limits (settings and printer volume) and route lines
+        to it (``make`` instead of the wiring's ``make_stage``, e.g. a stage that moves X/Y too);
+        :meth:`cancel` aborts it."""
         floor, ceiling = safety_limits(config, self._wiring.volume())
-        stage = self._wiring.make_stage(config, floor, ceiling, cancel)
+        stage = (make or self._wiring.make_stage)(config, floor, ceiling, cancel)
         with self._state_lock:
             self._stage = stage
         if cancel.is_set():
             stage.abort(gettext("cancelled"))
         return stage
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no run or jog holds the slot (any thread, e.g. a jog's request); True
+        when it is free, False after ``timeout`` seconds."""
+        if not self._running.acquire(timeout=timeout):
+            return False
+        self._running.release()
+        return True
 
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait for the current run (if any) to end; True when none is going any more."""
@@ -274,9 +365,10 @@ class FocusJob:
             stage.note_sending(command, tags)
 
     def status(self) -> Dict[str, Any]:
-        """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase} or None}``."""
+        """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase, start_z, window}
+        or None}`` (``start_z`` and ``window`` are None until the run has worked them out)."""
         with self._state_lock:
-            run = None if self._run is None else {key: self._run[key] for key in ("run_id", "kind", "phase")}
+            run = None if self._run is None else {key: self._run.get(key) for key in STATUS_KEYS}
             if run is not None:
                 run["samples"] = list(self._run["samples"])
         return {"state": "running" if run else "idle", "run": run}
@@ -290,37 +382,38 @@ class FocusJob:
 
     def _work(self, plan: RunPlan, run_id: str, cancel: threading.Event) -> None:
         started = time.time()
-        correction = None
+        details: Dict[str, Any] = {"correction": None}
         result = FocusResult(ok=False, z=float("nan"), reason="stage_error")
         try:
             self._wiring.push("state", self.status())
             self._wiring.fire("focus_started", {"run_id": run_id, "kind": plan.kind})
             self._logger.info("Autofocus %s run %s started", plan.kind, run_id)
-            result, correction = self._focus(plan, cancel)
+            result, details = self._focus(plan, cancel)
             if result.reason == "cancelled":
-                result.message = self._cancel_reason()
+                result.message = self.cancel_reason()
         except (FocusError, SettingsError) as exc:
             reason = _reason_for(exc)
-            result = self._failure(reason, self._cancel_reason() if reason == "cancelled" else str(exc))
+            said = describe(exc) if isinstance(exc, SettingsError) else str(exc)
+            result = self._failure(reason, self.cancel_reason() if reason == "cancelled" else said)
         except Exception as exc:
             self._logger.exception("Autofocus run %s crashed", run_id)
             result = self._failure("stage_error", gettext("internal error: %(error)s") % {"error": exc})
         finally:
             try:
                 if plan.in_job and not result.ok and result.reason != "cancelled" and plan.config.on_failure == "pause":
-                    self._printer.pause_print()
+                    self.pause_print()
             finally:
                 try:
                     self._release_hold(plan.in_job)
                 finally:
                     try:
-                        record = self._report(plan, run_id, started, result, correction)
+                        record = self._report(plan, run_id, started, result, details)
                     finally:
                         self._clear_run()
                     self._wiring.push(_push_type(result), {"record": record})
                     self._wiring.push("state", self.status())
 
-    def _cancel_reason(self) -> str:
+    def cancel_reason(self) -> str:
         """Why the current run was cancelled (a sentence for people)."""
         with self._state_lock:
             return (self._run or {}).get("cancel_reason") or gettext("cancelled")
@@ -332,48 +425,80 @@ class FocusJob:
         z = float("nan") if start_z is None else start_z
         return FocusResult(ok=False, z=z, reason=reason, message=message, start_z=z, final_z=z)
 
-    def _focus(self, plan: RunPlan, cancel: threading.Event) -> Tuple[FocusResult, Optional[float]]:
+    def _focus(self, plan: RunPlan, cancel: threading.Event) -> Tuple[FocusResult, Dict[str, Any]]:
         config, request = plan.config, plan.request
-        stage = self._use_stage(config, cancel)
+        stage = self.use_stage(config, cancel)
         z0 = stage.position()
         with self._state_lock:
             self._run["start_z"] = z0
         (z_min, z_max), limits = run_window(config, z0, request, self._wiring.volume())
+        self._announce_window(z_min, z_max)
         with self._wiring.open_camera(config) as camera:
             first = camera.frame()  # a broken camera fails here, before anything moves
             roi = request.roi if request.roi is not None else config.roi
-            self._send(config.before_gcode)
-            try:
-                result = self._search(
-                    stage, camera, z_min, z_max,
-                    roi=roi_pixels(roi, first),
-                    metric=request.metric or config.metric,
-                    coarse_points=config.coarse_points, tolerance=config.tolerance,
-                    overscan=config.overscan, approach=config.approach, settle=config.settle,
-                    frames_per_position=config.frames_per_position, cancel=cancel,
-                    on_sample=self._on_sample, limits=limits, max_extension=config.max_extension,
-                )
-            finally:
-                self._send(config.after_gcode)
-        correction = None
+            stage.send(split_lines(config.before_gcode))
+            result = self._search(
+                stage, camera, z_min, z_max,
+                roi=roi_pixels(roi, first),
+                metric=request.metric or config.metric,
+                coarse_points=config.coarse_points, tolerance=config.tolerance,
+                overscan=config.overscan, approach=config.approach, settle=config.settle,
+                frames_per_position=config.frames_per_position, cancel=cancel,
+                on_sample=self._on_sample, limits=limits, max_extension=config.max_extension,
+            )
+            if result.reason not in NO_AFTER_GCODE and not cancel.is_set():
+                self.send_after(stage, config)
+        details: Dict[str, Any] = {"correction": None}
         if result.ok and plan.kind == "reference":
             self._wiring.store_reference(result.z)
         if result.ok and plan.kind == "home":
-            correction = self._home(stage, config, result.z)
-        return result, correction
+            try:
+                details["correction"] = self._home(stage, plan, result.z)
+            except FocusError as exc:
+                result = replace(result, ok=False, reason=_reason_for(exc), message=str(exc))
+                if isinstance(exc, NeedsConfirmation):
+                    details["proposed_correction"] = exc.correction
+        return result, details
 
-    def _home(self, stage: Stage, config: RunConfig, focused_z: float) -> float:
-        """Rename the focused Z to the reference with G92; return the correction (new - old)."""
+    def _announce_window(self, z_min: float, z_max: float) -> None:
+        """Tell the tab where the search starts (it shades the window while the run goes)."""
+        with self._state_lock:
+            self._run["window"] = [z_min, z_max]
+        self._wiring.push("state", self.status())
+
+    def send_after(self, stage: Stage, config: RunConfig) -> None:
+        """The "after" G-code; a refused line is reported, the run's result stands."""
+        try:
+            stage.send(split_lines(config.after_gcode))
+        except MoveRefused as exc:
+            message = gettext("The G-code after the run was not sent: %(error)s") % {"error": exc}
+            self._logger.warning(message)
+            self._wiring.push("error", {"message": message})
+
+    def _home(self, stage: Stage, plan: RunPlan, focused_z: float) -> float:
+        """Rename the focused Z to the reference with G92; return the correction (new - old).
+
+        NeedsConfirmation (nothing sent) when the correction exceeds ``max_correction``
+        and the plan is not ``confirmed``.
+        """
+        config = plan.config
         if config.reference_z is None:
             raise SettingsError("reference_z", gettext("no reference Z is set; calibrate it first"))
-        self._printer.commands(["G92 Z%.3f" % config.reference_z], tags=TAGS)
-        reported = stage.position()
+        correction = config.reference_z - focused_z
+        if abs(correction) > config.max_correction and not plan.confirmed:
+            raise NeedsConfirmation(
+                gettext("Z was not changed: homing would shift it by %(correction).3f mm, more than the"
+                        " %(limit).3f mm allowed without confirmation.")
+                % {"correction": correction, "limit": config.max_correction},
+                correction,
+            )
+        reported = stage.set_position(config.reference_z)
         if abs(reported - config.reference_z) > G92_TOLERANCE:
             raise FocusError(
                 gettext("after G92 the printer reports Z%(z).3f instead of Z%(ref).3f")
                 % {"z": reported, "ref": config.reference_z}
             )
-        return config.reference_z - focused_z
+        return correction
 
     def _on_sample(self, z: float, score: float, phase: str) -> None:
         with self._state_lock:
@@ -384,10 +509,9 @@ class FocusJob:
             run_id = self._run["run_id"]
         self._wiring.push("progress", {"run_id": run_id, "z": float(z), "score": float(score), "phase": phase})
 
-    def _send(self, gcode: str) -> None:
-        lines = _gcode_lines(gcode)
-        if lines and self._printer.is_operational():
-            self._printer.commands(lines, tags=TAGS)
+    def pause_print(self) -> None:
+        """Pause the printing job (a failed run inside a print, ``on_failure: "pause"``)."""
+        self._printer.pause_print()
 
     def _release_hold(self, held: bool) -> None:
         if not held:
@@ -405,15 +529,16 @@ class FocusJob:
         self._running.release()
 
     def _report(self, plan: RunPlan, run_id: str, started: float, result: FocusResult,
-                correction: Optional[float]) -> Dict[str, Any]:
+                details: Dict[str, Any]) -> Dict[str, Any]:
         """Keep the record, log and fire the event; return the record."""
-        record = _json_safe({
+        correction = details.get("correction")
+        record = json_safe({
             **result.to_dict(),
             "run_id": run_id,
             "kind": plan.kind,
             "started": started,
-            "correction": correction,
-            "settings": asdict(plan.config),
+            **details,
+            "settings": record_settings(plan.config),
         })
         try:
             self._records.save(record)

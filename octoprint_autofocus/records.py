@@ -6,7 +6,7 @@ import re
 import secrets
 import threading
 import time
-from typing import Any, Dict, List, Optional
+from typing import Any, Collection, Dict, List, Optional
 
 __all__ = ["RecordStore", "new_run_id", "summary"]
 
@@ -59,10 +59,13 @@ class RecordStore:
         except (OSError, ValueError):
             return None
 
-    def last(self) -> Optional[Dict[str, Any]]:
-        """The newest record, or None."""
-        ids = self._ids()
-        return self.load(ids[-1]) if ids else None
+    def last(self, kinds: Optional[Collection[str]] = None) -> Optional[Dict[str, Any]]:
+        """The newest record (of one of ``kinds``, when given), or None."""
+        for run_id in reversed(self._ids()):
+            record = self.load(run_id)
+            if record is not None and (kinds is None or record.get("kind") in kinds):
+                return record
+        return None
 
     def history(self) -> List[Dict[str, Any]]:
         """Summaries of the kept records, newest first."""

@@ -33,13 +33,18 @@ DISABLED_PLUGINS = [
 
 @dataclass
 class User:
-    """A user to create in the basedir; ``apikey`` is written into users.yaml when set."""
+    """A user to create in the basedir; ``apikey`` is written into users.yaml when set.
+
+    With ``permissions`` (permission keys, e.g. ``["STATUS", "CONTROL"]``) the user is in no
+    group and has exactly those permissions.
+    """
 
     name: str
     password: str
     admin: bool = False
     groups: List[str] = field(default_factory=list)
     apikey: Optional[str] = None
+    permissions: Optional[List[str]] = None
 
 
 def free_port() -> int:
@@ -94,12 +99,16 @@ def add_users(basedir: Path, users: List[User]) -> None:
         for group in user.groups:
             cmd += ["--group", group]
         subprocess.run(cmd, check=True, capture_output=True)
-    keyed = {u.name: u.apikey for u in users if u.apikey}
-    if keyed:
+    edited = [u for u in users if u.apikey or u.permissions is not None]
+    if edited:
         path = basedir / "users.yaml"
         data = yaml.safe_load(path.read_text()) or {}
-        for name, key in keyed.items():
-            data[name]["apikey"] = key
+        for user in edited:
+            if user.apikey:
+                data[user.name]["apikey"] = user.apikey
+            if user.permissions is not None:
+                data[user.name]["groups"] = []
+                data[user.name]["permissions"] = list(user.permissions)
         path.write_text(yaml.safe_dump(data))
 
 

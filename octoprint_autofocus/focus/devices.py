@@ -36,3 +36,15 @@ class FrameSource(Protocol):
     """
 
     def frame(self) -> Frame: ...
+
+
+@runtime_checkable
+class XYStage(Protocol):
+    """The axes that move the camera over the sample, in millimetres (for focus maps).
+
+    ``move_xy(x, y)`` is an absolute move that returns only once the motion has finished
+    and been confirmed; it raises :class:`~.errors.MoveRefused` for a target outside its
+    own limits (it never clips) and :class:`~.errors.StageError` on failure.
+    """
+
+    def move_xy(self, x: float, y: float) -> None: ...

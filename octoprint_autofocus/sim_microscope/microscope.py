@@ -1,5 +1,9 @@
 """The simulated microscope: the simulator's scene, blurred by where the tracked Z is now.
 
+The scene is tiled over the bed and moves with the head's X/Y; the in-focus Z follows a
+focal surface over X/Y (flat, tilted or warped, :mod:`..simulator.focal_surface`), so a
+focus map has a real surface to find.
+
 Frames (and the scene itself) are made only when someone asks (a snapshot, or a connected
 stream client), so an idle OctoPrint on a Raspberry Pi spends nothing on it; ``renders``
 counts the frames.
@@ -13,6 +17,8 @@ from typing import Any, Mapping, Optional, Tuple
 import numpy as np
 
 from ..simulator import SCENES, render
+from ..simulator.focal_surface import FocalSurface
+from ..simulator.map_rig import view_at
 from .ztracker import ZTracker
 
 __all__ = ["SimConfig", "SimMicroscope"]
@@ -26,6 +32,10 @@ class SimConfig:
     the sensor noise sigma (fraction of full scale), ``fps`` the stream's frame rate,
     ``latency`` (s) how old a frame is when it is delivered, ``backlash`` (mm) the Z dead
     band, ``scene``/``seed`` pick the simulator scene, ``size`` is (width, height) in px.
+    ``surface`` (one of ``SURFACES``) shapes the in-focus Z over the ``bed`` (x_min,
+    x_max, y_min, y_max; the printer's): ``focal_z`` at the level part or the bed's centre,
+    ``surface_height`` mm of tilt or bump; ``bare_spot`` None or (x, y, radius) mm: a spot
+    without texture.
     """
 
     focal_z: float = 4.0
@@ -38,6 +48,10 @@ class SimConfig:
     seed: int = 1
     size: Tuple[int, int] = (640, 480)
     jpeg_quality: int = 85
+    surface: str = "flat"
+    surface_height: float = 0.3
+    bare_spot: Optional[Tuple[float, float, float]] = None
+    bed: Tuple[float, float, float, float] = (0.0, 200.0, 0.0, 200.0)
 
     def __post_init__(self) -> None:
         if self.dof <= 0 or self.fps <= 0:
@@ -49,6 +63,12 @@ class SimConfig:
         width, height = self.size
         if width < 8 or height < 8:
             raise ValueError(f"size must be at least 8x8 px, got {self.size!r}")
+        self.focal_surface()  # checks surface, bed and bare_spot
+
+    def focal_surface(self) -> FocalSurface:
+        """The in-focus Z over the bed that these settings describe."""
+        return FocalSurface(self.surface, self.focal_z, self.surface_height, tuple(self.bed),
+                            None if self.bare_spot is None else tuple(self.bare_spot))
 
     @classmethod
     def from_settings(cls, values: Mapping[str, Any]) -> "SimConfig":
@@ -57,9 +77,12 @@ class SimConfig:
         kwargs = {key: value for key, value in values.items() if key in names and value is not None}
         if "size" in kwargs:
             kwargs["size"] = (int(kwargs["size"][0]), int(kwargs["size"][1]))
-        for key in ("focal_z", "dof", "noise", "fps", "latency", "backlash"):
+        for key in ("focal_z", "dof", "noise", "fps", "latency", "backlash", "surface_height"):
             if key in kwargs:
                 kwargs[key] = float(kwargs[key])
+        for key in ("bare_spot", "bed"):
+            if key in kwargs:
+                kwargs[key] = tuple(float(v) for v in kwargs[key])
         for key in ("seed", "jpeg_quality"):
             if key in kwargs:
                 kwargs[key] = int(kwargs[key])
@@ -83,6 +106,8 @@ class SimMicroscope:
         self._last: Optional[Tuple[float, bytes]] = None
         self._config = config if config is not None else SimConfig()
         self._scene: Optional[np.ndarray] = None  # made on the first capture
+        self._bare: Optional[np.ndarray] = None
+        self._surface = self._config.focal_surface()
         self._rng = np.random.default_rng(self._config.seed)
         self.tracker.backlash = self._config.backlash
 
@@ -99,6 +124,7 @@ class SimMicroscope:
                 self._scene = None
                 self._rng = np.random.default_rng(config.seed)
             self._config = config
+            self._surface = config.focal_surface()
             self._last = None
             self.tracker.backlash = config.backlash
 
@@ -111,10 +137,13 @@ class SimMicroscope:
             config = self.config
             if self._scene is None:
                 self._scene = SCENES[config.scene](config.seed, tuple(config.size))
-            z = self.tracker.z_at(now - config.latency)
+                self._bare = np.full(self._scene.shape, float(self._scene.mean()), np.float32)
+            seen = now - config.latency
+            x, y = self.tracker.xy_at(seen)
+            view = self._bare if self._surface.is_bare(x, y) else view_at(self._scene, x, y)
             jpeg = render(
-                self._scene,
-                z - config.focal_z,
+                view,
+                self.tracker.z_at(seen) - self._surface.z_at(x, y),
                 config.dof,
                 self._rng,
                 noise=config.noise,

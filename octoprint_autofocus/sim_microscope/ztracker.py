@@ -1,4 +1,5 @@
-"""Follow the printer's Z from the G-code OctoPrint sends, including the time each move takes.
+"""Follow the printer's head (Z, and X/Y for the focal surface) from the G-code OctoPrint
+sends, including the time each move takes.
 
 The model, fed one sent line at a time (:meth:`ZTracker.on_sent`):
 
@@ -16,7 +17,10 @@ The model, fed one sent line at a time (:meth:`ZTracker.on_sent`):
   ``G28`` (all axes, or with ``Z``) sends the optics to the physical zero at the end of the
   queue, at once, and clears the G92 offset.
 - :meth:`ZTracker.z_at` answers the *physical* Z of the optics at a time, interpolated
-  linearly inside a move, so a frame captured mid-move shows an in-between Z.
+  linearly inside a move, so a frame captured mid-move shows an in-between Z;
+  :meth:`ZTracker.xy_at` the physical X/Y the same way (``G92 X/Y`` rename positions,
+  ``G28`` homes X/Y to 0), so the simulated microscope knows which part of a focal
+  surface lies under the camera.
 - Backlash is a dead band of width ``backlash`` (the simulator's model): the optics stay put
   while ``command - backlash <= optics <= command``, so moving up they lag ``backlash``
   behind the command and moving down they follow it exactly.
@@ -30,7 +34,7 @@ import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from typing import Callable, Deque, Dict, Optional, Set
+from typing import Callable, Deque, Dict, Optional, Set, Tuple
 
 __all__ = ["ZTracker"]
 
@@ -45,19 +49,28 @@ HISTORY_S = 10.0
 
 @dataclass(frozen=True)
 class _Segment:
-    """One move of the commanded Z (physical mm) over ``[start, end]``; ``optics`` at start."""
+    """One move of the commanded Z (physical mm) over ``[start, end]``; ``optics`` at start;
+    ``xy_from``/``xy_to`` the physical X/Y at its ends."""
 
     start: float
     end: float
     z_from: float
     z_to: float
     optics: float
+    xy_from: Tuple[float, float] = (0.0, 0.0)
+    xy_to: Tuple[float, float] = (0.0, 0.0)
+
+    def fraction_at(self, t: float) -> float:
+        if t >= self.end or self.end <= self.start:
+            return 1.0
+        return max(t - self.start, 0.0) / (self.end - self.start)
 
     def commanded_at(self, t: float) -> float:
-        if t >= self.end or self.end <= self.start:
-            return self.z_to
-        fraction = max(t - self.start, 0.0) / (self.end - self.start)
-        return self.z_from + (self.z_to - self.z_from) * fraction
+        return self.z_from + (self.z_to - self.z_from) * self.fraction_at(t)
+
+    def xy_at(self, t: float) -> Tuple[float, float]:
+        f = self.fraction_at(t)
+        return tuple(a + (b - a) * f for a, b in zip(self.xy_from, self.xy_to))
 
 
 def _parse_words(line: str) -> Dict[str, float]:
@@ -106,7 +119,8 @@ class ZTracker:
             self._unit = 1.0
             self._feedrate = self._default_feedrate
             self._offset = 0.0  # logical (G92) coordinate minus physical
-            self._xy = {"X": 0.0, "Y": 0.0}
+            self._xy = {"X": 0.0, "Y": 0.0}  # physical
+            self._xy_offset = {"X": 0.0, "Y": 0.0}  # logical minus physical
             self._segments: Deque[_Segment] = deque([_Segment(now, now, float(z), float(z), float(z))])
 
     # ~~ feeding
@@ -144,7 +158,8 @@ class ZTracker:
             self._feedrate = words["F"] * self._unit
         last = self._segments[-1]
         targets = {}
-        current = {"X": self._xy["X"], "Y": self._xy["Y"], "Z": last.z_to + self._offset}
+        current = {axis: self._xy[axis] + self._xy_offset[axis] for axis in ("X", "Y")}
+        current["Z"] = last.z_to + self._offset
         for axis in _AXES:
             if axis in words:
                 value = words[axis] * self._unit
@@ -156,44 +171,62 @@ class ZTracker:
             deltas = [max(delta, 0.0) for delta in deltas]
         distance = max(abs(delta) for delta in deltas)
         duration = self.time_factor * distance / (self._feedrate / 60.0)
-        self._xy.update({axis: targets[axis] for axis in ("X", "Y") if axis in targets})
+        xy_from = (self._xy["X"], self._xy["Y"])
+        self._xy.update({axis: targets[axis] - self._xy_offset[axis] for axis in ("X", "Y") if axis in targets})
         z_to = targets.get("Z", current["Z"]) - self._offset
-        self._append(last.z_to, z_to, duration)
+        self._append(last.z_to, z_to, duration, xy_from)
 
     def _set_position(self, words: Dict[str, float]) -> None:
-        self._xy.update({axis: words[axis] * self._unit for axis in ("X", "Y") if axis in words})
+        bare = not any(axis in words for axis in ("X", "Y", "Z", "E"))
+        for axis in ("X", "Y"):
+            if axis in words or bare:
+                self._xy_offset[axis] = words.get(axis, 0.0) * self._unit - self._xy[axis]
         if "Z" in words or not any(axis in words for axis in ("X", "Y", "E")):
             self._offset = words.get("Z", 0.0) * self._unit - self._segments[-1].z_to
 
     def _home(self, axes: Set[str]) -> None:
         homes_all = not axes
+        xy_from = (self._xy["X"], self._xy["Y"])
         for axis in ("X", "Y"):
             if homes_all or axis in axes:
                 self._xy[axis] = 0.0
+                self._xy_offset[axis] = 0.0
         if homes_all or "Z" in axes:
             self._offset = 0.0
-            self._append(0.0, 0.0, 0.0)
+            self._append(0.0, 0.0, 0.0, xy_from)
+        else:
+            z = self._segments[-1].z_to
+            self._append(z, z, 0.0, xy_from)
 
-    def _append(self, z_from: float, z_to: float, duration: float) -> None:
+    def _append(self, z_from: float, z_to: float, duration: float, xy_from: Tuple[float, float]) -> None:
         now = self.clock()
         last = self._segments[-1]
         start = max(now, last.end)
         optics = _play(last.optics, last.z_to, self.backlash)
-        self._segments.append(_Segment(start, start + duration, z_from, z_to, optics))
+        xy_to = (self._xy["X"], self._xy["Y"])
+        self._segments.append(_Segment(start, start + duration, z_from, z_to, optics, xy_from, xy_to))
         while len(self._segments) > 1 and self._segments[1].end < now - HISTORY_S:
             self._segments.popleft()
 
     # ~~ reading
 
-    def z_at(self, t: float) -> float:
-        """Physical Z of the optics (mm) at clock time ``t``."""
+    def _segment_at(self, t: float) -> _Segment:
         with self._lock:
             segment = self._segments[0]
             for candidate in self._segments:
                 if candidate.start > t:
                     break
                 segment = candidate
+        return segment
+
+    def z_at(self, t: float) -> float:
+        """Physical Z of the optics (mm) at clock time ``t``."""
+        segment = self._segment_at(t)
         return _play(segment.optics, segment.commanded_at(t), self.backlash)
+
+    def xy_at(self, t: float) -> Tuple[float, float]:
+        """Physical X and Y of the head (mm) at clock time ``t``."""
+        return self._segment_at(t).xy_at(t)
 
     def z_now(self) -> float:
         """Physical Z of the optics (mm) now."""

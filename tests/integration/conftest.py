@@ -8,15 +8,18 @@ permission, both with API keys. ``Client`` wraps the REST calls the tests make.
 import re
 import time
 from pathlib import Path
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 import pytest
 import requests
 
+from octoprint_autofocus.settings import DEFAULTS
 from tools.octoserver import OctoPrintServer, User, add_users, write_config
 
 ADMIN_KEY = "autofocus-integration-admin-key"
 VIEWER_KEY = "autofocus-integration-viewer-key"
+GUARDED_PERMISSIONS = ("PLUGIN_AUTOFOCUS_RUN", "CONTROL", "STATUS")
+"""The permissions the plugin's API checks; a user lacking each one (and nothing else) exists."""
 FOCAL_Z = 4.0
 DOF = 0.1
 
@@ -33,8 +36,15 @@ PLUGIN_SETTINGS = {
     "latency": 0.05,
     "camera_timeout": 5.0,
     "simulator": {"enabled": True, "focal_z": FOCAL_Z, "dof": DOF, "noise": 0.01, "fps": 20.0,
-                  "latency": 0.02, "size": [320, 240], "scene": "pcb"},
+                  "latency": 0.02, "size": [320, 240], "scene": "pcb", "surface": "flat", "surface_height": 0.3,
+                  "bare_spot": None},
+    "map": {"rows": 5, "cols": 5, "margin": 10.0, "lift": 1.0, "travel_z": None, "xy_feedrate": 3000.0,
+            "xy_template": "G0 X{x:.3f} Y{y:.3f} F{feedrate}", "max_failed": 0.25},
 }
+
+RESTORED_SETTINGS = {**DEFAULTS, **PLUGIN_SETTINGS,
+                     "simulator": {**DEFAULTS["simulator"], **PLUGIN_SETTINGS["simulator"]}}
+"""Every setting as a test starts with it (the idle fixture puts them back)."""
 
 _POSITION = re.compile(r"Recv: ok X:\S+ Y:\S+ Z:([-\d.]+)")
 
@@ -91,8 +101,18 @@ class Client:
 
     def settings(self, **values: Any) -> None:
         """Save plugin settings through OctoPrint's settings API."""
-        reply = self.post("/api/settings", {"plugins": {"autofocus": values}})
+        reply = self.save_settings(values)
         reply.raise_for_status()
+
+    def save_settings(self, values: Any) -> requests.Response:
+        """POST ``{"plugins": {"autofocus": values}}`` to OctoPrint's settings API; the reply."""
+        return self.post("/api/settings", {"plugins": {"autofocus": values}})
+
+    def plugin_settings(self) -> Dict[str, Any]:
+        """The plugin's settings as OctoPrint's settings API shows them to this client."""
+        reply = self.get("/api/settings")
+        reply.raise_for_status()
+        return reply.json()["plugins"]["autofocus"]
 
     def gcode(self, *lines: str) -> None:
         reply = self.post("/api/printer/command", {"commands": list(lines)})
@@ -171,7 +191,7 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
 
 
 def start_server(tmp_path_factory: pytest.TempPathFactory, name: str,
-                 extra: Optional[Dict[str, Any]] = None) -> OctoPrintServer:
+                 extra: Optional[Dict[str, Any]] = None, users: Sequence[User] = ()) -> OctoPrintServer:
     basedir = tmp_path_factory.mktemp(name)
     config: Dict[str, Any] = {"plugins": {"autofocus": PLUGIN_SETTINGS}, "serial": {"log": True}}
     for key, value in (extra or {}).items():
@@ -180,15 +200,31 @@ def start_server(tmp_path_factory: pytest.TempPathFactory, name: str,
     add_users(basedir, [
         User("admin", "admin-password", admin=True, apikey=ADMIN_KEY),
         User("viewer", "viewer-password", groups=["readonly"], apikey=VIEWER_KEY),
+        *users,
     ])
     server = OctoPrintServer(basedir).start()
     server.wait_operational(ADMIN_KEY)
     return server
 
 
+def permission_key(lacking: Optional[str]) -> str:
+    """The API key of the user who has every GUARDED_PERMISSION but ``lacking`` (None: all)."""
+    return "autofocus-integration-without-%s-key" % (lacking or "nothing").lower()
+
+
+def permission_users() -> List[User]:
+    """A user for each guarded permission who lacks just that one, and one who has them all."""
+    return [
+        User("without-%s" % (lacking or "nothing").lower(), "password-%s" % lacking,
+             apikey=permission_key(lacking),
+             permissions=[name for name in GUARDED_PERMISSIONS if name != lacking])
+        for lacking in (*GUARDED_PERMISSIONS, None)
+    ]
+
+
 @pytest.fixture(scope="session")
 def server(tmp_path_factory):
-    server = start_server(tmp_path_factory, "octoprint")
+    server = start_server(tmp_path_factory, "octoprint", users=permission_users())
     yield server
     server.stop()
 
@@ -220,7 +256,7 @@ def idle(admin):
     yield admin
     admin.command("cancel")
     admin.wait_idle()
-    admin.settings(**PLUGIN_SETTINGS)
+    admin.settings(**RESTORED_SETTINGS)
 
 
 @pytest.fixture

@@ -1,6 +1,7 @@
 """Settings through OctoPrint: bad values are rejected whole, legacy settings are migrated."""
 
 import pytest
+import yaml
 
 from .conftest import ADMIN_KEY, PLUGIN_SETTINGS, Client, move_to, start_server
 
@@ -9,13 +10,49 @@ def plugin_settings(client):
     return client.get("/api/settings").json()["plugins"]["autofocus"]
 
 
-def test_bad_setting_is_rejected_and_the_old_values_are_kept(idle, server):
-    before = plugin_settings(idle)
-    idle.settings(feedrate=-5, search_range=0.7)
-    after = plugin_settings(idle)
-    assert after["feedrate"] == before["feedrate"] and after["search_range"] == before["search_range"]
+def config_yaml(server):
+    return (server.basedir / "config.yaml").read_text()
+
+
+def stored_sections(server):
+    """The parts of config.yaml a refused save could touch: the plugin's and appearance."""
+    config = yaml.safe_load(config_yaml(server)) or {}
+    return config.get("plugins", {}).get("autofocus"), config.get("appearance")
+
+
+@pytest.mark.parametrize(
+    "values, field",
+    [
+        ({"feedrate": -5, "search_range": 0.7}, "feedrate"),
+        ({"search_range": 0.7, "feedrate": "600"}, "feedrate"),
+        ({"search_range": 0.7, "metric": ["tenengrad"]}, "metric"),
+        ({"search_range": 0.7, "evil_key": "x"}, "evil_key"),
+        ({"search_range": 0.7, "simulator": {"evil_key": 1}}, "simulator.evil_key"),
+        ({"search_range": 0.7, "reference_z": 5000}, "reference_z"),
+        ({"search_range": 1e-320}, "search_range"),
+    ],
+)
+def test_bad_setting_is_a_400_naming_the_field_and_nothing_is_saved(idle, server, values, field):
+    before, stored = plugin_settings(idle), stored_sections(server)
+    reply = idle.save_settings(values)
+    assert reply.status_code == 400, reply.text
+    assert reply.json()["field"] == field and reply.json()["error"]
+    assert plugin_settings(idle) == before
+    assert stored_sections(server) == stored and "evil_key" not in config_yaml(server)
     log = (server.basedir / "logs" / "octoprint.log").read_text()
-    assert "feedrate: must be greater than 0" in log
+    assert "Refused a settings save: %s:" % field in log
+
+
+def test_a_refused_autofocus_save_saves_no_other_part_of_the_request(idle, server):
+    stored = stored_sections(server)
+    reply = idle.post("/api/settings", {"appearance": {"name": "renamed"},
+                                        "plugins": {"autofocus": {"feedrate": -1}}})
+    assert reply.status_code == 400
+    assert stored_sections(server) == stored
+
+
+def test_a_user_without_the_settings_permission_still_gets_403(viewer):
+    assert viewer.save_settings({"evil_key": 1}).status_code == 403
 
 
 def test_good_setting_applies_to_the_next_run_without_restart(idle, serial_log):

@@ -15,17 +15,18 @@ import threading
 from dataclasses import dataclass, field
 from typing import Any, Callable, FrozenSet, Iterator, List, Optional, Sequence, Tuple, Union
 
-VIRTUAL_PRINTER_M114 = "ok X:0.0 Y:0.0 Z:{z} E:0.0 Count: A:0 B:0 C:{counts}"
+VIRTUAL_PRINTER_M114 = "ok X:{x} Y:{y} Z:{z} E:0.0 Count: A:0 B:0 C:{counts}"
 """The position reply format of OctoPrint's bundled virtual printer."""
 
 _Z_WORD = re.compile(r"\bZ\s*([-+]?\d*\.?\d+)", re.IGNORECASE)
+_XY_WORD = re.compile(r"\b([XY])\s*([-+]?\d*\.?\d+)", re.IGNORECASE)
 _LINEAR_MOVE = re.compile(r"^G0*[01]\b", re.IGNORECASE)
 
 
 class FakePrinter:
     """A printer that answers queued G-code on its own thread.
 
-    It tracks Z for G0/G1 (absolute after ``G90``, relative after ``G91``) and ``G92 Z``,
+    It tracks Z (and X, Y) for G0/G1 (absolute after ``G90``, relative after ``G91``) and ``G92 Z``,
     answers ``ok`` to every line and a position line (``m114_format``) to ``M114``.
 
     Knobs for fault tests:
@@ -36,7 +37,8 @@ class FakePrinter:
       before the last move, as a position auto-report (``M154``) taken mid-move would.
 
     Records: ``sent`` holds ``(line, tags)`` in the order queued; ``holds`` the values
-    passed to ``set_job_on_hold``; ``pauses`` counts ``pause_print()`` calls.
+    passed to ``set_job_on_hold``; ``pauses`` counts ``pause_print()`` calls; ``job_calls``
+    has both in the order they came (``("hold", True)``, ``("pause", None)``, ...).
     """
 
     def __init__(
@@ -50,6 +52,8 @@ class FakePrinter:
         autoreport_in_m400: bool = False,
     ) -> None:
         self.z = z
+        self.x = 0.0
+        self.y = 0.0
         self.operational = operational
         self.answer_m114 = answer_m114
         self.z_error = z_error
@@ -60,6 +64,7 @@ class FakePrinter:
         self.sent: List[Tuple[str, FrozenSet[str]]] = []
         self.holds: List[bool] = []
         self.pauses = 0
+        self.job_calls: List[Tuple[str, Optional[bool]]] = []
         self.printing = False
         self._listeners: List[Callable[[str], None]] = []
         self._sending_listeners: List[Callable[[str, FrozenSet[str]], None]] = []
@@ -85,10 +90,12 @@ class FakePrinter:
 
     def set_job_on_hold(self, value: bool, blocking: bool = True) -> bool:
         self.holds.append(value)
+        self.job_calls.append(("hold", value))
         return True
 
     def pause_print(self) -> None:
         self.pauses += 1
+        self.job_calls.append(("pause", None))
 
     @contextlib.contextmanager
     def job_on_hold(self, blocking: bool = True) -> Iterator[None]:
@@ -157,6 +164,12 @@ class FakePrinter:
         elif word == "G91":
             self.relative = True
         elif _LINEAR_MOVE.match(line):
+            for axis, value in _XY_WORD.findall(line):
+                delta = float(value)
+                if axis.upper() == "X":
+                    self.x = self.x + delta if self.relative else delta
+                else:
+                    self.y = self.y + delta if self.relative else delta
             match = _Z_WORD.search(line)
             if match:
                 target = float(match.group(1))
@@ -167,9 +180,10 @@ class FakePrinter:
             if match:
                 self.z = float(match.group(1))
         elif word == "M400" and self.autoreport_in_m400:
-            self._send(self.m114_format.format(z=self._z_before_move, counts=0))
+            self._send(self.m114_format.format(x=self.x, y=self.y, z=self._z_before_move, counts=0))
         elif word == "M114" and self.answer_m114:
-            self._send(self.m114_format.format(z=round(self.z, 4), counts=int(self.z * 100)))
+            self._send(self.m114_format.format(x=round(self.x, 4), y=round(self.y, 4), z=round(self.z, 4),
+                                               counts=int(self.z * 100)))
             return
         self._send("ok")
 

@@ -49,3 +49,17 @@ def test_bad_parameter_raises_an_error_naming_the_key(text, key):
     with pytest.raises(SettingsError) as error:
         parse_parameters(text)
     assert error.value.field == key
+
+
+@pytest.mark.parametrize("value", ["1_000", "1e3", "inf", "nan", "0x10", "1,5", "1.5.2", "+-1"])
+def test_numbers_in_autofocus_lines_are_plain_decimals(value):
+    with pytest.raises(SettingsError) as error:
+        parse_parameters("RANGE=%s" % value)
+    assert error.value.field == "RANGE"
+
+
+def test_a_range_below_the_smallest_search_is_refused():
+    with pytest.raises(SettingsError) as error:
+        parse_parameters("RANGE=0.001")
+    assert error.value.field == "RANGE"
+    assert parse_parameters("RANGE=.5").request.range == 0.5

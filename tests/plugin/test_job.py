@@ -1,14 +1,17 @@
 """FocusJob with a fake printer, the real PrinterStage and scripted searches."""
 
 import contextlib
+import json
 import threading
 import time
+import types
 
 import numpy as np
 import pytest
 
 from octoprint_autofocus.focus import FocusResult
-from octoprint_autofocus.focus.errors import CameraError, Cancelled
+from octoprint_autofocus import job as job_module
+from octoprint_autofocus.focus.errors import CameraError, Cancelled, MoveRefused, StageError, StageTimeout
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
 from octoprint_autofocus.records import RecordStore
@@ -22,6 +25,7 @@ class FakeCamera:
         self.fail = fail
         self.opened = 0
         self.closed = 0
+        self.on_frame = None
 
     @contextlib.contextmanager
     def open(self, config):
@@ -34,6 +38,8 @@ class FakeCamera:
             self.closed += 1
 
     def frame(self):
+        if self.on_frame is not None:
+            self.on_frame()
         return np.zeros((480, 640), np.uint8)
 
 
@@ -62,7 +68,12 @@ def waits_for_cancel(started):
 
 
 class Rig:
-    """A FocusJob wired to fakes; ``pushes`` and ``events`` record what it announced."""
+    """A FocusJob wired to fakes; ``pushes`` and ``events`` record what it announced.
+
+    Set ``stage_gate`` (an Event) to make building the stage wait for it (``stage_requested``
+    is set meanwhile); ``stage_watches_cancel = False`` builds stages that ignore the cancel
+    event, so only ``abort`` can stop them.
+    """
 
     def __init__(self, tmp_path, search, settings=None, printer_z=5.0, camera_fails=False):
         self.printer = FakePrinter(z=printer_z)
@@ -72,11 +83,11 @@ class Rig:
         self.references = []
         self.records = RecordStore(str(tmp_path / "records"), keep=5)
         self.config = validate({"z_min": 1.0, "z_max": 9.0, **(settings or {})})
+        self.stage_gate = None
+        self.stage_requested = threading.Event()
+        self.stage_watches_cancel = True
         wiring = Wiring(
-            make_stage=lambda config, z_min, z_max, cancel: PrinterStage(
-                self.printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
-                move_template=config.move_template, timeout=2.0, cancel=cancel,
-            ),
+            make_stage=self._make_stage,
             open_camera=self.camera.open,
             volume=lambda: (0.0, 8.0),
             push=lambda kind, data: self.pushes.append((kind, data)),
@@ -85,6 +96,17 @@ class Rig:
         )
         self.job = FocusJob(self.printer, self.records, wiring, search=search)
         self.printer.add_listener(self.job.feed_line)
+        self.printer.add_sending_listener(self.job.note_sending)
+
+    def _make_stage(self, config, z_min, z_max, cancel):
+        self.stage_requested.set()
+        if self.stage_gate is not None:
+            assert self.stage_gate.wait(10)
+        return PrinterStage(
+            self.printer, z_min=z_min, z_max=z_max, feedrate=config.feedrate,
+            move_template=config.move_template, timeout=2.0,
+            cancel=cancel if self.stage_watches_cancel else None,
+        )
 
     def run(self, kind="focus", request=RunRequest(), in_job=False):
         run_id = self.job.start(RunPlan(kind=kind, config=self.config, request=request, in_job=in_job))
@@ -277,10 +299,90 @@ def test_reference_run_stores_the_focused_z_only_when_passed(rig_factory):
 
 
 def test_before_and_after_gcode_frame_the_search(rig_factory):
-    rig = rig_factory(focuses_at(4.0), settings={"before_gcode": "M355 S1", "after_gcode": "M355 S0\nM84"})
+    rig = rig_factory(focuses_at(4.0), settings={"before_gcode": "M355 S1", "after_gcode": "M355 S0\nM117 done"})
     rig.run()
     lines = rig.printer.sent_lines()
-    assert lines.index("M355 S1") < lines.index("G1 Z4.000 F600") < lines.index("M355 S0") < lines.index("M84")
+    assert lines.index("M355 S1") < lines.index("G1 Z4.000 F600") < lines.index("M355 S0") < lines.index("M117 done")
+
+
+LIGHTS = {"before_gcode": "M355 S1", "after_gcode": "M355 S0"}
+
+
+def test_after_gcode_follows_a_failed_search(rig_factory):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason="no_peak"), settings=LIGHTS)
+    rig.run()
+    assert rig.printer.sent_lines()[-1] == "M355 S0"
+
+
+@pytest.mark.parametrize("reason", ["cancelled", "stage_error"])
+def test_nothing_follows_a_cancelled_search_or_a_stage_error(rig_factory, reason):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason=reason), settings={**LIGHTS, "reference_z": 4.0})
+    rig.run(kind="home")
+    lines = rig.printer.sent_lines()
+    assert lines[-3:] == ["G1 Z4.000 F600", "M400", "M114"]  # the search's last move, then nothing
+    assert "M355 S0" not in lines and not any(line.startswith("G92") for line in lines)
+
+
+def cancels_at_the_end(rig_holder, ok=True):
+    """A search that focuses at 4.0 and is cancelled just as it returns."""
+
+    def search(stage, camera, z_min, z_max, *, on_sample, cancel, **options):
+        stage.move_to(4.0)
+        rig_holder[0].job.cancel("cancelled by the user")
+        return FocusResult(ok=ok, z=4.0, z_min=z_min, z_max=z_max)
+
+    return search
+
+
+def test_a_cancel_as_the_search_ends_sends_no_after_gcode_and_no_g92(rig_factory):
+    holder = []
+    holder.append(rig_factory(cancels_at_the_end(holder), settings={**LIGHTS, "reference_z": 4.1}))
+    run_id = holder[0].run(kind="home")
+    lines = holder[0].printer.sent_lines()
+    assert "M355 S0" not in lines and not any(line.startswith("G92") for line in lines)
+    assert holder[0].records.load(run_id)["reason"] == "cancelled"
+
+
+def test_a_cancel_before_the_before_gcode_sends_nothing(rig_factory):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started), settings=LIGHTS)
+    rig.camera.on_frame = lambda: rig.job.cancel("stop")  # cancelled while the first frame is taken
+    rig.run()
+    assert rig.printer.sent_lines() == ["M400", "M114"]  # only the starting position was read
+    assert not started.is_set()
+
+
+def test_after_gcode_refused_at_send_time_is_reported_and_the_result_stands(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"after_gcode": "G1 Z8.5"})  # the printer volume ends at 8
+    run_id = rig.run()
+    assert rig.records.load(run_id)["ok"] is True
+    assert "G1 Z8.5" not in rig.printer.sent_lines()
+    assert "G1 Z8.5" in rig.pushed("error")[0]["message"]
+
+
+def test_home_with_a_correction_beyond_the_limit_sends_no_g92_and_asks(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 7.5, "max_correction": 3.0})
+    run_id = rig.run(kind="home")
+    record = rig.records.load(run_id)
+    assert not any(line.startswith("G92") for line in rig.printer.sent_lines())
+    assert (record["ok"], record["reason"]) == (False, "needs_confirmation")
+    assert record["proposed_correction"] == pytest.approx(3.5) and record["correction"] is None
+    assert record["z"] == 4.0 and "3.500 mm" in record["message"]
+
+
+def test_home_with_a_confirmed_large_correction_sends_g92(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 7.5, "max_correction": 3.0})
+    run_id = rig.job.start(RunPlan(kind="home", config=rig.config, confirmed=True))
+    assert rig.job.wait(10)
+    assert "G92 Z7.500" in rig.printer.sent_lines()
+    assert rig.records.load(run_id)["correction"] == pytest.approx(3.5)
+
+
+def test_a_large_correction_in_a_job_pauses_it(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 7.5, "max_correction": 3.0})
+    rig.printer.printing = True
+    rig.run(kind="home", in_job=True)
+    assert rig.printer.pauses == 1 and rig.printer.holds == [True, False]
 
 
 def test_jog_moves_relative_within_limits(rig_factory):
@@ -296,8 +398,32 @@ def test_jog_beyond_the_limits_is_refused_and_nothing_moves(rig_factory):
     assert rig.printer.z == 5.0 and not rig.job.running
 
 
-def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory):
+def test_jog_beyond_the_limits_says_so_in_millimetres(rig_factory):
     rig = rig_factory(focuses_at(4.0))
+    with pytest.raises(MoveRefused) as error:
+        rig.job.jog(rig.config, -5.5)
+    assert str(error.value) == "Z -0.500 mm is below the lowest Z (1.000 mm); nothing moved."
+
+
+def test_move_goes_to_an_absolute_z_within_the_limits(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    assert rig.job.move(rig.config, 4.125) == pytest.approx(4.125)
+    assert rig.printer.z == pytest.approx(4.125) and not rig.job.running
+
+
+def test_move_outside_the_limits_is_refused_and_nothing_moves(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    with pytest.raises(MoveRefused) as error:
+        rig.job.move(rig.config, rig.config.z_max + 1)
+    assert "above the highest Z" in str(error.value)
+    assert rig.printer.z == 5.0 and not rig.job.running
+
+
+@pytest.mark.parametrize("watches_cancel, error", [(True, Cancelled), (False, StageError)],
+                         ids=["stage-watches-cancel", "stage-needs-abort"])
+def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel, error):
+    rig = rig_factory(focuses_at(4.0))
+    rig.stage_watches_cancel = watches_cancel
     rig.printer.answer_m114 = False
     errors = []
 
@@ -309,10 +435,11 @@ def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory):
 
     worker = threading.Thread(target=jog)
     worker.start()
-    assert poll_until(lambda: rig.job.running)
+    assert poll_until(lambda: rig.job.running and "M114" in rig.printer.sent_lines())
     assert rig.job.cancel("stop") is True
-    worker.join(5)
-    assert not worker.is_alive() and isinstance(errors[0], Cancelled)
+    worker.join(10)
+    assert not worker.is_alive() and isinstance(errors[0], error)
+    assert not isinstance(errors[0], StageTimeout)  # stopped by the cancel, not by the 2 s timeout
     assert not rig.job.running
 
 
@@ -323,3 +450,197 @@ def poll_until(condition, timeout=5.0):
             return False
         time.sleep(0.01)
     return True
+
+
+def test_a_record_keeps_no_credentials_tokens_or_custom_gcode(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={
+        "camera": "custom", "stream_url": "http://admin:hunter2@cam:8080/?action=stream&token=s3cret",
+        "snapshot_url": "http://admin:hunter2@cam:8080/?action=snapshot", "before_gcode": "M117 secret-lamp"})
+    record = rig.records.load(rig.run())
+    text = str(record)
+    assert "hunter2" not in text and "s3cret" not in text and "secret-lamp" not in text
+    assert record["settings"]["stream_url"] == "http://cam:8080/?action=stream"
+
+
+# ~~ the job hold: taken before start returns, released on every path, after the pause
+
+
+class _ThreadThatCannotStart(threading.Thread):
+    def start(self):
+        raise RuntimeError("can't start new thread")
+
+
+def test_job_hold_is_released_when_the_run_cannot_start(rig_factory, monkeypatch):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+    threads = types.SimpleNamespace(Thread=_ThreadThatCannotStart, Event=threading.Event)
+    monkeypatch.setattr(job_module, "threading", threads)
+    with pytest.raises(RuntimeError):
+        rig.job.start(RunPlan(kind="focus", config=rig.config, in_job=True))
+    assert rig.printer.holds == [True, False]
+    assert not rig.job.running and rig.job.status() == {"state": "idle", "run": None}
+    monkeypatch.undo()
+    rig.run(in_job=True)  # the "running" lock was given back
+    assert rig.printer.holds == [True, False, True, False]
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
+def test_job_hold_is_released_when_pausing_the_failed_job_raises(rig_factory):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason="no_peak"))
+    rig.printer.printing = True
+
+    def pause_refused():
+        rig.printer.job_calls.append(("pause", None))
+        raise RuntimeError("printer refused to pause")
+
+    rig.printer.pause_print = pause_refused
+    run_id = rig.run(in_job=True)
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+    assert rig.records.load(run_id)["reason"] == "no_peak"
+    assert rig.pushed("failed")[0]["record"]["run_id"] == run_id and not rig.job.running
+
+
+@pytest.mark.parametrize("kind", ["focus", "reference", "home"])
+def test_job_hold_is_released_after_a_passed_run_of_every_kind(rig_factory, kind):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
+    rig.printer.printing = True
+    run_id = rig.run(kind=kind, in_job=True)
+    assert rig.records.load(run_id)["ok"] is True
+    assert rig.printer.job_calls == [("hold", True), ("hold", False)]
+
+
+@pytest.mark.parametrize("search", [focuses_at(4.0, ok=False, reason="no_peak"), crashes], ids=["failed", "crashed"])
+def test_a_failed_run_pauses_the_job_before_releasing_the_hold(rig_factory, search):
+    rig = rig_factory(search)
+    rig.printer.printing = True
+    rig.run(in_job=True)
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+
+
+# ~~ cancel at every moment, and what the record says
+
+
+def test_cancel_without_a_run_or_jog_returns_false(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    assert rig.job.cancel("nothing to stop") is False
+    assert rig.records.load(rig.run())["ok"] is True  # the next run is not touched by it
+
+
+@pytest.mark.parametrize("watches_cancel", [True, False], ids=["stage-watches-cancel", "stage-needs-abort"])
+def test_cancel_while_the_stage_is_being_built_stops_the_run_before_anything_is_sent(rig_factory, watches_cancel):
+    rig = rig_factory(focuses_at(4.0))
+    rig.stage_watches_cancel = watches_cancel
+    rig.stage_gate = threading.Event()
+    run_id = rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert rig.stage_requested.wait(5)
+    assert rig.job.cancel("stop now") is True
+    rig.stage_gate.set()
+    assert rig.job.wait(5)
+    record = rig.records.load(run_id)
+    assert record["ok"] is False and record["message"] in ("stop now", "cancelled")
+    assert rig.printer.sent_lines() == []
+
+
+def test_a_search_that_reports_the_cancel_itself_gets_the_cancel_reason(rig_factory):
+    started = threading.Event()
+
+    def search(stage, camera, z_min, z_max, *, cancel, **options):
+        started.set()
+        cancel.wait(10)
+        return FocusResult(ok=False, z=4.5, reason="cancelled", message="the run was cancelled")
+
+    rig = rig_factory(search)
+    run_id = rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    rig.job.cancel("the printer disconnected")
+    assert rig.job.wait(5)
+    assert rig.records.load(run_id)["message"] == "the printer disconnected"
+
+
+@pytest.mark.parametrize("reason", ["", "camera_stalled", "no_peak", "verify_failed"])
+def test_a_search_that_was_not_cancelled_keeps_its_own_message(rig_factory, reason):
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=not reason, z=4.5, reason=reason, message="what the search said")
+
+    rig = rig_factory(search)
+    assert rig.records.load(rig.run())["message"] == "what the search said"
+
+
+def test_nan_in_a_result_is_null_in_the_record(rig_factory):
+    nan = float("nan")
+
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=False, z=nan, reason="no_peak", samples=[(4.0, nan)], verify_score=nan)
+
+    rig = rig_factory(search)
+    run_id = rig.run()
+    for record in (rig.records.load(run_id), rig.pushed("failed")[0]["record"]):
+        assert (record["z"], record["verify_score"], record["samples"]) == (None, None, [[4.0, None]])
+        json.dumps(record, allow_nan=False)  # strict JSON: raises on NaN
+
+
+@pytest.mark.parametrize("reference_z, max_correction, allowed", [
+    (7.5, 3.5, True),  # exactly the limit: no confirmation needed
+    (1.5, 2.5, True),  # a correction downwards, at the limit
+    (1.5, 2.4, False),  # downwards, beyond the limit
+])
+def test_home_without_confirmation_up_to_max_correction_either_way(rig_factory, reference_z, max_correction,
+                                                                     allowed):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": reference_z, "max_correction": max_correction})
+    record = rig.records.load(rig.run(kind="home"))
+    assert ("G92 Z%.3f" % reference_z in rig.printer.sent_lines()) is allowed
+    assert record["ok"] is allowed and record["reason"] == ("" if allowed else "needs_confirmation")
+
+
+def test_home_fails_when_the_printer_reports_another_z_after_g92(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
+    execute = rig.printer._execute
+
+    def sloppy_g92(line):  # firmware that applies G92 0.05 mm off
+        execute(line)
+        if line.startswith("G92"):
+            rig.printer.z += 0.05
+
+    rig.printer._execute = sloppy_g92
+    record = rig.records.load(rig.run(kind="home"))
+    assert record["ok"] is False and record["correction"] is None
+    assert "after G92 the printer reports Z3.550 instead of Z3.500" in record["message"]
+
+
+@pytest.mark.parametrize("detail", ["t = 1.2 < 2.6 at p = 0.005", ""])
+def test_a_failure_is_logged_with_its_detail(rig_factory, caplog, detail):
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=False, z=4.5, reason="no_peak", message="no clear peak", detail=detail)
+
+    rig = rig_factory(search)
+    with caplog.at_level("WARNING", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run()
+    expected = "Autofocus run %s failed (no_peak): no clear peak" % run_id + (" (%s)" % detail if detail else "")
+    assert expected in [entry.getMessage() for entry in caplog.records]
+
+
+@pytest.mark.parametrize("search, camera_fails, reason, words", [
+    (focuses_at(20.0), False, "stage_error", "refusing Z20.00"),
+    (focuses_at(4.0), True, "camera_error", "connection refused"),
+], ids=["stage_error", "camera_error"])
+def test_a_device_error_is_reported_with_its_own_message(rig_factory, search, camera_fails, reason, words):
+    rig = rig_factory(search, camera_fails=camera_fails)
+    record = rig.records.load(rig.run())
+    assert record["reason"] == reason and words in record["message"]
+
+
+@pytest.mark.parametrize("kind", ["focus", "home"])
+def test_only_a_reference_run_stores_the_reference(rig_factory, kind):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
+    assert rig.records.load(rig.run(kind=kind))["ok"] is True
+    assert rig.references == []
+
+
+def test_wait_idle_returns_once_the_slot_is_free_and_false_on_timeout(rig_factory):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started))
+    rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    assert rig.job.wait_idle(0.1) is False
+    threading.Timer(0.1, rig.job.cancel).start()
+    assert rig.job.wait_idle(5) is True and not rig.job.running

@@ -6,12 +6,7 @@ import time
 import pytest
 
 from octoprint_autofocus.focus.errors import Cancelled, MoveRefused, StageError, StageTimeout
-from octoprint_autofocus.printer_stage import (
-    PrinterStage,
-    parse_m114,
-    render_move,
-    validate_move_template,
-)
+from octoprint_autofocus.printer_stage import PrinterStage, parse_m114
 from tests.plugin.fakes import FakePrinter
 
 TAGS = frozenset({"plugin:autofocus"})
@@ -28,40 +23,11 @@ def make_stage(printer, **overrides):
     options.update(overrides)
     stage = PrinterStage(printer, **options)
     printer.add_listener(stage.feed_line)
-    if stage.track_sending:
-        printer.add_sending_listener(stage.note_sending)
+    printer.add_sending_listener(stage.note_sending)
     return stage
 
 
 # ~ templates
-
-
-def test_default_template_renders_z_with_three_decimals_and_the_feedrate():
-    assert render_move("G1 Z{z:.3f} F{feedrate}", 2.5, 300) == ["G1 Z2.500 F300"]
-
-
-def test_multiline_template_renders_one_command_per_line_without_blanks():
-    lines = render_move("M280 P0 S{z:.0f}\n\nG4 P200\n", 90.4, 100)
-    assert lines == ["M280 P0 S90", "G4 P200"]
-
-
-@pytest.mark.parametrize(
-    "template",
-    [
-        "G1 Z{height} F{feedrate}",
-        "G1 Z{z} F{speed}",
-        "G1 Z{} F{feedrate}",
-        "G1 Z{z:.3q}",
-        "G1 Z{z",
-        "G1 F{feedrate}",
-        "   ",
-        "G91\nG1 Z{z}",
-        "G92 Z0\nG1 Z{z}",
-    ],
-)
-def test_bad_or_relative_templates_are_rejected_with_value_error(template):
-    with pytest.raises(ValueError):
-        validate_move_template(template)
 
 
 def test_stage_with_bad_template_cannot_be_constructed(printer):
@@ -127,6 +93,15 @@ def test_move_outside_limits_is_refused_and_sends_nothing(printer, target):
     assert printer.sent == []
 
 
+@pytest.mark.parametrize("template", ["G1 Z{z:.3f} F{feedrate}", "M280 P0 S{z:.0f}"], ids=["z_move", "servo"])
+@pytest.mark.parametrize("target, limit", [(10.1, "ceiling"), (10.001, "ceiling"), (0.999, "floor"), (0.9, "floor")])
+def test_a_target_just_past_a_limit_is_refused_by_move_to_itself(printer, template, target, limit):
+    stage = make_stage(printer, move_template=template)
+    with pytest.raises(MoveRefused, match=r"refusing Z%.2f: \w+ %s" % (target, limit)):
+        stage.move_to(target)
+    assert printer.sent == []
+
+
 def test_refusal_message_names_target_and_limit(printer):
     stage = make_stage(printer)
     with pytest.raises(MoveRefused, match=r"refusing Z0\.40: below floor 1\.00"):
@@ -142,10 +117,61 @@ def test_moves_to_the_exact_limits_are_allowed(printer):
     assert printer.z == pytest.approx(10.0)
 
 
+def test_custom_gcode_is_sent_checked_with_g90_before_a_move(printer):
+    stage = make_stage(printer)
+    stage.send(["M42 P4 S255", "G1 Z9.5 F300"])
+    assert printer.sent_lines() == ["G90", "M42 P4 S255", "G1 Z9.5 F300"]
+    stage.send(["M117 done"])
+    assert printer.sent_lines()[-1] == "M117 done" and printer.sent_lines().count("G90") == 1
+
+
+@pytest.mark.parametrize("lines", [["M42 P4", "G1 Z50"], ["G28"], ["G 91", "G1 Z2"], ["G92 Z0"]])
+def test_custom_gcode_with_a_refused_line_sends_nothing(printer, lines):
+    stage = make_stage(printer)
+    with pytest.raises(MoveRefused):
+        stage.send(lines)
+    assert printer.sent == []
+
+
+def test_nothing_is_sent_once_cancelled_or_aborted(printer):
+    cancel = threading.Event()
+    stage = make_stage(printer, cancel=cancel)
+    cancel.set()
+    for send in (lambda: stage.send(["M117 after"]), lambda: stage.set_position(5.0), lambda: stage.move_to(5.0)):
+        with pytest.raises(Cancelled):
+            send()
+    other = make_stage(printer)
+    other.abort("the print was paused")
+    with pytest.raises(StageError, match="paused"):
+        other.send(["M117 after"])
+    assert printer.sent == []
+
+
+def test_set_position_sends_g92_inside_the_limits_and_returns_the_reported_z(printer):
+    stage = make_stage(printer)
+    assert stage.set_position(7.25) == pytest.approx(7.25)
+    assert printer.sent_lines() == ["G92 Z7.250", "M400", "M114"]
+
+
+@pytest.mark.parametrize("z", [10.001, 0.999, 5000.0, float("nan")])
+def test_set_position_outside_the_limits_sends_nothing(printer, z):
+    stage = make_stage(printer)
+    with pytest.raises(MoveRefused):
+        stage.set_position(z)
+    assert printer.sent == []
+
+
 def test_position_sends_m400_m114_and_returns_reported_z(printer):
     stage = make_stage(printer)
     assert stage.position() == pytest.approx(5.0)
     assert printer.sent_lines() == ["M400", "M114"]
+
+
+@pytest.mark.parametrize("template", ["G1 Z{z:%}", "G1 Z{z:.3f}\nG28", "G1 Z{z:>5000}", "G1 Z1{z:.3f}"])
+def test_stage_with_a_template_that_renders_unsafe_lines_cannot_be_constructed(printer, template):
+    with pytest.raises(ValueError):
+        make_stage(printer, move_template=template)
+    assert printer.sent == []
 
 
 def test_servo_template_skips_g90_and_the_z_check(printer):
@@ -161,11 +187,16 @@ def test_reported_z_off_target_raises_stage_error_with_numbers(printer):
         stage.move_to(3.0)
 
 
-def test_reported_z_within_tolerance_is_accepted(printer):
-    printer.z_error = 0.004
+@pytest.mark.parametrize("error", [0.009, -0.009, 0.011, -0.011])
+def test_reported_z_within_tolerance_is_accepted(printer, error):
+    printer.z_error = error
     stage = make_stage(printer, tolerance=0.01)
-    stage.move_to(3.0)
-    assert printer.z == pytest.approx(3.004)
+    if abs(error) < 0.01:
+        stage.move_to(3.0)  # accepted: returns after one move, no error
+    else:
+        with pytest.raises(StageError, match="tolerance 0.010 mm"):
+            stage.move_to(3.0)
+    assert printer.sent_lines() == ["G90", "G1 Z3.000 F600", "M400", "M114"]
 
 
 def test_unanswered_m114_raises_stage_timeout(printer):
@@ -235,10 +266,9 @@ def test_position_line_before_the_request_is_not_taken_as_the_answer(printer):
     assert stage.position() == pytest.approx(3.0)
 
 
-@pytest.mark.parametrize("track_sending", [False, True])
-def test_late_reply_to_a_timed_out_request_does_not_answer_the_next_one(printer, track_sending):
+def test_late_reply_to_a_timed_out_request_does_not_answer_the_next_one(printer):
     printer.answer_m114 = False
-    stage = make_stage(printer, timeout=0.1, feedrate=60000, track_sending=track_sending)
+    stage = make_stage(printer, timeout=0.1, feedrate=60000)
     with pytest.raises(StageTimeout):
         stage.move_to(3.0)
     printer.receive("X:0.00 Y:0.00 Z:2.50 E:0.00")  # the reply that came too late
@@ -247,16 +277,16 @@ def test_late_reply_to_a_timed_out_request_does_not_answer_the_next_one(printer,
     assert printer.z == pytest.approx(4.0)
 
 
-def test_with_sending_tracked_a_position_reported_during_m400_is_not_the_answer(printer):
+def test_a_position_reported_during_m400_is_not_the_answer(printer):
     printer.autoreport_in_m400 = True
-    stage = make_stage(printer, track_sending=True)
+    stage = make_stage(printer)
     for target in (3.0, 7.0, 2.0):
         stage.move_to(target)
     assert printer.z == pytest.approx(2.0)
 
 
-def test_with_sending_tracked_only_this_stages_m114_counts(printer):
-    stage = make_stage(printer, track_sending=True, timeout=0.3, feedrate=60000)
+def test_only_this_stages_m114_counts(printer):
+    stage = make_stage(printer, timeout=0.3, feedrate=60000)
     other = make_stage(printer)
     other.position()  # another stage's M114 and its reply do not answer ours
     printer.answer_m114 = False

@@ -188,6 +188,30 @@ def test_a_reset_starts_over_at_rest_in_absolute_millimetres():
     assert (final_z(tracker), tracker.position()) == (pytest.approx(3.0), pytest.approx(3.0))
 
 
+def test_xy_moves_are_followed_with_their_timing():
+    clock = FakeClock()
+    tracker = tracker_after(["G1 X10 Y20 F600"], clock)  # 20 mm at 10 mm/s: 2 s
+    assert tracker.xy_at(clock.now) == (pytest.approx(0.0), pytest.approx(0.0))
+    assert tracker.xy_at(clock.now + 1.0) == (pytest.approx(5.0), pytest.approx(10.0))
+    assert tracker.xy_at(clock.now + 2.0) == (pytest.approx(10.0), pytest.approx(20.0))
+    tracker.on_sent("G0 Y5")  # X stays
+    assert tracker.xy_at(clock.now + 1e6) == (pytest.approx(10.0), pytest.approx(5.0))
+    assert final_z(tracker) == pytest.approx(0.0)
+
+
+def test_xy_follows_relative_moves_g92_and_homing():
+    tracker = tracker_after(["G1 X10 Y10 F600", "G91", "G1 X5", "G90"])
+    assert tracker.xy_at(1e9) == (pytest.approx(15.0), pytest.approx(10.0))
+    tracker.on_sent("G92 X0")  # rename: the head stays at physical X15
+    tracker.on_sent("G1 X2")
+    assert tracker.xy_at(1e9) == (pytest.approx(17.0), pytest.approx(10.0))
+    tracker.on_sent("G28 X")
+    assert tracker.xy_at(1e9) == (pytest.approx(0.0), pytest.approx(10.0))
+    tracker.on_sent("G1 X3")
+    assert tracker.xy_at(1e9)[0] == pytest.approx(3.0)
+
+
+
 # ~~ SimMicroscope
 
 
@@ -252,6 +276,42 @@ def test_a_frame_shows_the_z_of_latency_seconds_ago():
     tracker.on_sent("G1 Z4.5 F600")
     clock.now += 1.0
     assert sharpness(lagging.snapshot()) > 2 * sharpness(microscope_at(4.5, focal_z=4.0).snapshot())
+
+
+def microscope_over(surface: str, x: float, y: float, z: float, **config) -> SimMicroscope:
+    """A microscope over a focal surface, its head settled at (x, y, z)."""
+    clock = FakeClock()
+    tracker = ZTracker(clock=clock, start_z=z)
+    tracker.on_sent("G0 X%s Y%s F100000" % (x, y))
+    clock.now += 10.0
+    settings = {"latency": 0.0, "size": (160, 120), "focal_z": 4.0, "surface": surface, **config}
+    return SimMicroscope(SimConfig(**settings), tracker)
+
+
+def test_the_focal_surface_follows_the_head():
+    # tilted by 0.3 mm corner to corner: at the back-right corner focus lies 0.15 mm higher
+    high = 4.15
+    at_corner = sharpness(microscope_over("tilted", 200, 200, high).snapshot())
+    at_centre = sharpness(microscope_over("tilted", 100, 100, high).snapshot())
+    assert at_corner > 2 * at_centre
+    assert sharpness(microscope_over("flat", 100, 100, 4.0).snapshot()) > 2 * at_centre
+
+
+def test_a_bare_spot_shows_no_texture():
+    spot = {"bare_spot": (50.0, 50.0, 5.0)}
+    assert sharpness(microscope_over("flat", 50, 50, 4.0, **spot).snapshot()) < 0.1 * sharpness(
+        microscope_over("flat", 60, 50, 4.0, **spot).snapshot())
+
+
+def test_surface_settings_become_a_config_and_bad_ones_are_refused():
+    config = SimConfig.from_settings({"surface": "warped", "surface_height": "0.2", "bare_spot": [1, 2, 3],
+                                      "bed": [0, 300, 0, 250]})
+    assert config.focal_surface().z_at(180, 100) == pytest.approx(4.2)
+    assert config.bare_spot == (1.0, 2.0, 3.0)
+    with pytest.raises(ValueError):
+        SimConfig(surface="wavy")
+    with pytest.raises(ValueError):
+        SimConfig(bare_spot=(1.0, 2.0, -1.0))
 
 
 def test_settings_with_extra_keys_and_lists_become_a_config():

@@ -20,8 +20,8 @@ def test_three_samples_of_a_lorentzian_give_its_peak_exactly():
 
 
 def test_three_rising_samples_put_the_vertex_beyond_the_rising_end():
-    vertex = vertex_of_three([1.0, 2.0, 3.0], [1.0, 2.0, 4.0])
-    assert vertex is None or vertex > 3.0
+    # 1/s = 1, 1/2, 1/4: the parabola through them has its minimum (the score's peak) at 3.5
+    assert vertex_of_three([1.0, 2.0, 3.0], [1.0, 2.0, 4.0]) == pytest.approx(3.5)
 
 
 def test_three_samples_with_a_dip_give_no_vertex():
@@ -69,10 +69,15 @@ def test_the_fitted_curve_passes_close_to_the_samples_it_was_fitted_to():
     assert np.max(np.abs(model - scores[used]) / scores[used]) < 0.1
 
 
-def test_a_curve_rising_to_the_end_has_no_fitted_peak_inside():
+def test_a_curve_without_a_maximum_has_no_fitted_peak():
     zs = np.linspace(0.0, 1.0, 6)
-    fit = fit_peak(zs, 1.0 + zs**3, floor=1.0)
-    assert fit is None or fit.z_peak > 1.0
+    assert fit_peak(zs, 1.0 + zs**3, floor=1.0) is None
+
+
+def test_a_curve_rising_to_the_end_has_its_fitted_peak_beyond_the_samples():
+    zs = np.linspace(0.0, 1.0, 6)
+    fit = fit_peak(zs, 8.0 / (1.0 + ((zs - 1.2) / 0.4) ** 2))  # a Lorentzian peaking at 1.2
+    assert fit is not None and fit.z_peak == pytest.approx(1.2)
 
 
 def test_only_the_samples_near_the_top_are_fitted_so_a_distant_bump_is_ignored():

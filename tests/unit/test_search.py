@@ -282,10 +282,12 @@ def test_settle_sleeps_after_every_arrival():
 
 
 def test_the_record_serialises_to_json_and_back():
-    _, _, result = run_fake()
-    text = json.dumps(result.to_dict())
+    _, _, result = run_fake(roi=(20, 15, 100, 80))
+    assert result.ok and result.fit is not None, result.message
+    text = json.dumps(result.to_dict(), allow_nan=False)
     again = FocusResult.from_dict(json.loads(text))
-    assert again.samples == result.samples and again.z == result.z and again.ok == result.ok
+    assert again == result  # every field, the fit and the ROI included
+    assert isinstance(again.samples[0], tuple) and isinstance(again.roi, tuple)
 
 
 @pytest.mark.parametrize("z_range, metric, options", [

@@ -1,0 +1,183 @@
+"""What a line the plugin sends may do: parsing any spelling, templates by what they render."""
+
+import time
+import tracemalloc
+
+import pytest
+
+from octoprint_autofocus.gcode_safety import (
+    GcodeRefused,
+    check_custom_gcode,
+    check_lines,
+    check_move_lines,
+    check_move_template,
+    parse_line,
+    refused_commands,
+    render_move_template,
+)
+
+LIMITS = (0.0, 20.0)
+
+
+@pytest.mark.parametrize(
+    "text, command",
+    [
+        ("G91", "G91"),
+        ("G091", "G91"),
+        ("g91", "G91"),
+        ("G 91", "G91"),
+        ("N1 G91", "G91"),
+        ("N12 G91*57", "G91"),
+        ("G91.0", "G91"),
+        ("G92.0 Z0", "G92"),
+        ("G92.1", "G92.1"),
+        ("G1Z5", "G1"),
+        ("  G01 Z5 ; comment G28", "G1"),
+        ("M117 Hello G28 Z100", "M117"),
+        ("SET_GCODE_OFFSET Z=1", "SET_GCODE_OFFSET"),
+        ("; only a comment", ""),
+        ("@pause", "@"),
+    ],
+)
+def test_a_line_is_read_like_firmware_reads_it(text, command):
+    assert parse_line(text).command == command
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["G1 Z5 G91", "G1 Z5 Z150", "G1 (Z100) Z5", "G1 Z1e2", "G1 Z5 %", "G1 Z 5 junk", "Z5", "1 G1 Z5", "G1 X"],
+)
+def test_a_line_that_could_be_read_two_ways_is_refused(text):
+    with pytest.raises(GcodeRefused):
+        parse_line(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["G91", "G091", "G 91", "N1 G91", "G20", "G92 Z0", "G92.0 Z0", "G92.1", "G28", "G28 Z", "G29", "G30",
+     "M211 S0", "M120", "M121", "M420 S1", "M206 Z1", "M290 Z0.1", "M84", "G61", "G27", "M600", "G10 L20 Z0",
+     "G54", "SET_GCODE_OFFSET Z=1", "SET_KINEMATIC_POSITION Z=0", "FORCE_MOVE STEPPER=stepper_z DISTANCE=5",
+     "$H", "$J=G91 Z1", "@AUTOFOCUS", "G38.2 Z-5"],
+)
+def test_homing_relative_coordinate_endstop_and_self_moving_commands_are_refused(text):
+    with pytest.raises(GcodeRefused):
+        check_lines([text], LIMITS)
+
+
+@pytest.mark.parametrize("text", ["G1 Z20.001", "G0 Z-0.001", "G1 Z150", "G2 Z30 I1 J1", "MY_MACRO Z=1", "M42 Z5"])
+def test_a_z_outside_the_limits_or_outside_a_move_is_refused(text):
+    with pytest.raises(GcodeRefused):
+        check_lines([text], LIMITS)
+
+
+def test_lines_inside_the_limits_pass():
+    lines = check_lines(["G1 Z20", "G0 Z0 F300", "M42 P4 S255", "G4 P100", "T0", "LIGHTS_ON", "M117 Z100"], LIMITS)
+    assert [line.command for line in lines] == ["G1", "G0", "M42", "G4", "T0", "LIGHTS_ON", "M117"]
+
+
+def test_set_position_allows_only_a_z_only_g92_inside_the_limits():
+    assert check_lines(["G92 Z10"], LIMITS, set_position=True)[0].word("Z") == 10.0
+    for text in ("G92 Z30", "G92 X0 Z10", "G92", "G28"):
+        with pytest.raises(GcodeRefused):
+            check_lines([text], LIMITS, set_position=True)
+
+
+def test_an_over_long_line_is_refused():
+    with pytest.raises(GcodeRefused):
+        check_lines(["M117 " + "x" * 100], LIMITS)
+
+
+def test_refused_commands_cover_every_group():
+    assert {"G28", "G29", "G91", "G92", "M211", "G61"} <= refused_commands()
+
+
+# ~ move templates
+
+
+@pytest.mark.parametrize(
+    "template",
+    ["G1 Z{z:.3f} F{feedrate}", "G0 Z{z:.4f} F{feedrate:.0f}", "M280 P0 S{z:.0f}",
+     "G1 Z{z:.3f} F{feedrate}\nG4 P200", "G90\nG1 Z{z:.3f}", "G1Z{z:.3f}"],
+)
+def test_sensible_templates_are_accepted(template):
+    check_move_template(template, 600, LIMITS)
+
+
+@pytest.mark.parametrize(
+    "template",
+    [
+        "G1 Z{z:%}",
+        "G1 Z1{z:.3f}",
+        "G1 Z-{z:.3f}",
+        "G1 Z{z:.3f}\nG1 Z150",
+        "G1 Z{z:.3f}\nG28",
+        "G1 Z{z:.3f}\nM211 S0",
+        "G1 Z{z:.3f}\nG92.0 Z0",
+        "G091\nG1 Z{z:.3f}",
+        "G 91\nG1 Z{z:.3f}",
+        "N1 G91\nG1 Z{z:.3f}",
+        "G1 Z{z:{feedrate}}",
+        "G1 Z{z:>5000}",
+        "G1 Z{z:999999999}",
+        "G1 Z{z:,.3f}",
+        "G1 Z{z:.9f}",
+        "G1 Z{z!r}",
+        "G1 Z{z.real}",
+        "G1 Z{z[0]}",
+        "G1 Z{z}",  # 1e-05 near 0
+        "G1 Z{z:.2f}",  # not the target
+        "G1 Z{z:.0f}",
+        "G1 Z{z:.3f} X10",
+        "G1 Z{z:.3f} E1",
+        "G1 F{feedrate}",
+        "G1 Z{z:.3f} F0",
+        "G1 Z{z:.3f}\nG4 S60",
+        "M42 P4 S{z:.0f}",
+        "G1 Z{z:.3f}\n" * 5,
+        "G1 Z{z:.3f} ;" + "x" * 200,
+        "G1 Z{z:.3f} {{",
+    ],
+)
+def test_unsafe_or_wrong_templates_are_refused_by_what_they_render(template):
+    with pytest.raises(GcodeRefused):
+        check_move_template(template, 600, LIMITS)
+
+
+def test_the_servo_template_does_not_count_as_a_z_move_and_the_default_does():
+    assert check_move_template("M280 P0 S{z:.0f}", 600, LIMITS) is False
+    assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, LIMITS) is True
+
+
+def test_a_huge_format_spec_is_refused_before_anything_is_rendered():
+    tracemalloc.start()
+    started = time.monotonic()
+    for template in ("G1 Z{z:999999999}", "G1 Z{z:.999999999f}", "G1 Z{z:>{feedrate}}"):
+        with pytest.raises(GcodeRefused):
+            render_move_template(template, 1.0, 600)
+    _, peak = tracemalloc.get_traced_memory()
+    tracemalloc.stop()
+    assert peak < 1_000_000 and time.monotonic() - started < 1.0
+
+
+def test_rendered_moves_must_reach_exactly_the_target():
+    check_move_lines(["G1 Z4.400 F600"], 4.4, LIMITS)
+    with pytest.raises(GcodeRefused):
+        check_move_lines(["G1 Z14.400 F600"], 4.4, LIMITS)
+
+
+# ~ custom G-code
+
+
+def test_custom_gcode_with_z_outside_the_limits_is_refused_and_names_the_line():
+    with pytest.raises(GcodeRefused, match="G1 Z50"):
+        check_custom_gcode("M42 P4 S255\nG1 Z50\n", LIMITS)
+
+
+def test_custom_gcode_may_switch_lights_and_move_within_the_limits():
+    lines = check_custom_gcode("M42 P4 S255\n\nG1 Z10 F600\nM117 focusing", LIMITS)
+    assert len(lines) == 3
+
+
+def test_custom_gcode_has_a_line_limit():
+    with pytest.raises(GcodeRefused):
+        check_custom_gcode("M117 x\n" * 51, LIMITS)
