@@ -272,7 +272,7 @@ class _Run:
         """
         z = self._refine()
         self._check_texture()
-        if checks.relative_contrast([s.score for s in self.samples]) < MIN_CONTRAST:
+        if self._faint():
             if not explored:
                 raise _Explore()
             raise _Failed("no_peak", self._faint_detail())
@@ -577,9 +577,23 @@ class _Run:
         a blurred bump (a side lobe of a periodic scene) rather than a sharp image."""
         return checks.relative_contrast([s.score for s in self.samples]) < EARLY_STOP_CONTRAST
 
+    def _fine_contrasts(self) -> List[float]:
+        """The relative contrast of the full- and the half-resolution scores (as many as exist)."""
+        levels = np.array([s.levels for s in self.samples])
+        return [checks.relative_contrast(levels[:, k]) for k in range(min(2, levels.shape[1]))]
+
+    def _faint(self) -> bool:
+        """Whether the full- or the half-resolution scores vary by less than ``MIN_CONTRAST``.
+
+        Focus changes an image at every scale up to its blur: a "peak" that the half
+        resolution does not see is pixel noise that varies (JPEG, exposure), not detail.
+        """
+        return min(self._fine_contrasts()) < MIN_CONTRAST
+
     def _faint_detail(self) -> str:
-        contrast = checks.relative_contrast([s.score for s in self.samples])
-        return f"full-resolution scores vary by {contrast:.1%} only (needs {MIN_CONTRAST:.0%})"
+        contrasts = ", ".join(f"{c:.1%}" for c in self._fine_contrasts())
+        return (f"full- and half-resolution scores vary by {contrasts} (needs {MIN_CONTRAST:.0%} "
+                f"at both)")
 
     def _explore(self) -> bool:
         """See all the run may search: the window's grid points not sampled yet, then steps
