@@ -14,6 +14,7 @@ the ``1 / s`` scale, which predicts a peak well even from the curve's tails), an
 the goodness of fit measured on the scores themselves.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
@@ -49,6 +50,21 @@ class PeakFit:
     floor: float
     params: Tuple[float, float, float]
     centre: float
+
+    def width_at(self, level: float) -> float:
+        """The full width (Z) over which the fitted curve stays above ``level`` (inf if it
+        never falls to it, 0 if its peak is below it)."""
+        c2, c1, c0 = self.params
+        y_peak = c0 - c1 * c1 / (4.0 * c2)
+        if self.model == "lorentzian":
+            if level <= 0:
+                return math.inf
+            excess = (1.0 / level - y_peak) / c2
+        else:
+            excess = (math.log(level) - y_peak) / c2 if level > 0 else -math.inf
+            if excess == -math.inf:
+                return math.inf
+        return 2.0 * math.sqrt(excess) if excess > 0 else 0.0
 
 
 def vertex_of_three(z: Sequence[float], s: Sequence[float]) -> Optional[float]:

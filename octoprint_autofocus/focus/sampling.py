@@ -128,6 +128,16 @@ class FrameScorer:
         noise = np.minimum(self.noise_energy * variances, self.floors)
         return noise + (raw - noise) * factor, texture
 
+    def noise_floor(self) -> float:
+        """The full-resolution score of the sensor noise alone, as estimated so far: the
+        floor a focus curve sinks to far from focus (0 for metrics without one, or before
+        any frame)."""
+        if self.floors is None:
+            return 0.0
+        if self.noise_variances is None:
+            return float(self.floors[0]) if self.noise_energy else 0.0
+        return float(min(self.noise_energy * self.noise_variances[0], self.floors[0]))
+
     def sample(self, z: float, frames: Sequence[FrameLike], phase: str) -> Sample:
         """Average the scores of ``frames`` taken at ``z`` into one :class:`Sample`."""
         scored = [self.score_frame(frame) for frame in frames]

@@ -62,6 +62,7 @@ The parts: the checks are pure functions in :mod:`.checks`, the noise statistics
 """
 
 import logging
+import math
 from typing import Any, List, Optional, Sequence, Tuple
 
 import numpy as np
@@ -75,7 +76,7 @@ from .fit import PeakFit, fit_peak
 from .messages import plain_message
 from .noise import relative_noise, repeat_noise
 from .options import DEFAULTS, Options, checked_limits, checked_range, checked_roi, parse_options
-from .plan import Motion, coarse_grid, derived_tolerance, propose
+from .plan import WIDTH_PER_TOLERANCE, Motion, coarse_grid, derived_tolerance, propose
 from .result import Fit, FocusResult, REASONS
 from .sampling import FrameScorer, Sample
 from .scoring import measure_for
@@ -94,6 +95,11 @@ EXTENSION_GROWTH = 2.0
 """Each further extension step on one side is this many times the previous one..."""
 EXTENSION_STEPS_MAX = 4.0
 """... up to this many coarse steps (the pyramid's coarsest level still sees a peak that far)."""
+SHARP_BAND = 0.8
+"""The tolerance is the half-width of the band where the fitted curve stays above this share
+of its height over the noise floor (the sharp band a person sees as in focus)."""
+TAILS_CONTRAST = 0.75
+"""A run has seen a focus curve's tails once its lowest score is this share below its best."""
 PIN_NEAR = 1.0
 """The fitted peak needs a neighbour on each side at least this many tolerances away..."""
 PIN_FAR = 2.5
@@ -246,15 +252,13 @@ class _Run:
         while True:
             try:
                 z = self._checked_peak(explored)
-                if not self._weak():
-                    return z
-                if explored:
+                if self._weak():
                     self._check_weak_ends()
-                    return z
-                explored = True
-                if not self._explore():
-                    self._check_weak_ends()
-                    return z
+                    if not explored:
+                        explored = True
+                        if self._explore():
+                            continue
+                return z
             except _Explore:
                 explored = True
                 if not self._explore():
@@ -290,8 +294,17 @@ class _Run:
             best = int(np.argmax(cs))
             drop = EARLY_STOP_DROP if best > 0 else EARLY_STOP_DROP_FIRST
             textured = self.samples[best].texture >= MIN_TEXTURE  # not a blurred side lobe
-            if best < len(cs) - 1 and cs[-1] < drop * cs[best] and textured and not self._weak():
+            if best < len(cs) - 1 and textured and not self._weak() and (
+                    cs[-1] < drop * cs[best] or self._fell_at_full_resolution()):
                 break
+
+    def _fell_at_full_resolution(self) -> bool:
+        """Whether the last sample's full-resolution score fell below half the best one's
+        height above the lowest, the best being an earlier sample (a narrow peak passed)."""
+        scores = np.array([s.score for s in self.samples])
+        best = int(np.argmax(scores))
+        half = scores.min() + EARLY_STOP_DROP * (scores[best] - scores.min())
+        return best < len(scores) - 1 and scores[-1] < half
 
     def _check_contrast(self) -> None:
         """Fail early on a curve without a peak (or a featureless ROI: nothing to peak)."""
@@ -596,19 +609,15 @@ class _Run:
                 f"at both)")
 
     def _explore(self) -> bool:
-        """See all the run may search: the window's grid points not sampled yet, then steps
-        past both ends up to the bounds. Whether any sample was taken.
+        """Sample the window's grid points an early stop left out; whether any was taken.
 
-        A careful person who found only a blurred bump looks everywhere they may before
-        calling it focus: the sharp peak may lie where an early stop did not look.
+        A careful person who found only a blurred bump, or nothing clear, looks at the
+        whole window before deciding: the sharp peak may lie where the sweep did not look.
         """
         taken = len(self.samples)
         for z in coarse_grid(*self.window, self.grid_points, self.motion.position):
             if min(abs(s.z - z) for s in self.samples) > 0.5 * self.step:
                 self._measure(z, "coarse")
-        for below in (True, False):
-            while self._extend(below):
-                pass
         return len(self.samples) > taken
 
     def _check_weak_ends(self) -> None:
@@ -681,20 +690,32 @@ class _Run:
     def _tolerance(self) -> float:
         """The ``tolerance`` option, or one derived from the peak's width (mm).
 
-        The width is the trusted fit's (:meth:`_fit_trusted`), at most the bracket of the
-        points below half height around the best one (:func:`.checks.half_height_bracket`)
-        on the full-resolution or the combined curve, whichever is narrower: a fit gone
-        wide, or full-resolution scores that are only noise far from a narrow peak, cannot
-        loosen it.
+        With a trusted fit (:meth:`_fit_trusted`) it is the half-width of the sharp band,
+        where the fitted curve stays above ``SHARP_BAND`` of its height over the curve's
+        floor. Once the run has seen the curve's tails (its scores fell by
+        ``TAILS_CONTRAST``) the floor is the lowest sample, and the tolerance is at most a
+        quarter of the bracket of the points below half height around the best one
+        (:func:`.checks.half_height_bracket`) on the full-resolution or the combined curve:
+        a fit gone wide, or full-resolution scores that are only noise far from a narrow
+        peak, cannot loosen it. A narrow window around the focus never sees the tails: its
+        lowest sample is no floor, so the noise floor serves
+        (:meth:`.sampling.FrameScorer.noise_floor`), and the top's shape, which such a
+        window measures best, sets the band.
         """
         if self.opts.tolerance is not None:
             return self.opts.tolerance
-        points = self._points()
-        width = min(checks.half_height_bracket(points.zs, points.scores),
-                    checks.half_height_bracket(points.zs, combined(points.levels)))
+        span = self.z_max - self.z_min
+        tails = checks.relative_contrast([s.score for s in self.samples]) >= TAILS_CONTRAST
+        width = math.inf
+        if tails or not self._fit_trusted():
+            points = self._points()
+            width = min(checks.half_height_bracket(points.zs, points.scores),
+                        checks.half_height_bracket(points.zs, combined(points.levels)))
         if self._fit_trusted():
-            width = min(width, self.fit.fwhm)
-        return derived_tolerance(width, self.z_max - self.z_min)
+            base = self.fit.floor if tails else min(self.scorer.noise_floor(), self.fit.floor)
+            band = self.fit.width_at(base + SHARP_BAND * (self.fit.height - base))
+            width = min(width, WIDTH_PER_TOLERANCE * 0.5 * band)
+        return derived_tolerance(width, span)
 
     def _fit_trusted(self) -> bool:
         """Whether the current fit has three points near its top and R^2 >= ``MIN_R2``."""
