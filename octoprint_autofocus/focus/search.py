@@ -396,6 +396,8 @@ class _Run:
             self._check_edge()
             if not rejected and self._converged():
                 z = self._peak_z()
+                if self._take_flanks(z):
+                    continue  # the fit takes the new flanks in before a frame is taken at z
                 sample = self._measure(z, "verify")
                 self.verify_score = sample.score
                 best_other = max(s.score for s in self.samples[:-1])
@@ -420,23 +422,42 @@ class _Run:
         tolerances away (within the bounds). Otherwise refinement goes on with the new
         samples. The stage ends at ``z``.
         """
-        tol = self._tolerance()
-        reaches: List[Optional[Tuple[float, float]]] = []
-        for side, bound in zip((-1.0, 1.0), self.bounds):
-            points = self._points()
-            span = points.spans[int(np.argmin(np.abs(points.zs - z)))]
-            end = min(z, span[0]) if side < 0 else max(z, span[1])
-            room = side * (bound - end)
-            if room <= 0:
-                reaches.append(None)  # a bound: the bracket check judges that side
-                continue
-            reach = (min(PIN_NEAR * tol, room), PIN_FAR * tol)
-            if not checks.pinned(points, z, [reach if s == side else None for s in (-1.0, 1.0)]):
-                self._measure(end + side * min(PIN_STEP * tol, room), "fine")
-            reaches.append(reach)
+        self._take_flanks(z)
         if self.motion.position != z:
             self.motion.arrive(z)
-        return checks.pinned(self._points(), z, reaches)
+        return checks.pinned(self._points(), z, self._pin_reaches(z))
+
+    def _take_flanks(self, z: float) -> bool:
+        """Take the flank samples :meth:`_pinned` lacks around ``z`` (the side approached
+        last first, so the final approach to ``z`` needs no overscan); whether any was."""
+        taken = len(self.samples)
+        reaches = self._pin_reaches(z)
+        for index in sorted((0, 1), key=lambda i: (-1, 1)[i] * self.motion.side):
+            reach, side = reaches[index], (-1.0, 1.0)[index]
+            if reach is None:
+                continue
+            points = self._points()
+            if not checks.pinned(points, z, [reach if i == index else None for i in (0, 1)]):
+                end = self._plateau_end(points, z, side)
+                room = side * (self.bounds[index] - end)
+                self._measure(end + side * min(PIN_STEP * self._tolerance(), room), "fine")
+        return len(self.samples) > taken
+
+    def _pin_reaches(self, z: float) -> List[Optional[Tuple[float, float]]]:
+        """Below and above ``z``: the distances in which a lower point pins it (None where a
+        bound leaves no room: the bracket check judges that side)."""
+        tol, points = self._tolerance(), self._points()
+        reaches: List[Optional[Tuple[float, float]]] = []
+        for side, bound in zip((-1.0, 1.0), self.bounds):
+            room = side * (bound - self._plateau_end(points, z, side))
+            reaches.append((min(PIN_NEAR * tol, room), PIN_FAR * tol) if room > 0 else None)
+        return reaches
+
+    @staticmethod
+    def _plateau_end(points: Points, z: float, side: float) -> float:
+        """The end (``side`` -1 lower, +1 upper) of the plateau of points holding ``z``."""
+        span = points.spans[int(np.argmin(np.abs(points.zs - z)))]
+        return min(z, span[0]) if side < 0 else max(z, span[1])
 
     def _converged(self) -> bool:
         """Whether the fitted peak can be trusted enough to go and confirm it: both levels
