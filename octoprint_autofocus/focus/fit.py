@@ -78,10 +78,14 @@ def vertex_of_three(z: Sequence[float], s: Sequence[float]) -> Optional[float]:
     ss = np.asarray(s, dtype=float)
     if ss.shape != (3,) or np.any(ss <= 0) or len(set(zs.tolist())) < 3:
         return None
-    c, b, _ = np.polyfit(zs, 1.0 / ss, 2)
+    centre = float(np.mean(zs))
+    (x1, x2, x3), (y1, y2, y3) = zs - centre, 1.0 / ss  # the exact parabola, centred
+    denominator = (x1 - x2) * (x1 - x3) * (x2 - x3)
+    c = (x3 * (y2 - y1) + x2 * (y1 - y3) + x1 * (y3 - y2)) / denominator
+    b = (x3 * x3 * (y1 - y2) + x2 * x2 * (y3 - y1) + x1 * x1 * (y2 - y3)) / denominator
     if not c > 0:
         return None
-    return float(-b / (2.0 * c))
+    return float(centre - b / (2.0 * c))
 
 
 def fit_peak(z: Sequence[float], s: Sequence[float], floor: float = 0.0) -> Optional[PeakFit]:
