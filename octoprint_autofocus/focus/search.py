@@ -106,6 +106,8 @@ PIN_FAR = 2.5
 """... and at most this many..."""
 PIN_STEP = 1.5
 """... else one is taken this many tolerances away."""
+MIN_OFF_PEAK = 3
+"""The noise test compares the peak with the points off it when there are this many."""
 MAX_FINE = 12
 REFINE_ROUNDS = 2
 """Rounds of refinement: one more when the samples taken to pin a peak down moved it."""
@@ -684,11 +686,19 @@ class _Run:
         return checks.stands_out(at_z, others, sigma, freedom)
 
     def _peak_and_others(self, z: float) -> Tuple[List[float], np.ndarray, Tuple[float, int]]:
-        """The scores at ``z``, the other points' scores (a replayed slice seen at several
-        Zs counts once) and the repeat noise."""
+        """The scores at ``z``, the other points' scores and the repeat noise.
+
+        A replayed slice seen at several Zs counts once. The others are the points off the
+        peak (beyond ``PIN_FAR`` tolerances) when there are at least ``MIN_OFF_PEAK``: a
+        refinement that sampled the top many times must not make the top its own
+        reference.
+        """
         points = self._points()
         spans = points.spans
-        others = points.scores[(spans[:, 0] > z) | (spans[:, 1] < z)]
+        apart = (spans[:, 0] > z) | (spans[:, 1] < z)
+        reach = PIN_FAR * self._tolerance()
+        off_peak = (spans[:, 0] > z + reach) | (spans[:, 1] < z - reach)
+        others = points.scores[off_peak if off_peak.sum() >= MIN_OFF_PEAK else apart]
         return self._scores_at(z), others, self._repeat_noise()
 
     def _scores_at(self, z: float) -> List[float]:
