@@ -17,7 +17,7 @@ from .checks import MIN_CONTRAST, MIN_TEXTURE, NOISE_SURE
 from .curve import Points, combined
 from .noise import relative_noise
 from .plan import coarse_grid
-from .run_state import AtEdge, RunState, SearchFailed
+from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
            "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK"]
@@ -207,8 +207,9 @@ class PeakVerdict(RunState):
 
     def _check_weak_ends(self) -> None:
         """For a weak best (:meth:`_weak`): fail at an end of the searched range where the
-        combined curve has not fallen below half its height (above the lowest point), or
-        still rises enough to reach the best beyond it (:func:`.checks.worth_extending`).
+        combined curve has not fallen into its tails (within ``1 - TAILS_CONTRAST`` of its
+        height above the lowest point), or still rises enough to reach the best beyond it
+        (:func:`.checks.worth_extending`).
 
         A sharp peak needs only a fall beyond the noise on each side (the bracket check);
         a blurred bump is trusted only where the sharpness clearly dies away on both sides
@@ -219,13 +220,13 @@ class PeakVerdict(RunState):
         cs = combined(points.levels)
         if len(cs) < 2:
             return
-        half = cs.min() + 0.5 * (cs.max() - cs.min())
+        tail = cs.min() + (1.0 - TAILS_CONTRAST) * (cs.max() - cs.min())
         reach = EXTENSION_STEPS_MAX * self.step
         for below, end, inner in ((True, 0, 1), (False, len(cs) - 1, len(cs) - 2)):
             dz = abs(points.zs[end] - points.zs[inner])
             rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
                                                         cs.max())
-            if rising or cs[end] > half:
+            if rising or cs[end] > tail:
                 raise AtEdge(below, f"the best image is blurred (full-resolution scores vary "
                                      f"by less than {EARLY_STOP_CONTRAST:.0%}) and the sharpness "
                                      f"has not died away towards Z{points.zs[end]:.4f}")
