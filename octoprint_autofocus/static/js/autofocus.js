@@ -55,6 +55,9 @@ $(function () {
                 stage_error: gettext(
                     "Check that the printer is connected and idle, the Z limits and the move G-code in the settings."
                 ),
+                needs_confirmation: gettext(
+                    "If the machine really is that far off (after a crash or a nozzle change), home anyway; otherwise check the reference Z."
+                ),
                 cancelled: ""
             },
             // What happened, in plain words (numbers from the record fill the placeholders).
@@ -71,6 +74,7 @@ $(function () {
                 camera_error: gettext("The camera did not deliver a picture."),
                 camera_stalled: gettext("The camera stopped sending new pictures."),
                 stage_error: gettext("Z did not move or did not confirm the move."),
+                needs_confirmation: gettext("Z was not changed: homing would shift it by %(correction)s, more than the %(limit)s allowed without asking."),
                 cancelled: gettext("The run was cancelled.")
             },
             kinds: {
@@ -93,6 +97,10 @@ $(function () {
 
     function formatMm(value) {
         return finite(value) ? Number(value).toFixed(3) + " mm" : "-";
+    }
+
+    function signedMm(value) {
+        return finite(value) ? (value > 0 ? "+" : "") + formatMm(value) : "-";
     }
 
     function formatScore(score) {
@@ -547,7 +555,9 @@ $(function () {
                     ? gettext("In focus")
                     : cancelled
                       ? gettext("Cancelled")
-                      : gettext("Not focused"),
+                      : reason === "needs_confirmation"
+                        ? gettext("Not homed")
+                        : gettext("Not focused"),
                 kind: self._texts.kinds[record.kind] || record.kind,
                 zLabel: record.ok ? gettext("Focused Z") : gettext("Z now"),
                 z: formatMm(record.ok ? record.z : record.final_z),
@@ -569,6 +579,10 @@ $(function () {
                     {range: wider.range}
                 ),
                 widerNote: wider.note,
+                homeAnyway: reason === "needs_confirmation" && finite(record.proposed_correction),
+                homeAnywayText: _.sprintf(gettext("Home anyway (shift Z by %(correction)s)"), {
+                    correction: signedMm(record.proposed_correction)
+                }),
                 downloadUrl: record.run_id
                     ? OctoPrint.plugins.autofocus.recordUrl(record.run_id)
                     : null,
@@ -613,6 +627,10 @@ $(function () {
 
         self.homeByFocus = function () {
             self._request(OctoPrint.plugins.autofocus.home());
+        };
+
+        self.homeAnyway = function () {
+            self._request(OctoPrint.plugins.autofocus.home(true));
         };
 
         self.jogUp = function () {
@@ -849,7 +867,8 @@ $(function () {
         self._explanation = function (record) {
             var reason = record.reason || "";
             var values = {z: formatMm(record.z), lo: formatMm(record.z_min), hi: formatMm(record.z_max),
-                          edge: formatMm(record.edge_z)};
+                          edge: formatMm(record.edge_z), correction: signedMm(record.proposed_correction),
+                          limit: formatMm((record.settings || {}).max_correction)};
             if (record.ok) return self._extensionText(record);
             if (reason === "cancelled") return capitalised(record.message) || self._texts.reasons.cancelled;
             var key = reason;
