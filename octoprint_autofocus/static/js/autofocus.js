@@ -29,7 +29,7 @@ $(function () {
             // What to try next, for every REASONS key of focus/result.py.
             advice: {
                 no_peak: gettext(
-                    "No clear sharpest position was found. Check that the camera sees a textured, well-lit surface, then search a wider range."
+                    "Check that the camera sees a textured, well-lit surface, then search a wider range."
                 ),
                 peak_at_edge: gettext(
                     "Jog Z closer to focus by hand, or search a wider range."
@@ -38,13 +38,13 @@ $(function () {
                     "Check the lowest and highest Z in the settings, or move the camera or the part so that focus lies within them."
                 ),
                 low_texture: gettext(
-                    "The selected region has too little detail to judge focus. Drag a region over printed text, a part edge or another detailed area, or add light."
+                    "Drag a region over printed text, a part edge or another detailed area, or add light."
                 ),
                 poor_fit: gettext(
-                    "The sharpness values were too noisy to trust. Increase the frames per position or the settle time, and make sure the light does not flicker."
+                    "Increase the frames per position or the settle time, and make sure the light does not flicker."
                 ),
                 verify_failed: gettext(
-                    "The picture at the chosen Z was less sharp than during the search. Increase the settle time or the backlash overscan."
+                    "Increase the settle time or the backlash overscan."
                 ),
                 camera_error: gettext(
                     "Check the camera choice and its URLs in the settings."
