@@ -53,7 +53,7 @@ def test_setting_the_reference_again_asks_with_the_old_and_the_new_value(page, s
 def history(count: int) -> list:
     runs = [{"run_id": "20260101-12%02d00000-abcdef" % i, "kind": "focus", "started": 1767268800 - 3600 * 30 * i,
              "ok": True, "z": 4.0 + i / 1000, "reason": "", "message": "", "correction": None} for i in range(count)]
-    runs[1].update(kind="map", rows=5, cols=4, z=None)
+    runs[1].update(kind="map", map={"rows": 5, "cols": 4, "rectangle": [10, 190, 10, 190]}, z=None)
     return runs
 
 

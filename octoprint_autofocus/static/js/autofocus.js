@@ -953,7 +953,8 @@ $(function () {
 
         self._historyRow = function (entry) {
             var map = entry.kind === "map";
-            var grid = entry.rows && entry.cols ? entry.rows + "\u00d7" + entry.cols : "";
+            var plan = entry.map || entry;
+            var grid = plan.rows && plan.cols ? plan.rows + "\u00d7" + plan.cols : "";
             return {
                 when: entry.started ? shortDate(entry.started) : "-",
                 whenFull: entry.started ? formatDate(entry.started, {seconds: true}) : "",
