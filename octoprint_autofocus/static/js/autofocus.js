@@ -11,10 +11,8 @@ $(function () {
     var SNAPSHOT_INTERVAL_MS = 500;
     var SPARKLINE_LENGTH = 40;
     var MIN_ROI_FRACTION = 0.02;
-    var CENTRE_ROI = {x: 0.25, y: 0.25, w: 0.5, h: 0.5};
     var HISTORY_SHORT = 5;
     var TOAST_MS = 6000;
-    var JOG_MAX_MM = 10;
     var AT_FOCUS_MM = 0.0005;
     // failures whose best Z a person may still want, and those a wider search may cure
     var MOVE_REASONS = ["peak_at_edge", "poor_fit", "verify_failed"];
@@ -138,6 +136,9 @@ $(function () {
 
         self._texts = uiTexts();
         self._metricNames = {};
+        // limits rendered from Python (fields.py), read in onBeforeBinding
+        self._centreRoi = {x: 0, y: 0, w: 1, h: 1};
+        self._jogMax = Infinity;
 
         // ~~ observables
         self.state = ko.observable("idle");
@@ -150,7 +151,7 @@ $(function () {
         self.previousReferenceZ = ko.observable(null);
         self.camera = ko.observable(null);
         self.position = ko.observable({z: null, state: "unknown"});
-        self.roi = ko.observable(CENTRE_ROI);
+        self.roi = ko.observable(self._centreRoi);
         self.draftRoi = ko.observable(null);
         self.imageSize = ko.observable(null);
         self.imageError = ko.observable(false);
@@ -218,14 +219,14 @@ $(function () {
         self.jogStepValue = ko.pureComputed(function () {
             var raw = self.jogStep();
             var step = raw === "" || raw === null ? NaN : Number(raw);
-            return step > 0 && step <= JOG_MAX_MM ? step : null;
+            return step > 0 && step <= self._jogMax ? step : null;
         });
 
         self.jogStepError = ko.pureComputed(function () {
             if (self.jogStepValue() !== null) return "";
             return _.sprintf(
                 gettext("Enter a step above 0 and at most %(max)s mm; the arrows give the direction."),
-                {max: JOG_MAX_MM}
+                {max: self._jogMax}
             );
         });
 
@@ -650,7 +651,7 @@ $(function () {
         };
 
         self.resetRoi = function () {
-            self._storeRoi(CENTRE_ROI);
+            self._storeRoi(self._centreRoi);
         };
 
         self.toggleHistory = function () {
@@ -730,6 +731,8 @@ $(function () {
 
         // ~~ OctoPrint callbacks
         self.onBeforeBinding = function () {
+            self._centreRoi = $(TAB_ID + " .autofocus").data("centreRoi") || self._centreRoi;
+            self._jogMax = Number($("#autofocus_jog_step").attr("max"));
             $(TAB_ID + " .autofocus-metric-names [data-metric]").each(function () {
                 self._metricNames[this.dataset.metric] = $(this).text();
             });
@@ -991,7 +994,7 @@ $(function () {
 
         self._loadSettings = function () {
             var roi = self._pluginSetting("roi");
-            var chosen = roi && roi.w > 0 && roi.h > 0 ? roi : CENTRE_ROI;
+            var chosen = roi && roi.w > 0 && roi.h > 0 ? roi : self._centreRoi;
             if (!_.isEqual(chosen, self.roi())) self._resetScores();
             self.roi(chosen);
             var step = parseFloat(self._pluginSetting("jog_step"));
