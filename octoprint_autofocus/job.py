@@ -28,6 +28,7 @@ from .focus import FocusError, FocusResult, autofocus
 from .fields import z_text
 from .focus.errors import CameraError, Cancelled, MoveRefused
 from .gcode_safety import split_lines
+from .redact import redact_url
 from .camera import roi_pixels
 from .records import RecordStore, new_run_id
 from .settings import RunConfig, RunRequest, SettingsError, describe, run_window, safety_limits
@@ -127,6 +128,18 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(item) for item in value]
     return value
+
+
+PRIVATE_SETTINGS = ("before_gcode", "after_gcode")
+"""Settings left out of run records (anyone with STATUS may download a record)."""
+
+
+def record_settings(config: RunConfig) -> Dict[str, Any]:
+    """The settings a record keeps: camera URLs redacted, custom G-code left out."""
+    settings = {key: value for key, value in asdict(config).items() if key not in PRIVATE_SETTINGS}
+    for key in ("stream_url", "snapshot_url"):
+        settings[key] = redact_url(settings[key]) if settings[key] else ""
+    return settings
 
 
 def _check_within(z: float, floor: float, ceiling: float) -> None:
@@ -323,6 +336,14 @@ class FocusJob:
             stage.abort(gettext("cancelled"))
         return stage
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no run or jog holds the slot (any thread, e.g. a jog's request); True
+        when it is free, False after ``timeout`` seconds."""
+        if not self._running.acquire(timeout=timeout):
+            return False
+        self._running.release()
+        return True
+
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait for the current run (if any) to end; True when none is going any more."""
         thread = self._thread
@@ -517,7 +538,7 @@ class FocusJob:
             "kind": plan.kind,
             "started": started,
             **details,
-            "settings": asdict(plan.config),
+            "settings": record_settings(plan.config),
         })
         try:
             self._records.save(record)

@@ -14,7 +14,7 @@ released in ``finally`` on every path.
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
 
 from flask_babel import gettext
@@ -23,7 +23,7 @@ from .camera import roi_pixels
 from .focus.errors import CameraError, CameraStalled, Cancelled, FocusError
 from .focus.focus_map import MapPoint, MapResult, measure_map
 from .gcode_safety import split_lines
-from .job import NO_AFTER_GCODE, FocusJob, Stage, json_safe
+from .job import NO_AFTER_GCODE, FocusJob, Stage, json_safe, record_settings
 from .map_record import finished_event, map_record, without_samples
 from .map_settings import MapPlan
 from .records import RecordStore
@@ -52,6 +52,19 @@ def _point_brief(point: MapPoint) -> Dict[str, Any]:
     """What the tab needs of a point while the map runs."""
     return {key: getattr(point, key) for key in ("index", "row", "col", "x", "y", "ok", "z", "reason", "message",
                                                  "frames", "confidence")}
+
+
+def _message(result: MapResult, plan: MapPlan) -> str:
+    """The map's outcome in a plain sentence for people (the library's words go to ``detail``)."""
+    summary = result.summary
+    counts = {"measured": summary.get("measured", 0), "points": summary.get("points", 0),
+              "failed": summary.get("failed", 0), "share": round(100 * plan.max_failed)}
+    if result.ok:
+        text = gettext("Measured %(measured)d of %(points)d points.") % counts
+        return text + (" " + gettext("%(failed)d could not be focused.") % counts if counts["failed"] else "")
+    if result.reason == "too_many_failed":
+        return gettext("Stopped: %(failed)d of %(points)d points could not be focused, more than the %(share)d%% allowed.") % counts
+    return result.message
 
 
 class MapJob:
@@ -213,7 +226,8 @@ class MapJob:
     def _report(self, config: RunConfig, plan: MapPlan, run_id: str, started: float,
                 result: MapResult) -> Dict[str, Any]:
         """Keep the record, log and fire the event; return the record."""
-        record = map_record(result, run_id=run_id, started=started, plan=plan.record(), settings=asdict(config))
+        record = map_record(result, run_id=run_id, started=started, plan=plan.record(), settings=record_settings(config))
+        record["detail"], record["message"] = result.message, _message(result, plan)
         record = json_safe(record)
         try:
             self._records.save(record)

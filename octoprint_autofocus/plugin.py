@@ -4,6 +4,7 @@ Imported by :func:`octoprint_autofocus.__plugin_load__`, so that importing the p
 its pure :mod:`.focus` library) never imports OctoPrint."""
 
 import dataclasses
+import functools
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -28,7 +29,8 @@ from .api import (
     parse_start,
 )
 from .atcommand import COMMAND, parse_parameters
-from .camera import CameraManager, browser_camera, octoprint_webcams, select_camera
+from .camera import CameraManager, RateLimit
+from .camera_select import CameraSpec, browser_camera, octoprint_webcams, select_camera
 from .focus.errors import CameraError, FocusError, MoveRefused
 from .fields import template_vars
 from .focus import MEASURES
@@ -46,7 +48,6 @@ from .settings import check_reference, migrate, normalised, profile_z_range, run
 from .settings import validate_simulator
 from .settings_guard import check_settings_save, settings_save_handler
 from .simulator import SCENES
-from .webcam_source import CameraSpec
 
 ABORT_EVENTS = {
     Events.DISCONNECTED: lazy_gettext("the printer disconnected"),
@@ -70,6 +71,10 @@ ABORT_STATES = {
 """Printer states (``PrinterStateChanged`` ``state_id``) that stop a run at once: a pause
 asked for during a job hold completes (and fires ``PrintPaused``) only after the hold."""
 
+TAKEOVER_REASON = lazy_gettext("an @AUTOFOCUS line of the print job took over")
+TAKEOVER_TIMEOUT = 30.0
+"""s a job's @AUTOFOCUS waits for the run it cancelled to end."""
+
 CONFIRM_MARGIN = 5.0
 """s a move may take beyond OctoPrint's communication timeout before the run gives up."""
 
@@ -77,6 +82,12 @@ POSITION_TOLERANCE = 0.02
 """mm between a move's target and the Z the printer reports (firmware rounds positions)."""
 
 CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed", "map_finished"]
+
+SCORE_RATE = (5.0, 5)
+"""Live score requests per second per user, and the burst allowed (the tab asks ~3/s)."""
+
+RESTRICTED_SETTINGS = [["stream_url"], ["snapshot_url"], ["before_gcode"], ["after_gcode"]]
+"""Settings only users with the SETTINGS permission may read (URLs may hold credentials)."""
 
 
 def _error(message: str, status: int, **extra: Any) -> flask.Response:
@@ -106,6 +117,7 @@ class AutofocusPlugin(
         self._job: Optional[FocusJob] = None
         self._camera: Optional[CameraManager] = None
         self._records: Optional[RecordStore] = None
+        self._score_limit = RateLimit(*SCORE_RATE)
         self._microscope = sim_microscope.SimMicroscope()
         self._position = PositionTracker(push=lambda data: self._push("position", data),
                                          request_position=self._ask_position)
@@ -173,9 +185,11 @@ class AutofocusPlugin(
             return {}
         diff = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
         self._records.keep = config.history_size
-        self._camera.close()
-        self._apply_simulator()
+        self._apply_simulator()  # the live camera follows a camera change by itself
         return diff
+
+    def get_settings_restricted_paths(self) -> Dict[str, List[List[str]]]:
+        return {"admin": RESTRICTED_SETTINGS}
 
     ##~~ TemplatePlugin
 
@@ -196,9 +210,9 @@ class AutofocusPlugin(
 
     def get_assets(self) -> Dict[str, List[str]]:
         return {
-            "js": ["js/autofocus_plot.js", "js/autofocus.js", "js/autofocus_settings.js"],
+            "js": ["js/autofocus_plot.js", "js/autofocus.js", "js/autofocus_settings.js", "js/autofocus_map.js"],
             "clientjs": ["clientjs/autofocus.js"],
-            "css": ["css/autofocus.css"],
+            "css": ["css/autofocus.css", "css/autofocus_map.css"],
         }
 
     ##~~ SimpleApiPlugin
@@ -227,7 +241,7 @@ class AutofocusPlugin(
         return flask.jsonify(
             **self._job.status(),
             last=self._records.last(kinds=KINDS),
-            map=self._map.status(),
+            map=dict(self._map.status(), defaults=self._map_defaults()),
             history=self._records.history(),
             reference_z=self._settings.get_float(["reference_z"]),
             camera=self._camera_info(),
@@ -316,18 +330,48 @@ class AutofocusPlugin(
         in_job = "source:file" in (tags or ()) and self._printer.is_printing()
         try:
             parsed = parse_parameters(parameters)
-            config = self._config()
-            if parsed.map is not None:
-                self._map.start(config, self._map_plan(config, parsed.map), in_job=in_job)
-                return
-            if parsed.home:
-                _require_reference(config)
-                check_reference(config.reference_z, config, self._volume())
-            plan = RunPlan(kind="home" if parsed.home else "focus", config=config,
-                           request=parsed.request, in_job=in_job)
-            self._job.start(plan)
+            start = functools.partial(self._start_atcommand, parsed, self._config(), in_job)
+            try:
+                start()
+            except Busy:
+                taken = in_job and (self._job.cancel(str(TAKEOVER_REASON), outside_job_only=True)
+                                    or not self._job.running)  # cancelled, or ended meanwhile
+                if not taken:
+                    raise
+                self._take_over(start, parameters)
         except (SettingsError, Busy, NotReady) as exc:
             self._refuse_atcommand(parameters, describe(exc) if isinstance(exc, SettingsError) else str(exc), in_job)
+
+    def _start_atcommand(self, parsed: Any, config: RunConfig, in_job: bool) -> None:
+        """Start what an ``@AUTOFOCUS`` line asks for (a focus run, homing, a map)."""
+        if parsed.map is not None:
+            self._map.start(config, self._map_plan(config, parsed.map), in_job=in_job)
+            return
+        if parsed.home:
+            _require_reference(config)
+            check_reference(config.reference_z, config, self._volume())
+        self._job.start(RunPlan(kind="home" if parsed.home else "focus", config=config,
+                                request=parsed.request, in_job=in_job))
+
+    def _take_over(self, start: Callable[[], None], parameters: str) -> None:
+        """A job's ``@AUTOFOCUS`` met a run outside the job (tab, API, terminal, jog), now
+        cancelled: hold the job at once, and start the job's run on a thread once the
+        cancelled one has ended (the comm thread never waits). The job is paused only if
+        the job's own run cannot start."""
+        self._printer.set_job_on_hold(True)
+
+        def wait_then_start() -> None:
+            try:
+                if not self._job.wait_idle(TAKEOVER_TIMEOUT):
+                    raise Busy(gettext("The autofocus run it replaces did not stop within %(seconds)d s.")
+                               % {"seconds": TAKEOVER_TIMEOUT})
+                start()
+            except (SettingsError, Busy, NotReady) as exc:
+                self._refuse_atcommand(parameters, str(exc), True)
+            finally:
+                self._printer.set_job_on_hold(False)
+
+        threading.Thread(target=wait_then_start, name="octoprint.plugins.autofocus.takeover", daemon=True).start()
 
     def get_additional_permissions(self, *args: Any, **kwargs: Any) -> List[Dict[str, Any]]:
         """``octoprint.access.permissions``: RUN (with CONTROL) runs autofocus and moves Z."""
@@ -380,7 +424,13 @@ class AutofocusPlugin(
         return flask.jsonify(cancelled=self._job.cancel(gettext("cancelled by the user")))
 
     def _api_score(self, data: Dict[str, Any]) -> flask.Response:
-        return flask.jsonify(**self._camera.live_score(self._config(), parse_score(data)))
+        request = parse_score(data)
+        if not self._score_limit.allow(_caller()):
+            response = _error(gettext("Too many score requests; ask at most %(rate)d times a second.")
+                              % {"rate": SCORE_RATE[0]}, 429)
+            response.headers["Retry-After"] = "1"
+            return response
+        return flask.jsonify(**self._camera.live_score(self._config(), request))
 
     def _api_set_reference(self, data: Dict[str, Any]) -> flask.Response:
         z = parse_set_reference(data)
@@ -473,6 +523,15 @@ class AutofocusPlugin(
         return resolve_map(validate_map(self._settings.get(["map"])), request, self._bed(),
                            safety_limits(config, self._volume()))
 
+    def _map_defaults(self) -> Optional[Dict[str, Any]]:
+        """What the tab's map form starts from: the plan of a map request without overrides."""
+        try:
+            config = self._config()
+            return self._map_plan(config, MapRequest()).record()
+        except SettingsError as exc:
+            self._logger.debug("No map defaults: %s", exc)
+            return None
+
     def _bed(self) -> Optional[Tuple[float, float, float, float]]:
         return profile_xy_range(self._printer_profile_manager.get_current_or_default())
 
@@ -493,7 +552,8 @@ class AutofocusPlugin(
 
     def _camera_info(self) -> Optional[Dict[str, Any]]:
         try:
-            return browser_camera(octoprint_webcams(), self._config(), self._base_url())
+            return browser_camera(octoprint_webcams(), self._config(), self._base_url(),
+                                  private=Permissions.SETTINGS.can())
         except ValueError:
             return None
 
@@ -544,6 +604,14 @@ class AutofocusPlugin(
 
     def _fire(self, key: str, payload: Dict[str, Any]) -> None:
         self._event_bus.fire(getattr(Events, "PLUGIN_AUTOFOCUS_" + key.upper()), payload)
+
+
+def _caller() -> str:
+    """Who is asking: the logged-in user (session or API key), else the remote address."""
+    from flask_login import current_user
+
+    user_id = getattr(current_user, "get_id", lambda: None)()
+    return "user:%s" % user_id if user_id else "address:%s" % flask.request.remote_addr
 
 
 def _require_reference(config: RunConfig) -> None:

@@ -452,6 +452,16 @@ def poll_until(condition, timeout=5.0):
     return True
 
 
+def test_a_record_keeps_no_credentials_tokens_or_custom_gcode(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={
+        "camera": "custom", "stream_url": "http://admin:hunter2@cam:8080/?action=stream&token=s3cret",
+        "snapshot_url": "http://admin:hunter2@cam:8080/?action=snapshot", "before_gcode": "M117 secret-lamp"})
+    record = rig.records.load(rig.run())
+    text = str(record)
+    assert "hunter2" not in text and "s3cret" not in text and "secret-lamp" not in text
+    assert record["settings"]["stream_url"] == "http://cam:8080/?action=stream"
+
+
 # ~~ the job hold: taken before start returns, released on every path, after the pause
 
 
@@ -624,3 +634,13 @@ def test_only_a_reference_run_stores_the_reference(rig_factory, kind):
     rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
     assert rig.records.load(rig.run(kind=kind))["ok"] is True
     assert rig.references == []
+
+
+def test_wait_idle_returns_once_the_slot_is_free_and_false_on_timeout(rig_factory):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started))
+    rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    assert rig.job.wait_idle(0.1) is False
+    threading.Timer(0.1, rig.job.cancel).start()
+    assert rig.job.wait_idle(5) is True and not rig.job.running
