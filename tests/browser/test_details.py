@@ -75,6 +75,31 @@ def test_recent_runs_show_five_one_line_rows_and_more_on_request(page, server):
     expect(page.locator("#autofocus_history_toggle")).to_have_text("Show fewer")
 
 
+def test_a_score_from_an_old_picture_says_how_old(page, server):
+    open_tab(page, server)
+    wait_for_view_model(page, "vm.scores().length > 0")
+    body = json.dumps({"score": 120.0, "metric": "tenengrad", "width": 640, "height": 480, "age": 2.34, "stale": True})
+
+    def stale_scores(route):
+        if '"score"' in (route.request.post_data or ""):
+            route.fulfill(status=200, content_type="application/json", body=body)
+        else:
+            route.continue_()
+
+    page.route("**/api/plugin/autofocus", stale_scores)
+    expect(page.locator("#autofocus_score_error")).to_have_text(
+        "The camera is slow: this value is from a picture 2.3 s old.", timeout=15_000)
+    page.unroute("**/api/plugin/autofocus")
+    expect(page.locator("#autofocus_score_error")).to_be_hidden(timeout=15_000)
+
+
+def test_the_tab_says_which_picture_the_backend_reads(page, server):
+    open_tab(page, server)
+    expect(page.locator("#autofocus_camera_source")).to_have_text(
+        view_model(page, "vm.camera().source.reason"))
+    assert page.locator("#autofocus_camera_source").inner_text()
+
+
 def test_a_live_score_the_server_cannot_give_is_shown_and_clears_when_it_can(page, server):
     open_tab(page, server)
     wait_for_view_model(page, "vm.scores().length > 0")

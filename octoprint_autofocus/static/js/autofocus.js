@@ -457,6 +457,12 @@ $(function () {
                 : "";
         });
 
+        // Which picture the backend scores and why (e.g. an OctoPi stream found from the snapshot URL).
+        self.cameraSourceText = ko.pureComputed(function () {
+            var source = (self.camera() || {}).source;
+            return source && source.reason ? source.reason : "";
+        });
+
         self.cameraMessage = ko.pureComputed(function () {
             if (!self.camera()) {
                 return gettext(
@@ -1102,7 +1108,11 @@ $(function () {
             OctoPrint.plugins.autofocus
                 .score(self.roi())
                 .done(function (reply) {
-                    self.scoreError(null);
+                    // a slow camera answers with the last picture it delivered, and its age
+                    self.scoreError(reply.stale
+                        ? _.sprintf(gettext("The camera is slow: this value is from a picture %(age)s s old."),
+                                    {age: Number(reply.age).toFixed(1)})
+                        : null);
                     self._addScore(reply.score);
                 })
                 .fail(function (jqXHR) {
