@@ -818,12 +818,11 @@ $(function () {
         // toast tells those who do not (a failed @AUTOFOCUS in a job). Toasts shown to a
         // watcher hide after a few seconds.
         self._notify = function (message, type) {
-            var watching = self.tabActive() && self.browserVisible();
             new PNotify({
                 title: gettext("Autofocus"),
                 text: _.escape(message || gettext("Autofocus failed")),
                 type: type,
-                hide: watching,
+                hide: self._watching(),
                 delay: TOAST_MS
             });
         };
