@@ -9,7 +9,8 @@ Usage::
 Every map is a :func:`~octoprint_autofocus.simulator.map_rig.make_map_rig` microscope on an
 XY gantry over a 200 x 200 mm bed with a focal surface drawn from the seed: flat, tilted
 (0.1 to 0.5 mm corner to corner, either way) or warped (a 0.1 to 0.4 mm bump or dip),
-a scene, a depth of field (0.05 to 0.2 mm), sensor noise, JPEG, a grid of 4 to 7 points a
+a scene, a depth of field (0.05 to 0.2 mm), sensor noise, JPEG, Z backlash (none for half
+the maps, else 0.01 or 0.03 mm), a grid of 4 to 7 points a
 side inside a 10 mm margin, and a start Z up to 1 mm off the first point's focus. Each map
 runs :func:`~octoprint_autofocus.focus.focus_map.measure_map` with the plugin's defaults
 (search range +-2 mm for the first point, 1 mm lift, 50 mm/s XY travel). The baseline
@@ -88,9 +89,10 @@ def draw_cases(count: int, seed: int) -> List[MapCase]:
         surface = FocalSurface(kind, focal_z=focal_z, height=float(height), bed=BED)
         rig_args = dict(scene=str(rng.choice(SCENES)), seed=int(rng.integers(1, 2**31 - 1)),
                         dof=float(rng.uniform(0.05, 0.2)), noise=float(rng.uniform(0.005, 0.02)),
-                        jpeg_quality=int(rng.choice([75, 85, 95])), z_limits=(-5.0, 25.0))
+                        jpeg_quality=int(rng.choice([75, 85, 95])), z_limits=(-5.0, 25.0),
+                        backlash=float(rng.choice([0.0, 0.0, 0.01, 0.03])))
         rows, cols = int(rng.integers(4, 8)), int(rng.integers(4, 8))
-        name = f"{kind} {height:+.2f} mm, {rig_args['scene']}, DOF {rig_args['dof']:.3f}"
+        name = f"{kind} {height:+.2f} mm, {rig_args['scene']}, DOF {rig_args['dof']:.3f}, bl {rig_args['backlash']}"
         cases.append(MapCase(name, surface, rig_args, rows, cols, float(rng.uniform(-1.0, 1.0))))
     return cases
 

@@ -54,6 +54,19 @@ def _point_brief(point: MapPoint) -> Dict[str, Any]:
                                                  "frames", "confidence")}
 
 
+def _message(result: MapResult, plan: MapPlan) -> str:
+    """The map's outcome in a plain sentence for people (the library's words go to ``detail``)."""
+    summary = result.summary
+    counts = {"measured": summary.get("measured", 0), "points": summary.get("points", 0),
+              "failed": summary.get("failed", 0), "share": round(100 * plan.max_failed)}
+    if result.ok:
+        text = gettext("Measured %(measured)d of %(points)d points.") % counts
+        return text + (" " + gettext("%(failed)d could not be focused.") % counts if counts["failed"] else "")
+    if result.reason == "too_many_failed":
+        return gettext("Stopped: %(failed)d of %(points)d points could not be focused, more than the %(share)d%% allowed.") % counts
+    return result.message
+
+
 class MapJob:
     """Focus maps on ``job``'s run slot; ``start`` returns at once, the work happens on the
     job's worker thread."""
@@ -214,6 +227,7 @@ class MapJob:
                 result: MapResult) -> Dict[str, Any]:
         """Keep the record, log and fire the event; return the record."""
         record = map_record(result, run_id=run_id, started=started, plan=plan.record(), settings=asdict(config))
+        record["detail"], record["message"] = result.message, _message(result, plan)
         record = json_safe(record)
         try:
             self._records.save(record)

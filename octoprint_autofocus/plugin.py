@@ -23,6 +23,7 @@ from .api import (
     check_no_payload,
     parse_home,
     parse_jog,
+    parse_move,
     parse_score,
     parse_set_reference,
     parse_start,
@@ -31,17 +32,22 @@ from .atcommand import COMMAND, parse_parameters
 from .camera import CameraManager, RateLimit
 from .camera_select import CameraSpec, browser_camera, octoprint_webcams, select_camera
 from .focus.errors import CameraError, FocusError, MoveRefused
+from .fields import template_vars
+from .focus import MEASURES
 from .job import KINDS, Busy, FocusJob, NotReady, RunPlan, Wiring
 from .map_job import MapJob, MapWiring
 from .map_record import KIND as MAP_KIND
 from .map_record import map_csv
 from .map_settings import MapPlan, MapRequest, parse_map_request, profile_xy_range, resolve_map, validate_map
+from .position import PositionTracker
 from .printer_stage import PrinterStage
 from .xy_stage import PrinterHead
 from .records import RecordStore
-from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError
-from .settings import check_reference, migrate, profile_z_range, run_limits, safety_limits, validate, validate_simulator
+from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError, error_body
+from .settings import check_reference, migrate, normalised, profile_z_range, run_limits, safety_limits, validate
+from .settings import validate_simulator
 from .settings_guard import check_settings_save, settings_save_handler
+from .simulator import SCENES
 
 ABORT_EVENTS = {
     Events.DISCONNECTED: lazy_gettext("the printer disconnected"),
@@ -84,13 +90,13 @@ RESTRICTED_SETTINGS = [["stream_url"], ["snapshot_url"], ["before_gcode"], ["aft
 """Settings only users with the SETTINGS permission may read (URLs may hold credentials)."""
 
 
-def _error(message: str, status: int) -> flask.Response:
-    return flask.make_response(flask.jsonify(error=message), status)
+def _error(message: str, status: int, **extra: Any) -> flask.Response:
+    return flask.make_response(flask.jsonify(error=message, **extra), status)
 
 
 def _bad_request(exc: SettingsError) -> flask.Response:
-    """400 ``{"error": ..., "field": ...}`` for a refused payload or settings save."""
-    return flask.make_response(flask.jsonify(error=str(exc), field=exc.field), 400)
+    """400 ``{"error": "<Label>: <message>", "field": ...}`` for a refused payload or settings save."""
+    return flask.make_response(flask.jsonify(**error_body(exc)), 400)
 
 
 class AutofocusPlugin(
@@ -113,6 +119,8 @@ class AutofocusPlugin(
         self._records: Optional[RecordStore] = None
         self._score_limit = RateLimit(*SCORE_RATE)
         self._microscope = sim_microscope.SimMicroscope()
+        self._position = PositionTracker(push=lambda data: self._push("position", data),
+                                         request_position=self._ask_position)
 
     def initialize(self) -> None:
         self._records = RecordStore(
@@ -133,6 +141,7 @@ class AutofocusPlugin(
             push=self._push, fire=self._fire,
         ), logger=self._logger)
         self._apply_simulator()
+        self._position.start()
 
     ##~~ StartupPlugin
 
@@ -143,6 +152,7 @@ class AutofocusPlugin(
 
     def on_shutdown(self) -> None:
         self._job.shutdown(timeout=10.0)
+        self._position.stop()
         self._camera.close()
         self._microscope.close()
 
@@ -165,6 +175,7 @@ class AutofocusPlugin(
         self._logger.info("Migrated settings from version %s to %s", current, target)
 
     def on_settings_save(self, data: Dict[str, Any]) -> Dict[str, Any]:
+        data = normalised(data)
         try:  # POST /api/settings was checked already (_guard_settings_save); other callers were not
             config = self._check_settings_save(data)
         except SettingsError as exc:
@@ -191,10 +202,18 @@ class AutofocusPlugin(
     def is_template_autoescaped(self) -> bool:
         return True
 
+    def get_template_vars(self) -> Dict[str, Any]:
+        """Labels, limits, metric and scene names for the templates (written once, in fields.py)."""
+        return template_vars(list(MEASURES), list(SCENES))
+
     ##~~ AssetPlugin
 
     def get_assets(self) -> Dict[str, List[str]]:
-        return {"js": ["js/autofocus.js"], "clientjs": ["clientjs/autofocus.js"], "css": ["css/autofocus.css"]}
+        return {
+            "js": ["js/autofocus_plot.js", "js/autofocus.js", "js/autofocus_settings.js", "js/autofocus_map.js"],
+            "clientjs": ["clientjs/autofocus.js"],
+            "css": ["css/autofocus.css", "css/autofocus_map.css"],
+        }
 
     ##~~ SimpleApiPlugin
 
@@ -222,10 +241,11 @@ class AutofocusPlugin(
         return flask.jsonify(
             **self._job.status(),
             last=self._records.last(kinds=KINDS),
-            map=self._map.status(),
+            map=dict(self._map.status(), defaults=self._map_defaults()),
             history=self._records.history(),
             reference_z=self._settings.get_float(["reference_z"]),
             camera=self._camera_info(),
+            position=self._position.snapshot(),
         )
 
     ##~~ BlueprintPlugin
@@ -268,6 +288,7 @@ class AutofocusPlugin(
             self._microscope.tracker.reset()
         elif event == Events.PRINTER_PROFILE_MODIFIED:
             self._apply_simulator()  # the simulated surface spans the bed
+        self._follow_position(event, state)
 
     ##~~ WebcamProviderPlugin
 
@@ -284,8 +305,9 @@ class AutofocusPlugin(
     ##~~ hooks
 
     def on_gcode_received(self, comm: Any, line: str, *args: Any, **kwargs: Any) -> str:
-        """``octoprint.comm.protocol.gcode.received``: replies for the active stage."""
+        """``octoprint.comm.protocol.gcode.received``: replies for the active stage and the Z readout."""
         self._job.feed_line(line)
+        self._position.feed_line(line)
         return line
 
     def on_gcode_sending(self, comm: Any, phase: str, cmd: str, cmd_type: Any, gcode: Any,
@@ -293,10 +315,12 @@ class AutofocusPlugin(
         """``octoprint.comm.protocol.gcode.sending``: lets the stage match its M114 answer."""
         self._job.note_sending(cmd, tags)
 
-    def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, **kwargs: Any) -> None:
-        """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z."""
+    def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, tags: Any = None, **kwargs: Any) -> None:
+        """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z; a Z move
+        makes the Z readout stale."""
         if self._simulator_enabled():
             self._microscope.tracker.on_sent(cmd)
+        self._position.note_sent(cmd, tags)
 
     def on_atcommand(self, comm: Any, phase: str, command: str, parameters: str,
                      tags: Any = None, *args: Any, **kwargs: Any) -> None:
@@ -425,10 +449,18 @@ class AutofocusPlugin(
 
     def _api_jog(self, data: Dict[str, Any]) -> flask.Response:
         dz = parse_jog(data)
+        return self._moved("dz", lambda: self._job.jog(self._config(), dz))
+
+    def _api_move(self, data: Dict[str, Any]) -> flask.Response:
+        z = parse_move(data)
+        return self._moved("z", lambda: self._job.move(self._config(), z))
+
+    def _moved(self, field: str, move: Callable[[], float]) -> flask.Response:
+        """Run a jog or move and answer the Z reached (400 refused, 503 the printer failed)."""
         try:
-            return flask.jsonify(z=self._job.jog(self._config(), dz))
-        except MoveRefused as exc:
-            return _bad_request(SettingsError("dz", str(exc)))
+            return flask.jsonify(z=move())
+        except MoveRefused as exc:  # a whole sentence ("Z 105.000 mm is above ..."), no label
+            return _error(str(exc), 400, field=field)
         except FocusError as exc:
             return _error(str(exc), 503)
 
@@ -491,6 +523,15 @@ class AutofocusPlugin(
         return resolve_map(validate_map(self._settings.get(["map"])), request, self._bed(),
                            safety_limits(config, self._volume()))
 
+    def _map_defaults(self) -> Optional[Dict[str, Any]]:
+        """What the tab's map form starts from: the plan of a map request without overrides."""
+        try:
+            config = self._config()
+            return self._map_plan(config, MapRequest()).record()
+        except SettingsError as exc:
+            self._logger.debug("No map defaults: %s", exc)
+            return None
+
     def _bed(self) -> Optional[Tuple[float, float, float, float]]:
         return profile_xy_range(self._printer_profile_manager.get_current_or_default())
 
@@ -517,7 +558,8 @@ class AutofocusPlugin(
             return None
 
     def _store_reference(self, z: float) -> None:
-        self._settings.set_float(["reference_z"], float(z))
+        z = round(float(z), 3)  # what G92 will send; no 3.999750985008485 in the settings pane
+        self._settings.set_float(["reference_z"], z)
         self._settings.save(trigger_event=True)
         self._logger.info("Focus reference set to Z%.3f", z)
 
@@ -540,6 +582,22 @@ class AutofocusPlugin(
             self._printer.pause_print()
         finally:
             self._printer.set_job_on_hold(False)
+
+    ##~~ the Z readout
+
+    def _follow_position(self, event: str, state: Optional[str]) -> None:
+        """Forget Z when the connection changes; ask for it when the printer becomes idle."""
+        if event in (Events.CONNECTED, Events.DISCONNECTED):
+            self._position.reset()
+        if event == Events.CONNECTED or (state == "OPERATIONAL" and self._position.snapshot()["state"] != "known"):
+            self._position.ask_soon()
+
+    def _ask_position(self) -> bool:
+        """Queue an M114 for the Z readout, only while the printer is idle (no print, no run)."""
+        if not self._printer.is_operational() or self._printer.is_printing() or self._job.running:
+            return False
+        self._printer.commands(["M114"], tags={"plugin:autofocus", "plugin:autofocus:position"})
+        return True
 
     def _push(self, kind: str, data: Dict[str, Any]) -> None:
         self._plugin_manager.send_plugin_message(self._identifier, {"type": kind, **data})

@@ -19,7 +19,6 @@ RUN, CONTROL, STATUS = "PLUGIN_AUTOFOCUS_RUN", "CONTROL", "STATUS"
 
 NEEDS = {
     "start": {RUN, CONTROL},
-    "map": {RUN, CONTROL},
     "cancel": {RUN, CONTROL},
     "set_reference": {RUN, CONTROL},
     "home": {RUN, CONTROL},
@@ -30,8 +29,8 @@ NEEDS = {
 }
 """Command -> the permissions a caller must have (all of them). A new command needs a row."""
 
-ANNOUNCED = {"move", "map"}
-"""Rows for commands other branches are adding (the tab's ``move``, the focus map's ``map``):
+ANNOUNCED = {"move"}
+"""Rows for commands other branches are adding (the tab's ``move``):
 skipped until the plugin has them; drop a name here once it has landed."""
 
 

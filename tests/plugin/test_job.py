@@ -11,7 +11,7 @@ import pytest
 
 from octoprint_autofocus.focus import FocusResult
 from octoprint_autofocus import job as job_module
-from octoprint_autofocus.focus.errors import CameraError, Cancelled, StageError, StageTimeout
+from octoprint_autofocus.focus.errors import CameraError, Cancelled, MoveRefused, StageError, StageTimeout
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
 from octoprint_autofocus.records import RecordStore
@@ -395,6 +395,27 @@ def test_jog_beyond_the_limits_is_refused_and_nothing_moves(rig_factory):
     rig = rig_factory(focuses_at(4.0))
     with pytest.raises(ValueError):
         rig.job.jog(rig.config, 4.0)
+    assert rig.printer.z == 5.0 and not rig.job.running
+
+
+def test_jog_beyond_the_limits_says_so_in_millimetres(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    with pytest.raises(MoveRefused) as error:
+        rig.job.jog(rig.config, -5.5)
+    assert str(error.value) == "Z -0.500 mm is below the lowest Z (1.000 mm); nothing moved."
+
+
+def test_move_goes_to_an_absolute_z_within_the_limits(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    assert rig.job.move(rig.config, 4.125) == pytest.approx(4.125)
+    assert rig.printer.z == pytest.approx(4.125) and not rig.job.running
+
+
+def test_move_outside_the_limits_is_refused_and_nothing_moves(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    with pytest.raises(MoveRefused) as error:
+        rig.job.move(rig.config, rig.config.z_max + 1)
+    assert "above the highest Z" in str(error.value)
     assert rig.printer.z == 5.0 and not rig.job.running
 
 

@@ -231,13 +231,16 @@ def test_a_failed_point_is_kept_and_the_map_goes_on(make_rig):
     failed = [p for p in record["points"] if not p["ok"]]
     assert [(p["x"], p["y"], p["reason"], p["message"]) for p in failed] == [
         (100.0, 100.0, "no_peak", "nothing sharp here")]
-    assert record["summary"]["failed"] == 1 and "1 failed" in record["message"]
+    assert record["summary"]["failed"] == 1
+    assert record["message"] == "Measured 8 of 9 points. 1 could not be focused."
+    assert record["detail"] == "measured 8 of 9 points; 1 failed"
 
 
 def test_too_many_failed_points_fail_the_map_and_pause_the_job(make_rig):
     rig = make_rig(fail_at={(10.0, 10.0), (100.0, 10.0), (190.0, 10.0)})
     record = rig.run(in_job=True)
     assert record["ok"] is False and record["reason"] == "too_many_failed"
+    assert record["message"] == "Stopped: 3 of 9 points could not be focused, more than the 25% allowed."
     assert rig.printer.pauses == 1 and rig.printer.holds == [True, False]
     assert rig.pushed("map_failed")[0]["map"]["reason"] == "too_many_failed"
     assert rig.events[0][1]["ok"] is False
@@ -297,3 +300,22 @@ def test_records_of_maps_and_focus_runs_are_told_apart(make_rig):
     assert rig.records.last()["kind"] == "map"
     assert rig.records.last(kinds=("focus",))["kind"] == "focus"
     assert rig.map.status()["last"]["run_id"] == map_record["run_id"]
+
+
+def test_before_and_after_gcode_frame_a_map_that_ends_by_itself(make_rig):
+    rig = make_rig(settings={"before_gcode": "M355 S1", "after_gcode": "M355 S0"})
+    rig.run()
+    lines = rig.printer.sent_lines()
+    first_xy = next(i for i, line in enumerate(lines) if line.startswith("G0 X"))
+    assert lines.index("M355 S1") < first_xy < lines.index("M355 S0")
+    assert lines.index("M355 S0") > max(i for i, line in enumerate(lines) if line.startswith("G1 Z"))
+
+
+def test_no_after_gcode_after_a_cancel(make_rig):
+    blocked = threading.Event()
+    rig = make_rig(settings={"after_gcode": "M355 S0"}, block_at=(190.0, 10.0), blocked=blocked)
+    rig.start()
+    assert blocked.wait(5)
+    rig.job.cancel("cancelled by the user")
+    assert rig.job.wait(5)
+    assert "M355 S0" not in rig.printer.sent_lines()
