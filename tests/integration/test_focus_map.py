@@ -221,3 +221,15 @@ def test_a_bad_map_line_in_a_job_pauses_it_before_anything_moves(idle, serial_lo
     finally:
         idle.post("/api/job", {"command": "cancel"})
         idle.wait_job_state("Operational", timeout=30)
+
+
+def test_a_map_from_the_terminal_runs_without_a_job(rehome, serial_log):
+    start_near_focus(rehome, serial_log)
+    before = rehome.state()["map"]["last"]
+    rehome.gcode("@AUTOFOCUS MAP ROWS=2 COLS=2 X0=50 Y0=50 X1=150 Y1=150 LIFT=0.5")
+    poll(rehome.state, lambda s: s["map"]["last"] and s["map"]["last"]["run_id"] != (before or {}).get("run_id"),
+         90, "the map to end")
+    record = rehome.state()["map"]["last"]
+    assert record["ok"] is True and record["map"]["lift"] == 0.5
+    assert [(p["x"], p["y"]) for p in record["points"]] == [(50.0, 50.0), (150.0, 50.0), (150.0, 150.0), (50.0, 150.0)]
+    assert all(abs(p["z"] - FOCAL_Z) <= DOF / 2 for p in record["points"])
