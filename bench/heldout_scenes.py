@@ -13,6 +13,11 @@ breathing margin the caller asks for. They are what a printer or CNC camera meet
 - ``layers``: the side of a 3D print: layer lines a few px apart, wavy, in one filament colour (BGR).
 - ``fibres``: paper or felt: random fibres of several widths at mid contrast.
 - ``blank``: a featureless field with a smooth illumination gradient (a correct search must fail).
+
+Real surfaces are not single-scale: besides their fine structure they vary in reflectance,
+dye and lighting over tens of pixels, which is why real focus curves have long sloping tails
+(see the real stacks). ``weave``, ``layers`` and ``fibres`` carry such a modulation
+(:func:`_relief`); ``specks`` and ``phase`` stay sparse and faint on purpose.
 """
 
 from typing import Callable, Dict, Tuple
@@ -33,6 +38,12 @@ def _blur_noise(rng: np.random.Generator, size: Size, scale: float) -> np.ndarra
     return out / max(float(out.std()), 1e-6)
 
 
+def _relief(rng: np.random.Generator, size: Size) -> np.ndarray:
+    """A multiplicative reflectance/lighting variation: about +-10% at 15-60 px scales."""
+    field = sum(_blur_noise(rng, size, scale) for scale in (15.0, 30.0, 60.0)) / 3.0
+    return (1.0 + float(rng.uniform(0.06, 0.12)) * field).astype(np.float32)
+
+
 def weave(rng: np.random.Generator, size: Size) -> np.ndarray:
     """Over-under threads with a period of 6-14 px, slightly rotated and uneven."""
     w, h = size
@@ -46,7 +57,7 @@ def weave(rng: np.random.Generator, size: Size) -> np.ndarray:
     warp_t = 0.5 + 0.5 * np.cos(2 * np.pi * (u - warp))
     over = (np.floor(u) + np.floor(v)) % 2 == 0
     img = np.where(over, warp_t, weft) * 120.0 + 60.0
-    return (img + 6.0 * _blur_noise(rng, size, 3.0)).astype(np.float32)
+    return ((img + 6.0 * _blur_noise(rng, size, 3.0)) * _relief(rng, size)).astype(np.float32)
 
 
 def phase(rng: np.random.Generator, size: Size) -> np.ndarray:
@@ -113,7 +124,7 @@ def layers(rng: np.random.Generator, size: Size) -> np.ndarray:
     ridge = 0.5 + 0.5 * np.cos(2 * np.pi * (y + wave) / pitch)
     shade = 0.55 + 0.45 * ridge ** 3
     colour = rng.uniform(60, 230, 3).astype(np.float32)
-    return (shade[:, :, None] * colour[None, None, :]).astype(np.float32)
+    return ((shade * _relief(rng, size))[:, :, None] * colour[None, None, :]).astype(np.float32)
 
 
 def fibres(rng: np.random.Generator, size: Size) -> np.ndarray:
@@ -126,7 +137,7 @@ def fibres(rng: np.random.Generator, size: Size) -> np.ndarray:
         p1 = (int(x + length * np.cos(ang)), int(y + length * np.sin(ang)))
         cv2.line(img, (int(x), int(y)), p1, float(150 + rng.choice([-1, 1]) * rng.uniform(15, 40)),
                  int(rng.integers(1, 4)), cv2.LINE_AA)
-    return img
+    return img * _relief(rng, size)
 
 
 def blank(rng: np.random.Generator, size: Size) -> np.ndarray:

@@ -23,6 +23,7 @@ __all__ = [
     "parse_score",
     "parse_set_reference",
     "parse_jog",
+    "parse_move",
     "parse_home",
     "check_no_payload",
 ]
@@ -36,6 +37,7 @@ COMMAND_PERMISSIONS: Dict[str, Tuple[str, ...]] = {
     "set_reference": (RUN_PERMISSION, "CONTROL"),
     "home": (RUN_PERMISSION, "CONTROL"),
     "jog": (RUN_PERMISSION, "CONTROL"),
+    "move": (RUN_PERMISSION, "CONTROL"),
     "score": ("STATUS",),
 }
 """Command -> the permissions (names on ``Permissions``) a caller needs, all of them."""
@@ -57,7 +59,7 @@ def _fields(data: Mapping[str, Any], accepted: Tuple[str, ...]) -> Dict[str, Any
     if unknown:
         raise SettingsError(
             unknown[0],
-            gettext("unknown field; this command accepts %(accepted)s")
+            gettext("is not a field of this command (it accepts %(accepted)s).")
             % {"accepted": ", ".join(accepted) or gettext("no fields")},
         )
     return fields
@@ -96,11 +98,19 @@ def parse_jog(data: Mapping[str, Any]) -> float:
     """``jog`` {dz}: a relative Z move in mm (non-zero, at most 10 mm)."""
     fields = _fields(data, ("dz",))
     if fields.get("dz") is None:
-        raise SettingsError("dz", gettext("is required"))
+        raise SettingsError("dz", gettext("is required."))
     dz = parse_number("dz", fields["dz"], low=-10.0, high=10.0)
     if dz == 0:
-        raise SettingsError("dz", gettext("must not be 0"))
+        raise SettingsError("dz", gettext("must not be 0."))
     return dz
+
+
+def parse_move(data: Mapping[str, Any]) -> float:
+    """``move`` {z}: an absolute Z in mm (the job refuses one outside the limits)."""
+    fields = _fields(data, ("z",))
+    if fields.get("z") is None:
+        raise SettingsError("z", gettext("is required."))
+    return parse_number("z", fields["z"], low=-Z_BOUND, high=Z_BOUND)
 
 
 def parse_home(data: Mapping[str, Any]) -> bool:

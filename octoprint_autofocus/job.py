@@ -25,16 +25,20 @@ from typing import Any, Callable, ContextManager, Dict, List, Optional, Protocol
 from flask_babel import gettext
 
 from .focus import FocusError, FocusResult, autofocus
+from .fields import z_text
 from .focus.errors import CameraError, Cancelled, MoveRefused
 from .gcode_safety import split_lines
+from .redact import redact_url
 from .camera import roi_pixels
 from .records import RecordStore, new_run_id
-from .settings import RunConfig, RunRequest, SettingsError, run_window, safety_limits
+from .settings import RunConfig, RunRequest, SettingsError, describe, run_window, safety_limits
 
 __all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "NeedsConfirmation", "KINDS", "THREAD_NAME",
            "NO_AFTER_GCODE", "json_safe"]
 
 THREAD_NAME = "octoprint.plugins.autofocus.run"
+STATUS_KEYS = ("run_id", "kind", "phase", "start_z", "window")
+"""What ``status()`` tells about the current run (besides its samples)."""
 KINDS = ("focus", "reference", "home")
 NO_AFTER_GCODE = ("cancelled", "stage_error")
 """Search outcomes after which the "after" G-code is not sent (nothing more is)."""
@@ -124,6 +128,28 @@ def json_safe(value: Any) -> Any:
     if isinstance(value, (list, tuple)):
         return [json_safe(item) for item in value]
     return value
+
+
+PRIVATE_SETTINGS = ("before_gcode", "after_gcode")
+"""Settings left out of run records (anyone with STATUS may download a record)."""
+
+
+def record_settings(config: RunConfig) -> Dict[str, Any]:
+    """The settings a record keeps: camera URLs redacted, custom G-code left out."""
+    settings = {key: value for key, value in asdict(config).items() if key not in PRIVATE_SETTINGS}
+    for key in ("stream_url", "snapshot_url"):
+        settings[key] = redact_url(settings[key]) if settings[key] else ""
+    return settings
+
+
+def _check_within(z: float, floor: float, ceiling: float) -> None:
+    """MoveRefused, in words for people, for a target outside the limits."""
+    if z > ceiling:
+        raise MoveRefused(gettext("Z %(z)s is above the highest Z (%(limit)s); nothing moved.")
+                          % {"z": z_text(z), "limit": z_text(ceiling)})
+    if not z >= floor:
+        raise MoveRefused(gettext("Z %(z)s is below the lowest Z (%(limit)s); nothing moved.")
+                          % {"z": z_text(z), "limit": z_text(floor)})
 
 
 def _reason_for(exc: BaseException) -> str:
@@ -237,12 +263,22 @@ class FocusJob:
         Busy while a run is going, NotReady without a printer; MoveRefused (nothing moves)
         for a target outside the limits.
         """
+        return self._move(config, lambda z: z + dz)
+
+    def move(self, config: RunConfig, z: float) -> float:
+        """Move Z to ``z`` within the limits (e.g. a failed run's best Z); as :meth:`jog`,
+        but a target outside the limits is refused before the printer is asked anything."""
+        _check_within(z, *safety_limits(config, self._wiring.volume()))
+        return self._move(config, lambda _: z)
+
+    def _move(self, config: RunConfig, target_from: Callable[[float], float]) -> float:
         self._acquire()
         try:
             with self._state_lock:
                 self._cancel = threading.Event()
             stage = self.use_stage(config, self._cancel)
-            target = stage.position() + dz
+            target = target_from(stage.position())
+            _check_within(target, *safety_limits(config, self._wiring.volume()))
             stage.move_to(target)
             return target
         finally:
@@ -300,6 +336,14 @@ class FocusJob:
             stage.abort(gettext("cancelled"))
         return stage
 
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no run or jog holds the slot (any thread, e.g. a jog's request); True
+        when it is free, False after ``timeout`` seconds."""
+        if not self._running.acquire(timeout=timeout):
+            return False
+        self._running.release()
+        return True
+
     def wait(self, timeout: Optional[float] = None) -> bool:
         """Wait for the current run (if any) to end; True when none is going any more."""
         thread = self._thread
@@ -321,9 +365,10 @@ class FocusJob:
             stage.note_sending(command, tags)
 
     def status(self) -> Dict[str, Any]:
-        """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase} or None}``."""
+        """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase, start_z, window}
+        or None}`` (``start_z`` and ``window`` are None until the run has worked them out)."""
         with self._state_lock:
-            run = None if self._run is None else {key: self._run[key] for key in ("run_id", "kind", "phase")}
+            run = None if self._run is None else {key: self._run.get(key) for key in STATUS_KEYS}
             if run is not None:
                 run["samples"] = list(self._run["samples"])
         return {"state": "running" if run else "idle", "run": run}
@@ -348,7 +393,8 @@ class FocusJob:
                 result.message = self.cancel_reason()
         except (FocusError, SettingsError) as exc:
             reason = _reason_for(exc)
-            result = self._failure(reason, self.cancel_reason() if reason == "cancelled" else str(exc))
+            said = describe(exc) if isinstance(exc, SettingsError) else str(exc)
+            result = self._failure(reason, self.cancel_reason() if reason == "cancelled" else said)
         except Exception as exc:
             self._logger.exception("Autofocus run %s crashed", run_id)
             result = self._failure("stage_error", gettext("internal error: %(error)s") % {"error": exc})
@@ -386,6 +432,7 @@ class FocusJob:
         with self._state_lock:
             self._run["start_z"] = z0
         (z_min, z_max), limits = run_window(config, z0, request, self._wiring.volume())
+        self._announce_window(z_min, z_max)
         with self._wiring.open_camera(config) as camera:
             first = camera.frame()  # a broken camera fails here, before anything moves
             roi = request.roi if request.roi is not None else config.roi
@@ -412,6 +459,12 @@ class FocusJob:
                 if isinstance(exc, NeedsConfirmation):
                     details["proposed_correction"] = exc.correction
         return result, details
+
+    def _announce_window(self, z_min: float, z_max: float) -> None:
+        """Tell the tab where the search starts (it shades the window while the run goes)."""
+        with self._state_lock:
+            self._run["window"] = [z_min, z_max]
+        self._wiring.push("state", self.status())
 
     def send_after(self, stage: Stage, config: RunConfig) -> None:
         """The "after" G-code; a refused line is reported, the run's result stands."""
@@ -485,7 +538,7 @@ class FocusJob:
             "kind": plan.kind,
             "started": started,
             **details,
-            "settings": asdict(plan.config),
+            "settings": record_settings(plan.config),
         })
         try:
             self._records.save(record)

@@ -14,7 +14,7 @@ released in ``finally`` on every path.
 import logging
 import threading
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
 
 from flask_babel import gettext
@@ -23,7 +23,7 @@ from .camera import roi_pixels
 from .focus.errors import CameraError, CameraStalled, Cancelled, FocusError
 from .focus.focus_map import MapPoint, MapResult, measure_map
 from .gcode_safety import split_lines
-from .job import NO_AFTER_GCODE, FocusJob, Stage, json_safe
+from .job import NO_AFTER_GCODE, FocusJob, Stage, json_safe, record_settings
 from .map_record import finished_event, map_record, without_samples
 from .map_settings import MapPlan
 from .records import RecordStore
@@ -226,7 +226,7 @@ class MapJob:
     def _report(self, config: RunConfig, plan: MapPlan, run_id: str, started: float,
                 result: MapResult) -> Dict[str, Any]:
         """Keep the record, log and fire the event; return the record."""
-        record = map_record(result, run_id=run_id, started=started, plan=plan.record(), settings=asdict(config))
+        record = map_record(result, run_id=run_id, started=started, plan=plan.record(), settings=record_settings(config))
         record["detail"], record["message"] = result.message, _message(result, plan)
         record = json_safe(record)
         try:

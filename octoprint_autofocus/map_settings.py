@@ -16,7 +16,7 @@ from flask_babel import gettext
 
 from .focus.surface import GridPoint, grid_points
 from .gcode_safety import GcodeRefused, check_xy_template
-from .settings import DEFAULTS, SettingsError, parse_decimal, parse_number
+from .settings import DEFAULTS, SettingsError, number, parse_decimal, parse_number
 
 __all__ = [
     "MapConfig",
@@ -121,10 +121,6 @@ def _template(field: str, value: Any) -> str:
     return value.strip()
 
 
-def _optional(field: str, value: Any, **bounds: Any) -> Optional[float]:
-    return None if value is None or value == "" else parse_number(field, value, **bounds)
-
-
 def validate_map(settings: Optional[Mapping[str, Any]]) -> MapConfig:
     """Check the ``map`` settings (missing keys take their defaults); SettingsError names
     the field as ``map.<key>``."""
@@ -133,14 +129,14 @@ def validate_map(settings: Optional[Mapping[str, Any]]) -> MapConfig:
     if unknown:
         raise SettingsError("map." + unknown[0], gettext("is not a map setting"))
     return MapConfig(
-        rows=_whole("map.rows", s["rows"], GRID_MIN, GRID_MAX),
-        cols=_whole("map.cols", s["cols"], GRID_MIN, GRID_MAX),
-        margin=parse_number("map.margin", s["margin"], low=0.0, high=1000.0),
-        lift=parse_number("map.lift", s["lift"], low=0.0, high=100.0),
-        travel_z=_optional("map.travel_z", s["travel_z"]),
-        xy_feedrate=parse_number("map.xy_feedrate", s["xy_feedrate"], positive=True, high=100000.0),
+        rows=number("map.rows", s["rows"]),
+        cols=number("map.cols", s["cols"]),
+        margin=number("map.margin", s["margin"]),
+        lift=number("map.lift", s["lift"]),
+        travel_z=number("map.travel_z", s["travel_z"]),
+        xy_feedrate=number("map.xy_feedrate", s["xy_feedrate"]),
         xy_template=_template("map.xy_template", s["xy_template"]),
-        max_failed=parse_number("map.max_failed", s["max_failed"], low=0.0, high=1.0),
+        max_failed=number("map.max_failed", s["max_failed"]),
     )
 
 

@@ -4,8 +4,9 @@ Imported by :func:`octoprint_autofocus.__plugin_load__`, so that importing the p
 its pure :mod:`.focus` library) never imports OctoPrint."""
 
 import dataclasses
+import functools
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import flask
 import octoprint.plugin
@@ -22,25 +23,31 @@ from .api import (
     check_no_payload,
     parse_home,
     parse_jog,
+    parse_move,
     parse_score,
     parse_set_reference,
     parse_start,
 )
 from .atcommand import COMMAND, parse_parameters
-from .camera import CameraManager, browser_camera, octoprint_webcams, select_camera
+from .camera import CameraManager, RateLimit
+from .camera_select import CameraSpec, browser_camera, octoprint_webcams, select_camera
 from .focus.errors import CameraError, FocusError, MoveRefused
+from .fields import template_vars
+from .focus import MEASURES
 from .job import KINDS, Busy, FocusJob, NotReady, RunPlan, Wiring
 from .map_job import MapJob, MapWiring
 from .map_record import KIND as MAP_KIND
 from .map_record import map_csv
 from .map_settings import MapPlan, MapRequest, parse_map_request, profile_xy_range, resolve_map, validate_map
+from .position import PositionTracker
 from .printer_stage import PrinterStage
 from .xy_stage import PrinterHead
 from .records import RecordStore
-from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError
-from .settings import check_reference, migrate, profile_z_range, run_limits, safety_limits, validate, validate_simulator
+from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError, error_body
+from .settings import check_reference, migrate, normalised, profile_z_range, run_limits, safety_limits, validate
+from .settings import validate_simulator
 from .settings_guard import check_settings_save, settings_save_handler
-from .webcam_source import CameraSpec
+from .simulator import SCENES
 
 ABORT_EVENTS = {
     Events.DISCONNECTED: lazy_gettext("the printer disconnected"),
@@ -64,6 +71,10 @@ ABORT_STATES = {
 """Printer states (``PrinterStateChanged`` ``state_id``) that stop a run at once: a pause
 asked for during a job hold completes (and fires ``PrintPaused``) only after the hold."""
 
+TAKEOVER_REASON = lazy_gettext("an @AUTOFOCUS line of the print job took over")
+TAKEOVER_TIMEOUT = 30.0
+"""s a job's @AUTOFOCUS waits for the run it cancelled to end."""
+
 CONFIRM_MARGIN = 5.0
 """s a move may take beyond OctoPrint's communication timeout before the run gives up."""
 
@@ -72,14 +83,20 @@ POSITION_TOLERANCE = 0.02
 
 CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed", "map_finished"]
 
+SCORE_RATE = (5.0, 5)
+"""Live score requests per second per user, and the burst allowed (the tab asks ~3/s)."""
 
-def _error(message: str, status: int) -> flask.Response:
-    return flask.make_response(flask.jsonify(error=message), status)
+RESTRICTED_SETTINGS = [["stream_url"], ["snapshot_url"], ["before_gcode"], ["after_gcode"]]
+"""Settings only users with the SETTINGS permission may read (URLs may hold credentials)."""
+
+
+def _error(message: str, status: int, **extra: Any) -> flask.Response:
+    return flask.make_response(flask.jsonify(error=message, **extra), status)
 
 
 def _bad_request(exc: SettingsError) -> flask.Response:
-    """400 ``{"error": ..., "field": ...}`` for a refused payload or settings save."""
-    return flask.make_response(flask.jsonify(error=str(exc), field=exc.field), 400)
+    """400 ``{"error": "<Label>: <message>", "field": ...}`` for a refused payload or settings save."""
+    return flask.make_response(flask.jsonify(**error_body(exc)), 400)
 
 
 class AutofocusPlugin(
@@ -100,7 +117,10 @@ class AutofocusPlugin(
         self._job: Optional[FocusJob] = None
         self._camera: Optional[CameraManager] = None
         self._records: Optional[RecordStore] = None
+        self._score_limit = RateLimit(*SCORE_RATE)
         self._microscope = sim_microscope.SimMicroscope()
+        self._position = PositionTracker(push=lambda data: self._push("position", data),
+                                         request_position=self._ask_position)
 
     def initialize(self) -> None:
         self._records = RecordStore(
@@ -121,6 +141,7 @@ class AutofocusPlugin(
             push=self._push, fire=self._fire,
         ), logger=self._logger)
         self._apply_simulator()
+        self._position.start()
 
     ##~~ StartupPlugin
 
@@ -131,6 +152,7 @@ class AutofocusPlugin(
 
     def on_shutdown(self) -> None:
         self._job.shutdown(timeout=10.0)
+        self._position.stop()
         self._camera.close()
         self._microscope.close()
 
@@ -153,6 +175,7 @@ class AutofocusPlugin(
         self._logger.info("Migrated settings from version %s to %s", current, target)
 
     def on_settings_save(self, data: Dict[str, Any]) -> Dict[str, Any]:
+        data = normalised(data)
         try:  # POST /api/settings was checked already (_guard_settings_save); other callers were not
             config = self._check_settings_save(data)
         except SettingsError as exc:
@@ -162,9 +185,11 @@ class AutofocusPlugin(
             return {}
         diff = octoprint.plugin.SettingsPlugin.on_settings_save(self, data)
         self._records.keep = config.history_size
-        self._camera.close()
-        self._apply_simulator()
+        self._apply_simulator()  # the live camera follows a camera change by itself
         return diff
+
+    def get_settings_restricted_paths(self) -> Dict[str, List[List[str]]]:
+        return {"admin": RESTRICTED_SETTINGS}
 
     ##~~ TemplatePlugin
 
@@ -177,11 +202,15 @@ class AutofocusPlugin(
     def is_template_autoescaped(self) -> bool:
         return True
 
+    def get_template_vars(self) -> Dict[str, Any]:
+        """Labels, limits, metric and scene names for the templates (written once, in fields.py)."""
+        return template_vars(list(MEASURES), list(SCENES))
+
     ##~~ AssetPlugin
 
     def get_assets(self) -> Dict[str, List[str]]:
         return {
-            "js": ["js/autofocus.js", "js/autofocus_map.js"],
+            "js": ["js/autofocus_plot.js", "js/autofocus.js", "js/autofocus_settings.js", "js/autofocus_map.js"],
             "clientjs": ["clientjs/autofocus.js"],
             "css": ["css/autofocus.css", "css/autofocus_map.css"],
         }
@@ -216,6 +245,7 @@ class AutofocusPlugin(
             history=self._records.history(),
             reference_z=self._settings.get_float(["reference_z"]),
             camera=self._camera_info(),
+            position=self._position.snapshot(),
         )
 
     ##~~ BlueprintPlugin
@@ -258,6 +288,7 @@ class AutofocusPlugin(
             self._microscope.tracker.reset()
         elif event == Events.PRINTER_PROFILE_MODIFIED:
             self._apply_simulator()  # the simulated surface spans the bed
+        self._follow_position(event, state)
 
     ##~~ WebcamProviderPlugin
 
@@ -274,8 +305,9 @@ class AutofocusPlugin(
     ##~~ hooks
 
     def on_gcode_received(self, comm: Any, line: str, *args: Any, **kwargs: Any) -> str:
-        """``octoprint.comm.protocol.gcode.received``: replies for the active stage."""
+        """``octoprint.comm.protocol.gcode.received``: replies for the active stage and the Z readout."""
         self._job.feed_line(line)
+        self._position.feed_line(line)
         return line
 
     def on_gcode_sending(self, comm: Any, phase: str, cmd: str, cmd_type: Any, gcode: Any,
@@ -283,10 +315,12 @@ class AutofocusPlugin(
         """``octoprint.comm.protocol.gcode.sending``: lets the stage match its M114 answer."""
         self._job.note_sending(cmd, tags)
 
-    def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, **kwargs: Any) -> None:
-        """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z."""
+    def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, tags: Any = None, **kwargs: Any) -> None:
+        """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z; a Z move
+        makes the Z readout stale."""
         if self._simulator_enabled():
             self._microscope.tracker.on_sent(cmd)
+        self._position.note_sent(cmd, tags)
 
     def on_atcommand(self, comm: Any, phase: str, command: str, parameters: str,
                      tags: Any = None, *args: Any, **kwargs: Any) -> None:
@@ -296,18 +330,48 @@ class AutofocusPlugin(
         in_job = "source:file" in (tags or ()) and self._printer.is_printing()
         try:
             parsed = parse_parameters(parameters)
-            config = self._config()
-            if parsed.map is not None:
-                self._map.start(config, self._map_plan(config, parsed.map), in_job=in_job)
-                return
-            if parsed.home:
-                _require_reference(config)
-                check_reference(config.reference_z, config, self._volume())
-            plan = RunPlan(kind="home" if parsed.home else "focus", config=config,
-                           request=parsed.request, in_job=in_job)
-            self._job.start(plan)
+            start = functools.partial(self._start_atcommand, parsed, self._config(), in_job)
+            try:
+                start()
+            except Busy:
+                taken = in_job and (self._job.cancel(str(TAKEOVER_REASON), outside_job_only=True)
+                                    or not self._job.running)  # cancelled, or ended meanwhile
+                if not taken:
+                    raise
+                self._take_over(start, parameters)
         except (SettingsError, Busy, NotReady) as exc:
             self._refuse_atcommand(parameters, str(exc), in_job)
+
+    def _start_atcommand(self, parsed: Any, config: RunConfig, in_job: bool) -> None:
+        """Start what an ``@AUTOFOCUS`` line asks for (a focus run, homing, a map)."""
+        if parsed.map is not None:
+            self._map.start(config, self._map_plan(config, parsed.map), in_job=in_job)
+            return
+        if parsed.home:
+            _require_reference(config)
+            check_reference(config.reference_z, config, self._volume())
+        self._job.start(RunPlan(kind="home" if parsed.home else "focus", config=config,
+                                request=parsed.request, in_job=in_job))
+
+    def _take_over(self, start: Callable[[], None], parameters: str) -> None:
+        """A job's ``@AUTOFOCUS`` met a run outside the job (tab, API, terminal, jog), now
+        cancelled: hold the job at once, and start the job's run on a thread once the
+        cancelled one has ended (the comm thread never waits). The job is paused only if
+        the job's own run cannot start."""
+        self._printer.set_job_on_hold(True)
+
+        def wait_then_start() -> None:
+            try:
+                if not self._job.wait_idle(TAKEOVER_TIMEOUT):
+                    raise Busy(gettext("The autofocus run it replaces did not stop within %(seconds)d s.")
+                               % {"seconds": TAKEOVER_TIMEOUT})
+                start()
+            except (SettingsError, Busy, NotReady) as exc:
+                self._refuse_atcommand(parameters, str(exc), True)
+            finally:
+                self._printer.set_job_on_hold(False)
+
+        threading.Thread(target=wait_then_start, name="octoprint.plugins.autofocus.takeover", daemon=True).start()
 
     def get_additional_permissions(self, *args: Any, **kwargs: Any) -> List[Dict[str, Any]]:
         """``octoprint.access.permissions``: RUN (with CONTROL) runs autofocus and moves Z."""
@@ -360,7 +424,13 @@ class AutofocusPlugin(
         return flask.jsonify(cancelled=self._job.cancel(gettext("cancelled by the user")))
 
     def _api_score(self, data: Dict[str, Any]) -> flask.Response:
-        return flask.jsonify(**self._camera.live_score(self._config(), parse_score(data)))
+        request = parse_score(data)
+        if not self._score_limit.allow(_caller()):
+            response = _error(gettext("Too many score requests; ask at most %(rate)d times a second.")
+                              % {"rate": SCORE_RATE[0]}, 429)
+            response.headers["Retry-After"] = "1"
+            return response
+        return flask.jsonify(**self._camera.live_score(self._config(), request))
 
     def _api_set_reference(self, data: Dict[str, Any]) -> flask.Response:
         z = parse_set_reference(data)
@@ -379,10 +449,18 @@ class AutofocusPlugin(
 
     def _api_jog(self, data: Dict[str, Any]) -> flask.Response:
         dz = parse_jog(data)
+        return self._moved("dz", lambda: self._job.jog(self._config(), dz))
+
+    def _api_move(self, data: Dict[str, Any]) -> flask.Response:
+        z = parse_move(data)
+        return self._moved("z", lambda: self._job.move(self._config(), z))
+
+    def _moved(self, field: str, move: Callable[[], float]) -> flask.Response:
+        """Run a jog or move and answer the Z reached (400 refused, 503 the printer failed)."""
         try:
-            return flask.jsonify(z=self._job.jog(self._config(), dz))
-        except MoveRefused as exc:
-            return _bad_request(SettingsError("dz", str(exc)))
+            return flask.jsonify(z=move())
+        except MoveRefused as exc:  # a whole sentence ("Z 105.000 mm is above ..."), no label
+            return _error(str(exc), 400, field=field)
         except FocusError as exc:
             return _error(str(exc), 503)
 
@@ -474,12 +552,14 @@ class AutofocusPlugin(
 
     def _camera_info(self) -> Optional[Dict[str, Any]]:
         try:
-            return browser_camera(octoprint_webcams(), self._config(), self._base_url())
+            return browser_camera(octoprint_webcams(), self._config(), self._base_url(),
+                                  private=Permissions.SETTINGS.can())
         except ValueError:
             return None
 
     def _store_reference(self, z: float) -> None:
-        self._settings.set_float(["reference_z"], float(z))
+        z = round(float(z), 3)  # what G92 will send; no 3.999750985008485 in the settings pane
+        self._settings.set_float(["reference_z"], z)
         self._settings.save(trigger_event=True)
         self._logger.info("Focus reference set to Z%.3f", z)
 
@@ -503,11 +583,35 @@ class AutofocusPlugin(
         finally:
             self._printer.set_job_on_hold(False)
 
+    ##~~ the Z readout
+
+    def _follow_position(self, event: str, state: Optional[str]) -> None:
+        """Forget Z when the connection changes; ask for it when the printer becomes idle."""
+        if event in (Events.CONNECTED, Events.DISCONNECTED):
+            self._position.reset()
+        if event == Events.CONNECTED or (state == "OPERATIONAL" and self._position.snapshot()["state"] != "known"):
+            self._position.ask_soon()
+
+    def _ask_position(self) -> bool:
+        """Queue an M114 for the Z readout, only while the printer is idle (no print, no run)."""
+        if not self._printer.is_operational() or self._printer.is_printing() or self._job.running:
+            return False
+        self._printer.commands(["M114"], tags={"plugin:autofocus", "plugin:autofocus:position"})
+        return True
+
     def _push(self, kind: str, data: Dict[str, Any]) -> None:
         self._plugin_manager.send_plugin_message(self._identifier, {"type": kind, **data})
 
     def _fire(self, key: str, payload: Dict[str, Any]) -> None:
         self._event_bus.fire(getattr(Events, "PLUGIN_AUTOFOCUS_" + key.upper()), payload)
+
+
+def _caller() -> str:
+    """Who is asking: the logged-in user (session or API key), else the remote address."""
+    from flask_login import current_user
+
+    user_id = getattr(current_user, "get_id", lambda: None)()
+    return "user:%s" % user_id if user_id else "address:%s" % flask.request.remote_addr
 
 
 def _require_reference(config: RunConfig) -> None:

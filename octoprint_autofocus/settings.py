@@ -12,6 +12,7 @@ from typing import Any, Dict, List, Mapping, Optional, Tuple
 
 from flask_babel import gettext
 
+from .fields import BOUNDS, LABELS, RANGE_BOUNDS, Z_BOUND, amount, label_of, unit_of, z_text
 from .focus import MEASURES
 from .gcode_safety import GcodeRefused, check_custom_gcode, check_move_template
 from .simulator import SCENES
@@ -21,11 +22,16 @@ __all__ = [
     "DEFAULTS",
     "SETTINGS_VERSION",
     "SettingsError",
+    "LABELS",
+    "CENTRE_ROI",
+    "describe",
+    "error_body",
     "RunConfig",
     "RunRequest",
     "validate",
     "validate_simulator",
     "migrate",
+    "normalised",
     "run_limits",
     "run_window",
     "safety_limits",
@@ -41,14 +47,21 @@ __all__ = [
     "custom_gcode",
 ]
 
-SETTINGS_VERSION = 1
+SETTINGS_VERSION = 2
+
+CENTRE_ROI: Dict[str, float] = {"x": 0.25, "y": 0.25, "w": 0.5, "h": 0.5}
+"""The default focus region: the middle quarter of the picture.
+
+A dict, never None: OctoPrint's settings layers cannot hold a dict (saved) over a None
+(default) without warning on every read."""
+
 
 DEFAULTS: Dict[str, Any] = {
     "camera": "",
     "stream_url": "",
     "snapshot_url": "",
     "metric": "tenengrad",
-    "roi": None,
+    "roi": dict(CENTRE_ROI),
     "search_range": 2.0,
     "max_extension": None,
     "z_min": 0.0,
@@ -101,10 +114,6 @@ DEFAULTS: Dict[str, Any] = {
 LEGACY_KEYS = {"range": "search_range", "webcam": "camera", "zmin": "z_min", "zmax": "z_max"}
 """Keys of unversioned (pre-1) settings and the keys that replaced them."""
 
-Z_BOUND = 10000.0
-"""mm: no Z limit, reference or requested Z may lie further from 0 than this."""
-RANGE_BOUNDS = (0.01, 500.0)
-"""mm: the smallest and largest half-range a run may search around the current Z."""
 MAX_TEXT = 4000
 """Characters: the longest text setting (URLs, custom G-code)."""
 
@@ -113,13 +122,23 @@ ON_FAILURE = ("pause", "continue")
 
 
 class SettingsError(ValueError):
-    """A setting or request parameter is invalid; ``field`` names it, ``message`` says
-    what is wrong in a plain sentence for people (without the internal key)."""
+    """A setting or request parameter is invalid; ``field`` names it, ``message`` is a
+    plain sentence for people without the key (``str(exc)`` is "field: message" for logs)."""
 
     def __init__(self, field: str, message: str) -> None:
         super().__init__("%s: %s" % (field, message))
         self.field = field
         self.message = message
+
+
+def describe(exc: SettingsError) -> str:
+    """The error as people read it: "<Label>: <message>"."""
+    return "%s: %s" % (label_of(exc.field), exc.message)
+
+
+def error_body(exc: SettingsError) -> Dict[str, str]:
+    """The JSON body of a refused request or settings save: ``{"error", "field"}``."""
+    return {"error": describe(exc), "field": exc.field}
 
 
 @dataclass(frozen=True)
@@ -169,48 +188,70 @@ def check_request(request: RunRequest, names: Optional[Mapping[str, str]] = None
     """Apply the rules between a request's fields; ``names`` maps a field to the caller's
     spelling of it (``{"z_min": "ZMIN"}``) so the error names what the user typed."""
     name = {"range": "range", "z_min": "z_min", "z_max": "z_max", **(names or {})}
+    said = {key: label_of(value) for key, value in name.items()}
     if (request.z_min is None) != (request.z_max is None):
         missing = "z_min" if request.z_min is None else "z_max"
         raise SettingsError(
             name[missing],
-            gettext("%(low)s and %(high)s go together") % {"low": name["z_min"], "high": name["z_max"]},
+            gettext("is needed together with %(other)s.")
+            % {"other": said["z_max" if missing == "z_min" else "z_min"]},
         )
     if request.z_min is not None and request.range is not None:
         raise SettingsError(
             name["range"],
-            gettext("give either %(range)s or %(low)s and %(high)s, not both")
-            % {"range": name["range"], "low": name["z_min"], "high": name["z_max"]},
+            gettext("give either a search range or %(low)s and %(high)s, not both.")
+            % {"low": said["z_min"], "high": said["z_max"]},
         )
     if request.z_min is not None and request.z_min >= request.z_max:
-        raise SettingsError(name["z_max"], gettext("must be above the lowest Z of the range"))
+        raise SettingsError(
+            name["z_max"],
+            gettext("must be above %(low)s (%(value)s).")
+            % {"low": said["z_min"], "value": z_text(request.z_min)},
+        )
     return request
 
 
 def _shown(value: Any) -> str:
-    """A short rendering of a value a user sent, for messages (never the whole of it)."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    """What the user gave, quoted and cut short, for an error message."""
+    text = str(value)
+    return "\u201c%s\u201d" % (text if len(text) <= 20 else text[:19] + "\u2026")
 
 
 def parse_number(field: str, value: Any, *, low: Optional[float] = None,
                  high: Optional[float] = None, positive: bool = False) -> float:
     """``value`` (a JSON number: int or float, not a bool, not text) as a finite float
-    within the bounds, or SettingsError naming ``field``."""
+    within the bounds, or SettingsError naming ``field`` (the message gives the limit with
+    the field's unit, see :data:`.fields.BOUNDS`)."""
+    unit = unit_of(field)
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise SettingsError(field, gettext("must be a number, got %(value)s") % {"value": _shown(value)})
+        raise SettingsError(field, gettext("must be a number, not %(value)s.") % {"value": _shown(value)})
     try:
         number = float(value)
     except OverflowError:  # an int too large for a float
         number = math.inf
     if not math.isfinite(number):
-        raise SettingsError(field, gettext("must be a finite number"))
+        raise SettingsError(field, gettext("must be a finite number."))
     if positive and number <= 0:
-        raise SettingsError(field, gettext("must be greater than 0, got %(value)s") % {"value": number})
+        raise SettingsError(field, gettext("must be more than %(zero)s.") % {"zero": amount(0, unit)})
     if low is not None and number < low:
-        raise SettingsError(field, gettext("must be at least %(low)s, got %(value)s") % {"low": low, "value": number})
+        raise SettingsError(field, gettext("must be at least %(low)s.") % {"low": amount(low, unit)})
     if high is not None and number > high:
-        raise SettingsError(field, gettext("must be at most %(high)s, got %(value)s") % {"high": high, "value": number})
+        raise SettingsError(field, gettext("must be at most %(high)s.") % {"high": amount(high, unit)})
     return number
+
+
+def number(field: str, value: Any) -> Optional[float]:
+    """``value`` checked against the field's :data:`.fields.BOUNDS` (an int for whole
+    numbers, None for an unset optional one)."""
+    bounds = BOUNDS[field]
+    if bounds.optional and (value is None or value == ""):
+        return None
+    checked = parse_number(field, value, low=bounds.low, high=bounds.high, positive=bounds.positive)
+    if not bounds.integer:
+        return checked
+    if checked != int(checked):
+        raise SettingsError(field, gettext("must be a whole number."))
+    return int(checked)
 
 
 _DECIMAL = re.compile(r"[-+]?(?:\d+(?:\.\d*)?|\.\d+)")
@@ -220,22 +261,15 @@ def parse_decimal(field: str, text: str, **bounds: Any) -> float:
     """A number written as plain decimal text (``1.5``, ``-2``, ``.25``: no exponent,
     underscores, spaces, ``inf`` or ``nan``), checked like :func:`parse_number`."""
     if not isinstance(text, str) or not _DECIMAL.fullmatch(text):
-        raise SettingsError(field, gettext("must be a number, got %(value)s") % {"value": _shown(text)})
+        raise SettingsError(field, gettext("must be a number, not %(value)s.") % {"value": _shown(text)})
     return parse_number(field, float(text), **bounds)
-
-
-def _integer(field: str, value: Any, low: int, high: int) -> int:
-    number = parse_number(field, value, low=low, high=high)
-    if number != int(number):
-        raise SettingsError(field, gettext("must be a whole number, got %(value)s") % {"value": value})
-    return int(number)
 
 
 def _choice(field: str, value: Any, choices) -> str:
     if not isinstance(value, str) or value not in choices:
         raise SettingsError(
             field,
-            gettext("must be one of %(choices)s, got %(value)r")
+            gettext("must be one of %(choices)s, not %(value)s.")
             % {"choices": ", ".join(sorted(choices)), "value": _shown(value)},
         )
     return value
@@ -245,9 +279,9 @@ def _text(field: str, value: Any) -> str:
     if value is None:
         return ""
     if not isinstance(value, str):
-        raise SettingsError(field, gettext("must be text, got %(value)s") % {"value": _shown(value)})
+        raise SettingsError(field, gettext("must be text."))
     if len(value) > MAX_TEXT:
-        raise SettingsError(field, gettext("is too long (at most %(count)d characters)") % {"count": MAX_TEXT})
+        raise SettingsError(field, gettext("is too long (at most %(count)d characters).") % {"count": MAX_TEXT})
     return value.strip()
 
 
@@ -261,12 +295,12 @@ def parse_roi(field: str, value: Any) -> Optional[Tuple[float, float, float, flo
     if value is None:
         return None
     if not isinstance(value, Mapping) or set(value) != {"x", "y", "w", "h"}:
-        raise SettingsError(field, gettext("must be null or an object with x, y, w, h (fractions 0..1)"))
+        raise SettingsError(field, gettext("must be a region {x, y, w, h} in fractions of the picture (0 to 1)."))
     x, y, w, h = (parse_number("%s.%s" % (field, key), value[key], low=0.0, high=1.0) for key in "xywh")
     if w <= 0 or h <= 0:
-        raise SettingsError(field, gettext("is empty: width and height must be greater than 0"))
+        raise SettingsError(field, gettext("is empty; drag a larger region on the picture."))
     if x + w > 1.0 + 1e-9 or y + h > 1.0 + 1e-9:
-        raise SettingsError(field, gettext("reaches outside the image (x + w and y + h must be at most 1)"))
+        raise SettingsError(field, gettext("reaches outside the picture."))
     return (x, y, w, h)
 
 
@@ -281,19 +315,14 @@ def custom_gcode(field: str, value: Any, z_limits: Tuple[float, float]) -> str:
     return text
 
 
-def _optional_number(field: str, value: Any, **bounds: Any) -> Optional[float]:
-    """None for null or "" (the setting is unset), else a number as parse_number checks it."""
-    return None if value is None or value == "" else parse_number(field, value, **bounds)
-
-
 def _max_extension(value: Any, safety_range: float) -> Optional[float]:
     """mm a search may go past its range: null (one range width), 0 (never) up to the safety range."""
-    extension = _optional_number("max_extension", value, low=0.0)
+    extension = number("max_extension", value)
     if extension is not None and extension > safety_range:
         raise SettingsError(
             "max_extension",
-            gettext("must be at most the distance from the lowest to the highest Z (%(range)s mm), got %(value)s")
-            % {"range": safety_range, "value": extension},
+            gettext("must be at most the distance from the lowest to the highest Z (%(range)s).")
+            % {"range": amount(safety_range, "mm")},
         )
     return extension
 
@@ -304,14 +333,11 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
     ``settings`` is the plugin's settings dict (missing keys take their defaults).
     """
     s = {**DEFAULTS, **settings}
-    z_min = parse_number("z_min", s["z_min"], low=-Z_BOUND, high=Z_BOUND)
-    z_max = parse_number("z_max", s["z_max"], low=-Z_BOUND, high=Z_BOUND)
+    z_min = number("z_min", s["z_min"])
+    z_max = number("z_max", s["z_max"])
     if z_min >= z_max:
-        raise SettingsError(
-            "z_max",
-            gettext("must be above the lowest Z (%(low).3f mm), got %(high).3f mm") % {"low": z_min, "high": z_max},
-        )
-    feedrate = parse_number("feedrate", s["feedrate"], positive=True, high=100000.0)
+        raise SettingsError("z_max", gettext("must be above the lowest Z (%(value)s).") % {"value": z_text(z_min)})
+    feedrate = number("feedrate", s["feedrate"])
     template = _text("move_template", s["move_template"])
     try:
         check_move_template(template, int(feedrate) if feedrate.is_integer() else feedrate, (z_min, z_max))
@@ -323,27 +349,27 @@ def validate(settings: Mapping[str, Any]) -> RunConfig:
         snapshot_url=_text("snapshot_url", s["snapshot_url"]),
         metric=parse_metric("metric", s["metric"]),
         roi=parse_roi("roi", s["roi"]),
-        search_range=parse_number("search_range", s["search_range"], low=RANGE_BOUNDS[0], high=RANGE_BOUNDS[1]),
+        search_range=number("search_range", s["search_range"]),
         max_extension=_max_extension(s["max_extension"], z_max - z_min),
         z_min=z_min,
         z_max=z_max,
-        coarse_points=_integer("coarse_points", s["coarse_points"], 3, 50),
-        tolerance=_optional_number("tolerance", s["tolerance"], positive=True, high=5.0),
+        coarse_points=number("coarse_points", s["coarse_points"]),
+        tolerance=number("tolerance", s["tolerance"]),
         feedrate=feedrate,
-        settle=parse_number("settle", s["settle"], low=0.0, high=10.0),
-        frames_per_position=_integer("frames_per_position", s["frames_per_position"], 1, 10),
-        overscan=parse_number("overscan", s["overscan"], low=0.0, high=10.0),
+        settle=number("settle", s["settle"]),
+        frames_per_position=number("frames_per_position", s["frames_per_position"]),
+        overscan=number("overscan", s["overscan"]),
         approach=_choice("approach", s["approach"], APPROACHES),
         move_template=template,
         before_gcode=custom_gcode("before_gcode", s["before_gcode"], (z_min, z_max)),
         after_gcode=custom_gcode("after_gcode", s["after_gcode"], (z_min, z_max)),
-        reference_z=_optional_number("reference_z", s["reference_z"], low=-Z_BOUND, high=Z_BOUND),
-        max_correction=parse_number("max_correction", s["max_correction"], positive=True, high=1000.0),
+        reference_z=number("reference_z", s["reference_z"]),
+        max_correction=number("max_correction", s["max_correction"]),
         on_failure=_choice("on_failure", s["on_failure"], ON_FAILURE),
-        latency=parse_number("latency", s["latency"], low=0.0, high=5.0),
-        camera_timeout=parse_number("camera_timeout", s["camera_timeout"], positive=True, high=120.0),
-        history_size=_integer("history_size", s["history_size"], 1, 1000),
-        jog_step=parse_number("jog_step", s["jog_step"], positive=True, high=10.0),
+        latency=number("latency", s["latency"]),
+        camera_timeout=number("camera_timeout", s["camera_timeout"]),
+        history_size=number("history_size", s["history_size"]),
+        jog_step=number("jog_step", s["jog_step"]),
     )
 
 
@@ -351,17 +377,13 @@ def validate_simulator(simulator: Mapping[str, Any]) -> Dict[str, Any]:
     """Check the ``simulator`` settings and return them cleaned (defaults filled)."""
     s = {**DEFAULTS["simulator"], **(simulator or {})}
     if not isinstance(s["enabled"], bool):
-        raise SettingsError("simulator.enabled", gettext("must be true or false"))
+        raise SettingsError("simulator.enabled", gettext("must be on or off."))
+    checked = {key: number("simulator." + key, s[key])
+               for key in ("focal_z", "dof", "noise", "fps", "latency", "backlash", "seed")}
     return {
         "enabled": s["enabled"],
-        "focal_z": parse_number("simulator.focal_z", s["focal_z"]),
-        "dof": parse_number("simulator.dof", s["dof"], positive=True, high=10.0),
-        "noise": parse_number("simulator.noise", s["noise"], low=0.0, high=1.0),
-        "fps": parse_number("simulator.fps", s["fps"], positive=True, high=60.0),
-        "latency": parse_number("simulator.latency", s["latency"], low=0.0, high=5.0),
-        "backlash": parse_number("simulator.backlash", s["backlash"], low=0.0, high=5.0),
+        **checked,
         "scene": _choice("simulator.scene", s["scene"], SCENES),
-        "seed": _integer("simulator.seed", s["seed"], 0, 2**31 - 1),
         "size": _size("simulator.size", s["size"]),
         "surface": _choice("simulator.surface", s["surface"], SURFACES),
         "surface_height": parse_number("simulator.surface_height", s["surface_height"], low=-10.0, high=10.0),
@@ -381,8 +403,19 @@ def _bare_spot(field: str, value: Any) -> Optional[List[float]]:
 
 def _size(field: str, value: Any) -> List[int]:
     if not isinstance(value, (list, tuple)) or len(value) != 2:
-        raise SettingsError(field, gettext("must be [width, height] in pixels"))
-    return [_integer(field, item, 8, 4096) for item in value]
+        raise SettingsError(field, gettext("must be [width, height] in pixels."))
+    sizes = [parse_number(field, item, low=8, high=4096) for item in value]
+    if any(size != int(size) for size in sizes):
+        raise SettingsError(field, gettext("must be a whole number."))
+    return [int(size) for size in sizes]
+
+
+def normalised(data: Mapping[str, Any]) -> Dict[str, Any]:
+    """A settings save with a null region replaced by the default one (see CENTRE_ROI):
+    OctoPrint then drops the key (it equals the default), so no None sits under a dict."""
+    if "roi" in data and data["roi"] is None:
+        return {**data, "roi": dict(CENTRE_ROI)}
+    return dict(data)
 
 
 def migrate(stored: Mapping[str, Any], version: Optional[int]) -> Dict[str, Any]:
@@ -390,7 +423,8 @@ def migrate(stored: Mapping[str, Any], version: Optional[int]) -> Dict[str, Any]
 
     From unversioned settings (``version`` None): legacy keys are renamed (the new key
     wins when both exist) and a value that no longer validates is dropped, so its default
-    applies.
+    applies. Before version 2 a region could be stored as null: dropped (the default, the
+    centre, applies), since a null under the default dict makes OctoPrint warn on every read.
     """
     migrated = dict(stored)
     if version is None:
@@ -403,6 +437,8 @@ def migrate(stored: Mapping[str, Any], version: Optional[int]) -> Dict[str, Any]
                 validate({**DEFAULTS, key: migrated[key]})
             except SettingsError:
                 del migrated[key]
+    if (version or 0) < 2 and "roi" in migrated and migrated["roi"] is None:
+        del migrated["roi"]
     return migrated
 
 
@@ -415,9 +451,9 @@ def safety_limits(config: RunConfig, volume: Optional[Tuple[float, float]] = Non
     if floor >= ceiling:
         raise SettingsError(
             "z_max",
-            gettext("the Z limits %(low).3f to %(high).3f mm lie outside the printer's Z range"
-                    " %(floor).3f to %(ceiling).3f mm")
-            % {"low": config.z_min, "high": config.z_max, "floor": volume[0], "ceiling": volume[1]},
+            gettext("the Z limits (%(low)s to %(high)s) lie outside the printer's Z range (%(floor)s to %(ceiling)s).")
+            % {"low": z_text(config.z_min), "high": z_text(config.z_max),
+               "floor": z_text(volume[0]), "ceiling": z_text(volume[1])},
         )
     return floor, ceiling
 
@@ -429,8 +465,8 @@ def check_reference(z: float, config: RunConfig, volume: Optional[Tuple[float, f
     if not floor <= z <= ceiling:
         raise SettingsError(
             field,
-            gettext("must lie within the Z limits %(floor).3f to %(ceiling).3f mm, got %(z).3f mm")
-            % {"floor": floor, "ceiling": ceiling, "z": z},
+            gettext("%(z)s lies outside the Z limits (%(floor)s to %(ceiling)s).")
+            % {"z": z_text(z), "floor": z_text(floor), "ceiling": z_text(ceiling)},
         )
     return z
 
@@ -446,21 +482,18 @@ def run_limits(config: RunConfig, current_z: Optional[float], request: RunReques
     """
     half = request.range if request.range is not None else config.search_range
     if current_z is None and (request.z_min is None or request.z_max is None):
-        raise SettingsError("range", gettext("needs the current Z"))
+        raise SettingsError("range", gettext("needs the current Z, which the printer has not reported."))
     low = request.z_min if request.z_min is not None else current_z - half
     high = request.z_max if request.z_max is not None else current_z + half
     if low >= high:
-        raise SettingsError(
-            "z_max",
-            gettext("must be above the lowest Z (%(low).3f mm), got %(high).3f mm") % {"low": low, "high": high},
-        )
+        raise SettingsError("z_max", gettext("must be above the lowest Z (%(value)s).") % {"value": z_text(low)})
     floor, ceiling = safety_limits(config, volume)
     low, high = max(low, floor), min(high, ceiling)
     if low >= high:
         raise SettingsError(
             "range",
-            gettext("the requested range lies outside the Z limits %(floor).3f to %(ceiling).3f mm")
-            % {"floor": floor, "ceiling": ceiling},
+            gettext("lies entirely outside the Z limits (%(floor)s to %(ceiling)s).")
+            % {"floor": z_text(floor), "ceiling": z_text(ceiling)},
         )
     return low, high
 

@@ -75,3 +75,13 @@ def phone(browser):
     yield from _page_without_script_errors(
         browser, viewport={"width": 375, "height": 812}, device_scale_factor=2, is_mobile=True, has_touch=True
     )
+
+
+@pytest.fixture
+def laptop(browser):
+    yield from _page_without_script_errors(browser, viewport={"width": 1366, "height": 768})
+
+
+@pytest.fixture
+def desktop(browser):
+    yield from _page_without_script_errors(browser, viewport={"width": 1440, "height": 900})

@@ -137,6 +137,7 @@ def test_map_settings_saved_in_the_pane_reach_the_server_and_the_form(page, serv
     wait_map(page, "vm.defaults() !== null")
     page.click("#navbar_show_settings")
     page.click('#settings_dialog a[href="#settings_plugin_autofocus"]')
+    page.click("#autofocus_show_advanced")  # the map's settings are among the advanced ones
     try:
         page.fill("#autofocus_setting_map_rows", "4")
         page.fill("#autofocus_setting_map_margin", "20")

@@ -1,5 +1,8 @@
 """Driving the Autofocus tab in the browser: users, REST access, page and terminal helpers."""
 
+import json
+import os
+import shutil
 import time
 from pathlib import Path
 
@@ -7,7 +10,11 @@ import requests
 
 from tools.octoserver import User
 
-ARTIFACTS = Path(__file__).resolve().parents[2] / "artifacts" / "browser"
+ROOT = Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / "artifacts" / "browser"
+README_SCREENSHOTS = ROOT / "docs" / "screenshots"
+UPDATE_README = os.environ.get("AUTOFOCUS_README_SCREENSHOTS") == "1"
+"""With AUTOFOCUS_README_SCREENSHOTS=1 the tests also refresh the README's screenshots."""
 TAB = "#tab_plugin_autofocus"
 VIEW = "#autofocus_view"
 VIEW_MODEL = "ko.dataFor(document.querySelector('#autofocus_view'))"
@@ -47,11 +54,18 @@ class Api:
                           timeout=10).raise_for_status()
 
 
-def screenshot(page, name: str, selector: str = TAB) -> Path:
-    """Save a screenshot of the Autofocus tab's content (or of ``selector``) as a test artifact."""
+def screenshot(page, name: str, selector: str = TAB, readme: str = "") -> Path:
+    """Save a screenshot of the Autofocus tab's content (``selector``; None: the whole
+    viewport, as the user sees it) as a test artifact, and as ``docs/screenshots/<readme>.png``
+    when asked to refresh the README's pictures."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     path = ARTIFACTS / f"{name}.png"
-    page.locator(selector).screenshot(path=str(path))
+    if selector is None:
+        page.screenshot(path=str(path))
+    else:
+        page.locator(selector).screenshot(path=str(path))
+    if readme and UPDATE_README:
+        shutil.copyfile(path, README_SCREENSHOTS / f"{readme}.png")
     return path
 
 
@@ -120,3 +134,48 @@ def mark_terminal(page, api, marker: str) -> int:
 def z_moves(page, start: int, end: int) -> list:
     """The Z moves among the sent lines ``start`` to ``end``."""
     return page.evaluate(f"() => window.sent.slice({start}, {end}).filter((l) => / G[01] .*Z/.test(l))")
+
+
+def log_lines(server, start: int = 0) -> list:
+    """Lines of the server's octoprint.log from byte offset ``start``."""
+    with open(server.basedir / "logs" / "octoprint.log", "rb") as handle:
+        handle.seek(start)
+        return handle.read().decode("utf-8", "replace").splitlines()
+
+
+def log_size(server) -> int:
+    return (server.basedir / "logs" / "octoprint.log").stat().st_size
+
+
+def show_record(page, record: dict) -> None:
+    """Show ``record`` in the tab as if it were the last run (for records the rig cannot make)."""
+    page.evaluate("(record) => { const vm = ko.dataFor(document.querySelector('#autofocus_view'));"
+                  " vm.last(record); vm._plot(); }", record)
+
+
+def open_settings(page) -> None:
+    """Open Settings > Autofocus."""
+    page.click("#navbar_show_settings")
+    page.click('#settings_dialog a[href="#settings_plugin_autofocus"]')
+    page.wait_for_selector("#settings_plugin_autofocus .autofocus-settings", state="visible")
+
+
+def move_printer(api, z: float) -> None:
+    """Move Z (absolute) from outside the plugin and wait until the plugin has seen the answer."""
+    api.gcode("G90", f"G1 Z{z} F1200", "M400", "M114")
+    deadline = time.monotonic() + 30
+    while True:
+        position = api.autofocus()["position"]
+        if position["state"] == "known" and abs(position["z"] - z) < 1e-3:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the plugin did not see Z{z}: {position}")
+        time.sleep(0.2)
+
+
+def run_from_tab(page, button: str = "#autofocus_start", timeout: float = 120_000) -> dict:
+    """Click a button that starts a run and wait for that run's record (not the one shown before)."""
+    before = view_model(page, "vm.last() && vm.last().run_id")
+    page.click(button)
+    wait_for_view_model(page, f"!vm.running() && vm.last() && vm.last().run_id !== {json.dumps(before)}", timeout)
+    return view_model(page, "vm.last()")

@@ -13,6 +13,7 @@ def test_anonymous_caller_gets_403(anonymous):
 def test_user_without_the_run_permission_gets_403_but_may_read_state(viewer):
     assert viewer.command("start").status_code == 403
     assert viewer.command("jog", dz=0.1).status_code == 403
+    assert viewer.command("move", z=4.0).status_code == 403
     assert viewer.get("/api/plugin/autofocus").status_code == 200
 
 
@@ -41,6 +42,11 @@ def test_user_without_the_run_permission_gets_403_but_may_read_state(viewer):
         ("set_reference", {"z": 1e308}, "z"),
         ("set_reference", {"z": -1000}, "z"),
         ("home", {"confirm": "yes"}, "confirm"),
+        ("move", {}, "z"),
+        ("move", {"z": "4.0"}, "z"),
+        ("move", {"z": 1e308}, "z"),
+        ("move", {"z": 500.0}, "z"),
+        ("move", {"z": -3.0}, "z"),
     ],
 )
 def test_malformed_payload_gets_400_naming_the_field_and_nothing_moves(idle, serial_log, command, payload, field):
@@ -72,6 +78,24 @@ def test_jog_moves_z_by_the_step(idle, serial_log):
     move_to(idle, serial_log, 4.0)
     reply = idle.command("jog", dz=0.25)
     assert reply.status_code == 200 and reply.json()["z"] == pytest.approx(4.25)
+
+
+def test_move_goes_to_an_absolute_z(idle, serial_log):
+    move_to(idle, serial_log, 4.0)
+    reply = idle.command("move", z=4.375)
+    assert reply.status_code == 200 and reply.json()["z"] == pytest.approx(4.375)
+    assert idle.state()["position"] == {"z": pytest.approx(4.375), "state": "known"}
+
+
+def test_a_move_outside_the_limits_says_so_in_plain_words(idle):
+    reply = idle.command("move", z=500.0)
+    assert reply.json() == {"error": "Z 500.000 mm is above the highest Z (20.000 mm); nothing moved.", "field": "z"}
+
+
+def test_an_error_names_the_field_by_its_label(idle):
+    reply = idle.command("start", range=600)
+    assert reply.status_code == 400
+    assert reply.json() == {"error": "Search range: must be at most 500 mm.", "field": "range"}
 
 
 def test_live_score_is_higher_in_focus(idle, serial_log):

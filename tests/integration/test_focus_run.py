@@ -102,7 +102,7 @@ def test_set_reference_without_z_stores_the_focused_z(idle, serial_log):
     move_to(idle, serial_log, 4.3)
     record = idle.run("set_reference")
     assert record["ok"] is True and record["kind"] == "reference"
-    assert idle.state()["reference_z"] == pytest.approx(record["z"])
+    assert idle.state()["reference_z"] == round(record["z"], 3)  # what G92 will send; no 3.9997509...
 
 
 def test_home_sets_the_reference_with_g92_after_a_passed_run(rehome, serial_log):

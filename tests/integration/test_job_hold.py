@@ -158,3 +158,23 @@ def test_autofocus_home_in_a_job_with_a_correction_beyond_the_limit_pauses_witho
     finally:
         rehome.post("/api/job", {"command": "cancel"})
         rehome.wait_job_state("Operational", timeout=30)
+
+
+def test_a_jobs_autofocus_takes_over_a_run_from_the_tab_and_the_job_is_not_paused(idle, serial_log):
+    idle.settings(settle=0.5)
+    move_to(idle, serial_log, 4.4)
+    assert idle.command("start", range=3).status_code == 202
+    ui_run = idle.wait_running()["run"]["run_id"]
+    mark = serial_log.mark()
+    upload(idle, "@AUTOFOCUS RANGE=1\nG1 X10 F3000\nM117 after autofocus\n")
+    idle.wait_job_state("Printing", "Paused")
+    state = idle.wait_job_state("Operational", "Paused", timeout=90)
+    assert state == "Operational", "the job was paused"
+    assert idle.get("/api/job").json()["progress"]["completion"] == pytest.approx(100)
+    ui_record = idle.get("/plugin/autofocus/records/%s.json" % ui_run).json()
+    job_record = idle.state()["last"]
+    assert ui_record["reason"] == "cancelled" and job_record["run_id"] != ui_run
+    assert job_record["ok"] is True, job_record["message"]
+    sent = serial_log.sent(mark)
+    focus_moves = [i for i, line in enumerate(sent) if line.startswith("G1 Z")]
+    assert focus_moves and max(focus_moves) < sent.index("G1 X10 F3000")

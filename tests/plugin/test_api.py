@@ -8,6 +8,7 @@ from octoprint_autofocus.api import (
     check_no_payload,
     parse_home,
     parse_jog,
+    parse_move,
     parse_score,
     parse_set_reference,
     parse_start,
@@ -26,7 +27,7 @@ def test_run_commands_need_the_plugin_permission_and_control():
 
 
 def test_every_command_has_an_entry():
-    assert set(COMMAND_PERMISSIONS) == {"start", "map", "cancel", "score", "set_reference", "home", "jog"}
+    assert set(COMMAND_PERMISSIONS) == {"start", "map", "cancel", "score", "set_reference", "home", "jog", "move"}
     assert COMMAND_PERMISSIONS["map"] == COMMAND_PERMISSIONS["start"]
 
 
@@ -133,6 +134,22 @@ def test_bad_jog_is_refused(payload):
     with pytest.raises(SettingsError) as error:
         parse_jog({"command": "jog", **payload})
     assert error.value.field == "dz"
+
+
+def test_move_needs_run_permission_and_control_like_jog():
+    assert COMMAND_PERMISSIONS["move"] == COMMAND_PERMISSIONS["jog"]
+    assert not allowed("move", {"STATUS", "CONTROL"}.__contains__)
+
+
+@pytest.mark.parametrize("payload", [{}, {"z": "high"}, {"z": float("nan")}, {"z": 4, "dz": 1}])
+def test_bad_move_is_refused_naming_the_field(payload):
+    with pytest.raises(SettingsError) as error:
+        parse_move({"command": "move", **payload})
+    assert error.value.field in ("z", "dz")
+
+
+def test_move_takes_an_absolute_z():
+    assert parse_move({"command": "move", "z": 4.25}) == 4.25
 
 
 def test_commands_without_fields_refuse_extra_fields():

@@ -11,7 +11,7 @@ import pytest
 
 from octoprint_autofocus.focus import FocusResult
 from octoprint_autofocus import job as job_module
-from octoprint_autofocus.focus.errors import CameraError, Cancelled, StageError, StageTimeout
+from octoprint_autofocus.focus.errors import CameraError, Cancelled, MoveRefused, StageError, StageTimeout
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
 from octoprint_autofocus.printer_stage import PrinterStage
 from octoprint_autofocus.records import RecordStore
@@ -398,6 +398,27 @@ def test_jog_beyond_the_limits_is_refused_and_nothing_moves(rig_factory):
     assert rig.printer.z == 5.0 and not rig.job.running
 
 
+def test_jog_beyond_the_limits_says_so_in_millimetres(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    with pytest.raises(MoveRefused) as error:
+        rig.job.jog(rig.config, -5.5)
+    assert str(error.value) == "Z -0.500 mm is below the lowest Z (1.000 mm); nothing moved."
+
+
+def test_move_goes_to_an_absolute_z_within_the_limits(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    assert rig.job.move(rig.config, 4.125) == pytest.approx(4.125)
+    assert rig.printer.z == pytest.approx(4.125) and not rig.job.running
+
+
+def test_move_outside_the_limits_is_refused_and_nothing_moves(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    with pytest.raises(MoveRefused) as error:
+        rig.job.move(rig.config, rig.config.z_max + 1)
+    assert "above the highest Z" in str(error.value)
+    assert rig.printer.z == 5.0 and not rig.job.running
+
+
 @pytest.mark.parametrize("watches_cancel, error", [(True, Cancelled), (False, StageError)],
                          ids=["stage-watches-cancel", "stage-needs-abort"])
 def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel, error):
@@ -429,6 +450,16 @@ def poll_until(condition, timeout=5.0):
             return False
         time.sleep(0.01)
     return True
+
+
+def test_a_record_keeps_no_credentials_tokens_or_custom_gcode(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={
+        "camera": "custom", "stream_url": "http://admin:hunter2@cam:8080/?action=stream&token=s3cret",
+        "snapshot_url": "http://admin:hunter2@cam:8080/?action=snapshot", "before_gcode": "M117 secret-lamp"})
+    record = rig.records.load(rig.run())
+    text = str(record)
+    assert "hunter2" not in text and "s3cret" not in text and "secret-lamp" not in text
+    assert record["settings"]["stream_url"] == "http://cam:8080/?action=stream"
 
 
 # ~~ the job hold: taken before start returns, released on every path, after the pause
@@ -603,3 +634,13 @@ def test_only_a_reference_run_stores_the_reference(rig_factory, kind):
     rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})
     assert rig.records.load(rig.run(kind=kind))["ok"] is True
     assert rig.references == []
+
+
+def test_wait_idle_returns_once_the_slot_is_free_and_false_on_timeout(rig_factory):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started))
+    rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    assert rig.job.wait_idle(0.1) is False
+    threading.Timer(0.1, rig.job.cancel).start()
+    assert rig.job.wait_idle(5) is True and not rig.job.running

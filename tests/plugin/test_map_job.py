@@ -319,3 +319,12 @@ def test_no_after_gcode_after_a_cancel(make_rig):
     rig.job.cancel("cancelled by the user")
     assert rig.job.wait(5)
     assert "M355 S0" not in rig.printer.sent_lines()
+
+
+def test_a_map_record_keeps_no_credentials_or_custom_gcode(make_rig):
+    rig = make_rig(settings={"stream_url": "http://admin:hunter2@cam:8080/?action=stream&token=s3cret",
+                             "before_gcode": "M117 secret-lamp"})
+    record = rig.run()
+    text = str(record)
+    assert "hunter2" not in text and "s3cret" not in text and "secret-lamp" not in text
+    assert record["settings"]["stream_url"] == "http://cam:8080/?action=stream"

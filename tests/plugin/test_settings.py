@@ -4,12 +4,19 @@ from dataclasses import asdict
 
 import pytest
 
+from octoprint_autofocus.fields import BOUNDS, LABELS, METRICS, SCENES, template_vars
+from octoprint_autofocus.focus import MEASURES
 from octoprint_autofocus.map_settings import validate_map
 from octoprint_autofocus.settings import (
+    CENTRE_ROI,
     DEFAULTS,
     RunRequest,
     SettingsError,
+    check_request,
+    describe,
+    error_body,
     migrate,
+    normalised,
     profile_z_range,
     run_limits,
     run_window,
@@ -23,6 +30,7 @@ def test_defaults_validate():
     config = asdict(validate({}))
     run_settings = {key: value for key, value in DEFAULTS.items() if key not in ("simulator", "map")}
     assert set(config) == set(run_settings)  # every run setting has a default and vice versa
+    run_settings["roi"] = tuple(run_settings["roi"][key] for key in "xywh")  # a region becomes a tuple
     assert config == run_settings  # validation keeps every default as it is...
     assert all(type(config[key]) is type(value) for key, value in run_settings.items())  # ...and its type
     assert validate_simulator({}) == DEFAULTS["simulator"]
@@ -100,8 +108,87 @@ def test_migration_keeps_the_new_key_when_legacy_and_new_both_exist():
 
 
 def test_migration_of_current_version_changes_nothing():
-    stored = {"range": 1.5}
-    assert migrate(stored, 1) == stored
+    stored = {"range": 1.5, "roi": None}
+    assert migrate(stored, 2) == stored
+
+
+def test_migration_to_version_2_drops_a_null_region_so_the_centre_default_applies():
+    assert migrate({"roi": None, "feedrate": 300}, 1) == {"feedrate": 300}
+    assert migrate({"roi": {"x": 0, "y": 0, "w": 1, "h": 1}}, 1) == {"roi": {"x": 0, "y": 0, "w": 1, "h": 1}}
+
+
+def test_a_saved_null_region_becomes_the_default_region():
+    assert normalised({"roi": None, "feedrate": 300}) == {"roi": CENTRE_ROI, "feedrate": 300}
+    assert normalised({"feedrate": 300}) == {"feedrate": 300}
+
+
+def test_the_default_region_is_a_dict_never_none():
+    # OctoPrint warns on every read when a saved dict sits over a None default (issue 8, log spam)
+    assert DEFAULTS["roi"] == CENTRE_ROI and validate(DEFAULTS).roi == (0.25, 0.25, 0.5, 0.5)
+
+
+@pytest.mark.parametrize(
+    "settings, expected",
+    [
+        ({"search_range": 0}, "Search range: must be at least 0.01 mm."),
+        ({"feedrate": 0}, "Feedrate: must be more than 0 mm/min."),
+        ({"feedrate": "fast"}, "Feedrate: must be a number, not \u201cfast\u201d."),
+        ({"settle": 11}, "Settle time: must be at most 10 s."),
+        ({"coarse_points": 2}, "Coarse points: must be at least 3."),
+        ({"coarse_points": 4.5}, "Coarse points: must be a whole number."),
+        ({"z_min": 10, "z_max": 5}, "Highest Z: must be above the lowest Z (10.000 mm)."),
+        ({"roi": {"x": 0.8, "y": 0, "w": 0.5, "h": 0.2}}, "Focus region: reaches outside the picture."),
+        ({"metric": "magic"}, "Sharpness measure: must be one of brenner, laplacian, normalized_variance, spot,"
+                              " tenengrad, vollath_f4, not \u201cmagic\u201d."),
+    ],
+)
+def test_errors_name_the_field_by_its_label_in_a_plain_sentence_with_units(settings, expected):
+    with pytest.raises(SettingsError) as error:
+        validate(settings)
+    assert describe(error.value) == expected
+    assert error_body(error.value) == {"error": expected, "field": error.value.field}
+    assert str(error.value).startswith(error.value.field + ": ")  # the log keeps the key
+
+
+def test_a_long_wrong_value_is_cut_short_in_the_message():
+    with pytest.raises(SettingsError) as error:
+        validate({"feedrate": "x" * 500})
+    assert len(error.value.message) < 60
+
+
+def test_request_errors_name_what_the_user_typed():
+    with pytest.raises(SettingsError) as error:
+        check_request(RunRequest(z_min=3.0, z_max=1.0), {"z_min": "ZMIN", "z_max": "ZMAX"})
+    assert describe(error.value) == "ZMAX: must be above ZMIN (3.000 mm)."
+
+
+def test_every_setting_a_person_can_change_has_a_label_and_every_number_its_bounds():
+    nested = ("simulator", "map")
+    keys = [key for key in DEFAULTS if key not in nested] + [
+        "%s.%s" % (group, key) for group in nested for key in DEFAULTS[group]]
+    assert [key for key in keys if key not in LABELS] == []
+    numbers = [key for key in keys if key in BOUNDS]
+    for key in numbers:
+        value = DEFAULTS[key] if "." not in key else DEFAULTS[key.split(".")[0]][key.split(".")[1]]
+        assert value is None or isinstance(value, (int, float)), key
+    assert {"search_range", "z_min", "z_max", "coarse_points", "simulator.seed"} <= set(numbers)
+
+
+def test_the_limits_the_pane_shows_are_the_ones_the_server_checks():
+    bounds = template_vars(list(MEASURES), list(SCENES))["bounds"]
+    with pytest.raises(SettingsError):
+        validate({"camera_timeout": bounds["camera_timeout"]["high"] + 1})
+    assert validate({"camera_timeout": bounds["camera_timeout"]["high"]}).camera_timeout == 120.0
+    with pytest.raises(SettingsError):
+        validate({"history_size": bounds["history_size"]["low"] - 1})
+
+
+def test_every_metric_and_scene_has_a_label_and_every_metric_one_sentence_of_help():
+    assert set(METRICS) == set(MEASURES)
+    from octoprint_autofocus.simulator import SCENES as GENERATORS
+    assert set(SCENES) == set(GENERATORS)
+    for metric in template_vars(list(MEASURES), list(GENERATORS))["metrics"]:
+        assert str(metric["help"]).count(". ") == 0 and str(metric["help"]).endswith(".")
 
 
 @pytest.fixture
@@ -142,7 +229,7 @@ def test_max_extension_is_unset_off_or_at_most_the_safety_range(value, expected)
 def test_max_extension_larger_than_the_safety_range_says_so_plainly():
     with pytest.raises(SettingsError) as error:
         validate({"z_min": 1.0, "z_max": 20.0, "max_extension": 25.0})
-    assert error.value.field == "max_extension" and "19.0" in str(error.value)
+    assert error.value.field == "max_extension" and "(19 mm)" in str(error.value)
 
 
 def test_a_run_window_around_z_may_extend_to_the_safety_limits(config):

@@ -1,4 +1,4 @@
-"""WebcamSource and resolve_camera, against a real local MJPEG/snapshot server."""
+"""WebcamSource against a real local MJPEG/snapshot server."""
 
 import socket
 import threading
@@ -8,12 +8,11 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus.errors import CameraError, CameraStalled
-from octoprint_autofocus.webcam_source import CameraSpec, MjpegParser, WebcamSource, resolve_camera
-from tests.plugin.fakes import FakeCompat, FakeWebcam
+from octoprint_autofocus.camera_select import CameraSpec
+from octoprint_autofocus.webcam_source import WebcamSource
 from tests.plugin.mjpeg_server import MARKER, MjpegServer, frame_number, marker_image, with_comment
 
 READER_THREAD = "octoprint.plugins.autofocus.mjpeg"
-BASE = "http://octopi.local:5000/"
 
 
 @pytest.fixture
@@ -50,115 +49,6 @@ def free_port():
         return sock.getsockname()[1]
 
 
-# ~ resolve_camera
-
-
-def test_relative_stream_and_snapshot_urls_resolve_against_the_base_url():
-    webcam = FakeWebcam("classic", compat=FakeCompat("/webcam/?action=stream", "/webcam/?action=snapshot"))
-    spec = resolve_camera([webcam], "", "", "", BASE)
-    assert spec.stream_url == "http://octopi.local:5000/webcam/?action=stream"
-    assert spec.snapshot_url == "http://octopi.local:5000/webcam/?action=snapshot"
-
-
-def test_absolute_urls_are_kept_and_flags_are_copied():
-    webcam = FakeWebcam(
-        "cam", flipH=True, rotate90=True, compat=FakeCompat("http://10.0.0.9:8080/stream", "")
-    )
-    spec = resolve_camera([webcam], "cam", "", "", BASE)
-    assert (spec.stream_url, spec.snapshot_url) == ("http://10.0.0.9:8080/stream", "")
-    assert (spec.flip_h, spec.flip_v, spec.rotate90) == (True, False, True)
-
-
-def test_default_is_the_first_webcam_unless_one_is_flagged_default():
-    first = FakeWebcam("first", compat=FakeCompat("/a"))
-    second = FakeWebcam("second", compat=FakeCompat("/b"))
-    assert resolve_camera([first, second], "", "", "", BASE).name == "first"
-    second.default = True
-    assert resolve_camera([first, second], "", "", "", BASE).name == "second"
-
-
-def test_named_webcam_is_selected_by_name():
-    cams = [FakeWebcam("a", compat=FakeCompat("/a")), FakeWebcam("b", compat=FakeCompat("/b"))]
-    assert resolve_camera(cams, "b", "", "", BASE).stream_url == "http://octopi.local:5000/b"
-
-
-def test_custom_uses_the_urls_from_the_settings():
-    spec = resolve_camera([], "custom", "", "/snap.jpg", BASE)
-    assert (spec.name, spec.stream_url) == ("custom", "")
-    assert spec.snapshot_url == "http://octopi.local:5000/snap.jpg"
-
-
-def test_unknown_webcam_name_raises_value_error_listing_the_available_ones():
-    cams = [FakeWebcam("a", compat=FakeCompat("/a")), FakeWebcam("b", compat=FakeCompat("/b"))]
-    with pytest.raises(ValueError, match='"nope" not found; available: a, b'):
-        resolve_camera(cams, "nope", "", "", BASE)
-
-
-@pytest.mark.parametrize(
-    "webcams, selected",
-    [
-        ([], ""),
-        ([FakeWebcam("bare", compat=None)], "bare"),
-        ([FakeWebcam("webrtc", compat=FakeCompat("webrtc://cam/stream"))], ""),
-        ([], "custom"),
-    ],
-)
-def test_missing_camera_or_url_raises_value_error(webcams, selected):
-    with pytest.raises(ValueError):
-        resolve_camera(webcams, selected, "", "", BASE)
-
-
-def test_spec_to_dict_uses_the_api_field_names():
-    spec = CameraSpec("cam", "http://x/s", "", flip_h=True)
-    assert spec.to_dict() == {
-        "name": "cam",
-        "stream_url": "http://x/s",
-        "snapshot_url": "",
-        "flipH": True,
-        "flipV": False,
-        "rotate90": False,
-    }
-
-
-# ~ MjpegParser
-
-
-def multipart(parts, boundary="b", lengths=True):
-    body = b"preamble junk\r\n"
-    for part in parts:
-        length = b"Content-Length: %d\r\n" % len(part) if lengths else b""
-        body += b"--" + boundary.encode() + b"\r\nContent-Type: image/jpeg\r\n" + length + b"\r\n"
-        body += part + b"\r\n"
-    return body
-
-
-JPEGS = [b"\xff\xd8one\xff\xd9", b"\xff\xd8second part\xff\xd9", b"\xff\xd8\x00\xff\xd9"]
-
-
-@pytest.mark.parametrize("lengths", [True, False])
-def test_parser_splits_parts_fed_one_byte_at_a_time(lengths):
-    parser = MjpegParser("b")
-    data = multipart(JPEGS, lengths=lengths)
-    parts = [part for i in range(len(data)) for part in parser.feed(data[i : i + 1])]
-    assert parts == JPEGS
-
-
-def test_parser_accepts_a_declared_boundary_with_leading_dashes_and_quotes():
-    parser = MjpegParser('"--myboundary"')
-    assert parser.feed(multipart(JPEGS, boundary="--myboundary")) == JPEGS
-
-
-def test_parser_with_length_returns_the_exact_body_even_if_it_contains_an_end_marker():
-    tricky = b"\xff\xd8a\xff\xd9b\xff\xd9"
-    assert MjpegParser("b").feed(multipart([tricky])) == [tricky]
-
-
-def test_parser_gives_up_on_a_stream_without_parts(monkeypatch):
-    monkeypatch.setattr("octoprint_autofocus.webcam_source.MAX_PART_BYTES", 1000)
-    with pytest.raises(CameraError, match="no MJPEG frame"):
-        MjpegParser("b").feed(b"x" * 2000)
-
-
 # ~ streaming
 
 
@@ -176,6 +66,15 @@ def test_frame_never_returns_a_frame_sent_before_the_call(server, sources):
         called = time.monotonic()
         jpeg = source.frame()
         assert server.sent_at[frame_number(jpeg)] >= called
+
+
+def test_a_stream_frame_arrived_at_least_the_latency_after_the_call(server, sources):
+    source = sources(stream(server), latency=0.2)  # the server sends a frame every 33 ms
+    source.open()
+    for _ in range(5):
+        called = time.monotonic()
+        jpeg = source.frame()
+        assert server.sent_at[frame_number(jpeg)] >= called + 0.2 - 0.05  # sent shortly before it arrived
 
 
 def test_frames_come_from_one_persistent_connection(server, sources):
@@ -284,10 +183,28 @@ def test_snapshot_http_error_raises_camera_error(server, sources):
         sources(CameraSpec("snap", snapshot_url=server.url("/snapshot"))).frame()
 
 
-def test_snapshot_that_is_not_jpeg_raises_camera_error(server, sources):
+def test_snapshot_that_is_not_jpeg_raises_camera_error_without_echoing_its_bytes(server, sources):
     server.garbage = True
-    with pytest.raises(CameraError, match="not a JPEG"):
+    with pytest.raises(CameraError, match="not a JPEG") as error:
         sources(CameraSpec("snap", snapshot_url=server.url("/snapshot"))).frame()
+    assert "html" not in str(error.value).replace("text/html", "") and "bytes" in str(error.value)
+
+
+@pytest.mark.parametrize("field, route", [("stream_url", "/stream"), ("snapshot_url", "/snapshot")])
+def test_credentials_in_the_url_are_sent_as_basic_auth(server, sources, field, route):
+    url = server.url(route).replace("http://", "http://admin:hunter2@")
+    sources(CameraSpec("cam", **{field: url})).frame()
+    assert server.request_headers[0]["Authorization"] == "Basic YWRtaW46aHVudGVyMg=="
+
+
+@pytest.mark.parametrize("field", ["stream_url", "snapshot_url"])
+def test_errors_never_show_credentials_or_tokens(sources, field):
+    url = "http://admin:hunter2@127.0.0.1:%d/cam?action=stream&token=s3cret" % free_port()
+    with pytest.raises(CameraError) as error:
+        sources(CameraSpec("cam", **{field: url}), timeout=2.0).frame()
+    message = str(error.value)
+    assert "hunter2" not in message and "admin" not in message and "s3cret" not in message
+    assert "127.0.0.1" in message and "action=stream" in message
 
 
 def test_unanswered_snapshot_raises_camera_stalled(server, sources):

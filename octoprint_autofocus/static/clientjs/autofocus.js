@@ -55,6 +55,11 @@
         return this._command("jog", {dz: dz}, opts);
     };
 
+    // Absolute move to z in mm, within the configured limits (e.g. a failed run's best Z).
+    OctoPrintAutofocusClient.prototype.move = function (z, opts) {
+        return this._command("move", {z: z}, opts);
+    };
+
     // Where the JSON record of a run can be downloaded.
     OctoPrintAutofocusClient.prototype.recordUrl = function (runId) {
         return (

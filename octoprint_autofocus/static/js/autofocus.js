@@ -1,25 +1,41 @@
 /*
- * OctoPrint-Autofocus view models: the Autofocus tab and the settings pane.
- * The REST client is OctoPrint.plugins.autofocus (static/clientjs/autofocus.js).
+ * OctoPrint-Autofocus: the Autofocus tab's view model (templates/autofocus_tab.jinja2).
+ * The REST client is OctoPrint.plugins.autofocus (static/clientjs/autofocus.js), the plot
+ * OctoPrintAutofocusPlot (static/js/autofocus_plot.js); the settings pane has its own view
+ * model (static/js/autofocus_settings.js).
  */
 $(function () {
     var TAB_ID = "#tab_plugin_autofocus";
     var SCORE_INTERVAL_MS = 300;
+    var SCORE_RETRY_MS = 1500;
     var SNAPSHOT_INTERVAL_MS = 500;
     var SPARKLINE_LENGTH = 40;
     var MIN_ROI_FRACTION = 0.02;
     var CENTRE_ROI = {x: 0.25, y: 0.25, w: 0.5, h: 0.5};
+    var HISTORY_SHORT = 5;
+    var TOAST_MS = 6000;
+    var JOG_MAX_MM = 10;
+    var AT_FOCUS_MM = 0.0005;
+    // failures whose best Z a person may still want, and those a wider search may cure
+    var MOVE_REASONS = ["peak_at_edge", "poor_fit", "verify_failed"];
+    var WIDER_REASONS = ["peak_at_edge", "no_peak"];
+    // failures the device or the job reports: their record message names what failed
+    var DEVICE_REASONS = ["camera_error", "camera_stalled", "stage_error"];
+    var FOCUS_KINDS = ["focus", "reference", "home"];
 
     // Texts built once the page's translations are installed (after OctoPrint's main.js ran).
     function uiTexts() {
         return {
-            // Plain words for every REASONS key of focus/result.py, with what to try next.
+            // What to try next, for every REASONS key of focus/result.py.
             advice: {
                 no_peak: gettext(
-                    "No clear sharpest position was found. Check that the camera sees a textured, well-lit surface, then widen the search range."
+                    "No clear sharpest position was found. Check that the camera sees a textured, well-lit surface, then search a wider range."
                 ),
                 peak_at_edge: gettext(
-                    "The sharpest image was at the end of the searched range, so focus probably lies outside it. Jog Z closer to focus by hand or widen the search range, then run again."
+                    "Jog Z closer to focus by hand, or search a wider range."
+                ),
+                peak_at_limit: gettext(
+                    "Check the lowest and highest Z in the settings, or move the camera or the part so that focus lies within them."
                 ),
                 low_texture: gettext(
                     "The selected region has too little detail to judge focus. Drag a region over printed text, a part edge or another detailed area, or add light."
@@ -28,23 +44,40 @@ $(function () {
                     "The sharpness values were too noisy to trust. Increase the frames per position or the settle time, and make sure the light does not flicker."
                 ),
                 verify_failed: gettext(
-                    "The image at the chosen Z was less sharp than during the search. Increase the settle time or the backlash overscan."
+                    "The picture at the chosen Z was less sharp than during the search. Increase the settle time or the backlash overscan."
                 ),
                 camera_error: gettext(
-                    "The camera did not deliver a picture. Check the camera choice and its URLs in the settings."
+                    "Check the camera choice and its URLs in the settings."
                 ),
                 camera_stalled: gettext(
-                    "The camera stopped sending new pictures. Check its connection, or raise the camera timeout in the settings."
+                    "Check the camera's connection, or raise the camera timeout in the settings."
                 ),
                 stage_error: gettext(
-                    "Z did not move or did not confirm the move. Check that the printer is connected and idle, the Z limits and the move G-code template."
+                    "Check that the printer is connected and idle, the Z limits and the move G-code in the settings."
                 ),
-                cancelled: gettext("The run was cancelled before it finished.")
+                cancelled: ""
+            },
+            // What happened, in plain words (numbers from the record fill the placeholders).
+            reasons: {
+                no_peak: gettext("No clear sharpest position was found between Z %(lo)s and Z %(hi)s."),
+                peak_at_edge: gettext("The sharpest picture was at the end of the searched range, at Z %(z)s."),
+                edge_limit_below: gettext("The picture was still getting sharper at the lower Z limit (%(edge)s), so focus probably lies below it, outside the allowed range. The sharpest picture was at Z %(z)s."),
+                edge_limit_above: gettext("The picture was still getting sharper at the upper Z limit (%(edge)s), so focus probably lies above it, outside the allowed range. The sharpest picture was at Z %(z)s."),
+                edge_budget_below: gettext("The picture was still getting sharper at Z %(edge)s, as far below the starting range as the search may go, so focus probably lies further below. The sharpest picture was at Z %(z)s."),
+                edge_budget_above: gettext("The picture was still getting sharper at Z %(edge)s, as far above the starting range as the search may go, so focus probably lies further above. The sharpest picture was at Z %(z)s."),
+                low_texture: gettext("The region has too little detail to judge focus."),
+                poor_fit: gettext("The sharpness near the best position was too irregular to trust (best picture at Z %(z)s)."),
+                verify_failed: gettext("On a second look the picture at Z %(z)s was not as sharp as during the search."),
+                camera_error: gettext("The camera did not deliver a picture."),
+                camera_stalled: gettext("The camera stopped sending new pictures."),
+                stage_error: gettext("Z did not move or did not confirm the move."),
+                cancelled: gettext("The run was cancelled.")
             },
             kinds: {
                 focus: gettext("Autofocus"),
                 reference: gettext("Set reference"),
-                home: gettext("Home Z")
+                home: gettext("Home Z"),
+                map: gettext("Focus map")
             },
             phases: {
                 coarse: gettext("coarse search"),
@@ -54,48 +87,36 @@ $(function () {
         };
     }
 
+    function finite(value) {
+        return typeof value === "number" && isFinite(value);
+    }
+
     function formatMm(value) {
-        return value === null || value === undefined || isNaN(value)
-            ? "-"
-            : Number(value).toFixed(3) + " mm";
+        return finite(value) ? Number(value).toFixed(3) + " mm" : "-";
+    }
+
+    function formatScore(score) {
+        if (!finite(score)) return "-";
+        return score >= 1000 ? Math.round(score).toLocaleString() : score.toPrecision(4);
+    }
+
+    function capitalised(text) {
+        text = String(text || "").trim();
+        return text ? text.charAt(0).toUpperCase() + text.slice(1) : "";
     }
 
     function clamp(value, lo, hi) {
         return Math.min(hi, Math.max(lo, value));
     }
 
-    // Value of a fitted focus curve at z, or null for a model this page does not know.
-    // focus/fit.py fits a parabola y = c2 u^2 + c1 u + c0 (u = z - centre) to 1/score
-    // ("lorentzian") or log(score) ("gaussian"); its vertex is at z_peak.
-    function fitValue(fit, z) {
-        var p = fit.params || {};
-        var c2 = p.c2 !== undefined ? p.c2 : p[0];
-        var c1 = p.c1 !== undefined ? p.c1 : p[1];
-        var c0 = p.c0 !== undefined ? p.c0 : p[2];
-        var y = c2 * Math.pow(z - fit.z_peak, 2) + c0 - (c1 * c1) / (4 * c2);
-        if (fit.model === "lorentzian") return y > 0 ? 1 / y : null;
-        if (fit.model === "gaussian") return Math.exp(y);
-        return null;
-    }
-
-    // The fitted curve over the samples it used, and at least one peak width either side.
-    function fitCurve(fit) {
-        if (!fit || fitValue(fit, fit.z_peak) === null) return [];
-        var width = (fit.params && fit.params.fwhm) || 0;
-        var lo = Math.min(fit.z_lo, fit.z_peak - width);
-        var hi = Math.max(fit.z_hi, fit.z_peak + width);
-        var points = [];
-        var steps = 80;
-        for (var i = 0; i <= steps; i++) {
-            var z = lo + ((hi - lo) * i) / steps;
-            var value = fitValue(fit, z);
-            if (value !== null && isFinite(value)) points.push([z, value]);
-        }
-        return points;
-    }
-
     function withCacheBuster(url) {
         return url + (url.indexOf("?") >= 0 ? "&" : "?") + "_af=" + Date.now();
+    }
+
+    // A run's start time, short enough for one line: the time today, else date and time.
+    function shortDate(started) {
+        var when = moment.unix(started);
+        return when.isSame(moment(), "day") ? when.format("LT") : when.format("l LT");
     }
 
     function AutofocusViewModel(parameters) {
@@ -108,6 +129,7 @@ $(function () {
         self.access = parameters[3];
 
         self._texts = uiTexts();
+        self._metricNames = {};
 
         // ~~ observables
         self.state = ko.observable("idle");
@@ -115,21 +137,27 @@ $(function () {
         self.samples = ko.observableArray([]);
         self.last = ko.observable(null);
         self.history = ko.observableArray([]);
+        self.historyExpanded = ko.observable(false);
         self.referenceZ = ko.observable(null);
+        self.previousReferenceZ = ko.observable(null);
         self.camera = ko.observable(null);
+        self.position = ko.observable({z: null, state: "unknown"});
         self.roi = ko.observable(CENTRE_ROI);
         self.draftRoi = ko.observable(null);
         self.imageSize = ko.observable(null);
         self.imageError = ko.observable(false);
         self.liveSrc = ko.observable(null);
+        self.largeOpen = ko.observable(false);
         self.scores = ko.observableArray([]);
+        self.bestScore = ko.observable(null);
         self.scoreError = ko.observable(null);
         self.jogStep = ko.observable(0.1);
         self.requestError = ko.observable(null);
         self.tabActive = ko.observable(false);
         self.browserVisible = ko.observable(document.visibilityState !== "hidden");
+        self.historyShort = HISTORY_SHORT;
 
-        // ~~ computed
+        // ~~ permissions and readiness
         self.running = ko.pureComputed(function () {
             return self.state() === "running";
         });
@@ -178,15 +206,32 @@ $(function () {
             return self.canStart() && self.referenceZ() !== null;
         });
 
+        // The jog step as typed, or null with jogStepError saying what is wrong.
+        self.jogStepValue = ko.pureComputed(function () {
+            var raw = self.jogStep();
+            var step = raw === "" || raw === null ? NaN : Number(raw);
+            return step > 0 && step <= JOG_MAX_MM ? step : null;
+        });
+
+        self.jogStepError = ko.pureComputed(function () {
+            if (self.jogStepValue() !== null) return "";
+            return _.sprintf(
+                gettext("Enter a step above 0 and at most %(max)s mm; the arrows give the direction."),
+                {max: JOG_MAX_MM}
+            );
+        });
+
         self.canJog = ko.pureComputed(function () {
             return (
                 self.canRun() &&
                 !self.running() &&
+                self.jogStepValue() !== null &&
                 self.printerState.isOperational() &&
                 !self.printerState.isBusy()
             );
         });
 
+        // ~~ titles
         self.searchRange = ko.pureComputed(function () {
             return self._pluginSetting("search_range");
         });
@@ -200,9 +245,18 @@ $(function () {
             );
         });
 
-        self.referenceTitle = gettext(
-            "Focus on the reference surface now and remember the focused Z as the reference for homing by focus. Home Z the normal way first."
-        );
+        self.referenceTitle = ko.pureComputed(function () {
+            var text = gettext(
+                "Focus on the reference surface now and remember the focused Z as the reference for homing by focus. Home Z the normal way first."
+            );
+            if (self.referenceZ() !== null) {
+                text += " " + _.sprintf(
+                    gettext("The current reference (%(z)s) is replaced only after you confirm the new one."),
+                    {z: formatMm(self.referenceZ())}
+                );
+            }
+            return text;
+        });
 
         self.homeTitle = ko.pureComputed(function () {
             if (self.referenceZ() === null) {
@@ -223,15 +277,71 @@ $(function () {
         );
 
         self.jogUpTitle = ko.pureComputed(function () {
-            return _.sprintf(gettext("Move Z up by %(step)s mm"), {step: self.jogStep()});
+            return _.sprintf(gettext("Move Z up by %(step)s mm"), {step: self.jogStepValue() || "-"});
         });
 
         self.jogDownTitle = ko.pureComputed(function () {
-            return _.sprintf(gettext("Move Z down by %(step)s mm"), {step: self.jogStep()});
+            return _.sprintf(gettext("Move Z down by %(step)s mm"), {step: self.jogStepValue() || "-"});
         });
 
         self.referenceText = ko.pureComputed(function () {
-            return self.referenceZ() === null ? gettext("not set") : formatMm(self.referenceZ());
+            var now = self.referenceZ() === null ? gettext("not set") : formatMm(self.referenceZ());
+            var before = self.previousReferenceZ();
+            return before === null ? now : _.sprintf(gettext("%(now)s (was %(before)s)"), {
+                now: now,
+                before: formatMm(before)
+            });
+        });
+
+        // ~~ current Z and the last focus
+        self.zKnown = ko.pureComputed(function () {
+            return self.position().state !== "unknown" && finite(self.position().z);
+        });
+
+        self.currentZText = ko.pureComputed(function () {
+            return self.zKnown() ? formatMm(self.position().z) : gettext("unknown");
+        });
+
+        self.zNote = ko.pureComputed(function () {
+            var position = self.position();
+            if (position.state === "moving") return gettext("(moving)");
+            if (!self.zKnown()) {
+                return self.printerState.isOperational()
+                    ? gettext("(the printer has not reported its position yet)")
+                    : gettext("(the printer is not connected)");
+            }
+            return "";
+        });
+
+        // The newest focused Z, in today's coordinates (homing by focus renamed it to the reference).
+        self.lastFocus = ko.pureComputed(function () {
+            var entry = _.find(self.history(), function (item) {
+                return item.ok && FOCUS_KINDS.indexOf(item.kind) >= 0 && finite(item.z);
+            });
+            if (!entry) return null;
+            var z = entry.kind === "home" && finite(entry.correction) ? entry.z + entry.correction : entry.z;
+            return {z: z, started: entry.started};
+        });
+
+        self.focusDistanceText = ko.pureComputed(function () {
+            var focus = self.lastFocus();
+            if (!focus) return gettext("No focus found yet.");
+            var text = _.sprintf(gettext("Last focus: %(z)s"), {z: formatMm(focus.z)});
+            if (!self.zKnown()) return text;
+            var distance = self.position().z - focus.z;
+            if (Math.abs(distance) < AT_FOCUS_MM) return text + " " + gettext("(you are there)");
+            return (
+                text + " " +
+                _.sprintf(distance > 0 ? gettext("(%(d)s above it)") : gettext("(%(d)s below it)"), {
+                    d: formatMm(Math.abs(distance))
+                })
+            );
+        });
+
+        // ~~ live score
+        self.metricName = ko.pureComputed(function () {
+            var metric = self._pluginSetting("metric") || "tenengrad";
+            return self._metricNames[metric] || metric;
         });
 
         self.currentScore = ko.pureComputed(function () {
@@ -240,9 +350,23 @@ $(function () {
         });
 
         self.currentScoreText = ko.pureComputed(function () {
+            return formatScore(self.currentScore());
+        });
+
+        self.percentOfBestText = ko.pureComputed(function () {
             var score = self.currentScore();
-            if (score === null) return "-";
-            return score >= 1000 ? Math.round(score).toLocaleString() : score.toPrecision(4);
+            var best = self.bestScore();
+            if (!finite(score) || !(best > 0)) return "";
+            return _.sprintf(gettext("%(percent)s %% of best"), {percent: Math.round((100 * score) / best)});
+        });
+
+        self.scoreTitle = ko.pureComputed(function () {
+            return _.sprintf(
+                gettext(
+                    "Sharpness of the region, measured by %(metric)s: higher is sharper. Its scale depends on the measure, the picture and the light, so compare it with itself: \u201c%% of best\u201d is the share of the sharpest value seen since the region was chosen."
+                ),
+                {metric: self.metricName()}
+            );
         });
 
         // SVG polyline points of the recent scores, in a 100 x 30 box; the newest at the right.
@@ -270,13 +394,19 @@ $(function () {
             return self.liveWanted() && !self.running() && !!self.camera();
         });
 
+        // ~~ live view and the region
         // Height of the view as a share of its width: the displayed image's aspect.
         self.viewPadding = ko.pureComputed(function () {
+            var size = self.displaySize();
+            return (100 * (size ? size.height / size.width : 0.75)).toFixed(3) + "%";
+        });
+
+        // The picture's size as shown (after a 90 degree rotation), in camera pixels.
+        self.displaySize = ko.pureComputed(function () {
             var size = self.imageSize();
-            var camera = self.camera();
-            var ratio = size ? size.height / size.width : 0.75;
-            if (camera && camera.rotate90) ratio = 1 / ratio;
-            return (100 * ratio).toFixed(3) + "%";
+            if (!size) return null;
+            var rotated = (self.camera() || {}).rotate90;
+            return rotated ? {width: size.height, height: size.width} : size;
         });
 
         // The camera's flip and rotation, as OctoPrint's webcam shows them.
@@ -321,7 +451,7 @@ $(function () {
         self.cameraMessage = ko.pureComputed(function () {
             if (!self.camera()) {
                 return gettext(
-                    "No camera is selected. Choose one under Settings > Autofocus, or enable the simulated microscope there."
+                    "No camera is selected. Choose one under Settings > Autofocus, or enable the simulated microscope there (Advanced settings)."
                 );
             }
             if (self.imageError()) {
@@ -335,9 +465,55 @@ $(function () {
             return "";
         });
 
+        // ~~ large view: the region at one camera pixel per CSS pixel
+        // A stream goes to the large view alone; snapshots are shared with the tab's picture.
+        self.largeSrc = ko.pureComputed(function () {
+            var camera = self.camera();
+            if (!self.largeOpen() || !camera) return null;
+            return camera.stream_url ? (self.liveWanted() ? camera.stream_url : null) : self.liveSrc();
+        });
+
+        self.largeRoiPixels = ko.pureComputed(function () {
+            var size = self.displaySize();
+            var roi = self.roi();
+            if (!size || !roi) return null;
+            return {
+                x: Math.round(roi.x * size.width),
+                y: Math.round(roi.y * size.height),
+                w: Math.max(1, Math.round(roi.w * size.width)),
+                h: Math.max(1, Math.round(roi.h * size.height))
+            };
+        });
+
+        self.largeBoxStyle = ko.pureComputed(function () {
+            var px = self.largeRoiPixels();
+            return px ? {width: px.w + "px", height: px.h + "px"} : {width: "320px", height: "240px"};
+        });
+
+        self.largeInnerStyle = ko.pureComputed(function () {
+            var size = self.displaySize();
+            var px = self.largeRoiPixels();
+            if (!size || !px) return {};
+            return {
+                width: size.width + "px",
+                height: size.height + "px",
+                left: -px.x + "px",
+                top: -px.y + "px"
+            };
+        });
+
+        self.largeScaleText = ko.pureComputed(function () {
+            var px = self.largeRoiPixels();
+            if (!px) return gettext("Waiting for the camera picture...");
+            return _.sprintf(
+                gettext("The region is %(w)d x %(h)d camera pixels, shown one to one. Jog Z and watch the sharpness rise."),
+                {w: px.w, h: px.h}
+            );
+        });
+
+        // ~~ run, result and plot
         self.showPlot = ko.pureComputed(function () {
-            var record = self.last();
-            return self.running() || !!(record && record.samples && record.samples.length);
+            return self.running() || !!self._plottedRecord();
         });
 
         self.progressText = ko.pureComputed(function () {
@@ -358,29 +534,41 @@ $(function () {
         });
 
         self.result = ko.pureComputed(function () {
-            var record = self.last();
+            var record = self._plottedRecord();
             if (!record || self.running()) return null;
             var reason = record.reason || "";
+            var cancelled = reason === "cancelled";
+            var moveZ = self._moveTarget(record);
+            var wider = self._widerRange(record);
             return {
                 ok: !!record.ok,
+                cancelled: cancelled,
                 title: record.ok
                     ? gettext("In focus")
-                    : reason === "cancelled"
+                    : cancelled
                       ? gettext("Cancelled")
                       : gettext("Not focused"),
                 kind: self._texts.kinds[record.kind] || record.kind,
+                zLabel: record.ok ? gettext("Focused Z") : gettext("Z now"),
                 z: formatMm(record.ok ? record.z : record.final_z),
-                showCorrection:
-                    record.kind === "home" &&
-                    record.correction !== null &&
-                    record.correction !== undefined,
+                referenceChange: self._referenceChange(record),
+                showCorrection: record.kind === "home" && finite(record.correction),
                 correction: formatMm(record.correction),
                 frames: record.frames,
                 elapsed: Number(record.elapsed || 0).toFixed(1) + " s",
-                // known reasons get advice in the user's language, others the server's words
-                explanation: record.ok
-                    ? ""
-                    : self._texts.advice[reason] || record.message || "",
+                explanation: self._explanation(record),
+                detail: self._detail(record),
+                advice: self._advice(record),
+                moveZ: moveZ,
+                moveText: moveZ === null ? "" : _.sprintf(gettext("Move to Z %(z)s anyway"), {z: Number(moveZ).toFixed(3)}),
+                moveTitle: gettext("Go to the best Z this run found, although it could not confirm it as the focus."),
+                wider: wider.range,
+                widerText: wider.range === null ? "" : gettext("Search a wider range"),
+                widerTitle: wider.range === null ? "" : _.sprintf(
+                    gettext("Autofocus again, searching %(range)s mm above and below the current Z (within the Z limits)."),
+                    {range: wider.range}
+                ),
+                widerNote: wider.note,
                 downloadUrl: record.run_id
                     ? OctoPrint.plugins.autofocus.recordUrl(record.run_id)
                     : null,
@@ -389,34 +577,38 @@ $(function () {
         });
 
         self.historyRows = ko.pureComputed(function () {
-            return self.history().map(function (entry) {
-                return {
-                    when: entry.started ? formatDate(entry.started) : "-",
-                    kind: self._texts.kinds[entry.kind] || entry.kind,
-                    ok: !!entry.ok,
-                    verdict: entry.ok
-                        ? gettext("focused")
-                        : entry.reason === "cancelled"
-                          ? gettext("cancelled")
-                          : gettext("failed"),
-                    z: entry.ok ? formatMm(entry.z) : "-",
-                    downloadUrl: OctoPrint.plugins.autofocus.recordUrl(entry.run_id)
-                };
-            });
+            return self.history().map(self._historyRow);
+        });
+
+        self.shownHistoryRows = ko.pureComputed(function () {
+            var rows = self.historyRows();
+            return self.historyExpanded() ? rows : rows.slice(0, HISTORY_SHORT);
+        });
+
+        self.historyToggleText = ko.pureComputed(function () {
+            return self.historyExpanded()
+                ? gettext("Show fewer")
+                : _.sprintf(gettext("Show all %(count)d runs"), {count: self.historyRows().length});
         });
 
         // ~~ actions
         self.startFocus = function () {
-            var options = {roi: self.roi()};
-            self._request(OctoPrint.plugins.autofocus.start(options));
+            self._start({});
         };
 
         self.cancelRun = function () {
             self._request(OctoPrint.plugins.autofocus.cancel());
         };
 
+        // Without a reference: focus and store it. With one: focus first, then ask old -> new.
         self.setReference = function () {
-            self._request(OctoPrint.plugins.autofocus.setReference());
+            if (self.referenceZ() === null) {
+                self._request(OctoPrint.plugins.autofocus.setReference());
+                return;
+            }
+            self._start({}).done(function (reply) {
+                self._pendingReference = {runId: reply.run_id, old: self.referenceZ()};
+            });
         };
 
         self.homeByFocus = function () {
@@ -431,8 +623,24 @@ $(function () {
             self._jog(-1);
         };
 
+        self.moveAnyway = function (result) {
+            self._request(OctoPrint.plugins.autofocus.move(result.moveZ));
+        };
+
+        self.searchWider = function (result) {
+            self._start({range: result.wider});
+        };
+
         self.resetRoi = function () {
             self._storeRoi(CENTRE_ROI);
+        };
+
+        self.toggleHistory = function () {
+            self.historyExpanded(!self.historyExpanded());
+        };
+
+        self.openLargeView = function () {
+            $("#autofocus_large_view").modal("show");
         };
 
         // ROI drag with pointer events (mouse, pen and touch alike).
@@ -496,6 +704,7 @@ $(function () {
             );
             self.history(data.history || []);
             self.last(data.last || null);
+            if (data.position) self.position(data.position);
             self._setRun(data.run);
             self._setCamera(data.camera || null);
             self._plot();
@@ -503,14 +712,31 @@ $(function () {
 
         // ~~ OctoPrint callbacks
         self.onBeforeBinding = function () {
+            $(TAB_ID + " .autofocus-metric-names [data-metric]").each(function () {
+                self._metricNames[this.dataset.metric] = $(this).text();
+            });
             self._loadSettings();
             self.liveWanted.subscribe(self._updateLive);
+            self.largeOpen.subscribe(self._updateLive);
             self.running.subscribe(function (running) {
-                if (running) self.scores([]);
+                if (running) self._resetScores();
             });
             self.scoreWanted.subscribe(function (wanted) {
                 if (wanted) self._pollScore();
             });
+        };
+
+        self.onAllBound = function () {
+            // Bootstrap modals belong to the body (the tab's stacking would put it under the backdrop).
+            $("#autofocus_large_view")
+                .appendTo("body")
+                .on("show", function () {
+                    self.largeOpen(true);
+                })
+                .on("hidden", function () {
+                    self.largeOpen(false);
+                });
+            $(window).on("resize", _.debounce(self._plot, 200));
         };
 
         self.onStartupComplete = function () {
@@ -541,32 +767,201 @@ $(function () {
 
         self.onDataUpdaterPluginMessage = function (plugin, data) {
             if (plugin !== "autofocus" || !data) return;
+            if (data.type === "position") {
+                self.position({z: data.z, state: data.state});
+                return;
+            }
             if (data.type === "state") {
                 self.state(data.state);
                 self._setRun(data.run);
             } else if (data.type === "progress") {
                 self.samples.push([data.z, data.score]);
+                self._addScore(data.score);
                 self.run(_.extend({}, self.run(), {phase: data.phase}));
             } else if (data.type === "error") {
-                self._notifyError(data.message);
+                self._notify(data.message, "error");
             } else if (data.record) {
-                if (data.type === "failed") self._notifyError(data.record.message);
-                self.last(data.record);
-                self.state("idle");
-                self.requestData();
+                self._finished(data.type, data.record);
             }
             self._plot();
         };
 
         // ~~ helpers
-        // Failures may happen while nobody looks at the tab (@AUTOFOCUS in a job): tell everyone.
-        self._notifyError = function (message) {
+        // One message per event: the result box speaks while someone watches the tab; a
+        // toast tells those who do not (a failed @AUTOFOCUS in a job). Toasts shown to a
+        // watcher hide after a few seconds.
+        self._notify = function (message, type) {
+            var watching = self.tabActive() && self.browserVisible();
             new PNotify({
                 title: gettext("Autofocus"),
                 text: _.escape(message || gettext("Autofocus failed")),
-                type: "error",
-                hide: false
+                type: type,
+                hide: watching,
+                delay: TOAST_MS
             });
+        };
+
+        self._watching = function () {
+            return self.tabActive() && self.browserVisible();
+        };
+
+        self._finished = function (type, record) {
+            if (type === "failed" && !self._watching()) {
+                self._notify(self._explanation(record), "error");
+            }
+            self.last(record);
+            self.state("idle");
+            self.requestData();
+            var pending = self._pendingReference;
+            if (pending && pending.runId === record.run_id) {
+                self._pendingReference = null;
+                if (record.ok) self._confirmReference(pending.old, record.z);
+            }
+        };
+
+        self._confirmReference = function (old, z) {
+            var change = z - old;
+            showConfirmationDialog({
+                title: gettext("Replace the focus reference?"),
+                message: _.sprintf(
+                    gettext("The reference Z is %(old)s. This run focused at %(new)s, %(change)s %(direction)s. Homing by focus will set Z to the new value."),
+                    {
+                        old: formatMm(old),
+                        "new": formatMm(z),
+                        change: formatMm(Math.abs(change)),
+                        direction: change >= 0 ? gettext("higher") : gettext("lower")
+                    }
+                ),
+                question: gettext("Replace the reference?"),
+                proceed: gettext("Replace"),
+                proceedClass: "primary",
+                onproceed: function () {
+                    self._request(OctoPrint.plugins.autofocus.setReference(Number(z.toFixed(3)))).done(function (reply) {
+                        self.previousReferenceZ(old);
+                        self.referenceZ(reply.reference_z);
+                    });
+                }
+            });
+        };
+
+        // What happened, in plain words of the page's language, from the record's fields (the
+        // record's own message is English and stays for the log and the download).
+        self._explanation = function (record) {
+            var reason = record.reason || "";
+            var values = {z: formatMm(record.z), lo: formatMm(record.z_min), hi: formatMm(record.z_max),
+                          edge: formatMm(record.edge_z)};
+            if (record.ok) return self._extensionText(record);
+            if (reason === "cancelled") return capitalised(record.message) || self._texts.reasons.cancelled;
+            var key = reason;
+            if (reason === "peak_at_edge" && finite(record.edge_z) && (record.edge_kind === "limit" || record.edge_kind === "budget")) {
+                key = "edge_" + record.edge_kind + (self._edgeBelow(record) ? "_below" : "_above");
+            }
+            var text = self._texts.reasons[key];
+            return text ? _.sprintf(text, values) : capitalised(record.message);
+        };
+
+        // A device's or the job's own words about what failed ("could not connect to ..."), if any.
+        self._detail = function (record) {
+            if (record.ok || DEVICE_REASONS.indexOf(record.reason) < 0 || !record.message) return "";
+            return _.sprintf(gettext("Details: %(message)s"), {message: record.message});
+        };
+
+        self._advice = function (record) {
+            if (record.ok) return "";
+            if (record.reason === "peak_at_edge" && record.edge_kind === "limit") return self._texts.advice.peak_at_limit;
+            return self._texts.advice[record.reason] || "";
+        };
+
+        self._edgeBelow = function (record) {
+            return finite(record.z_min) && Math.abs(record.edge_z - record.z_min) <= Math.abs(record.edge_z - record.z_max);
+        };
+
+        // For a passed run that left its window: how far it went.
+        self._extensionText = function (record) {
+            var extended = record.extended || [0, 0];
+            if (extended[0] > 0) {
+                return _.sprintf(gettext("The search went %(d)s below its starting range."), {d: formatMm(extended[0])});
+            }
+            if (extended[1] > 0) {
+                return _.sprintf(gettext("The search went %(d)s above its starting range."), {d: formatMm(extended[1])});
+            }
+            return "";
+        };
+
+        self._referenceChange = function (record) {
+            if (record.kind !== "reference" || !record.ok) return "";
+            var old = record.settings ? record.settings.reference_z : null;
+            return finite(old)
+                ? _.sprintf(gettext("%(old)s \u2192 %(new)s"), {old: formatMm(old), "new": formatMm(record.z)})
+                : formatMm(record.z);
+        };
+
+        // The best Z of a failed run a person may go to anyway, or null.
+        self._moveTarget = function (record) {
+            if (record.ok || MOVE_REASONS.indexOf(record.reason) < 0 || !finite(record.z)) return null;
+            var limits = self._safetyLimits(record);
+            return record.z >= limits[0] && record.z <= limits[1] ? record.z : null;
+        };
+
+        // {range: half-range mm of a wider search, or null; note: why none is offered}.
+        self._widerRange = function (record) {
+            if (record.ok || WIDER_REASONS.indexOf(record.reason) < 0) return {range: null, note: ""};
+            var limits = self._safetyLimits(record);
+            if (record.edge_kind === "limit" && finite(record.edge_z)) {
+                var atSafety = Math.abs(record.edge_z - limits[0]) < 1e-6 || Math.abs(record.edge_z - limits[1]) < 1e-6;
+                if (atSafety) {
+                    return {
+                        range: null,
+                        note: _.sprintf(
+                            gettext("The search reached the Z limit at %(z)s; focus may lie beyond it. Change the lowest or highest Z in the settings if the machine can safely go further."),
+                            {z: formatMm(record.edge_z)}
+                        )
+                    };
+                }
+            }
+            var searched = finite(record.z_max) && finite(record.z_min) ? (record.z_max - record.z_min) / 2 : 0;
+            var base = Math.max(searched, Number(self.searchRange()) || 0);
+            return {range: Math.round(base * 20) / 10, note: ""};
+        };
+
+        // The Z limits a run may use: the record's (newer records) or today's settings.
+        self._safetyLimits = function (record) {
+            if (record.limits && finite(record.limits[0]) && finite(record.limits[1])) return record.limits;
+            var lo = Number(self._pluginSetting("z_min"));
+            var hi = Number(self._pluginSetting("z_max"));
+            return [isFinite(lo) ? lo : -Infinity, isFinite(hi) ? hi : Infinity];
+        };
+
+        self._historyRow = function (entry) {
+            var map = entry.kind === "map";
+            var grid = entry.rows && entry.cols ? entry.rows + "\u00d7" + entry.cols : "";
+            return {
+                when: entry.started ? shortDate(entry.started) : "-",
+                whenFull: entry.started ? formatDate(entry.started, {seconds: true}) : "",
+                kind: map && grid
+                    ? _.sprintf(gettext("Focus map %(grid)s"), {grid: grid})
+                    : self._texts.kinds[entry.kind] || entry.kind,
+                ok: !!entry.ok,
+                verdict: entry.ok
+                    ? map ? gettext("measured") : gettext("focused")
+                    : entry.reason === "cancelled"
+                      ? gettext("cancelled")
+                      : gettext("failed"),
+                message: entry.ok ? "" : entry.message || "",
+                z: entry.ok && !map ? formatMm(entry.z) : "-",
+                downloadUrl: OctoPrint.plugins.autofocus.recordUrl(entry.run_id)
+            };
+        };
+
+        // The record the result box and the plot show: the last run, unless it is a map.
+        self._plottedRecord = function () {
+            var record = self.last();
+            return record && record.kind !== "map" && record.samples ? record : null;
+        };
+
+        self._start = function (options) {
+            self._pendingReference = null;
+            return self._request(OctoPrint.plugins.autofocus.start(_.extend({roi: self.roi()}, options)));
         };
 
         self._pluginSetting = function (key) {
@@ -576,9 +971,23 @@ $(function () {
 
         self._loadSettings = function () {
             var roi = self._pluginSetting("roi");
-            self.roi(roi && roi.w > 0 && roi.h > 0 ? roi : CENTRE_ROI);
+            var chosen = roi && roi.w > 0 && roi.h > 0 ? roi : CENTRE_ROI;
+            if (!_.isEqual(chosen, self.roi())) self._resetScores();
+            self.roi(chosen);
             var step = parseFloat(self._pluginSetting("jog_step"));
             if (step > 0) self.jogStep(step);
+        };
+
+        self._resetScores = function () {
+            self.scores([]);
+            self.bestScore(null);
+        };
+
+        self._addScore = function (score) {
+            if (!finite(score)) return;
+            self.scores.push(score);
+            if (self.scores().length > SPARKLINE_LENGTH) self.scores.shift();
+            if (!(self.bestScore() >= score)) self.bestScore(score);
         };
 
         // Saved rounded, and never reaching past the image's edge (the server checks that).
@@ -590,7 +999,7 @@ $(function () {
             rounded.w = Math.min(round(roi.w), round(1 - rounded.x));
             rounded.h = Math.min(round(roi.h), round(1 - rounded.y));
             self.roi(rounded);
-            self.scores([]);
+            self._resetScores();
             if (self.canSaveRoi()) {
                 OctoPrint.settings.savePluginSettings("autofocus", {roi: rounded});
             }
@@ -605,8 +1014,8 @@ $(function () {
         };
 
         self._jog = function (direction) {
-            var step = parseFloat(self.jogStep());
-            if (!(step > 0)) return;
+            var step = self.jogStepValue();
+            if (step === null) return;
             self._request(OctoPrint.plugins.autofocus.jog(direction * step));
         };
 
@@ -634,22 +1043,25 @@ $(function () {
             self.camera(camera);
             self.imageSize(null);
             self.imageError(false);
+            self._resetScores();
             self._updateLive();
         };
 
-        // Show the MJPEG stream, or start refreshing snapshots, only while someone looks.
-        self._updateLive = function () {
+        self._cameraSrc = function () {
             var camera = self.camera();
+            if (!self.liveWanted() || !camera) return null;
+            if (camera.stream_url) return camera.stream_url;
+            if (camera.snapshot_url) return withCacheBuster(camera.snapshot_url);
+            return null;
+        };
+
+        // Show the MJPEG stream, or refresh snapshots, only while someone looks; while the
+        // large view is open it has the only stream.
+        self._updateLive = function () {
             clearTimeout(self._snapshotTimer);
-            if (!self.liveWanted() || !camera) {
-                self.liveSrc(null);
-            } else if (camera.stream_url) {
-                self.liveSrc(camera.stream_url);
-            } else if (camera.snapshot_url) {
-                self.liveSrc(withCacheBuster(camera.snapshot_url));
-            } else {
-                self.liveSrc(null);
-            }
+            var camera = self.camera();
+            var largeStreams = self.largeOpen() && camera && camera.stream_url;
+            self.liveSrc(largeStreams ? null : self._cameraSrc());
         };
 
         self._scheduleSnapshot = function () {
@@ -663,20 +1075,25 @@ $(function () {
         self._pollScore = function () {
             if (self._scoring || !self.scoreWanted()) return;
             self._scoring = true;
+            var delay = SCORE_INTERVAL_MS;
             OctoPrint.plugins.autofocus
                 .score(self.roi())
                 .done(function (reply) {
                     self.scoreError(null);
-                    self.scores.push(reply.score);
-                    if (self.scores().length > SPARKLINE_LENGTH) self.scores.shift();
+                    self._addScore(reply.score);
                 })
                 .fail(function (jqXHR) {
                     var reply = jqXHR.responseJSON || {};
-                    self.scoreError(reply.error || gettext("No score"));
+                    delay = SCORE_RETRY_MS;
+                    self.scoreError(
+                        _.sprintf(gettext("No sharpness reading: %(why)s"), {
+                            why: reply.error || gettext("the camera did not answer.")
+                        })
+                    );
                 })
                 .always(function () {
                     self._scoring = false;
-                    setTimeout(self._pollScore, SCORE_INTERVAL_MS);
+                    setTimeout(self._pollScore, delay);
                 });
         };
 
@@ -684,142 +1101,20 @@ $(function () {
         self._plot = function () {
             var target = $("#autofocus_plot");
             if (!self.tabActive() || !target.is(":visible")) return;
-            var record = self.running() ? null : self.last();
-            var samples = record ? record.samples : self.samples();
-            var series = [
-                {
-                    label: gettext("Sharpness"),
-                    data: samples,
-                    color: "#08c",
-                    points: {show: true, radius: 3},
-                    lines: {show: false}
-                }
-            ];
-            var markings = [];
-            if (record && record.fit) {
-                series.push({
-                    label: gettext("Fitted curve"),
-                    data: fitCurve(record.fit),
-                    color: "#f89406",
-                    lines: {show: true, lineWidth: 2}
-                });
-            }
-            if (record && samples.length) {
-                var chosen = record.ok ? record.z : record.final_z;
-                markings.push({
-                    xaxis: {from: chosen, to: chosen},
-                    color: record.ok ? "#46a546" : "#bd362f",
-                    lineWidth: 2
-                });
-            }
-            $.plot(target, series, {
-                grid: {borderWidth: 1, borderColor: "#ccc", markings: markings},
-                xaxis: {
-                    tickFormatter: function (z) {
-                        return z.toFixed(2);
-                    }
-                },
-                yaxis: {tickFormatter: function () {
-                    return "";
-                }},
-                legend: {position: "nw", backgroundOpacity: 0.5}
-            });
-        };
-    }
-
-    /*
-     * Settings pane (templates/autofocus_settings.jinja2). Number fields carry their limits
-     * as attributes (min, max, data-positive, data-integer, data-optional, data-above);
-     * the binding `autofocusNumber` checks them as the user types. The server checks again.
-     */
-    function numberError(element, raw) {
-        var data = element.dataset;
-        if (raw === "" || raw === null || raw === undefined) {
-            return data.optional ? "" : gettext("Enter a number.");
-        }
-        var value = Number(raw);
-        if (isNaN(value) || !isFinite(value)) return gettext("Enter a number.");
-        if (data.integer && Math.floor(value) !== value) {
-            return gettext("Enter a whole number.");
-        }
-        if (data.positive && value <= 0) return gettext("Enter a value above 0.");
-        if (element.min !== "" && value < Number(element.min)) {
-            return _.sprintf(gettext("Enter at least %(min)s."), {min: element.min});
-        }
-        if (element.max !== "" && value > Number(element.max)) {
-            return _.sprintf(gettext("Enter at most %(max)s."), {max: element.max});
-        }
-        var below = data.above ? document.getElementById(data.above) : null;
-        if (below && below.value !== "" && value <= Number(below.value)) {
-            return _.sprintf(gettext("Must be above %(value)s."), {value: below.value});
-        }
-        return "";
-    }
-
-    ko.bindingHandlers.autofocusNumber = {
-        init: function (element, valueAccessor) {
-            var value = valueAccessor();
-            var group = $(element).closest(".control-group");
-            ko.computed(function () {
-                var error = numberError(element, value());
-                group.toggleClass("error", error !== "");
-                group.find(".help-inline").text(error);
-            }, null, {disposeWhenNodeIsRemoved: element});
-        }
-    };
-
-    function AutofocusSettingsViewModel(parameters) {
-        var self = this;
-
-        // ~~ dependencies
-        self.settingsViewModel = parameters[0];
-
-        // settingsViewModel.settings, once it exists (see onBeforeBinding)
-        self.settings = undefined;
-
-        // ~~ computed
-        self.cameraChoices = ko.pureComputed(function () {
-            var choices = [{value: "", text: gettext("OctoPrint's default camera")}];
-            _.each(self.settingsViewModel.webcam_webcams() || [], function (webcam) {
-                choices.push({
-                    value: webcam.name,
-                    text: webcam.displayName || webcam.name
-                });
-            });
-            choices.push({value: "custom", text: gettext("Custom URLs")});
-            return choices;
-        });
-
-        self.isCustomCamera = ko.pureComputed(function () {
-            return self.settings.plugins.autofocus.camera() === "custom";
-        });
-
-        self.simulatorEnabled = ko.pureComputed(function () {
-            return !!self.settings.plugins.autofocus.simulator.enabled();
-        });
-
-        // ~~ OctoPrint callbacks
-        self.onBeforeBinding = function () {
-            self.settings = self.settingsViewModel.settings;
-        };
-
-        // Numbers go to the server as numbers, an empty optional number as null.
-        self.onSettingsBeforeSave = function () {
-            $("#settings_plugin_autofocus input[type=number]").each(function () {
-                var observable = self._observableOf(this);
-                if (!observable || numberError(this, observable()) !== "") return;
-                var raw = observable();
-                observable(raw === "" || raw === null ? null : Number(raw));
-            });
-        };
-
-        // ~~ helpers
-        self._observableOf = function (element) {
-            var node = self.settings.plugins.autofocus;
-            _.each(element.dataset.setting.split("."), function (part) {
-                node = node ? node[part] : undefined;
-            });
-            return ko.isObservable(node) ? node : null;
+            var record = self.running() ? null : self._plottedRecord();
+            var run = self.run() || {};
+            var view = record
+                ? {
+                      samples: record.samples,
+                      fit: record.fit,
+                      window: record.window || null,
+                      searched: [record.z_min, record.z_max],
+                      start: record.start_z,
+                      chosen: record.ok || MOVE_REASONS.indexOf(record.reason) >= 0 ? record.z : null,
+                      ok: !!record.ok
+                  }
+                : {samples: self.samples(), window: run.window || null, start: run.start_z};
+            self._plotted = OctoPrintAutofocusPlot.draw(target, $("#autofocus_plot_legend"), view);
         };
     }
 
@@ -832,11 +1127,5 @@ $(function () {
             "accessViewModel"
         ],
         elements: [TAB_ID]
-    });
-
-    OCTOPRINT_VIEWMODELS.push({
-        construct: AutofocusSettingsViewModel,
-        dependencies: ["settingsViewModel"],
-        elements: ["#settings_plugin_autofocus"]
     });
 });
