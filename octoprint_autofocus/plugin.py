@@ -311,9 +311,10 @@ class AutofocusPlugin(
         return line
 
     def on_gcode_sending(self, comm: Any, phase: str, cmd: str, cmd_type: Any, gcode: Any,
-                         *args: Any, tags: Any = None, **kwargs: Any) -> None:
-        """``octoprint.comm.protocol.gcode.sending``: lets the stage match its M114 answer."""
-        self._job.note_sending(cmd, tags)
+                         *args: Any, tags: Any = None, **kwargs: Any) -> Optional[Tuple[None]]:
+        """``octoprint.comm.protocol.gcode.sending``: lets the stage match its M114 answer, and
+        drops what a cancelled run had queued (``(None,)`` suppresses the line)."""
+        return None if self._job.note_sending(cmd, tags) else (None,)
 
     def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, tags: Any = None, **kwargs: Any) -> None:
         """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z; a Z move

@@ -134,6 +134,8 @@ class PrinterStage:
         self.timeout = float(timeout)
         self.tags = frozenset(tags)
         self._own_tag = f"plugin:autofocus:stage-{next(_STAGE_IDS)}"
+        self.own_tag = self._own_tag
+        """Every line this stage writes carries this tag (and its M114 requests a numbered one)."""
         self._printer = printer
         self._cancel = cancel
         self._logger = logger or logging.getLogger("octoprint.plugins.autofocus.stage")
@@ -255,7 +257,7 @@ class PrinterStage:
         first_move = next((i for i, line in enumerate(parsed) if line.command in _MOVES), None)
         if first_move is not None and not any(line.command == "G90" for line in parsed[:first_move]):
             lines = ["G90"] + lines
-        self._printer.commands(lines, tags=tags)
+        self._printer.commands(lines, tags=frozenset(tags) | {self._own_tag})
 
     def _request(self, lines: List[str], allowed: float, what: str, set_position: bool = False) -> Dict[str, float]:
         """Queue ``lines`` + M400 + M114 and return the axes of the reply to that M114."""
