@@ -34,7 +34,7 @@ PLUGIN_SETTINGS = {
     "z_max": 20.0,
     "feedrate": 1200,
     "settle": 0.0,
-    "latency": 0.05,
+    "latency": 0.2,  # a loaded machine delivers the simulated stream late: never score a stale view
     "camera_timeout": 5.0,
     "simulator": {"enabled": True, "focal_z": FOCAL_Z, "dof": DOF, "noise": 0.01, "fps": 20.0,
                   "latency": 0.02, "size": [320, 240], "scene": "pcb", "surface": "flat", "surface_height": 0.3,

@@ -69,15 +69,8 @@ def check_serial_log(sent, lift=None, record=None):
     return xy_moves
 
 
-FRESH_FRAMES = 0.2
-"""s: the camera latency allowed in the accuracy tests. With the suite's 0.05 s a loaded
-machine delivers frames rendered before a move ended (measured: foci up to 0.7 DOF low
-under four busy processes); 0.2 s keeps every point within 0.02 DOF there."""
-
-
 def start_near_focus(client, serial_log, z=FOCAL_Z + 0.2):
-    """Home, go near focus, and allow the camera the latency a loaded machine needs."""
-    client.settings(latency=FRESH_FRAMES)
+    """Home and go near focus."""
     client.gcode("G28")
     move_to(client, serial_log, z)
 
