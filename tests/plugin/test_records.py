@@ -33,3 +33,8 @@ def test_malformed_run_id_loads_nothing(tmp_path, run_id):
 def test_empty_store_has_no_last_record(tmp_path):
     store = RecordStore(str(tmp_path))
     assert store.last() is None and store.history() == []
+
+
+def test_ids_made_in_the_same_millisecond_still_sort_in_the_order_they_were_made():
+    ids = [new_run_id() for _ in range(50)]
+    assert ids == sorted(ids) and len(set(ids)) == 50
