@@ -13,7 +13,9 @@ __all__ = ["RecordStore", "new_run_id", "summary"]
 RUN_ID = re.compile(r"^\d{8}-\d{9}-[0-9a-f]{6}$")
 """A run id: UTC date and time (to the millisecond) of the start plus six random hex digits."""
 
-SUMMARY_KEYS = ("run_id", "kind", "started", "ok", "z", "reason", "message", "correction", "frames", "elapsed")
+SUMMARY_KEYS = ("run_id", "kind", "started", "ok", "z", "reason", "message", "correction", "frames", "elapsed",
+                "map")
+"""``map``: a focus map's plan (rows, cols, rectangle...; None for focus runs), so the list can name it."""
 
 
 _last_ms = [0]
