@@ -35,6 +35,11 @@ def test_empty_store_has_no_last_record(tmp_path):
     assert store.last() is None and store.history() == []
 
 
+def test_ids_made_in_the_same_millisecond_still_sort_in_the_order_they_were_made():
+    ids = [new_run_id() for _ in range(50)]
+    assert ids == sorted(ids) and len(set(ids)) == 50
+
+
 def test_a_map_summary_carries_its_grid_and_a_focus_summary_none(tmp_path):
     store = RecordStore(str(tmp_path))
     plan = {"rows": 5, "cols": 4, "rectangle": [10.0, 190.0, 10.0, 190.0]}
