@@ -29,7 +29,9 @@ neighbours, the result approached from above; a best at a window end is a refusa
 
 Verdicts. A focusable case passes when the run says ok and the stage's final *optical* Z
 is within half the measured DOF of the measured focus (real stacks: at least one slice).
-``wrong-ok``: ok but outside that. A should-fail case passes when the run refuses. A
+``wrong-ok``: ok but outside that. A focusable case whose focus the camera does not show
+(``heldout_cases.visible``: noise hides it) is ``not-visible``, reported apart and left out
+of the rates. A should-fail case passes when the run refuses. A
 *violation* is any commanded Z outside the window (or outside ``limits`` when given), or
 one the stage refused. The report gives, per group and overall, for the search and the
 baseline: success % on focusable cases, wrong-ok %, refusals by reason, should-fail refused

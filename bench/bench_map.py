@@ -206,7 +206,7 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--verbose", action="store_true", help="one line per map")
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else secrets.randbelow(2**31)
-    print(f"bench_map --seed {seed} --maps {args.maps} (engine extends windows itself: {focus_map.engine_extends()})")
+    print(f"bench_map --seed {seed} --maps {args.maps}")
     cases = draw_cases(args.maps, seed)
     started = time.monotonic()
     baseline = None

@@ -6,7 +6,7 @@ breathing margin the caller asks for. They are what a printer or CNC camera meet
 
 - ``weave``: woven fabric or a sieve mesh: a repetitive grid with small irregularities
   (periodic samples give defocus side lobes that can pose as peaks).
-- ``phase``: unstained transparent cells: faint edges (a few grey levels) with the bright
+- ``phase``: unstained transparent cells: faint edges (4-10 grey levels) with the bright
   halos of phase contrast on a bright field (little texture, much noise).
 - ``specks``: dark field: sparse specks from sub-pixel points to small blobs on a faint glow.
 - ``solder``: a green PCB: copper pads, traces, silkscreen outlines and specular glints (BGR).
@@ -61,10 +61,10 @@ def weave(rng: np.random.Generator, size: Size) -> np.ndarray:
 
 
 def phase(rng: np.random.Generator, size: Size) -> np.ndarray:
-    """Transparent cells: +-3..6 grey-level bodies with a thin bright halo, on ~200."""
+    """Transparent cells: +-4..10 grey-level bodies with a thin bright halo, on ~200."""
     w, h = size
     img = np.full((h, w), 200.0, np.float32) + 2.0 * _blur_noise(rng, size, 60.0)
-    amp = float(rng.uniform(3.0, 6.0))
+    amp = float(rng.uniform(4.0, 10.0))
     for _ in range(int(rng.integers(8, 20))):
         c = (int(rng.integers(0, w)), int(rng.integers(0, h)))
         axes = (int(rng.integers(8, 22)), int(rng.integers(6, 18)))

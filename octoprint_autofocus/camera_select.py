@@ -21,7 +21,7 @@ so the user can see which one is used. URLs shown anywhere go through :mod:`.red
 
 import urllib.parse
 from dataclasses import dataclass, replace
-from typing import Any, Dict, Iterable, List, Sequence, Tuple
+from typing import Any, Dict, Iterable, List, Sequence
 
 from flask_babel import gettext
 
@@ -221,7 +221,3 @@ def browser_camera(webcams: Sequence[Any], config: Any, base_url: str, private: 
         "source": select_camera(webcams, config, base_url).source_info(),
     }
 
-
-def camera_urls(spec: CameraSpec) -> Tuple[str, ...]:
-    """Every URL of ``spec`` (to redact from messages)."""
-    return tuple(url for url in (spec.stream_url, spec.snapshot_url) if url)

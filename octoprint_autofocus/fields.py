@@ -219,11 +219,12 @@ def z_text(z: float) -> str:
     return "%.3f mm" % z
 
 
-def template_vars(measures: List[str], scenes: List[str]) -> Dict[str, Any]:
-    """What the settings pane renders from: labels, number limits, metric and scene choices
-    (in the order given; unknown names show as themselves). Texts stay lazy: OctoPrint asks
-    once and renders the page per language."""
+def template_vars(measures: List[str], scenes: List[str], centre_roi: Dict[str, float]) -> Dict[str, Any]:
+    """What the templates render from: labels, number limits, metric and scene choices (in
+    the order given; unknown names show as themselves), the default focus region. Texts stay
+    lazy: OctoPrint asks once and renders the page per language."""
     return {
+        "centre_roi": dict(centre_roi),
         "labels": dict(LABELS),
         "bounds": {key: asdict(bounds) for key, bounds in BOUNDS.items()},
         "metrics": [

@@ -25,7 +25,7 @@ import math
 import re
 import string
 from dataclasses import dataclass
-from typing import Dict, FrozenSet, List, Optional, Sequence, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 from flask_babel import gettext
 
@@ -39,7 +39,6 @@ __all__ = [
     "check_move_template",
     "check_move_lines",
     "check_custom_gcode",
-    "refused_commands",
     "render_xy_template",
     "check_xy_template",
     "check_xy_lines",
@@ -336,11 +335,6 @@ def check_move_template(template: str, feedrate: float, z_limits: Tuple[float, f
             raise GcodeRefused(gettext("for the target Z%(z)s %(error)s") % {"z": "%.5f" % z, "error": exc}) from None
         moves_z = moves_z or any(line.command in ("G0", "G1") for line in lines)
     return moves_z
-
-
-def refused_commands() -> FrozenSet[str]:
-    """Every command :func:`check_lines` refuses (for documentation and tests)."""
-    return frozenset(_REFUSED)
 
 
 def check_custom_gcode(text: str, z_limits: Tuple[float, float]) -> List[Line]:

@@ -42,6 +42,8 @@ STATUS_KEYS = ("run_id", "kind", "phase", "start_z", "window")
 KINDS = ("focus", "reference", "home")
 NO_AFTER_GCODE = ("cancelled", "stage_error")
 """Search outcomes after which the "after" G-code is not sent (nothing more is)."""
+SILENCED_KEPT = 8
+"""How many cancelled stages' tags are remembered to drop their queued lines."""
 G92_TOLERANCE = 0.01
 """mm: how far the Z reported after ``G92`` may be from the reference (firmware rounding)."""
 
@@ -110,6 +112,9 @@ class Stage(Protocol):
     def note_sending(self, command: str, tags: Any = None) -> None: ...
 
     def abort(self, reason: str = "") -> None: ...
+
+    @property
+    def own_tag(self) -> str: ...
 
 
 def _push_type(result: FocusResult) -> str:
@@ -203,6 +208,7 @@ class FocusJob:
         self._cancel = threading.Event()
         self._stage: Optional[Stage] = None
         self._run: Optional[Dict[str, Any]] = None
+        self._silenced: List[str] = []  # own tags of cancelled stages (note_sending drops their lines)
 
     # ~ control
 
@@ -300,6 +306,8 @@ class FocusJob:
             stage = self._stage
         if stage is not None:
             stage.abort(reason or gettext("cancelled"))
+            with self._state_lock:
+                self._silenced = (self._silenced + [stage.own_tag])[-SILENCED_KEPT:]
         self._logger.info("Autofocus run cancelled%s", ": " + reason if reason else "")
         return True
 
@@ -357,12 +365,17 @@ class FocusJob:
         if stage is not None:
             stage.feed_line(line)
 
-    def note_sending(self, command: str, tags: Any = None) -> None:
+    def note_sending(self, command: str, tags: Any = None) -> bool:
         """Pass a line about to be written to the printer to the active stage (send thread;
-        fast), so it can tell its own M114 answer from a position auto-report."""
+        fast), so it can tell its own M114 answer from a position auto-report. False when
+        the line must not go out: a line a cancelled stage had queued (after a cancel
+        nothing more is sent, not even what was already in OctoPrint's send queue)."""
+        if tags and self._silenced and not set(self._silenced).isdisjoint(tags):
+            return False
         stage = self._stage
         if stage is not None:
             stage.note_sending(command, tags)
+        return True
 
     def status(self) -> Dict[str, Any]:
         """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase, start_z, window}

@@ -12,7 +12,7 @@ import socket
 import threading
 import time
 import urllib.parse
-from typing import Dict, List, Mapping, Optional, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from flask_babel import gettext
 
@@ -165,10 +165,10 @@ class MjpegStream:
     at their timeout. Credentials in ``url`` (``user:pw@``) are sent as HTTP Basic auth.
     """
 
-    def __init__(self, url: str, headers: Mapping[str, str], timeout: float) -> None:
+    def __init__(self, url: str, timeout: float) -> None:
         self.url = url
         self._bare_url, auth = split_credentials(url)
-        self._headers = {**dict(headers), **auth}
+        self._headers = auth
         self._timeout = timeout
         self._changed = threading.Condition()
         self._stopping = threading.Event()

@@ -43,7 +43,7 @@ from .position import PositionTracker
 from .printer_stage import PrinterStage
 from .xy_stage import PrinterHead
 from .records import RecordStore
-from .settings import DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError, error_body
+from .settings import CENTRE_ROI, DEFAULTS, SETTINGS_VERSION, RunConfig, RunRequest, SettingsError, describe, error_body
 from .settings import check_reference, migrate, normalised, profile_z_range, run_limits, safety_limits, validate
 from .settings import validate_simulator
 from .settings_guard import check_settings_save, settings_save_handler
@@ -179,7 +179,7 @@ class AutofocusPlugin(
         try:  # POST /api/settings was checked already (_guard_settings_save); other callers were not
             config = self._check_settings_save(data)
         except SettingsError as exc:
-            message = gettext("Autofocus settings not saved: %(error)s") % {"error": exc}
+            message = gettext("Autofocus settings not saved: %(error)s") % {"error": describe(exc)}
             self._logger.warning("Refused a settings save: %s", exc)
             self._push("error", {"message": message})
             return {}
@@ -204,7 +204,7 @@ class AutofocusPlugin(
 
     def get_template_vars(self) -> Dict[str, Any]:
         """Labels, limits, metric and scene names for the templates (written once, in fields.py)."""
-        return template_vars(list(MEASURES), list(SCENES))
+        return template_vars(list(MEASURES), list(SCENES), CENTRE_ROI)
 
     ##~~ AssetPlugin
 
@@ -311,9 +311,10 @@ class AutofocusPlugin(
         return line
 
     def on_gcode_sending(self, comm: Any, phase: str, cmd: str, cmd_type: Any, gcode: Any,
-                         *args: Any, tags: Any = None, **kwargs: Any) -> None:
-        """``octoprint.comm.protocol.gcode.sending``: lets the stage match its M114 answer."""
-        self._job.note_sending(cmd, tags)
+                         *args: Any, tags: Any = None, **kwargs: Any) -> Optional[Tuple[None]]:
+        """``octoprint.comm.protocol.gcode.sending``: lets the stage match its M114 answer, and
+        drops what a cancelled run had queued (``(None,)`` suppresses the line)."""
+        return None if self._job.note_sending(cmd, tags) else (None,)
 
     def on_gcode_sent(self, comm: Any, phase: str, cmd: str, *args: Any, tags: Any = None, **kwargs: Any) -> None:
         """``octoprint.comm.protocol.gcode.sent``: the simulated microscope follows Z; a Z move
@@ -340,7 +341,7 @@ class AutofocusPlugin(
                     raise
                 self._take_over(start, parameters)
         except (SettingsError, Busy, NotReady) as exc:
-            self._refuse_atcommand(parameters, str(exc), in_job)
+            self._refuse_atcommand(parameters, describe(exc) if isinstance(exc, SettingsError) else str(exc), in_job)
 
     def _start_atcommand(self, parsed: Any, config: RunConfig, in_job: bool) -> None:
         """Start what an ``@AUTOFOCUS`` line asks for (a focus run, homing, a map)."""

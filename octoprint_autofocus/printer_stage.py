@@ -133,7 +133,8 @@ class PrinterStage:
         self.tolerance = float(tolerance)
         self.timeout = float(timeout)
         self.tags = frozenset(tags)
-        self._own_tag = f"plugin:autofocus:stage-{next(_STAGE_IDS)}"
+        self.own_tag = f"plugin:autofocus:stage-{next(_STAGE_IDS)}"
+        """Every line this stage writes carries this tag (and its M114 requests a numbered one)."""
         self._printer = printer
         self._cancel = cancel
         self._logger = logger or logging.getLogger("octoprint.plugins.autofocus.stage")
@@ -231,7 +232,7 @@ class PrinterStage:
         """Take one line about to be written to the printer (send thread; fast)."""
         if not tags or command.lstrip()[:4].upper() != "M114":
             return
-        prefix = self._own_tag + ":"
+        prefix = self.own_tag + ":"
         for tag in tags:
             if tag.startswith(prefix):
                 with self._replies:
@@ -255,14 +256,14 @@ class PrinterStage:
         first_move = next((i for i, line in enumerate(parsed) if line.command in _MOVES), None)
         if first_move is not None and not any(line.command == "G90" for line in parsed[:first_move]):
             lines = ["G90"] + lines
-        self._printer.commands(lines, tags=tags)
+        self._printer.commands(lines, tags=frozenset(tags) | {self.own_tag})
 
     def _request(self, lines: List[str], allowed: float, what: str, set_position: bool = False) -> Dict[str, float]:
         """Queue ``lines`` + M400 + M114 and return the axes of the reply to that M114."""
         with self._replies:
             self._requested += 1
             ticket = self._requested
-        self._write(lines + ["M400", "M114"], self.tags | {f"{self._own_tag}:{ticket}"}, set_position)
+        self._write(lines + ["M400", "M114"], self.tags | {f"{self.own_tag}:{ticket}"}, set_position)
         deadline = self._clock() + allowed
         with self._replies:
             while self._answer_ticket < ticket:

@@ -13,14 +13,27 @@ __all__ = ["RecordStore", "new_run_id", "summary"]
 RUN_ID = re.compile(r"^\d{8}-\d{9}-[0-9a-f]{6}$")
 """A run id: UTC date and time (to the millisecond) of the start plus six random hex digits."""
 
-SUMMARY_KEYS = ("run_id", "kind", "started", "ok", "z", "reason", "message", "correction", "frames", "elapsed")
+SUMMARY_KEYS = ("run_id", "kind", "started", "ok", "z", "reason", "message", "correction", "frames", "elapsed",
+                "map")
+"""``map``: a focus map's plan (rows, cols, rectangle...; None for focus runs), so the list can name it."""
+
+
+_last_ms = [0]
+_ids_lock = threading.Lock()
 
 
 def new_run_id(now: Optional[float] = None) -> str:
-    """A fresh run id that sorts by start time and is safe as a file name."""
-    now = time.time() if now is None else now
-    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(now))
-    return "%s%03d-%s" % (stamp, int(now * 1000) % 1000, secrets.token_hex(3))
+    """A fresh run id that sorts by start time and is safe as a file name. Ids made by this
+    process from the clock always increase (two runs in one millisecond get consecutive
+    milliseconds), so the newest record is the last one in sorted order."""
+    if now is None:
+        with _ids_lock:
+            ms = max(int(time.time() * 1000), _last_ms[0] + 1)
+            _last_ms[0] = ms
+    else:
+        ms = int(now * 1000)
+    stamp = time.strftime("%Y%m%d-%H%M%S", time.gmtime(ms / 1000))
+    return "%s%03d-%s" % (stamp, ms % 1000, secrets.token_hex(3))
 
 
 def summary(record: Dict[str, Any]) -> Dict[str, Any]:

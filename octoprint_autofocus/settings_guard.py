@@ -42,16 +42,13 @@ def _check_keys(payload: Any, known: Mapping[str, Any], prefix: str) -> None:
 
 
 def check_settings_save(payload: Any, stored: Mapping[str, Any],
-                        volume: Optional[Tuple[float, float]] = None,
-                        extra_checks: Tuple[Callable[[RunConfig, Optional[Tuple[float, float]]], None], ...] = ()
-                        ) -> RunConfig:
+                        volume: Optional[Tuple[float, float]] = None) -> RunConfig:
     """Check a ``plugins.autofocus`` save against the stored settings; return the
     resulting run settings, or raise SettingsError naming the first bad field.
 
     Unknown keys are refused; the payload is merged over ``stored`` the way OctoPrint
     merges it, then every setting is validated; a reference Z and the Z words of the
     custom G-code must lie within the Z limits and the printer ``volume``.
-    ``extra_checks(config, volume)`` may refuse more.
     """
     _check_keys(payload, DEFAULTS, "")
     for group in ("simulator", "map"):
@@ -67,8 +64,6 @@ def check_settings_save(payload: Any, stored: Mapping[str, Any],
     limits = safety_limits(config, volume)
     custom_gcode("before_gcode", config.before_gcode, limits)
     custom_gcode("after_gcode", config.after_gcode, limits)
-    for check in extra_checks:
-        check(config, volume)
     return config
 
 

@@ -14,7 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
-from typing import Mapping, Optional
+from typing import Optional
 
 import cv2
 import numpy as np
@@ -43,7 +43,7 @@ class WebcamSource:
 
     Errors: CameraStalled when no fresh frame arrives within ``timeout`` seconds,
     CameraError for refused connections, HTTP errors and answers that are not JPEG.
-    ``extra_headers`` are sent with every request (e.g. an ``X-Api-Key``).
+    Credentials in a URL (``http://user:pw@cam/...``) are sent as HTTP Basic auth.
     """
 
     def __init__(
@@ -52,7 +52,6 @@ class WebcamSource:
         *,
         latency: float = 0.1,
         timeout: float = 5.0,
-        extra_headers: Optional[Mapping[str, str]] = None,
     ) -> None:
         if not (spec.stream_url or spec.snapshot_url):
             raise ValueError(f"camera {spec.name!r} has no stream or snapshot URL")
@@ -61,7 +60,6 @@ class WebcamSource:
         self.spec = spec
         self.latency = float(latency)
         self.timeout = float(timeout)
-        self._headers = dict(extra_headers or {})
         self._reader: Optional[MjpegStream] = None
         self._lock = threading.Lock()
 
@@ -74,7 +72,7 @@ class WebcamSource:
     def _running_reader(self) -> MjpegStream:
         with self._lock:
             if self._reader is None:
-                self._reader = MjpegStream(self.spec.stream_url, self._headers, self.timeout)
+                self._reader = MjpegStream(self.spec.stream_url, self.timeout)
             return self._reader
 
     def close(self) -> None:
@@ -106,7 +104,7 @@ class WebcamSource:
     def _snapshot(self) -> bytes:
         url = self.spec.snapshot_url
         bare, auth = split_credentials(url)
-        request = urllib.request.Request(bare, headers={**self._headers, **auth})
+        request = urllib.request.Request(bare, headers=auth)
         try:
             with urllib.request.urlopen(request, timeout=self.timeout) as response:
                 data = response.read(MAX_SNAPSHOT_BYTES + 1)

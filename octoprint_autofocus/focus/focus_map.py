@@ -13,10 +13,9 @@ How a map goes (:func:`measure_map`):
    Three coarse samples span it. The curve's flanks then sit near a third of its height,
    so one sample near the middle stands out, the fit sees both sides, and the refinement
    starts close to the top: about six frames per point when the prediction holds.
-3. When the focus lies outside the window (``peak_at_edge``) the search extends past it,
-   towards the side where the sharpness rose, up to ``max_extension`` mm per side and
-   never past ``limits``: through the engine's own ``limits``/``max_extension`` options
-   when it has them, else by searching again over a wider window shifted that way.
+3. When the focus lies outside the window the search extends past it by itself, up to
+   ``max_extension`` mm per side and never past ``limits`` (the search's own ``limits`` and
+   ``max_extension`` options).
 4. A point whose search fails (no peak, too little texture, ...) is kept with its reason
    and the map goes on; the map stops when more than ``max_failed`` of all points have
    failed, and at once on a device error or a cancel (nothing moves after a cancel: the
@@ -33,7 +32,6 @@ from typing import Any, Callable, Dict, List, Optional, Sequence, Tuple
 
 from .devices import FrameSource, XYStage, ZStage
 from .errors import Cancelled, FocusError
-from .options import DEFAULTS as SEARCH_DEFAULTS
 from .result import FocusResult
 from .search import autofocus
 from .surface import GridPoint, predict_z, summarize
@@ -43,7 +41,6 @@ __all__ = [
     "MapPoint",
     "MapResult",
     "measure_map",
-    "engine_extends",
     "WINDOW_FWHM",
     "NARROW_COARSE_POINTS",
 ]
@@ -66,9 +63,6 @@ SPREAD_WINDOW = 2.0
 NARROW_COARSE_POINTS = 3
 """Coarse samples in a predicted window (the fewest the search takes)."""
 
-MAX_WIDENINGS = 4
-"""Without the engine's extension: how many times a missed window is searched again, wider."""
-
 POINT_FAILURES = ("no_peak", "peak_at_edge", "low_texture", "poor_fit", "verify_failed")
 """Search failures that fail one point; any other failure (a device, a cancel) ends the map."""
 
@@ -83,21 +77,16 @@ MAP_REASONS: Dict[str, str] = {
 """Every way a map can end (``""``: it ran to the end), with a plain meaning."""
 
 
-def engine_extends() -> bool:
-    """Whether :func:`~.search.autofocus` can extend past its window itself (``limits``)."""
-    return "limits" in SEARCH_DEFAULTS and "max_extension" in SEARCH_DEFAULTS
-
-
 @dataclass
 class MapPoint:
     """One measured (or failed) point.
 
     ``z`` is the focused Z (None when the point failed), ``height`` that Z minus the mean
     of the measured points (set when the map ends), ``predicted`` the Z the window was
-    centred on (None for a normal autofocus), ``window`` the first window searched and
-    ``searched`` the whole range searched (wider when the focus lay outside the window),
-    ``attempts`` the searches run, ``frames`` their frames, ``confidence`` the R^2 of the
-    peak fit (0..1, None without one), ``samples`` every ``(z, score)``.
+    centred on (None for a normal autofocus), ``window`` the window searched first and
+    ``searched`` the whole range searched (wider when the search extended past the window),
+    ``frames`` the frames taken, ``confidence`` the R^2 of the peak fit (0..1, None without
+    one), ``samples`` every ``(z, score)``.
     """
 
     index: int
@@ -113,7 +102,6 @@ class MapPoint:
     predicted: Optional[float] = None
     window: Optional[List[float]] = None
     searched: Optional[List[float]] = None
-    attempts: int = 0
     frames: int = 0
     confidence: Optional[float] = None
     elapsed: float = 0.0
@@ -277,13 +265,11 @@ class _MapRun:
         self._travel()
         self.xy.move_xy(point.x, point.y)
         record = MapPoint(point.index, point.row, point.col, point.x, point.y)
-        results = self._focus(record)
-        final = results[-1]
+        final = self._focus(record)
         self.z = final.final_z
-        record.attempts = len(results)
-        record.frames = sum(r.frames for r in results)
-        record.samples = [[float(z), float(s)] for r in results for z, s in r.samples]
-        record.searched = [min(r.z_min for r in results), max(r.z_max for r in results)]
+        record.frames = final.frames
+        record.samples = [[float(z), float(s)] for z, s in final.samples]
+        record.searched = [final.z_min, final.z_max]
         record.elapsed = self.clock() - started
         record.ok, record.reason, record.message = final.ok, final.reason, final.message
         if final.ok:
@@ -293,43 +279,19 @@ class _MapRun:
                 self.fwhm = _fwhm(final)
         return record
 
-    def _focus(self, record: MapPoint) -> List[FocusResult]:
-        """The searches for one point: a normal autofocus, or a predicted window (extended)."""
+    def _focus(self, record: MapPoint) -> FocusResult:
+        """One point's search: a normal autofocus, or a narrow window around the prediction."""
         known = [(p.x, p.y, p.z) for p in self.done if p.ok]
         if not known:
             record.window = list(self.first_window)
-            extension = {"limits": self.limits} if engine_extends() else {}
-            return [self._search(self.first_window, dict(self.options, **extension))]
+            return self._search(self.first_window, dict(self.options, limits=self.limits))
         predicted, spread = predict_z(known, record.x, record.y)
         half = max(self.window_fwhm * self._width(), SPREAD_WINDOW * spread)
         window = _inside(predicted - half, predicted + half, self.limits)
         record.predicted, record.window = predicted, list(window)
         narrow = {key: value for key, value in self.options.items() if key not in ("coarse_points", "coarse_step")}
-        narrow["coarse_points"] = NARROW_COARSE_POINTS
-        if engine_extends():
-            return [self._search(window, dict(narrow, limits=self.limits, max_extension=self.max_extension))]
-        return self._widening(window, narrow)
-
-    def _widening(self, window: Tuple[float, float], options: Dict[str, Any]) -> List[FocusResult]:
-        """Search ``window``; while the focus lies beyond an edge, search again further that
-        way, twice as wide, within ``max_extension`` of the window and the limits."""
-        reach = (max(window[0] - self.max_extension, self.limits[0]),
-                 min(window[1] + self.max_extension, self.limits[1]))
-        results = [self._search(window, options)]
-        low, high = window
-        for _ in range(MAX_WIDENINGS):
-            last = results[-1]
-            if last.ok or last.reason != "peak_at_edge":
-                break
-            width = 2.0 * (high - low)
-            upwards = last.z >= (low + high) / 2.0
-            overlap = 0.25 * width  # the old edge stays inside, so a focus right at it is bracketed
-            low, high = (high - overlap, high - overlap + width) if upwards else (low + overlap - width, low + overlap)
-            low, high = max(low, reach[0]), min(high, reach[1])
-            if high - low < 1e-9 or (upwards and high <= last.z_max) or (not upwards and low >= last.z_min):
-                break  # nothing left to search on that side
-            results.append(self._search((low, high), options))
-        return results
+        narrow.update(coarse_points=NARROW_COARSE_POINTS, limits=self.limits, max_extension=self.max_extension)
+        return self._search(window, narrow)
 
     def _search(self, window: Tuple[float, float], options: Dict[str, Any]) -> FocusResult:
         self._checkpoint()

@@ -67,7 +67,7 @@ def _page_without_script_errors(browser, **context_options):
 
 @pytest.fixture
 def page(browser):
-    yield from _page_without_script_errors(browser, viewport={"width": 1280, "height": 900})
+    yield from _page_without_script_errors(browser, viewport={"width": 1440, "height": 900})
 
 
 @pytest.fixture
@@ -80,8 +80,3 @@ def phone(browser):
 @pytest.fixture
 def laptop(browser):
     yield from _page_without_script_errors(browser, viewport={"width": 1366, "height": 768})
-
-
-@pytest.fixture
-def desktop(browser):
-    yield from _page_without_script_errors(browser, viewport={"width": 1440, "height": 900})

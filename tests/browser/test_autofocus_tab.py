@@ -5,8 +5,9 @@ import re
 import pytest
 from playwright.sync_api import expect
 
+from .records import flat_record
 from .ui import (DOF, TAB, VIEW, VIEWER, mark_terminal, move_printer, open_tab, record_sent_lines, run_from_tab,
-                 screenshot, show_tab, view_model, wait_for_picture, wait_for_view_model, wait_idle, z_moves)
+                 screenshot, show_record, show_tab, view_model, wait_for_picture, wait_for_view_model, wait_idle, z_moves)
 
 pytestmark = pytest.mark.browser
 
@@ -202,4 +203,11 @@ def test_the_tab_speaks_german_when_the_interface_language_is_german(page, serve
 
     expect(page.locator("#autofocus_start")).to_contain_text("Autofokus")
     expect(page.locator("#autofocus_reset_roi")).to_contain_text("Bereich zentrieren")
+    expect(page.locator("#autofocus_position")).to_contain_text("Aktuelles Z")
+    expect(page.locator("#autofocus_score_percent")).to_contain_text("% vom Besten")
+    show_record(page, flat_record())
+    expect(page.locator(".autofocus-plot-ytitle")).to_have_text("Schärfe, % vom Besten des Laufs")
+    expect(page.locator("#autofocus_result .autofocus-explanation")).to_have_text(
+        "Zwischen Z 3.000 mm und Z 5.000 mm wurde keine eindeutig schärfste Position gefunden.")
+    expect(page.locator("#autofocus_plot_legend")).to_contain_text("Suchfenster")
     screenshot(page, "7-german")

@@ -53,7 +53,7 @@ def test_setting_the_reference_again_asks_with_the_old_and_the_new_value(page, s
 def history(count: int) -> list:
     runs = [{"run_id": "20260101-12%02d00000-abcdef" % i, "kind": "focus", "started": 1767268800 - 3600 * 30 * i,
              "ok": True, "z": 4.0 + i / 1000, "reason": "", "message": "", "correction": None} for i in range(count)]
-    runs[1].update(kind="map", rows=5, cols=4, z=None)
+    runs[1].update(kind="map", map={"rows": 5, "cols": 4, "rectangle": [10, 190, 10, 190]}, z=None)
     return runs
 
 
@@ -73,6 +73,31 @@ def test_recent_runs_show_five_one_line_rows_and_more_on_request(page, server):
     page.click("#autofocus_history_toggle")
     expect(rows).to_have_count(12)
     expect(page.locator("#autofocus_history_toggle")).to_have_text("Show fewer")
+
+
+def test_a_score_from_an_old_picture_says_how_old(page, server):
+    open_tab(page, server)
+    wait_for_view_model(page, "vm.scores().length > 0")
+    body = json.dumps({"score": 120.0, "metric": "tenengrad", "width": 640, "height": 480, "age": 2.34, "stale": True})
+
+    def stale_scores(route):
+        if '"score"' in (route.request.post_data or ""):
+            route.fulfill(status=200, content_type="application/json", body=body)
+        else:
+            route.continue_()
+
+    page.route("**/api/plugin/autofocus", stale_scores)
+    expect(page.locator("#autofocus_score_error")).to_have_text(
+        "The camera is slow: this value is from a picture 2.3 s old.", timeout=15_000)
+    page.unroute("**/api/plugin/autofocus")
+    expect(page.locator("#autofocus_score_error")).to_be_hidden(timeout=15_000)
+
+
+def test_the_tab_says_which_picture_the_backend_reads(page, server):
+    open_tab(page, server)
+    expect(page.locator("#autofocus_camera_source")).to_have_text(
+        view_model(page, "vm.camera().source.reason"))
+    assert page.locator("#autofocus_camera_source").inner_text()
 
 
 def test_a_live_score_the_server_cannot_give_is_shown_and_clears_when_it_can(page, server):

@@ -45,10 +45,12 @@ def is_failed(colour):
 @pytest.fixture
 def tilted(api):
     api.gcode("G28", "G1 Z4.2 F1200")
-    api.save_plugin_settings(simulator={"surface": "tilted", "surface_height": 0.3, "bare_spot": [100.0, 190.0, 5.0]})
+    # 0.2 s camera latency: fresh frames on a loaded machine too (see tests/integration/test_focus_map.py)
+    api.save_plugin_settings(latency=0.2,
+                             simulator={"surface": "tilted", "surface_height": 0.3, "bare_spot": [100.0, 190.0, 5.0]})
     yield
     wait_idle(api, 120)
-    api.save_plugin_settings(simulator={"surface": "flat", "bare_spot": None})
+    api.save_plugin_settings(latency=0.1, simulator={"surface": "flat", "bare_spot": None})
     api.gcode("G28", "G1 Z4.0 F1200")
 
 

@@ -13,8 +13,7 @@ pytestmark = pytest.mark.browser
 LARGE = "#autofocus_large_view"
 
 
-def test_the_large_view_shows_the_region_one_to_one_with_the_score_beside_it(desktop, server):
-    page = desktop
+def test_the_large_view_shows_the_region_one_to_one_with_the_score_beside_it(page, server):
     open_tab(page, server)
     wait_for_picture(page)
     roi = view_model(page, "vm.roi()")

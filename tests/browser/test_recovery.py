@@ -87,3 +87,26 @@ def test_a_user_without_the_run_permission_gets_no_offers(page, server):
     expect(page.locator("#autofocus_result .autofocus-explanation")).to_contain_text("as far above the starting range")
     expect(page.locator("#autofocus_move_anyway")).to_be_hidden()
     expect(page.locator("#autofocus_search_wider")).to_be_hidden()
+
+
+def test_homing_refused_for_a_large_correction_can_be_done_anyway(page, server, api, settings):
+    settings(reference_z=4.4, max_correction=0.1)
+    move_printer(api, 4.3)
+    open_tab(page, server)
+    wait_for_view_model(page, "vm.canHome()")
+    try:
+        refused = run_from_tab(page, "#autofocus_home")
+        assert refused["reason"] == "needs_confirmation"
+        expect(page.locator(VERDICT)).to_have_text("Not homed")
+        correction = refused["proposed_correction"]
+        expect(page.locator("#autofocus_result .autofocus-explanation")).to_have_text(
+            f"Z was not changed: homing would shift it by +{correction:.3f} mm, more than the 0.100 mm"
+            " allowed without asking.")
+
+        homed = run_from_tab(page, "#autofocus_home_anyway")
+
+        assert homed["ok"] and homed["kind"] == "home" and homed["correction"] == pytest.approx(4.4 - homed["z"])
+        expect(page.locator("#autofocus_current_z")).to_have_text("4.400 mm")
+    finally:
+        api.gcode("G28 Z")  # back to machine coordinates (G92 renamed Z) for the tests after this one
+        move_printer(api, 5.0)

@@ -6,6 +6,7 @@ permission, both with API keys. ``Client`` wraps the REST calls the tests make.
 """
 
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence
@@ -33,7 +34,7 @@ PLUGIN_SETTINGS = {
     "z_max": 20.0,
     "feedrate": 1200,
     "settle": 0.0,
-    "latency": 0.05,
+    "latency": 0.2,  # a loaded machine delivers the simulated stream late: never score a stale view
     "camera_timeout": 5.0,
     "simulator": {"enabled": True, "focal_z": FOCAL_Z, "dof": DOF, "noise": 0.01, "fps": 20.0,
                   "latency": 0.02, "size": [320, 240], "scene": "pcb", "surface": "flat", "surface_height": 0.3,
@@ -46,7 +47,8 @@ RESTORED_SETTINGS = {**DEFAULTS, **PLUGIN_SETTINGS,
                      "simulator": {**DEFAULTS["simulator"], **PLUGIN_SETTINGS["simulator"]}}
 """Every setting as a test starts with it (the idle fixture puts them back)."""
 
-_POSITION = re.compile(r"Recv: ok X:\S+ Y:\S+ Z:([-\d.]+)")
+_POSITION = re.compile(r"Recv: (?:ok )?(?:C: )?(?://\s*)?X:\s*\S+ Y:\s*\S+ Z:\s*([-\d.]+)")
+"""A position report in serial.log, in any firmware's format (the first Z is the position)."""
 
 
 class Client:
@@ -191,8 +193,16 @@ def pytest_collection_modifyitems(items: List[pytest.Item]) -> None:
 
 
 def start_server(tmp_path_factory: pytest.TempPathFactory, name: str,
-                 extra: Optional[Dict[str, Any]] = None, users: Sequence[User] = ()) -> OctoPrintServer:
+                 extra: Optional[Dict[str, Any]] = None, users: Sequence[User] = (),
+                 plugin_files: Sequence[Path] = ()) -> OctoPrintServer:
+    """A real server for ``name``: the test settings with ``extra`` config merged in (one
+    level deep), the test users and ``users``, ``plugin_files`` (single-file plugins) in its
+    plugins folder."""
     basedir = tmp_path_factory.mktemp(name)
+    if plugin_files:
+        (basedir / "plugins").mkdir()
+        for path in plugin_files:
+            shutil.copy(path, basedir / "plugins" / path.name)
     config: Dict[str, Any] = {"plugins": {"autofocus": PLUGIN_SETTINGS}, "serial": {"log": True}}
     for key, value in (extra or {}).items():
         config[key] = {**config.get(key, {}), **value}

@@ -33,6 +33,16 @@ def run_map(client, timeout=180.0, **payload):
     return record.json()
 
 
+def describe(record, truth=None):
+    """The map's points for an assertion message: where, what was found, how, against the truth."""
+    lines = [record["message"]]
+    for p in record["points"]:
+        true_z = "" if truth is None else " truth %.4f" % truth.z_at(p["x"], p["y"])
+        lines.append("X%s Y%s ok=%s z=%s%s frames=%s window=%s searched=%s %s" % (
+            p["x"], p["y"], p["ok"], p["z"], true_z, p["frames"], p["window"], p["searched"], p["reason"]))
+    return "\n".join(lines)
+
+
 def moves(sent):
     """G0/G1 lines as dicts of the axes they set."""
     return [{a: float(v) for a, v in _AXIS.findall(line)} for line in sent if _MOVE.match(line)]
@@ -60,6 +70,7 @@ def check_serial_log(sent, lift=None, record=None):
 
 
 def start_near_focus(client, serial_log, z=FOCAL_Z + 0.2):
+    """Home and go near focus."""
     client.gcode("G28")
     move_to(client, serial_log, z)
 
@@ -69,12 +80,12 @@ def test_a_tilted_surface_is_measured_within_half_a_depth_of_field(rehome, seria
     start_near_focus(rehome, serial_log)
     mark = serial_log.mark()
     record = run_map(rehome, rows=4, cols=4)
-    assert record["ok"] is True, record["message"]
+    assert record["ok"] is True, describe(record)
     truth = FocalSurface("tilted", focal_z=FOCAL_Z, height=0.3, bed=BED)
     points = record["points"]
-    assert len(points) == 16 and all(p["ok"] for p in points)
+    assert len(points) == 16 and all(p["ok"] for p in points), describe(record, truth)
     for p in points:
-        assert abs(p["z"] - truth.z_at(p["x"], p["y"])) <= DOF / 2, p
+        assert abs(p["z"] - truth.z_at(p["x"], p["y"])) <= DOF / 2, describe(record, truth)
     plane = fit_plane([p["x"] for p in points], [p["y"] for p in points], [truth.z_at(p["x"], p["y"]) for p in points])
     summary = record["summary"]
     assert summary["tilt_x"] == pytest.approx(100 * plane.slope_x, rel=0.05)
@@ -94,10 +105,10 @@ def test_a_warped_surface_is_measured_within_half_a_depth_of_field(rehome, seria
     start_near_focus(rehome, serial_log)
     mark = serial_log.mark()
     record = run_map(rehome, rows=4, cols=4, x_min=20, x_max=180, y_min=20, y_max=180)
-    assert record["ok"] is True, record["message"]
+    assert record["ok"] is True, describe(record)
     truth = FocalSurface("warped", focal_z=FOCAL_Z, height=0.25, bed=BED)
     errors = [abs(p["z"] - truth.z_at(p["x"], p["y"])) for p in record["points"]]
-    assert len(errors) == 16 and max(errors) <= DOF / 2
+    assert len(errors) == 16 and max(errors) <= DOF / 2, describe(record, truth)
     assert record["summary"]["rms"] > 0.02  # a bump is no plane
     check_serial_log(serial_log.sent(mark), lift=1.0, record=record)
 
@@ -221,3 +232,15 @@ def test_a_bad_map_line_in_a_job_pauses_it_before_anything_moves(idle, serial_lo
     finally:
         idle.post("/api/job", {"command": "cancel"})
         idle.wait_job_state("Operational", timeout=30)
+
+
+def test_a_map_from_the_terminal_runs_without_a_job(rehome, serial_log):
+    start_near_focus(rehome, serial_log)
+    before = rehome.state()["map"]["last"]
+    rehome.gcode("@AUTOFOCUS MAP ROWS=2 COLS=2 X0=50 Y0=50 X1=150 Y1=150 LIFT=0.5")
+    poll(rehome.state, lambda s: s["map"]["last"] and s["map"]["last"]["run_id"] != (before or {}).get("run_id"),
+         90, "the map to end")
+    record = rehome.state()["map"]["last"]
+    assert record["ok"] is True and record["map"]["lift"] == 0.5
+    assert [(p["x"], p["y"]) for p in record["points"]] == [(50.0, 50.0), (150.0, 50.0), (150.0, 150.0), (50.0, 150.0)]
+    assert all(abs(p["z"] - FOCAL_Z) <= DOF / 2 for p in record["points"])

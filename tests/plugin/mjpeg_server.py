@@ -1,7 +1,9 @@
 """A small MJPEG + snapshot HTTP server on 127.0.0.1 for tests (real sockets, free port).
 
 Routes: ``/stream`` (``multipart/x-mixed-replace``, like mjpg-streamer) and ``/snapshot``
-(one JPEG). Every JPEG served carries its frame number in a JPEG comment
+(one JPEG), also spelt as mjpg-streamer does: ``/?action=stream``, ``/?action=snapshot``.
+With ``frames`` (a callable returning JPEG bytes) every frame comes from it instead of
+the fixed image (e.g. relayed from another camera). Every JPEG served carries its frame number in a JPEG comment
 (:func:`frame_number`), and ``sent_at[n]`` is the ``time.monotonic()`` at which frame
 ``n`` was handed to the socket, so a test can tell when a returned frame was captured.
 
@@ -21,7 +23,7 @@ import struct
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Dict, List, Optional, Tuple
+from typing import Callable, Dict, List, Optional, Tuple
 
 import cv2
 import numpy as np
@@ -65,10 +67,12 @@ class MjpegServer:
         image: Optional[np.ndarray] = None,
         boundary: str = "frameboundary",
         content_length: bool = True,
+        frames: Optional[Callable[[], bytes]] = None,
     ) -> None:
         ok, encoded = cv2.imencode(".jpg", marker_image() if image is None else image)
         assert ok, "OpenCV could not encode the test image"
         self.jpeg = encoded.tobytes()
+        self.frames = frames
         self.fps = fps
         self.boundary = boundary
         self.content_length = content_length
@@ -82,6 +86,7 @@ class MjpegServer:
         self.sent_at: Dict[int, float] = {}
         self.connections = 0
         self.request_headers: List[Dict[str, str]] = []
+        self.paths: List[str] = []
         self._count = 0
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
@@ -120,7 +125,8 @@ class MjpegServer:
             self.sent_at[number] = time.monotonic()
         if self.garbage:
             return number, GARBAGE
-        return number, with_comment(self.jpeg, f"frame={number}")
+        jpeg = self.frames() if self.frames is not None else self.jpeg
+        return number, with_comment(jpeg, f"frame={number}")
 
     def count_connection(self) -> None:
         with self._lock:
@@ -139,11 +145,12 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_GET(self) -> None:
         self.owner.request_headers.append(dict(self.headers))
+        self.owner.paths.append(self.path)
         if self.owner.status != 200:
             self.send_error(self.owner.status)
-        elif self.path.startswith("/stream"):
+        elif self.path.startswith("/stream") or self.path == "/?action=stream":
             self._stream()
-        elif self.path.startswith("/snapshot"):
+        elif self.path.startswith("/snapshot") or self.path == "/?action=snapshot":
             self._snapshot()
         else:
             self.send_error(404)

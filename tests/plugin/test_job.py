@@ -644,3 +644,17 @@ def test_wait_idle_returns_once_the_slot_is_free_and_false_on_timeout(rig_factor
     assert rig.job.wait_idle(0.1) is False
     threading.Timer(0.1, rig.job.cancel).start()
     assert rig.job.wait_idle(5) is True and not rig.job.running
+
+
+def test_lines_a_cancelled_run_had_queued_are_dropped_before_they_are_sent(rig_factory):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started))
+    rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    queued_tags = rig.printer.sent[-1][1]  # the tags of the run's last queued line
+    assert rig.job.note_sending("G1 Z4.000 F600", queued_tags) is True
+    rig.job.cancel("stop")
+    assert rig.job.wait(5)
+    assert rig.job.note_sending("G1 Z4.000 F600", queued_tags) is False
+    assert rig.job.note_sending("G1 Z4.000 F600", frozenset({"source:api"})) is True
+    assert rig.job.note_sending("M114", None) is True

@@ -12,6 +12,7 @@ from octoprint_autofocus.map_settings import (
     validate_map,
 )
 from octoprint_autofocus.settings import DEFAULTS, SettingsError, validate_simulator
+from octoprint_autofocus.settings_guard import check_settings_save
 
 BED = (0.0, 200.0, 0.0, 180.0)
 LIMITS = (0.0, 20.0)
@@ -164,3 +165,18 @@ def test_simulator_surface_settings_are_checked():
     for bad, field in (({"surface": "wavy"}, "simulator.surface"), ({"surface_height": 50}, "simulator.surface_height"),
                        ({"bare_spot": [1, 2]}, "simulator.bare_spot"), ({"bare_spot": [1, 2, 0]}, "simulator.bare_spot")):
         assert field_of(validate_simulator, bad) == field
+
+
+@pytest.mark.parametrize("payload, field", [
+    ({"map": {"xy_template": "G0 X{x} Y{y} Z{x}"}}, "map.xy_template"),
+    ({"map": {"rows": 40}}, "map.rows"),
+    ({"map": {"evil": 1}}, "map.evil"),
+    ({"map": "big"}, "map"),
+    ({"simulator": {"surface": "wavy"}}, "simulator.surface"),
+])
+def test_a_bad_map_or_surface_setting_refuses_the_whole_save(payload, field):
+    stored = {**DEFAULTS, "simulator": dict(DEFAULTS["simulator"]), "map": dict(DEFAULTS["map"])}
+    with pytest.raises(SettingsError) as refused:
+        check_settings_save(payload, stored)
+    assert refused.value.field == field
+    check_settings_save({"map": {"rows": 7, "xy_template": "G1 X{x:.2f} Y{y:.2f}"}}, stored)

@@ -33,3 +33,18 @@ def test_malformed_run_id_loads_nothing(tmp_path, run_id):
 def test_empty_store_has_no_last_record(tmp_path):
     store = RecordStore(str(tmp_path))
     assert store.last() is None and store.history() == []
+
+
+def test_ids_made_in_the_same_millisecond_still_sort_in_the_order_they_were_made():
+    ids = [new_run_id() for _ in range(50)]
+    assert ids == sorted(ids) and len(set(ids)) == 50
+
+
+def test_a_map_summary_carries_its_grid_and_a_focus_summary_none(tmp_path):
+    store = RecordStore(str(tmp_path))
+    plan = {"rows": 5, "cols": 4, "rectangle": [10.0, 190.0, 10.0, 190.0]}
+    store.save({**record(1), "kind": "map", "z": None, "map": plan, "points": [{"x": 1.0}] * 20})
+    store.save(record(2))
+    focus, mapped = store.history()
+    assert mapped["map"] == plan and "points" not in mapped
+    assert focus["map"] is None

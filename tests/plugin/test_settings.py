@@ -175,7 +175,7 @@ def test_every_setting_a_person_can_change_has_a_label_and_every_number_its_boun
 
 
 def test_the_limits_the_pane_shows_are_the_ones_the_server_checks():
-    bounds = template_vars(list(MEASURES), list(SCENES))["bounds"]
+    bounds = template_vars(list(MEASURES), list(SCENES), CENTRE_ROI)["bounds"]
     with pytest.raises(SettingsError):
         validate({"camera_timeout": bounds["camera_timeout"]["high"] + 1})
     assert validate({"camera_timeout": bounds["camera_timeout"]["high"]}).camera_timeout == 120.0
@@ -187,7 +187,7 @@ def test_every_metric_and_scene_has_a_label_and_every_metric_one_sentence_of_hel
     assert set(METRICS) == set(MEASURES)
     from octoprint_autofocus.simulator import SCENES as GENERATORS
     assert set(SCENES) == set(GENERATORS)
-    for metric in template_vars(list(MEASURES), list(GENERATORS))["metrics"]:
+    for metric in template_vars(list(MEASURES), list(GENERATORS), CENTRE_ROI)["metrics"]:
         assert str(metric["help"]).count(". ") == 0 and str(metric["help"]).endswith(".")
 
 

@@ -59,15 +59,6 @@ def test_lowering_the_limits_below_a_stored_reference_is_refused():
     assert refused_field({"z_max": 10.0}, stored=stored) == "reference_z"
 
 
-def test_extra_checks_can_refuse_a_save():
-    def no_focus_below_two(config, volume):
-        if config.z_min < 2:
-            raise SettingsError("z_min", "too low")
-
-    with pytest.raises(SettingsError):
-        check_settings_save({}, STORED, None, (no_focus_below_two,))
-
-
 @pytest.mark.parametrize("field", ["before_gcode", "after_gcode"])
 @pytest.mark.parametrize("gcode", ["G1 Z50", "G28", "G91\nG1 Z1", "M211 S0", "@AUTOFOCUS"])
 def test_custom_gcode_that_could_leave_the_limits_is_refused(field, gcode):

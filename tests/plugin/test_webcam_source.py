@@ -214,13 +214,6 @@ def test_unanswered_snapshot_raises_camera_stalled(server, sources):
         source.frame()
 
 
-@pytest.mark.parametrize("field, route", [("stream_url", "/stream"), ("snapshot_url", "/snapshot")])
-def test_extra_headers_are_sent_with_every_request(server, sources, field, route):
-    spec = CameraSpec("cam", **{field: server.url(route)})
-    sources(spec, extra_headers={"X-Api-Key": "secret"}).frame()
-    assert server.request_headers[0]["X-Api-Key"] == "secret"
-
-
 def test_refused_snapshot_raises_camera_error(sources):
     url = f"http://127.0.0.1:{free_port()}/snapshot"
     with pytest.raises(CameraError, match="cannot reach"):

@@ -179,16 +179,16 @@ def test_a_device_error_ends_the_map_with_the_point_so_far():
 # ~~ the window extension, with a scripted search
 
 
-def scripted(truth, engine=False):
-    """A search that finds ``truth(x)`` when it lies in its range, else reports the edge."""
+def scripted(truth):
+    """A search that extends its window as the engine does (``max_extension`` per side within
+    ``limits``) and finds ``truth()`` when it lies in that range, else reports the edge."""
     calls = []
 
-    def search(stage, camera, z_min, z_max, *, roi, metric, cancel, **options):
-        calls.append((z_min, z_max, dict(options)))
-        if engine:
-            lo, hi = options["limits"]
-            reach = options.get("max_extension", z_max - z_min)
-            z_min, z_max = max(z_min - reach, lo), min(z_max + reach, hi)
+    def search(stage, camera, z_min, z_max, *, roi, metric, cancel, limits, **options):
+        calls.append((z_min, z_max, dict(options, limits=limits)))
+        reach = options.get("max_extension")
+        reach = z_max - z_min if reach is None else reach
+        z_min, z_max = max(z_min - reach, limits[0]), min(z_max + reach, limits[1])
         focus = truth()
         stage.move_to((z_min + z_max) / 2)
         if z_min <= focus <= z_max:
@@ -221,28 +221,20 @@ STEP = {(10.0, 10.0): 4.0, (190.0, 10.0): 4.0, (190.0, 190.0): 4.9, (10.0, 190.0
 """Heights of a 2 x 2 map whose second row lies 0.9 mm higher: far outside its window."""
 
 
-def test_a_missed_window_is_searched_again_wider_until_the_focus_is_inside(monkeypatch):
-    monkeypatch.setattr(fm, "engine_extends", lambda: False)
+def test_a_missed_window_is_extended_by_the_search_within_the_limits():
     head = Head()
     search, calls = scripted(lambda: STEP[(head.x, head.y)])
-    result = fm.measure_map(head, head, None, grid_points(10, 190, 10, 190, 2, 2), limits=(0.0, 20.0),
-                            first_window=(3.0, 7.0), search=search, max_extension=2.0)
+    result = fm.measure_map(head, head, None, grid_points(10, 190, 10, 190, 2, 2), limits=(1.0, 19.0),
+                            first_window=(3.0, 7.0), search=search, max_extension=1.5)
     assert result.ok and [p.z for p in result.points] == [4.0, 4.0, 4.9, 4.9]
     third = result.points[2]
-    assert third.attempts > 1
-    assert third.searched[1] >= 4.9 and third.searched[0] == pytest.approx(third.window[0])
-    assert third.frames == 5 * (third.attempts - 1) + 6
-    # every widened search moves up, overlapping the one before, and stays within the extension
-    windows = [c[:2] for c in calls[2:2 + third.attempts]]
-    for before, after in zip(windows, windows[1:]):
-        assert before[0] < after[0] < before[1] < after[1]
-        assert after[1] <= third.window[1] + 2.0 + 1e-9
-    assert all(c[2]["coarse_points"] == fm.NARROW_COARSE_POINTS for c in calls[1:])
-    assert "limits" not in calls[1][2]
+    assert third.window[1] < 4.9 <= third.searched[1] <= third.window[1] + 1.5
+    assert calls[0][2] == {"limits": (1.0, 19.0)}  # the first point: a normal autofocus
+    for _, _, options in calls[1:]:
+        assert options == {"coarse_points": fm.NARROW_COARSE_POINTS, "limits": (1.0, 19.0), "max_extension": 1.5}
 
 
-def test_a_miss_beyond_the_extension_fails_the_point(monkeypatch):
-    monkeypatch.setattr(fm, "engine_extends", lambda: False)
+def test_a_miss_beyond_the_extension_fails_the_point():
     head = Head()
     search, _ = scripted(lambda: STEP[(head.x, head.y)])
     result = fm.measure_map(head, head, None, grid_points(10, 190, 10, 190, 2, 2), limits=(0.0, 20.0),
@@ -252,17 +244,6 @@ def test_a_miss_beyond_the_extension_fails_the_point(monkeypatch):
     assert [p.ok for p in result.points] == [True, True, False, False]
     assert {p.reason for p in result.points[2:]} == {"peak_at_edge"}
     assert max(head.zs) <= 20.0
-
-
-def test_the_engine_extends_the_window_itself_when_it_can(monkeypatch):
-    monkeypatch.setattr(fm, "engine_extends", lambda: True)
-    head = Head()
-    search, calls = scripted(lambda: STEP[(head.x, head.y)], engine=True)
-    result = fm.measure_map(head, head, None, grid_points(10, 190, 10, 190, 2, 2), limits=(1.0, 19.0),
-                            first_window=(3.0, 7.0), search=search, max_extension=1.5)
-    assert result.ok and result.points[2].attempts == 1
-    assert calls[0][2] == {"limits": (1.0, 19.0)}  # the first point is a normal autofocus
-    assert calls[2][2]["limits"] == (1.0, 19.0) and calls[2][2]["max_extension"] == 1.5
 
 
 def test_windows_stay_inside_the_limits():

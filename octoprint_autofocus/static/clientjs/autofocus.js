@@ -45,9 +45,10 @@
         return this._command("set_reference", data, opts);
     };
 
-    // Focus, then set Z to the reference with G92 if the run passed.
-    OctoPrintAutofocusClient.prototype.home = function (opts) {
-        return this._command("home", {}, opts);
+    // Focus, then set Z to the reference with G92 if the run passed; with confirm, also when
+    // that shifts Z by more than the max_correction setting.
+    OctoPrintAutofocusClient.prototype.home = function (confirm, opts) {
+        return this._command("home", confirm ? {confirm: true} : {}, opts);
     };
 
     // Relative Z move in mm, within the configured limits.

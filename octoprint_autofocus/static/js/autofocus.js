@@ -11,10 +11,8 @@ $(function () {
     var SNAPSHOT_INTERVAL_MS = 500;
     var SPARKLINE_LENGTH = 40;
     var MIN_ROI_FRACTION = 0.02;
-    var CENTRE_ROI = {x: 0.25, y: 0.25, w: 0.5, h: 0.5};
     var HISTORY_SHORT = 5;
     var TOAST_MS = 6000;
-    var JOG_MAX_MM = 10;
     var AT_FOCUS_MM = 0.0005;
     // failures whose best Z a person may still want, and those a wider search may cure
     var MOVE_REASONS = ["peak_at_edge", "poor_fit", "verify_failed"];
@@ -29,7 +27,7 @@ $(function () {
             // What to try next, for every REASONS key of focus/result.py.
             advice: {
                 no_peak: gettext(
-                    "No clear sharpest position was found. Check that the camera sees a textured, well-lit surface, then search a wider range."
+                    "Check that the camera sees a textured, well-lit surface, then search a wider range."
                 ),
                 peak_at_edge: gettext(
                     "Jog Z closer to focus by hand, or search a wider range."
@@ -38,13 +36,13 @@ $(function () {
                     "Check the lowest and highest Z in the settings, or move the camera or the part so that focus lies within them."
                 ),
                 low_texture: gettext(
-                    "The selected region has too little detail to judge focus. Drag a region over printed text, a part edge or another detailed area, or add light."
+                    "Drag a region over printed text, a part edge or another detailed area, or add light."
                 ),
                 poor_fit: gettext(
-                    "The sharpness values were too noisy to trust. Increase the frames per position or the settle time, and make sure the light does not flicker."
+                    "Increase the frames per position or the settle time, and make sure the light does not flicker."
                 ),
                 verify_failed: gettext(
-                    "The picture at the chosen Z was less sharp than during the search. Increase the settle time or the backlash overscan."
+                    "Increase the settle time or the backlash overscan."
                 ),
                 camera_error: gettext(
                     "Check the camera choice and its URLs in the settings."
@@ -54,6 +52,9 @@ $(function () {
                 ),
                 stage_error: gettext(
                     "Check that the printer is connected and idle, the Z limits and the move G-code in the settings."
+                ),
+                needs_confirmation: gettext(
+                    "If the machine really is that far off (after a crash or a nozzle change), home anyway; otherwise check the reference Z."
                 ),
                 cancelled: ""
             },
@@ -71,6 +72,7 @@ $(function () {
                 camera_error: gettext("The camera did not deliver a picture."),
                 camera_stalled: gettext("The camera stopped sending new pictures."),
                 stage_error: gettext("Z did not move or did not confirm the move."),
+                needs_confirmation: gettext("Z was not changed: homing would shift it by %(correction)s, more than the %(limit)s allowed without asking."),
                 cancelled: gettext("The run was cancelled.")
             },
             kinds: {
@@ -93,6 +95,10 @@ $(function () {
 
     function formatMm(value) {
         return finite(value) ? Number(value).toFixed(3) + " mm" : "-";
+    }
+
+    function signedMm(value) {
+        return finite(value) ? (value > 0 ? "+" : "") + formatMm(value) : "-";
     }
 
     function formatScore(score) {
@@ -130,6 +136,9 @@ $(function () {
 
         self._texts = uiTexts();
         self._metricNames = {};
+        // limits rendered from Python (fields.py), read in onBeforeBinding
+        self._centreRoi = {x: 0, y: 0, w: 1, h: 1};
+        self._jogMax = Infinity;
 
         // ~~ observables
         self.state = ko.observable("idle");
@@ -142,7 +151,7 @@ $(function () {
         self.previousReferenceZ = ko.observable(null);
         self.camera = ko.observable(null);
         self.position = ko.observable({z: null, state: "unknown"});
-        self.roi = ko.observable(CENTRE_ROI);
+        self.roi = ko.observable(self._centreRoi);
         self.draftRoi = ko.observable(null);
         self.imageSize = ko.observable(null);
         self.imageError = ko.observable(false);
@@ -210,14 +219,14 @@ $(function () {
         self.jogStepValue = ko.pureComputed(function () {
             var raw = self.jogStep();
             var step = raw === "" || raw === null ? NaN : Number(raw);
-            return step > 0 && step <= JOG_MAX_MM ? step : null;
+            return step > 0 && step <= self._jogMax ? step : null;
         });
 
         self.jogStepError = ko.pureComputed(function () {
             if (self.jogStepValue() !== null) return "";
             return _.sprintf(
                 gettext("Enter a step above 0 and at most %(max)s mm; the arrows give the direction."),
-                {max: JOG_MAX_MM}
+                {max: self._jogMax}
             );
         });
 
@@ -448,6 +457,12 @@ $(function () {
                 : "";
         });
 
+        // Which picture the backend scores and why (e.g. an OctoPi stream found from the snapshot URL).
+        self.cameraSourceText = ko.pureComputed(function () {
+            var source = (self.camera() || {}).source;
+            return source && source.reason ? source.reason : "";
+        });
+
         self.cameraMessage = ko.pureComputed(function () {
             if (!self.camera()) {
                 return gettext(
@@ -547,7 +562,9 @@ $(function () {
                     ? gettext("In focus")
                     : cancelled
                       ? gettext("Cancelled")
-                      : gettext("Not focused"),
+                      : reason === "needs_confirmation"
+                        ? gettext("Not homed")
+                        : gettext("Not focused"),
                 kind: self._texts.kinds[record.kind] || record.kind,
                 zLabel: record.ok ? gettext("Focused Z") : gettext("Z now"),
                 z: formatMm(record.ok ? record.z : record.final_z),
@@ -569,6 +586,10 @@ $(function () {
                     {range: wider.range}
                 ),
                 widerNote: wider.note,
+                homeAnyway: reason === "needs_confirmation" && finite(record.proposed_correction),
+                homeAnywayText: _.sprintf(gettext("Home anyway (shift Z by %(correction)s)"), {
+                    correction: signedMm(record.proposed_correction)
+                }),
                 downloadUrl: record.run_id
                     ? OctoPrint.plugins.autofocus.recordUrl(record.run_id)
                     : null,
@@ -615,6 +636,10 @@ $(function () {
             self._request(OctoPrint.plugins.autofocus.home());
         };
 
+        self.homeAnyway = function () {
+            self._request(OctoPrint.plugins.autofocus.home(true));
+        };
+
         self.jogUp = function () {
             self._jog(1);
         };
@@ -632,7 +657,7 @@ $(function () {
         };
 
         self.resetRoi = function () {
-            self._storeRoi(CENTRE_ROI);
+            self._storeRoi(self._centreRoi);
         };
 
         self.toggleHistory = function () {
@@ -712,6 +737,8 @@ $(function () {
 
         // ~~ OctoPrint callbacks
         self.onBeforeBinding = function () {
+            self._centreRoi = $(TAB_ID + " .autofocus").data("centreRoi") || self._centreRoi;
+            self._jogMax = Number($("#autofocus_jog_step").attr("max"));
             $(TAB_ID + " .autofocus-metric-names [data-metric]").each(function () {
                 self._metricNames[this.dataset.metric] = $(this).text();
             });
@@ -791,12 +818,11 @@ $(function () {
         // toast tells those who do not (a failed @AUTOFOCUS in a job). Toasts shown to a
         // watcher hide after a few seconds.
         self._notify = function (message, type) {
-            var watching = self.tabActive() && self.browserVisible();
             new PNotify({
                 title: gettext("Autofocus"),
                 text: _.escape(message || gettext("Autofocus failed")),
                 type: type,
-                hide: watching,
+                hide: self._watching(),
                 delay: TOAST_MS
             });
         };
@@ -849,7 +875,8 @@ $(function () {
         self._explanation = function (record) {
             var reason = record.reason || "";
             var values = {z: formatMm(record.z), lo: formatMm(record.z_min), hi: formatMm(record.z_max),
-                          edge: formatMm(record.edge_z)};
+                          edge: formatMm(record.edge_z), correction: signedMm(record.proposed_correction),
+                          limit: formatMm((record.settings || {}).max_correction)};
             if (record.ok) return self._extensionText(record);
             if (reason === "cancelled") return capitalised(record.message) || self._texts.reasons.cancelled;
             var key = reason;
@@ -934,7 +961,8 @@ $(function () {
 
         self._historyRow = function (entry) {
             var map = entry.kind === "map";
-            var grid = entry.rows && entry.cols ? entry.rows + "\u00d7" + entry.cols : "";
+            var plan = entry.map || entry;
+            var grid = plan.rows && plan.cols ? plan.rows + "\u00d7" + plan.cols : "";
             return {
                 when: entry.started ? shortDate(entry.started) : "-",
                 whenFull: entry.started ? formatDate(entry.started, {seconds: true}) : "",
@@ -971,7 +999,7 @@ $(function () {
 
         self._loadSettings = function () {
             var roi = self._pluginSetting("roi");
-            var chosen = roi && roi.w > 0 && roi.h > 0 ? roi : CENTRE_ROI;
+            var chosen = roi && roi.w > 0 && roi.h > 0 ? roi : self._centreRoi;
             if (!_.isEqual(chosen, self.roi())) self._resetScores();
             self.roi(chosen);
             var step = parseFloat(self._pluginSetting("jog_step"));
@@ -1079,7 +1107,11 @@ $(function () {
             OctoPrint.plugins.autofocus
                 .score(self.roi())
                 .done(function (reply) {
-                    self.scoreError(null);
+                    // a slow camera answers with the last picture it delivered, and its age
+                    self.scoreError(reply.stale
+                        ? _.sprintf(gettext("The camera is slow: this value is from a picture %(age)s s old."),
+                                    {age: Number(reply.age).toFixed(1)})
+                        : null);
                     self._addScore(reply.score);
                 })
                 .fail(function (jqXHR) {
