@@ -81,14 +81,14 @@ def levels_contrast(levels: np.ndarray) -> float:
     return float(((top - levels.min(axis=0)) / top).max())
 
 
-def clearly_above_noise(scores: Sequence[float]) -> bool:
-    """Whether ``scores`` (points ordered by Z) span ``NOISE_SURE`` times a bound of their
-    noise, in logs.
+def clearly_above_noise(zs: Sequence[float], scores: Sequence[float]) -> bool:
+    """Whether ``scores`` (of points ascending in ``zs``) span ``NOISE_SURE`` times a bound
+    of their noise, in logs.
 
-    The bound comes free (:func:`~.noise.relative_noise`; a peak's flanks only inflate it).
+    The bound comes free (:func:`~.noise.relative_noise`; a peak's bends only inflate it).
     """
     logs = log_scores(scores)
-    return bool(logs.max() - logs.min() >= NOISE_SURE * relative_noise(scores))
+    return bool(logs.max() - logs.min() >= NOISE_SURE * relative_noise(zs, scores))
 
 
 def peak_over_noise(at_z: Sequence[float], others: Sequence[float], sigma: float,

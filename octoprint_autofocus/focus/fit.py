@@ -142,7 +142,11 @@ def _fit_model(
         y, weight = 1.0 / s, s  # relative score noise: sd(1/s) = sd(s) / s^2 ~ 1 / s
     else:
         y, weight = np.log(s), np.ones_like(s)  # relative score noise: sd(log s) ~ constant
-    c2, c1, c0 = np.polyfit(u, y, 2, w=weight)
+    if np.unique(u).size < 3:
+        return None  # no parabola through fewer than three Zs
+    scale = float(np.max(np.abs(u)))
+    a2, a1, a0 = np.polyfit(u / scale, y, 2, w=weight)  # on [-1, 1]: well conditioned
+    c2, c1, c0 = a2 / scale**2, a1 / scale, a0
     curving_down = c2 > 0 if model == "lorentzian" else c2 < 0
     if not curving_down:
         return None

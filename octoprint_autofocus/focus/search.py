@@ -36,6 +36,9 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    window was seen and the sharpness died away on both sides within the range searched
    (else the focus may lie beyond). Before refusing a faint or blurred result the run
    looks at the whole window.
+6. **Rescan**: a run that would refuse with no_peak, poor_fit or verify_failed first samples
+   the midpoints of the window's grid (a narrow depth of field can hide a peak between
+   coarse points) and judges again only if one of them beats every earlier sample.
 
 Neighbouring samples with identical scores (a camera replaying a recorded focus stack
 returns the same slice between slice positions) are merged into one point, so a plateau
@@ -61,7 +64,7 @@ from typing import Any, Optional, Sequence
 import numpy as np
 
 from . import checks
-from .checks import MIN_CONTRAST, MIN_R2, MIN_TEXTURE, VERIFY_RATIO
+from .checks import CONFIRM_HIGH, MIN_CONTRAST, MIN_R2, MIN_TEXTURE, VERIFY_RATIO
 from .curve import combined
 from .devices import FrameSource, ZStage
 from .errors import BadImageError, Cancelled, CameraError, CameraStalled, StageError
@@ -87,7 +90,10 @@ EXTENSION_GROWTH = 2.0
 MAX_FINE = 12
 """At most this many refinement samples a round."""
 REFINE_ROUNDS = 2
-"""Rounds of refinement: one more when the samples taken to pin a peak down moved it."""
+"""Rounds of refinement: one more when the last round's checks took new samples (frames at the
+fitted peak, flanks to pin it down) and did not end in a trusted peak."""
+RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed")
+"""Failures after which the run first looks at the midpoints of the window's grid."""
 
 
 def autofocus(
@@ -176,11 +182,33 @@ class _Run(PeakVerdict):
 
         Whenever a phase finds the curve still rising into an end of the searched range,
         the search extends past that end and goes on; where it may not, it fails there.
+        A run that finds no peak it can trust (``RESCAN_REASONS``) looks once more, at the
+        midpoints of the window's grid (a narrow peak may hide between coarse points), and
+        judges again if one of them beats every earlier sample; else the failure stands.
         """
         self._coarse()
         self._follow_rising_end()
+        try:
+            return self._judged_peak(explored=False)
+        except SearchFailed as failure:
+            if failure.reason not in RESCAN_REASONS or not self._rescan_found_more():
+                raise
+        self.guessed = False
+        self._follow_rising_end()
+        return self._judged_peak(explored=True)
+
+    def _rescan_found_more(self) -> bool:
+        """Sample the midpoints of the window's grid (:meth:`_explore`); whether one of them
+        scores above every earlier sample (else the failure stands as it was)."""
+        taken = len(self.samples)
+        best = max(s.score for s in self.samples)
+        self._explore(fine=True)
+        return any(s.score > best for s in self.samples[taken:])
+
+    def _judged_peak(self, explored: bool) -> float:
+        """Refine, check and, where the evidence asks for it, look further until a peak is
+        trusted; returns its Z or raises. ``explored``: the whole window was seen."""
         self._check_contrast()
-        explored = False
         while True:
             try:
                 z = self._checked_peak(explored)
@@ -306,9 +334,9 @@ class _Run(PeakVerdict):
             if z is not None:
                 return z
             self.fit = self._fit()
-            z = self._fallback()
             taken = len(self.samples)
-            if self._pinned(z):
+            z = self._fallback()
+            if self._pinned(z) and not self._fit_too_low():
                 return z
             if len(self.samples) == taken:
                 break  # nothing new to learn from
@@ -339,6 +367,10 @@ class _Run(PeakVerdict):
                 continue
             rejected = False
             z = propose(self._points(), self._tolerance(), self._fit_trusted())
+            if z is None and all(s.phase == "coarse" for s in self.samples):
+                # a fit of the coarse points alone may be far wider than the peak: its
+                # tolerance leaves no room, the bracket does
+                z = propose(self._points(), self._tolerance(), width_known=False)
             if z is None:
                 return None
             self._measure(z, "fine")
@@ -383,6 +415,14 @@ class _Run(PeakVerdict):
             raise SearchFailed("poor_fit", f"peak fit R^2 {fit.r2:.2f} (needs {MIN_R2}), peak "
                           f"Z{fit.z_peak:.4f} for samples Z{fit.z_lo:.4f}..Z{fit.z_hi:.4f}")
         return fit.z_peak
+
+    def _fit_too_low(self) -> bool:
+        """Whether the last frame at the fitted peak stood ``CONFIRM_HIGH`` times higher over
+        the fit's floor than the fitted peak: the real peak is narrower than the fit (made
+        from its tails) says, and may lie elsewhere."""
+        fit, score = self.fit, self.verify_score
+        return (fit is not None and score is not None
+                and score - fit.floor > CONFIRM_HIGH * (fit.height - fit.floor))
 
     def _fallback(self) -> float:
         """Out of refinement budget: check the fitted (or else the best) Z once.

@@ -146,7 +146,7 @@ class PeakVerdict(RunState):
         The stage ends at ``z``.
         """
         points = self._points()
-        free_bound = NOISE_SURE * relative_noise(points.scores)
+        free_bound = NOISE_SURE * relative_noise(points.zs, points.scores)
         floor = float(points.scores.min())
         spans = points.spans
         for below, edge in ((True, self.z_min), (False, self.z_max)):
@@ -193,15 +193,19 @@ class PeakVerdict(RunState):
         return (f"full- and half-resolution scores vary by {contrasts} (needs {MIN_CONTRAST:.0%} "
                 f"at both)")
 
-    def _explore(self) -> bool:
-        """Sample the window's grid points an early stop left out; whether any was taken.
+    def _explore(self, fine: bool = False) -> bool:
+        """Sample the window's grid points an early stop left out (``fine``: and the
+        midpoints between them); whether any was taken.
 
         A careful person who found only a blurred bump, or nothing clear, looks at the
-        whole window before deciding: the sharp peak may lie where the sweep did not look.
+        whole window before deciding: the sharp peak may lie where the sweep did not look,
+        or, on a narrow depth of field, between two coarse points.
         """
         taken = len(self.samples)
-        for z in coarse_grid(*self.window, self.grid_points, self.motion.position):
-            if min(abs(s.z - z) for s in self.samples) > 0.5 * self.step:
+        points = 2 * self.grid_points - 1 if fine else self.grid_points
+        spacing = (self.window[1] - self.window[0]) / (points - 1)
+        for z in coarse_grid(*self.window, points, self.motion.position):
+            if min(abs(s.z - z) for s in self.samples) > 0.5 * spacing:
                 self._measure(z, "coarse")
         return len(self.samples) > taken
 
@@ -241,7 +245,8 @@ class PeakVerdict(RunState):
 
     def _clearly_above_noise(self) -> bool:
         """:func:`.checks.clearly_above_noise` of the points (plateaus merged)."""
-        return checks.clearly_above_noise(self._points().scores)
+        points = self._points()
+        return checks.clearly_above_noise(points.zs, points.scores)
 
     def _stands_out(self, z: float) -> bool:
         """Whether the frames at ``z`` beat the median other point beyond the repeat noise."""
@@ -251,15 +256,23 @@ class PeakVerdict(RunState):
     def _peak_and_others(self, z: float) -> Tuple[List[float], np.ndarray, Tuple[float, int]]:
         """The scores at ``z``, the other points' scores and the repeat noise.
 
-        A replayed slice seen at several Zs counts once. The others are the points off the
-        peak (beyond ``PIN_FAR`` tolerances) when there are at least ``MIN_OFF_PEAK``: a
-        refinement that sampled the top many times must not make the top its own
-        reference.
+        A replayed slice seen at several Zs counts once. The others are the first of these
+        with at least ``MIN_OFF_PEAK`` points: the coarse points off the peak (beyond
+        ``PIN_FAR`` tolerances), all points off it, the coarse points apart from it, all
+        points apart from it. A refinement that sampled the top many times (or one slice of
+        a replayed stack, its noise telling the frames apart) must not make the top its own
+        reference; the coarse grid sees the window evenly.
         """
         points = self._points()
         spans = points.spans
         apart = (spans[:, 0] > z) | (spans[:, 1] < z)
         reach = PIN_FAR * self._tolerance()
         off_peak = (spans[:, 0] > z + reach) | (spans[:, 1] < z - reach)
-        others = points.scores[off_peak if off_peak.sum() >= MIN_OFF_PEAK else apart]
-        return self._scores_at(z), others, self._repeat_noise()
+        coarse_zs = np.array([s.z for s in self.samples if s.phase == "coarse"])
+        coarse = np.array([np.any((lo <= coarse_zs) & (coarse_zs <= hi)) for lo, hi in spans])
+        chosen = apart
+        for candidates in (off_peak & coarse, off_peak, apart & coarse):
+            if candidates.sum() >= MIN_OFF_PEAK:
+                chosen = candidates
+                break
+        return self._scores_at(z), points.scores[chosen], self._repeat_noise()

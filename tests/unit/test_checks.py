@@ -31,15 +31,15 @@ def test_a_peak_many_noise_bounds_high_is_clearly_above_noise():
     rng = np.random.default_rng(0)
     zs = np.linspace(0.0, 4.0, 15)
     curve = 10.0 / (1.0 + ((zs - 2.0) / 0.3) ** 2)
-    assert checks.clearly_above_noise(curve + rng.normal(0.0, 0.05, zs.size))
-    assert not checks.clearly_above_noise(rng.normal(5.0, 0.5, zs.size))
+    assert checks.clearly_above_noise(zs, curve + rng.normal(0.0, 0.05, zs.size))
+    assert not checks.clearly_above_noise(zs, rng.normal(5.0, 0.5, zs.size))
 
 
 def test_noise_that_grows_with_the_score_is_judged_in_relative_terms():
     rng = np.random.default_rng(1)
     zs = np.linspace(0.0, 4.0, 15)
     flat = np.full(zs.size, 100.0) * (1.0 + rng.normal(0.0, 0.2, zs.size))  # 20% flicker
-    assert not checks.clearly_above_noise(flat)
+    assert not checks.clearly_above_noise(zs, flat)
 
 
 def test_repeated_frames_above_the_median_stand_out_only_beyond_the_noise():

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus import FocusResult, autofocus
+from octoprint_autofocus.focus.options import DEFAULTS
 from octoprint_autofocus.simulator import make_rig
 
 SIZE = (320, 240)
@@ -106,8 +107,9 @@ def test_the_message_is_for_people_and_the_detail_for_the_record():
 def test_extension_steps_start_at_the_coarse_step_and_grow_up_to_four_of_them():
     _, result = run(1.2)
     below = [z for (z, _), p in zip(result.samples, result.phases) if p == "coarse" and z < 4.0]
-    assert np.allclose(np.diff([4.0] + below)[:3], [-0.5, -1.0, -2.0])
-    assert np.all(np.diff([4.0] + below) >= -2.0 - 1e-9)
+    step = (result.window[1] - result.window[0]) / (DEFAULTS["coarse_points"] - 1)
+    assert np.allclose(np.diff([4.0] + below)[:2], [-step, -2.0 * step])
+    assert np.all(np.diff([4.0] + below) >= -4.0 * step - 1e-9)
     assert result.ok and result.extended[0] == pytest.approx(4.0 - min(below))
 
 
