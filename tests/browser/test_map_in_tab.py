@@ -92,3 +92,38 @@ def test_cancel_in_the_upper_panel_stops_the_map_and_its_row_says_cancelled(page
     expect(newest_history_row(page)).to_contain_text("Focus map 3\u00d73")
     expect(newest_history_row(page)).to_contain_text("cancelled")
     assert api.autofocus()["map"]["last"]["reason"] == "cancelled"
+
+
+OPEN_TOASTS = "PNotify.notices.filter((n) => n.state !== 'closed' && n.state !== 'closing')"
+STOPPED = "Stopped: 2 of 4 points could not be focused, more than the 25 % allowed."
+
+
+@pytest.fixture
+def blank_bed(api, near_focus):
+    api.save_plugin_settings(simulator={"bare_spot": [100.0, 100.0, 500.0]})  # no texture anywhere
+    yield
+    wait_idle(api, 120)
+    api.save_plugin_settings(simulator={"bare_spot": None})
+
+
+def test_a_failed_map_watched_in_the_tab_is_told_once_in_its_result_box(page, server, api, blank_bed):
+    open_tab(page, server)
+    wait_for_view_model(page, "vm.canStart()")
+    start_map_from_the_form(page, 2, 2)
+
+    expect(page.locator("#autofocus_map_result .alert")).to_have_text(
+        "Too many points failed. " + STOPPED, timeout=120_000)
+    assert page.evaluate(f"() => {OPEN_TOASTS}.length") == 0
+
+
+def test_a_failed_map_nobody_watches_gets_a_toast_that_stays(page, server, api, blank_bed):
+    open_tab(page, server)
+    wait_map(page, "vm.defaults() !== null")
+    page.click('#tabs a[href="#control"]')
+    reply = api.session.post(api.url + "/api/plugin/autofocus", json={"command": "map", "rows": 2, "cols": 2},
+                             timeout=10)
+    assert reply.status_code == 202, reply.text
+
+    page.wait_for_function(f"() => {OPEN_TOASTS}.length > 0", timeout=120_000)
+    toasts = page.evaluate(f"() => {OPEN_TOASTS}.map((n) => ({{text: n.options.text, hide: n.options.hide}}))")
+    assert toasts == [{"text": "Too many points failed. " + STOPPED, "hide": False}]
