@@ -17,7 +17,7 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
 
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from .camera import roi_pixels
 from .focus import autofocus
@@ -62,7 +62,8 @@ def _message(result: MapResult, plan: MapPlan) -> str:
               "failed": summary.get("failed", 0), "share": round(100 * plan.max_failed)}
     if result.ok:
         text = gettext("Measured %(measured)d of %(points)d points.") % counts
-        return text + (" " + gettext("%(failed)d could not be focused.") % counts if counts["failed"] else "")
+        return text + (" " + ngettext("%(failed)d could not be focused.", "%(failed)d could not be focused.",
+                                      counts["failed"], **counts) if counts["failed"] else "")
     if result.reason == "too_many_failed":
         return gettext("Stopped: %(failed)d of %(points)d points could not be focused, more than the %(share)d%% allowed.") % counts
     return result.message

@@ -59,7 +59,7 @@ def test_the_upper_panel_follows_the_maps_points_and_the_new_row_appears_at_the_
     expect(page.locator("#autofocus_cancel")).to_have_text("Cancel map")
     assert "focus map" in page.get_attribute("#autofocus_cancel", "title")
     expect(page.locator("#autofocus_plot_title")).to_have_text(
-        re.compile(r"^Sharpness against Z at the map's point [1-9] of 9 \(X "))
+        re.compile(r"^Sharpness against Z \u2013 focus map, point [1-9] of 9 \(X "))
     plotted = page.evaluate("() => $('#autofocus_plot').data('plot').getData().find((s) => s.points.show).data.length")
     assert plotted >= 1
     expect(page.locator("#autofocus_show_map")).to_be_visible()

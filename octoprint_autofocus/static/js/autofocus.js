@@ -546,7 +546,7 @@ $(function () {
         self.plotTitle = ko.pureComputed(function () {
             var point = self.mapPointText();
             return point
-                ? _.sprintf(gettext("Sharpness against Z at the map's %(point)s"), {point: point})
+                ? _.sprintf(gettext("Sharpness against Z \u2013 focus map, %(point)s"), {point: point})
                 : gettext("Sharpness against Z");
         });
 
