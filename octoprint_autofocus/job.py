@@ -582,8 +582,9 @@ class FocusJob:
             self._wiring.fire("focus_finished", {"run_id": run_id, "kind": plan.kind, "z": result.z,
                                           "correction": correction})
         else:
-            self._logger.warning("Autofocus run %s failed (%s): %s%s", run_id, result.reason, result.message,
-                                 " (%s)" % result.detail if result.detail else "")
+            self._logger.log(logging.INFO if result.reason == "cancelled" else logging.WARNING,  # a cancel is asked for
+                             "Autofocus run %s failed (%s): %s%s", run_id, result.reason, result.message,
+                             " (%s)" % result.detail if result.detail else "")
             self._wiring.fire("focus_failed", {"run_id": run_id, "kind": plan.kind, "reason": result.reason,
                                         "message": result.message})
         return record

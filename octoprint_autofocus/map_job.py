@@ -253,6 +253,7 @@ class MapJob:
         if result.ok:
             self._logger.info("Focus map %s: %s; range %s mm", run_id, result.message, summary.get("range"))
         else:
-            self._logger.warning("Focus map %s failed (%s): %s", run_id, result.reason, result.message)
+            self._logger.log(logging.INFO if result.reason == "cancelled" else logging.WARNING,  # a cancel is asked for
+                             "Focus map %s failed (%s): %s", run_id, result.reason, result.message)
         self._wiring.fire("map_finished", finished_event(record))
         return record

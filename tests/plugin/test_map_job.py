@@ -376,3 +376,21 @@ def test_a_run_refused_during_a_map_from_the_tab_says_a_map_is_running(make_rig)
         rig.job.move(rig.config, 4.0)
     rig.job.cancel("cancelled by the user")
     assert rig.job.wait(5)
+
+
+def test_a_cancelled_map_is_logged_without_a_warning_and_a_failed_one_with_one(make_rig, caplog):
+    blocked = threading.Event()
+    rig = make_rig(block_at=(190.0, 10.0), blocked=blocked)
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.map"):
+        run_id = rig.start()
+        assert blocked.wait(5)
+        rig.job.cancel("cancelled by the user")
+        assert rig.job.wait(5)
+    said = {entry.getMessage(): entry.levelname for entry in caplog.records if run_id in entry.getMessage()}
+    assert said["Focus map %s failed (cancelled): cancelled by the user" % run_id] == "INFO"
+    assert "WARNING" not in said.values()
+
+    failing = make_rig(fail_at={(10.0, 10.0), (100.0, 10.0), (190.0, 10.0)})
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.map"):
+        failed_id = failing.run()["run_id"]
+    assert any(entry.levelname == "WARNING" and failed_id in entry.getMessage() for entry in caplog.records)
