@@ -63,7 +63,7 @@ def test_the_upper_panel_follows_the_maps_points_and_the_new_row_appears_at_the_
     plotted = page.evaluate("() => $('#autofocus_plot').data('plot').getData().find((s) => s.points.show).data.length")
     assert plotted >= 1
     expect(page.locator("#autofocus_show_map")).to_be_visible()
-    screenshot(page, "map-upper-panel", selector=None)
+    screenshot(page, "map-upper-panel", selector=None, readme="map-upper-panel")
 
     wait_map(page, "!vm.mapRunning() && vm.last() && vm.last().points.length === 9", 240_000)
     record = map_vm(page, "vm.last()")
