@@ -62,14 +62,20 @@ def test_a_jobs_map_takes_over_a_focus_run_from_the_tab(rehome, serial_log):
     assert_the_map_ran_before_the_next_line(serial_log.sent(mark))
 
 
-def test_a_jobs_map_takes_over_a_map_from_the_tab(rehome, serial_log):
-    rehome.settings(settle=0.3)
-    move_to(rehome, serial_log, FOCAL_Z + 0.2)
-    reply = rehome.command("map", rows=3, cols=3)
+def map_from_the_tab(client, serial_log):
+    """Start a slow 3x3 map as the tab would, wait for its first point; return its run id (the
+    settings are put back to fast for what follows, the map keeps its own)."""
+    client.settings(settle=0.3)
+    move_to(client, serial_log, FOCAL_Z + 0.2)
+    reply = client.command("map", rows=3, cols=3)
     assert reply.status_code == 202
-    ui_map = reply.json()["run_id"]
-    poll(rehome.state, lambda s: (s["map"]["progress"] or {}).get("done", 0) >= 1, 90, "the tab's map's first point")
-    rehome.settings(settle=0.0)
+    poll(client.state, lambda s: (s["map"]["progress"] or {}).get("done", 0) >= 1, 90, "the tab's map's first point")
+    client.settings(settle=0.0)
+    return reply.json()["run_id"]
+
+
+def test_a_jobs_map_takes_over_a_map_from_the_tab(rehome, serial_log):
+    ui_map = map_from_the_tab(rehome, serial_log)
     mark = serial_log.mark()
 
     upload(rehome, JOB)
@@ -82,13 +88,7 @@ def test_a_jobs_map_takes_over_a_map_from_the_tab(rehome, serial_log):
 
 
 def test_a_jobs_focus_line_takes_over_a_map_from_the_tab(rehome, serial_log):
-    rehome.settings(settle=0.3)
-    move_to(rehome, serial_log, FOCAL_Z + 0.2)
-    reply = rehome.command("map", rows=3, cols=3)
-    assert reply.status_code == 202
-    ui_map = reply.json()["run_id"]
-    poll(rehome.state, lambda s: (s["map"]["progress"] or {}).get("done", 0) >= 1, 90, "the tab's map's first point")
-    rehome.settings(settle=0.0)
+    ui_map = map_from_the_tab(rehome, serial_log)
     before = rehome.state()["last"]
     mark = serial_log.mark()
 
