@@ -86,6 +86,14 @@ CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed", "map_finishe
 SCORE_RATE = (5.0, 5)
 """Live score requests per second per user, and the burst allowed (the tab asks ~3/s)."""
 
+TAB_SCRIPTS = [
+    "js/tab/format.js", "js/tab/live_view.js", "js/tab/region.js", "js/tab/live_score.js", "js/tab/large_view.js",
+    "js/tab/position.js", "js/tab/jog.js", "js/tab/reference.js", "js/tab/progress.js", "js/tab/outcome.js",
+    "js/tab/recovery.js", "js/tab/history.js", "js/autofocus.js",
+]
+"""The tab's view model in load order: the namespace and formatting its parts share, the parts
+(static/js/tab/), then autofocus.js, which puts them together."""
+
 RESTRICTED_SETTINGS = [["stream_url"], ["snapshot_url"], ["before_gcode"], ["after_gcode"]]
 """Settings only users with the SETTINGS permission may read (URLs may hold credentials)."""
 
@@ -210,7 +218,7 @@ class AutofocusPlugin(
 
     def get_assets(self) -> Dict[str, List[str]]:
         return {
-            "js": ["js/autofocus_plot.js", "js/autofocus.js", "js/autofocus_settings.js", "js/autofocus_map.js"],
+            "js": ["js/autofocus_plot.js", *TAB_SCRIPTS, "js/autofocus_settings.js", "js/autofocus_map.js"],
             "clientjs": ["clientjs/autofocus.js"],
             "css": ["css/autofocus.css", "css/autofocus_map.css"],
         }
