@@ -85,7 +85,7 @@
                           ok: !!record.ok
                       }
                     : {samples: self.samples(), window: run.window || null, start: run.start_z};
-                self._plotted = OctoPrintAutofocusPlot.draw(target, $("#autofocus_plot_legend"), view);
+                OctoPrintAutofocusPlot.draw(target, $("#autofocus_plot_legend"), view);
             };
         },
 
