@@ -168,13 +168,16 @@ def log_size(server) -> int:
     return (server.basedir / "logs" / "octoprint.log").stat().st_size
 
 
-def show_record(page, record: dict) -> None:
-    """Show ``record`` in the tab as if it were the last run (for records the rig cannot make).
-
-    First the tab's own requests for the server's state must have answered: one still on
-    its way (sent at startup or login) would replace the record with the server's last run.
-    """
+def wait_for_server_state(page) -> None:
+    """Wait until the tab's requests for the server's state have answered. A test that puts
+    its own data into a view model waits first: an answer still on its way (sent at startup
+    or login) would replace that data with the server's."""
     page.wait_for_function("() => window.autofocusStateRequests === 0")
+
+
+def show_record(page, record: dict) -> None:
+    """Show ``record`` in the tab as if it were the last run (for records the rig cannot make)."""
+    wait_for_server_state(page)
     page.evaluate("(record) => { const vm = ko.dataFor(document.querySelector('#autofocus_view'));"
                   " vm.last(record); vm._plot(); }", record)
 
