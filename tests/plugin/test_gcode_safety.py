@@ -7,6 +7,7 @@ import pytest
 
 from octoprint_autofocus.gcode_safety import (
     GcodeRefused,
+    _target_text,
     check_custom_gcode,
     check_lines,
     check_move_lines,
@@ -176,3 +177,10 @@ def test_custom_gcode_may_switch_lights_and_move_within_the_limits():
 def test_custom_gcode_has_a_line_limit():
     with pytest.raises(GcodeRefused):
         check_custom_gcode("M117 x\n" * 51, LIMITS)
+
+
+def test_a_refused_template_names_its_target_in_millimetres_as_precisely_as_it_matters():
+    with pytest.raises(GcodeRefused) as refused:
+        check_move_template("G1 Z{z:.3f} F{feedrate}\nG28", 600, (0.0, 100.0))
+    assert str(refused.value).startswith('for the target Z 0.000 mm, "G28": ')
+    assert [_target_text(z) for z in (0.0, 0.00001, 9.99951, 100.0)] == ["0.000", "0.00001", "9.99951", "100.000"]

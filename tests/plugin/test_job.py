@@ -658,3 +658,15 @@ def test_lines_a_cancelled_run_had_queued_are_dropped_before_they_are_sent(rig_f
     assert rig.job.note_sending("G1 Z4.000 F600", queued_tags) is False
     assert rig.job.note_sending("G1 Z4.000 F600", frozenset({"source:api"})) is True
     assert rig.job.note_sending("M114", None) is True
+
+
+def test_a_cancelled_run_is_logged_without_a_warning(rig_factory, caplog):
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=False, z=4.5, reason="cancelled", message="cancelled")
+
+    rig = rig_factory(search)
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run()
+    said = [(entry.levelname, entry.getMessage()) for entry in caplog.records if run_id in entry.getMessage()]
+    assert ("INFO", "Autofocus run %s failed (cancelled): cancelled" % run_id) in said
+    assert [level for level, _ in said if level != "INFO"] == []
