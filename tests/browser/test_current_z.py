@@ -21,7 +21,8 @@ def test_the_current_z_follows_the_tabs_jog_buttons(page, server, api):
     page.click("#autofocus_jog_up")
     expect(page.locator(CURRENT_Z)).to_have_text("5.250 mm")
     page.click("#autofocus_jog_down")
-    page.click("#autofocus_jog_down")  # no need to wait: one move at a time on the printer
+    expect(page.locator(CURRENT_Z)).to_have_text("5.000 mm")  # the first jog ends before the next click
+    page.click("#autofocus_jog_down")
     expect(page.locator(CURRENT_Z)).to_have_text("4.750 mm")
 
 
