@@ -125,6 +125,13 @@ def test_custom_gcode_is_sent_checked_with_g90_before_a_move(printer):
     assert printer.sent_lines()[-1] == "M117 done" and printer.sent_lines().count("G90") == 1
 
 
+@pytest.mark.parametrize("first", ["G4 P10", "M117 moving", "M400"])
+def test_g90_goes_before_the_first_move_whatever_comes_before_it(printer, first):
+    stage = make_stage(printer)
+    stage.send([first, "G1 Z9.5 F300"])
+    assert printer.sent_lines() == ["G90", first, "G1 Z9.5 F300"]
+
+
 @pytest.mark.parametrize("lines", [["M42 P4", "G1 Z50"], ["G28"], ["G 91", "G1 Z2"], ["G92 Z0"]])
 def test_custom_gcode_with_a_refused_line_sends_nothing(printer, lines):
     stage = make_stage(printer)
@@ -156,9 +163,15 @@ def test_set_position_sends_g92_inside_the_limits_and_returns_the_reported_z(pri
 @pytest.mark.parametrize("z", [10.001, 0.999, 5000.0, float("nan")])
 def test_set_position_outside_the_limits_sends_nothing(printer, z):
     stage = make_stage(printer)
-    with pytest.raises(MoveRefused):
+    with pytest.raises(MoveRefused, match="refusing to set Z%.3f: outside the Z limits 1.000 to 10.000 mm" % z):
         stage.set_position(z)
     assert printer.sent == []
+
+
+@pytest.mark.parametrize("z", [1.0, 10.0])
+def test_set_position_at_a_limit_is_allowed(printer, z):
+    stage = make_stage(printer)
+    assert stage.set_position(z) == pytest.approx(z)
 
 
 def test_position_sends_m400_m114_and_returns_reported_z(printer):
@@ -214,6 +227,47 @@ def test_timeout_grows_with_distance_over_feedrate(printer):
     stage = make_stage(printer, timeout=0.1, feedrate=60, clock=clock)  # 1 mm/s
     with pytest.raises(StageTimeout, match=r"within 18\.1 s"):  # 0.1 + 2 * 9 mm / (1 mm/s)
         stage.move_to(10.0)
+
+
+class SteppingClock:
+    """A clock that stands still until ``jump`` is set, then leaps 1000 s at every reading
+    after the next (a deadline set at that reading has passed at the following one)."""
+
+    def __init__(self):
+        self.now = 0.0
+        self.jump = False
+
+    def __call__(self):
+        value = self.now
+        if self.jump:
+            self.now += 1000.0
+        return value
+
+
+def test_the_time_allowed_follows_the_distance_from_the_last_confirmed_z(printer):
+    clock = SteppingClock()
+    stage = make_stage(printer, timeout=0.1, feedrate=60, clock=clock)  # 1 mm/s
+    stage.move_to(5.0)  # confirmed: the next move starts from Z5
+    printer.answer_m114 = False
+    clock.jump = True
+    with pytest.raises(StageTimeout, match=r"within 2\.1 s"):  # 0.1 + 2 * 1 mm / (1 mm/s), not the whole range
+        stage.move_to(6.0)
+
+
+def test_a_waiting_move_sleeps_between_its_looks_at_cancel(printer):
+    readings = []
+
+    def clock():
+        readings.append(time.monotonic())
+        return readings[-1]
+
+    printer.answer_m114 = False
+    cancel = threading.Event()
+    stage = make_stage(printer, cancel=cancel, timeout=60.0, clock=clock)
+    threading.Timer(0.3, cancel.set).start()
+    with pytest.raises(Cancelled):
+        stage.move_to(3.0)
+    assert 3 <= len(readings) < 100  # about one look per WAIT_SLICE (0.05 s), no busy loop
 
 
 def test_cancel_wakes_a_waiting_move_promptly(printer):
@@ -285,6 +339,14 @@ def test_a_position_reported_during_m400_is_not_the_answer(printer):
     assert printer.z == pytest.approx(2.0)
 
 
+def test_a_position_reported_during_m400_never_answers_even_without_a_later_reply(printer):
+    printer.autoreport_in_m400 = True  # a stale Z5 comes in while M400 waits...
+    printer.answer_m114 = False  # ...and the M114 is never answered
+    stage = make_stage(printer, timeout=0.3, feedrate=60000)
+    with pytest.raises(StageTimeout):
+        stage.move_to(3.0)
+
+
 def test_only_this_stages_m114_counts(printer):
     stage = make_stage(printer, timeout=0.3, feedrate=60000)
     other = make_stage(printer)
@@ -306,8 +368,28 @@ def test_feed_line_ignores_unrelated_lines_without_blocking(printer):
 
 @pytest.mark.parametrize(
     "options",
-    [dict(z_min=5, z_max=5), dict(feedrate=0), dict(tolerance=-1), dict(timeout=0)],
+    [dict(z_min=5, z_max=5), dict(z_min=6, z_max=5), dict(feedrate=0), dict(tolerance=-1), dict(timeout=0),
+     dict(timeout=-1)],
 )
 def test_invalid_construction_arguments_raise_value_error(printer, options):
     with pytest.raises(ValueError):
         make_stage(printer, **options)
+
+
+def test_the_limits_must_be_named(printer):
+    with pytest.raises(TypeError):  # PrinterStage(printer, 10.0, 1.0, ...) cannot swap them unnoticed
+        PrinterStage(printer, 1.0, 10.0, 600)
+
+
+def test_a_feedrate_below_one_mm_per_minute_is_a_valid_slow_feedrate(printer):
+    stage = make_stage(printer, feedrate=0.5)
+    stage.move_to(5.5)
+    assert printer.sent_lines()[1] == "G1 Z5.500 F0.5"
+
+
+def test_tolerance_zero_accepts_a_move_the_printer_reports_exactly(printer):
+    stage = make_stage(printer, tolerance=0.0)
+    stage.move_to(3.0)
+    printer.z_error = 0.001
+    with pytest.raises(StageError, match="tolerance 0.000 mm"):
+        stage.move_to(4.0)
