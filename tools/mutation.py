@@ -193,7 +193,7 @@ def read_session(src: Path, db: Path) -> List[Mutant]:
     return mutants
 
 
-_FAILED = re.compile(r"^(?:FAILED|ERROR) (\S+)", re.MULTILINE)
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
 
 
 def _first_failure(output: Optional[str]) -> str:

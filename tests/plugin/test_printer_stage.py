@@ -2,6 +2,7 @@
 
 import threading
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -254,6 +255,17 @@ def test_the_time_allowed_follows_the_distance_from_the_last_confirmed_z(printer
         stage.move_to(6.0)
 
 
+def test_without_a_timeout_a_move_is_allowed_ten_seconds_plus_travel(printer):
+    clock = SteppingClock()
+    stage = PrinterStage(printer, z_min=1.0, z_max=10.0, feedrate=600, clock=clock)
+    printer.add_listener(stage.feed_line)
+    printer.add_sending_listener(stage.note_sending)
+    printer.answer_m114 = False
+    clock.jump = True
+    with pytest.raises(StageTimeout, match=r"within 11\.8 s"):  # 10 s + 2 * 9 mm / (10 mm/s)
+        stage.move_to(3.0)
+
+
 def test_a_waiting_move_sleeps_between_its_looks_at_cancel(printer):
     readings = []
 
@@ -268,6 +280,21 @@ def test_a_waiting_move_sleeps_between_its_looks_at_cancel(printer):
     with pytest.raises(Cancelled):
         stage.move_to(3.0)
     assert 3 <= len(readings) < 100  # about one look per WAIT_SLICE (0.05 s), no busy loop
+
+
+@pytest.mark.parametrize("late", [0.0, 0.5])
+def test_a_move_times_out_when_a_coarse_clock_stands_at_its_deadline(printer, late):
+    readings = iter([0.0])  # the deadline is set at 0 s: 1 s + 2 * 9 mm / (1 mm/s) = 19 s
+    cancel = threading.Event()
+    stage = make_stage(printer, timeout=1.0, feedrate=60, cancel=cancel, clock=lambda: next(readings, 19.0 + late))
+    printer.answer_m114 = False
+    with ThreadPoolExecutor(1) as pool:
+        moving = pool.submit(stage.move_to, 3.0)
+        try:
+            error = moving.exception(timeout=5.0)
+        finally:
+            cancel.set()  # ends a wait that would never end
+    assert isinstance(error, StageTimeout)
 
 
 def test_cancel_wakes_a_waiting_move_promptly(printer):
@@ -347,6 +374,14 @@ def test_a_position_reported_during_m400_never_answers_even_without_a_later_repl
         stage.move_to(3.0)
 
 
+def test_an_m114_rewritten_with_parameters_on_its_way_out_still_counts(printer):
+    stage = PrinterStage(printer, z_min=1.0, z_max=10.0, feedrate=60000, timeout=0.3)
+    printer.add_listener(stage.feed_line)  # another plugin's sending hook made it Marlin's M114 R (real position)
+    printer.add_sending_listener(lambda line, tags: stage.note_sending("M114 R" if line == "M114" else line, tags))
+    stage.move_to(3.0)
+    assert printer.z == pytest.approx(3.0)
+
+
 def test_only_this_stages_m114_counts(printer):
     stage = make_stage(printer, timeout=0.3, feedrate=60000)
     other = make_stage(printer)
@@ -367,12 +402,13 @@ def test_feed_line_ignores_unrelated_lines_without_blocking(printer):
 
 
 @pytest.mark.parametrize(
-    "options",
-    [dict(z_min=5, z_max=5), dict(z_min=6, z_max=5), dict(feedrate=0), dict(tolerance=-1), dict(timeout=0),
-     dict(timeout=-1)],
+    "options, message",
+    [(dict(z_min=5, z_max=5), "must be below"), (dict(z_min=6, z_max=5), "must be below"),
+     (dict(feedrate=0), "feedrate must be positive"), (dict(feedrate=-1), "feedrate must be positive"),
+     (dict(tolerance=-1), "need tolerance"), (dict(timeout=0), "need tolerance"), (dict(timeout=-1), "need tolerance")],
 )
-def test_invalid_construction_arguments_raise_value_error(printer, options):
-    with pytest.raises(ValueError):
+def test_invalid_construction_arguments_raise_value_error(printer, options, message):
+    with pytest.raises(ValueError, match=message):
         make_stage(printer, **options)
 
 
