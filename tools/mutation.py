@@ -1,8 +1,8 @@
 """Mutation testing of the safety-critical modules with cosmic-ray (run by ``scripts/mutation``).
 
 For each module: copy the project (tracked and untracked-but-not-ignored files) to
-``.mutation/src``, so the work tree is never mutated, even when a run is interrupted; make a
-cosmic-ray session there whose test command is the fast tests (``tests/unit``,
+``.mutation/<module>.src``, so the work tree is never mutated, even when a run is
+interrupted, and two modules can run at the same time; make a cosmic-ray session there whose test command is the fast tests (``tests/unit``,
 ``tests/plugin``; the module's own test files first, ``-x``, so a killed mutant stops at the
 first failure); run every mutant; then compare the survivors with the equivalent mutants
 recorded in ``docs/mutation-equivalents.toml``.
@@ -130,6 +130,11 @@ def session_name(module: str) -> str:
     return module.replace("/", ".").removesuffix(".py")
 
 
+def source_copy(module: str) -> Path:
+    """The copy of the project a module's session mutates and tests."""
+    return STATE / f"{session_name(module)}.src"
+
+
 def test_command(tests: Sequence[str], src: Path) -> str:
     """pytest on ``tests`` first, then on the other fast tests; each stops at the first failure.
 
@@ -150,7 +155,7 @@ def write_config(module: str, tests: Sequence[str], timeout: float, path: Path) 
         f"module-path = {json.dumps(module)}\n"
         f"timeout = {timeout:.0f}\n"
         "excluded-modules = []\n"
-        f"test-command = {json.dumps(test_command(tests, STATE / 'src'))}\n"
+        f"test-command = {json.dumps(test_command(tests, source_copy(module)))}\n"
         "[cosmic-ray.distributor]\n"
         'name = "local"\n'
         "[cosmic-ray.filters.operators-filter]\n"
@@ -254,7 +259,7 @@ def release_held(db: Path) -> None:
 
 def run_module(module: str, tests: Sequence[str], resume: bool, timeout: Optional[float]) -> List[Mutant]:
     """Run (or resume) the session of one module and return its mutants."""
-    src = STATE / "src"
+    src = source_copy(module)
     name = session_name(module)
     config, db = STATE / f"{name}.toml", STATE / f"{name}.sqlite"
     env = dict(os.environ, PYTHONPATH=str(src))  # the copy, not the editable install's work tree
@@ -368,17 +373,16 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     args = parser.parse_args(argv)
     modules = args.modules or list(MODULES)
     STATE.mkdir(exist_ok=True)
-    if args.recheck:  # the current tests, the module sources as the sessions mutated them
-        for module in modules:
+    for module in modules:
+        if args.recheck:  # the current tests, the module sources as the sessions mutated them
             print("%s: %d survivors to rerun" % (module, forget_survivors(STATE / f"{session_name(module)}.sqlite")))
-        copy_project(STATE / "src")
-    elif not (args.resume or args.report_only):
-        copy_project(STATE / "src")
+        if not (args.resume or args.report_only):
+            copy_project(source_copy(module))
     results = {}
     for module in modules:
         db = STATE / f"{session_name(module)}.sqlite"
         if args.report_only:
-            results[module] = read_session(STATE / "src", db) if db.exists() else []
+            results[module] = read_session(STATE, db) if db.exists() else []
         else:
             results[module] = run_module(module, MODULES.get(module, ()), args.resume or args.recheck,
                                          args.timeout)
