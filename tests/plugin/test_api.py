@@ -155,3 +155,29 @@ def test_move_takes_an_absolute_z():
 def test_commands_without_fields_refuse_extra_fields():
     with pytest.raises(SettingsError):
         check_no_payload({"command": "cancel", "now": True})
+
+
+@pytest.mark.parametrize("z_min, z_max", [(1, 5), (-10000, -9999), (9999, 10000), (-10000, 10000)])
+def test_explicit_limits_anywhere_within_ten_metres_are_accepted(z_min, z_max):
+    request = parse_start({"command": "start", "z_min": z_min, "z_max": z_max})
+    assert (request.z_min, request.z_max) == (z_min, z_max)
+
+
+@pytest.mark.parametrize("payload, field", [({"z_min": -10000.001, "z_max": 0}, "z_min"),
+                                            ({"z_min": 0, "z_max": 10000.001}, "z_max")])
+def test_explicit_limits_just_past_ten_metres_are_refused(payload, field):
+    with pytest.raises(SettingsError, match="at (least|most) -?10000 mm") as error:
+        parse_start({"command": "start", **payload})
+    assert error.value.field == field
+
+
+@pytest.mark.parametrize("dz", [10, -10, 0.001, -0.001])
+def test_a_jog_of_up_to_ten_millimetres_either_way_is_accepted(dz):
+    assert parse_jog({"command": "jog", "dz": dz}) == dz
+
+
+@pytest.mark.parametrize("dz", [10.001, -10.001])
+def test_a_jog_just_past_ten_millimetres_is_refused(dz):
+    with pytest.raises(SettingsError, match="at (least|most) -?10") as error:
+        parse_jog({"command": "jog", "dz": dz})
+    assert error.value.field == "dz"

@@ -141,6 +141,15 @@ def test_custom_gcode_with_a_refused_line_sends_nothing(printer, lines):
     assert printer.sent == []
 
 
+@pytest.mark.parametrize("template", ["G1 Z{z:.3f}\nG28", "G1 Z{z:.1f}", "G91\nG1 Z{z:.3f}"])
+def test_every_move_is_checked_by_what_its_template_renders_not_only_at_construction(printer, template):
+    stage = make_stage(printer)
+    stage.move_template = template  # swapped after the construction-time check
+    with pytest.raises(MoveRefused):
+        stage.move_to(3.14159)
+    assert printer.sent == []
+
+
 def test_nothing_is_sent_once_cancelled_or_aborted(printer):
     cancel = threading.Event()
     stage = make_stage(printer, cancel=cancel)
@@ -327,6 +336,15 @@ def test_abort_wakes_a_waiting_move_and_refuses_further_moves(printer):
     with pytest.raises(StageError, match="printer disconnected"):
         stage.move_to(4.0)
     assert len(printer.sent) == sent_before
+
+
+def test_a_connection_lost_during_a_move_is_reported_with_the_reason_the_plugin_gives(printer):
+    printer.answer_m114 = False
+    stage = make_stage(printer, timeout=60.0)
+    printer.add_sending_listener(lambda line, tags: setattr(printer, "operational", line != "M114"))
+    threading.Timer(0.3, stage.abort, args=("printer disconnected",)).start()  # the plugin's event handler
+    with pytest.raises(StageError, match="printer disconnected"):  # not a generic "not operational"
+        stage.move_to(3.0)
 
 
 def test_printer_not_operational_raises_stage_error_and_sends_nothing(printer):
