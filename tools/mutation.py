@@ -38,6 +38,11 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".mutation"
 EQUIVALENTS = ROOT / "docs" / "mutation-equivalents.toml"
 FAST_TESTS = ("tests/unit", "tests/plugin")
+LIBRARY = ("octoprint_autofocus/focus/", "octoprint_autofocus/simulator/")
+"""The pure library, the only code tests/unit imports. It imports none of the plugin's own
+modules (tests/unit/test_package.py checks it pulls in no flask, which they all import), so
+a mutant elsewhere is seen by tests/plugin only and tests/unit (half the fast tests' time)
+is not run for it."""
 TEST_TIMEOUT = 60
 """s one test may take under a mutant (pytest-timeout): the slowest fast test takes about 1 s,
 so a test still running after a minute hangs (a wait loop a mutant made endless)."""
@@ -135,12 +140,14 @@ def source_copy(module: str) -> Path:
     return STATE / f"{session_name(module)}.src"
 
 
-def test_command(tests: Sequence[str], src: Path) -> str:
-    """pytest on ``tests`` first, then on the other fast tests; each stops at the first failure.
+def test_command(module: str, tests: Sequence[str], src: Path) -> str:
+    """pytest on ``tests`` first, then on the other fast tests that can import ``module``;
+    each stops at the first failure.
 
     Two runs: a mutant the module's own tests kill costs only their collection."""
     first = [t for t in tests if (src / t).is_file()]
-    rest = sorted(str(p.relative_to(src)) for d in FAST_TESTS for p in (src / d).glob("test_*.py"))
+    dirs = FAST_TESTS if module.startswith(LIBRARY) else tuple(d for d in FAST_TESTS if d != "tests/unit")
+    rest = sorted(str(p.relative_to(src)) for d in dirs for p in (src / d).glob("test_*.py"))
     pytest = "%s -m pytest -x -q -p no:cacheprovider --timeout %d" % (shlex.quote(sys.executable), TEST_TIMEOUT)
     runs = [" ".join([pytest, *first])] if first else []
     runs.append(" ".join([pytest, *[t for t in rest if t not in first]]))
@@ -155,7 +162,7 @@ def write_config(module: str, tests: Sequence[str], timeout: float, path: Path) 
         f"module-path = {json.dumps(module)}\n"
         f"timeout = {timeout:.0f}\n"
         "excluded-modules = []\n"
-        f"test-command = {json.dumps(test_command(tests, source_copy(module)))}\n"
+        f"test-command = {json.dumps(test_command(module, tests, source_copy(module)))}\n"
         "[cosmic-ray.distributor]\n"
         'name = "local"\n'
         "[cosmic-ray.filters.operators-filter]\n"
