@@ -176,3 +176,60 @@ def test_custom_gcode_may_switch_lights_and_move_within_the_limits():
 def test_custom_gcode_has_a_line_limit():
     with pytest.raises(GcodeRefused):
         check_custom_gcode("M117 x\n" * 51, LIMITS)
+
+
+# ~ the limits, exactly at and just past each
+
+
+def test_a_line_of_80_characters_passes_and_81_is_refused():
+    assert check_lines(["M117 " + "x" * 75], LIMITS)[0].command == "M117"
+    with pytest.raises(GcodeRefused, match="longer than 80 characters"):
+        check_lines(["M117 " + "x" * 76], LIMITS)
+
+
+def _template_of(length):
+    """A move template of ``length`` characters (at least 200): a move and three messages."""
+    pad = (length - 29) // 3
+    return "\n".join(["G1 Z{z:.3f}"] + ["M117 " + "x" * pad] * 2 + ["M117 " + "x" * (length - 29 - 2 * pad)])
+
+
+def test_a_template_of_200_characters_is_accepted_and_201_refused():
+    assert len(_template_of(200)) == 200 and len(_template_of(201)) == 201
+    assert len(render_move_template(_template_of(200), 1.0, 600)) == 4
+    assert check_move_template(_template_of(200), 600, LIMITS) is True
+    for check in (lambda t: render_move_template(t, 1.0, 600), lambda t: check_move_template(t, 600, LIMITS)):
+        with pytest.raises(GcodeRefused, match="longer than 200 characters"):
+            check(_template_of(201))
+
+
+def test_a_template_may_render_four_lines():
+    assert check_move_template("G1 Z{z:.3f}\nG4 P1\nM400\nM117 focusing", 600, LIMITS) is True
+
+
+def test_custom_gcode_may_have_50_lines():
+    assert len(check_custom_gcode("M117 x\n" * 50, LIMITS)) == 50
+
+
+@pytest.mark.parametrize("line", ["G1 Z4.401", "G1 Z4.399", "G1 Z4.4 F100000", "G1 Z4.4 F0.001", "G4 P10000",
+                                  "G4 S10", "G4 P0", "G4 S0"])
+def test_move_lines_at_the_edge_of_what_a_template_may_render_pass(line):
+    assert check_move_lines([line], 4.4, LIMITS)[0].text == line
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("G1 Z4.4012", "must go to the target"), ("G1 Z4.3988", "must go to the target"),
+    ("G1 Z4.4 F100001", "feedrate must be above 0"), ("G1 Z4.4 F0", "feedrate must be above 0"),
+    ("G1 Z4.4 F-1", "feedrate must be above 0"), ("G4 P10001", "dwell may last at most 10 s"),
+    ("G4 S10.001", "dwell may last at most 10 s"), ("G4 P-1", "dwell may last at most 10 s"),
+    ("G4 S-0.001", "dwell may last at most 10 s"),
+])
+def test_move_lines_just_past_what_a_template_may_render_are_refused(line, reason):
+    with pytest.raises(GcodeRefused, match=reason):
+        check_move_lines([line], 4.4, LIMITS)
+
+
+def test_templates_are_tried_within_a_narrow_range_too():
+    narrow = (0.0, 1.0)
+    assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, narrow) is True
+    with pytest.raises(GcodeRefused, match="must go to the target"):  # {z:.2f} is caught at 0.374
+        check_move_template("G1 Z{z:.2f} F{feedrate}", 600, narrow)
