@@ -11,8 +11,11 @@ from octoprint_autofocus.gcode_safety import (
     check_lines,
     check_move_lines,
     check_move_template,
+    check_xy_lines,
+    check_xy_template,
     parse_line,
     render_move_template,
+    render_xy_template,
 )
 
 LIMITS = (0.0, 20.0)
@@ -233,3 +236,27 @@ def test_templates_are_tried_within_a_narrow_range_too():
     assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, narrow) is True
     with pytest.raises(GcodeRefused, match="must go to the target"):  # {z:.2f} is caught at 0.374
         check_move_template("G1 Z{z:.2f} F{feedrate}", 600, narrow)
+
+
+@pytest.mark.parametrize("line", ["G0 X10.005 Y20.5", "G0 X10 Y20.4945", "G0 X10 Y20.5 F100000", "G1 X10 Y20.5 F0.5"])
+def test_xy_lines_at_the_edge_of_what_an_xy_template_may_render_pass(line):
+    assert check_xy_lines([line], 10.0, 20.5).text == line
+
+
+@pytest.mark.parametrize("line, reason", [
+    ("G0 X10.007 Y20.5", "the target"), ("G0 X10 Y20.493", "the target"), ("G0 Y20.5", "the target"),
+    ("G0 X10 Y20.5 F100001", "feedrate"), ("G0 X10 Y20.5 F0", "feedrate"), ("G0 X10 Y20.5 F-1", "feedrate"),
+])
+def test_xy_lines_just_past_what_an_xy_template_may_render_are_refused(line, reason):
+    with pytest.raises(GcodeRefused, match=reason):
+        check_xy_lines([line], 10.0, 20.5)
+
+
+def test_an_xy_template_of_200_characters_renders_and_201_is_refused():
+    template = "G0 X{x:.3f} Y{y:.3f} F{feedrate} ;" + "x" * 166
+    assert len(template) == 200 and len(render_xy_template(template, 1, 2, 3000)) == 1
+    with pytest.raises(GcodeRefused, match="longer than 80 characters"):  # what it renders is too long
+        check_xy_template(template, 3000, (0, 200, 0, 180))
+    for check in (lambda t: render_xy_template(t, 1, 2, 3000), lambda t: check_xy_template(t, 3000, (0, 200, 0, 180))):
+        with pytest.raises(GcodeRefused, match="longer than 200 characters"):
+            check(template + "x")
