@@ -181,3 +181,25 @@ def test_a_jog_just_past_ten_millimetres_is_refused(dz):
     with pytest.raises(SettingsError, match="at (least|most) -?10") as error:
         parse_jog({"command": "jog", "dz": dz})
     assert error.value.field == "dz"
+
+
+@pytest.mark.parametrize("parse", [parse_set_reference, parse_move])
+@pytest.mark.parametrize("z", [-10000, -5.5, 0, 10000])
+def test_an_absolute_z_anywhere_within_ten_metres_is_accepted(parse, z):
+    assert parse({"command": "x", "z": z}) == z
+
+
+@pytest.mark.parametrize("parse", [parse_set_reference, parse_move])
+@pytest.mark.parametrize("z", [-10000.001, 10000.001])
+def test_an_absolute_z_just_past_ten_metres_is_refused(parse, z):
+    with pytest.raises(SettingsError, match="at (least|most) -?10000 mm") as error:
+        parse({"command": "x", "z": z})
+    assert error.value.field == "z"
+
+
+def test_an_unknown_field_is_answered_with_the_fields_the_command_accepts():
+    with pytest.raises(SettingsError, match=r"it accepts dz\)") as jog:
+        parse_jog({"command": "jog", "dz": 1, "speed": 5})
+    assert jog.value.field == "speed"
+    with pytest.raises(SettingsError, match=r"it accepts no fields\)"):
+        check_no_payload({"command": "cancel", "now": True})
