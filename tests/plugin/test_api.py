@@ -203,3 +203,16 @@ def test_an_unknown_field_is_answered_with_the_fields_the_command_accepts():
     assert jog.value.field == "speed"
     with pytest.raises(SettingsError, match=r"it accepts no fields\)"):
         check_no_payload({"command": "cancel", "now": True})
+
+
+@pytest.mark.parametrize("key", ["area", "Z", "_x", "co"])  # keys that sort before "command" too
+def test_any_field_other_than_command_is_checked(key):
+    with pytest.raises(SettingsError) as error:
+        parse_start({"command": "start", key: 1})
+    assert error.value.field == key
+
+
+def test_of_several_unknown_fields_the_first_in_alphabetical_order_is_named():
+    with pytest.raises(SettingsError) as error:
+        parse_jog({"command": "jog", "dz": 1, "zz": 1, "speed": 2, "aa": 3})
+    assert error.value.field == "aa"
