@@ -177,6 +177,24 @@ def test_the_search_gets_the_window_and_may_extend_into_the_safety_limits_unless
     assert seen["max_extension"] == extension
 
 
+def test_the_search_gets_every_setting_of_the_run(rig_factory):
+    seen = {}
+    settings = {"metric": "brenner", "roi": {"x": 0.5, "y": 0.25, "w": 0.25, "h": 0.5}, "coarse_points": 7,
+                "tolerance": 0.02, "overscan": 0.3, "approach": "below", "settle": 0.2, "frames_per_position": 2}
+    rig = rig_factory(records_options(seen), settings=settings)
+    rig.run()
+    assert seen["metric"] == "brenner" and seen["coarse_points"] == 7 and seen["tolerance"] == 0.02
+    assert (seen["overscan"], seen["approach"], seen["settle"], seen["frames_per_position"]) == (0.3, "below", 0.2, 2)
+    assert seen["roi"] == (320, 120, 160, 240)  # the region in pixels of the 640x480 first frame
+
+
+def test_a_run_request_overrides_the_metric_and_region_of_the_settings(rig_factory):
+    seen = {}
+    rig = rig_factory(records_options(seen), settings={"metric": "brenner"})
+    rig.run(request=RunRequest(metric="laplacian", roi=(0.0, 0.0, 0.5, 0.5)))
+    assert (seen["metric"], seen["roi"]) == ("laplacian", (0, 0, 320, 240))
+
+
 def test_second_start_while_running_raises_busy(rig_factory):
     started = threading.Event()
     rig = rig_factory(waits_for_cancel(started))
@@ -275,6 +293,8 @@ def test_camera_error_fails_the_run_before_any_move(rig_factory):
     run_id = rig.run()
     assert rig.records.load(run_id)["reason"] == "camera_error"
     assert not any(line.startswith("G1") for line in rig.printer.sent_lines())
+    assert [data["record"]["run_id"] for data in rig.pushed("failed")] == [run_id]  # failed, not aborted
+    assert rig.pushed("aborted") == []
 
 
 def test_home_sets_the_reference_with_g92_after_a_passed_run(rig_factory):
