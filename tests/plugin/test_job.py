@@ -206,6 +206,17 @@ def test_second_start_while_running_raises_busy(rig_factory):
     assert rig.job.wait(5)
 
 
+def test_a_run_never_keeps_octoprint_from_exiting(rig_factory):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started))
+    rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    workers = [thread for thread in threading.enumerate() if thread.name == job_module.THREAD_NAME]
+    assert len(workers) == 1 and workers[0].daemon  # a run that hangs cannot hold the process open
+    rig.job.cancel()
+    assert rig.job.wait(5)
+
+
 def test_start_without_an_operational_printer_raises_and_sends_nothing(rig_factory):
     rig = rig_factory(focuses_at(4.0))
     rig.printer.operational = False
