@@ -689,3 +689,15 @@ def test_lines_a_cancelled_run_had_queued_are_dropped_before_they_are_sent(rig_f
     assert rig.job.note_sending("G1 Z4.000 F600", queued_tags) is False
     assert rig.job.note_sending("G1 Z4.000 F600", frozenset({"source:api"})) is True
     assert rig.job.note_sending("M114", None) is True
+
+
+def test_the_lines_of_the_last_eight_cancelled_stages_are_dropped(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    tags = []
+    for _ in range(9):  # nine runs cancelled before the printer answered any of their lines
+        _, cancel = rig.job.claim("focus")
+        tags.append(rig.job.use_stage(rig.config, cancel).own_tag)
+        assert rig.job.cancel("stop")
+        rig.job.release(False)
+    sent = [rig.job.note_sending("M114", frozenset({tag})) for tag in tags]
+    assert sent == [True] + [False] * 8  # the oldest is forgotten: a bounded memory
