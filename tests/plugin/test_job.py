@@ -1,6 +1,7 @@
 """FocusJob with a fake printer, the real PrinterStage and scripted searches."""
 
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -636,6 +637,54 @@ def test_home_fails_when_the_printer_reports_another_z_after_g92(rig_factory):
     record = rig.records.load(rig.run(kind="home"))
     assert record["ok"] is False and record["correction"] is None
     assert "after G92 the printer reports Z3.550 instead of Z3.500" in record["message"]
+
+
+def test_home_accepts_a_g92_the_firmware_rounds_by_up_to_a_hundredth(rig_factory):
+    rig = rig_factory(focuses_at(0.5), settings={"z_min": 0.0, "reference_z": 0.0})
+    execute = rig.printer._execute
+
+    def rounding_g92(line):  # firmware that lands G92 Z0 at Z0.01
+        execute(line)
+        if line.startswith("G92"):
+            rig.printer.z += 0.01
+
+    rig.printer._execute = rounding_g92
+    record = rig.records.load(rig.run(kind="home"))
+    assert record["ok"] is True and record["correction"] == pytest.approx(-0.5)
+
+
+def test_a_reference_run_never_sends_g92(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})  # an older reference is set
+    record = rig.records.load(rig.run(kind="reference"))
+    assert record["ok"] is True and record["correction"] is None and rig.references == [4.0]
+    assert not any(line.startswith("G92") for line in rig.printer.sent_lines())
+
+
+def test_a_run_that_fails_after_reading_z_records_where_it_started(rig_factory):
+    rig = rig_factory(focuses_at(4.0), camera_fails=True, printer_z=5.5)
+    record = rig.records.load(rig.run())
+    assert (record["reason"], record["z"], record["start_z"], record["final_z"]) == ("camera_error", 5.5, 5.5, 5.5)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the SystemExit goes on
+def test_a_run_stopped_by_a_base_exception_still_pauses_the_print_and_releases_the_hold(rig_factory):
+    def exits(stage, camera, z_min, z_max, **options):
+        raise SystemExit("the interpreter is going down")
+
+    rig = rig_factory(exits)
+    rig.printer.printing = True
+    run_id = rig.run(in_job=True)
+    record = rig.records.load(run_id)
+    assert (record["ok"], record["reason"]) == (False, "stage_error")
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+    assert rig.events == ["focus_started", "focus_failed"]
+
+
+def test_a_run_plan_cannot_change_under_a_running_job(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    plan = RunPlan(kind="focus", config=rig.config)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.kind = "home"
 
 
 @pytest.mark.parametrize("detail", ["t = 1.2 < 2.6 at p = 0.005", ""])
