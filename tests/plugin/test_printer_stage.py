@@ -133,7 +133,7 @@ def test_g90_goes_before_the_first_move_whatever_comes_before_it(printer, first)
     assert printer.sent_lines() == ["G90", first, "G1 Z9.5 F300"]
 
 
-@pytest.mark.parametrize("lines", [["M42 P4", "G1 Z50"], ["G28"], ["G 91", "G1 Z2"], ["G92 Z0"]])
+@pytest.mark.parametrize("lines", [["M42 P4", "G1 Z50"], ["G28"], ["G 91", "G1 Z2"], ["G92 Z0"], ["G92 Z5"]])
 def test_custom_gcode_with_a_refused_line_sends_nothing(printer, lines):
     stage = make_stage(printer)
     with pytest.raises(MoveRefused):
@@ -275,6 +275,19 @@ def test_without_a_timeout_a_move_is_allowed_ten_seconds_plus_travel(printer):
         stage.move_to(3.0)
 
 
+@pytest.mark.parametrize("error, ok", [(0.009, True), (-0.009, True), (0.02, False), (-0.02, False)])
+def test_without_a_tolerance_the_printer_may_miss_a_move_by_a_hundredth(printer, error, ok):
+    stage = PrinterStage(printer, z_min=1.0, z_max=10.0, feedrate=600, timeout=2.0)
+    printer.add_listener(stage.feed_line)
+    printer.add_sending_listener(stage.note_sending)
+    printer.z_error = error
+    if ok:
+        stage.move_to(3.0)
+    else:
+        with pytest.raises(StageError, match="tolerance 0.010 mm"):
+            stage.move_to(3.0)
+
+
 def test_a_waiting_move_sleeps_between_its_looks_at_cancel(printer):
     readings = []
 
@@ -398,6 +411,16 @@ def test_an_m114_rewritten_with_parameters_on_its_way_out_still_counts(printer):
     printer.add_sending_listener(lambda line, tags: stage.note_sending("M114 R" if line == "M114" else line, tags))
     stage.move_to(3.0)
     assert printer.z == pytest.approx(3.0)
+
+
+def test_a_position_reported_before_any_request_does_not_make_a_later_report_the_answer(printer):
+    stage = make_stage(printer, timeout=0.3, feedrate=60000)
+    printer.receive("X:0.00 Y:0.00 Z:5.00 E:0.00")  # an auto-report before this stage asked anything
+    assert printer.wait_idle()
+    printer.autoreport_in_m400 = True  # another one comes in while M400 waits...
+    printer.answer_m114 = False  # ...and the M114 is never answered
+    with pytest.raises(StageTimeout):
+        stage.move_to(3.0)
 
 
 def test_only_this_stages_m114_counts(printer):
