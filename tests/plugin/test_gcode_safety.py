@@ -260,3 +260,21 @@ def test_an_xy_template_of_200_characters_renders_and_201_is_refused():
     for check in (lambda t: render_xy_template(t, 1, 2, 3000), lambda t: check_xy_template(t, 3000, (0, 200, 0, 180))):
         with pytest.raises(GcodeRefused, match="longer than 200 characters"):
             check(template + "x")
+
+
+def test_an_unknown_placeholder_is_answered_with_every_name_a_template_may_use():
+    with pytest.raises(GcodeRefused, match=r"use \{z\} and \{feedrate\}"):
+        check_move_template("G1 Z{z:.3f} F{speed}", 600, LIMITS)
+    with pytest.raises(GcodeRefused, match=r"use \{x\}, \{y\} and \{feedrate\}"):
+        check_xy_template("G0 X{x} Y{y} F{speed}", 3000, (0, 200, 0, 180))
+
+
+@pytest.mark.parametrize("limits", [(50.0, 60.0), (-60.0, -50.0), (250.0, 250.5)])
+def test_templates_are_checked_within_a_z_range_far_from_zero(limits):
+    assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, limits) is True
+
+
+def test_a_checked_line_cannot_be_changed_afterwards():
+    line = check_lines(["G1 Z5"], LIMITS)[0]
+    with pytest.raises(AttributeError):  # dataclasses.FrozenInstanceError
+        line.command = "G28"

@@ -750,3 +750,26 @@ def test_the_lines_of_the_last_eight_cancelled_stages_are_dropped(rig_factory):
         rig.job.release(False)
     sent = [rig.job.note_sending("M114", frozenset({tag})) for tag in tags]
     assert sent == [True] + [False] * 8  # the oldest is forgotten: a bounded memory
+
+
+def test_a_claim_is_outside_a_job_unless_it_says_otherwise(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+    with pytest.raises(NotReady):  # nothing moves under a print unless the print asked for it
+        rig.job.claim("map")
+    assert rig.printer.holds == [] and not rig.job.running
+
+
+def test_a_job_hold_that_cannot_be_taken_leaves_the_run_slot_free(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+
+    def refuses(value, blocking=True):
+        raise RuntimeError("no job to hold")
+
+    rig.printer.set_job_on_hold = refuses
+    with pytest.raises(RuntimeError):
+        rig.job.start(RunPlan(kind="focus", config=rig.config, in_job=True))
+    assert not rig.job.running
+    rig.printer.printing = False
+    assert rig.records.load(rig.run())["ok"] is True  # not Busy
