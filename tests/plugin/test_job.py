@@ -451,9 +451,9 @@ def test_move_outside_the_limits_is_refused_and_nothing_moves(rig_factory):
     assert rig.printer.z == 5.0 and not rig.job.running
 
 
-@pytest.mark.parametrize("watches_cancel, error", [(True, Cancelled), (False, StageError)],
+@pytest.mark.parametrize("watches_cancel, error, says", [(True, Cancelled, "cancelled"), (False, StageError, "stop")],
                          ids=["stage-watches-cancel", "stage-needs-abort"])
-def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel, error):
+def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel, error, says):
     rig = rig_factory(focuses_at(4.0))
     rig.stage_watches_cancel = watches_cancel
     rig.printer.answer_m114 = False
@@ -471,6 +471,7 @@ def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel,
     assert rig.job.cancel("stop") is True
     worker.join(10)
     assert not worker.is_alive() and isinstance(errors[0], error)
+    assert str(errors[0]) == says  # an aborted stage says why it was stopped
     assert not isinstance(errors[0], StageTimeout)  # stopped by the cancel, not by the 2 s timeout
     assert not rig.job.running
 
