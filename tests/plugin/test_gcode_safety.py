@@ -79,7 +79,7 @@ def test_lines_inside_the_limits_pass():
 
 def test_set_position_allows_only_a_z_only_g92_inside_the_limits():
     assert check_lines(["G92 Z10"], LIMITS, set_position=True)[0].word("Z") == 10.0
-    for text in ("G92 Z30", "G92 X0 Z10", "G92", "G28"):
+    for text in ("G92 Z30", "G92 X0 Z10", "G92", "G28", "M206 Z1", "M851 Z-1", "G92.1 Z1", "M428 Z1"):
         with pytest.raises(GcodeRefused):
             check_lines([text], LIMITS, set_position=True)
 

@@ -550,6 +550,34 @@ def test_a_failed_run_pauses_the_job_before_releasing_the_hold(rig_factory, sear
     assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
 
 
+@pytest.mark.parametrize("search, camera_fails, reason", [(focuses_at(4.0), True, "camera_error"),
+                                                         (focuses_at(20.0), False, "stage_error")],
+                         ids=["camera_error", "move_refused"])
+def test_every_failure_but_a_cancel_pauses_the_job(rig_factory, search, camera_fails, reason):
+    rig = rig_factory(search, camera_fails=camera_fails)
+    rig.printer.printing = True
+    run_id = rig.run(in_job=True)
+    assert rig.records.load(run_id)["reason"] == reason
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+
+
+def test_a_hold_gone_with_a_disconnect_is_noted_and_the_run_ends_normally(rig_factory, caplog):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+    take_hold = rig.printer.set_job_on_hold
+
+    def release_fails(value, blocking=True):
+        if not value:
+            raise RuntimeError("not connected")  # OctoPrint's answer once the printer is gone
+        return take_hold(value, blocking)
+
+    rig.printer.set_job_on_hold = release_fails
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run(in_job=True)
+    assert "No job hold to release: the printer is disconnected" in caplog.text
+    assert rig.pushed("done")[0]["record"]["run_id"] == run_id and not rig.job.running
+
+
 # ~~ cancel at every moment, and what the record says
 
 
