@@ -2,9 +2,10 @@
 
 For each module: copy the project (tracked and untracked-but-not-ignored files) to
 ``.mutation/<module>.src``, so the work tree is never mutated, even when a run is
-interrupted, and two modules can run at the same time; make a cosmic-ray session there whose test command is the fast tests (``tests/unit``,
-``tests/plugin``; the module's own test files first, ``-x``, so a killed mutant stops at the
-first failure); run every mutant; then compare the survivors with the equivalent mutants
+interrupted, and two modules can run at the same time; make a cosmic-ray session there
+whose test command is the fast tests (``tests/plugin``, and ``tests/unit`` for the pure
+library; the module's own test files first, ``-x``, so a killed mutant stops at the first
+failure); run every mutant; then compare the survivors with the equivalent mutants
 recorded in ``docs/mutation-equivalents.toml``.
 
 A survivor is *explained* when an entry there names its module, operator, source line and
@@ -355,8 +356,9 @@ def report(results: Dict[str, List[Mutant]], markdown: bool) -> int:
                 counts["unexplained"], counts["incompetent"], counts["pending"]))
         else:
             print("%-42s %4d mutants, %4d killed, %3d by timeout, %3d equivalent, %3d unexplained, %3d incompetent,"
-                  " %3d pending" % (module, counts["mutants"], counts["killed"], counts["timeout"], counts["equivalent"],
-                                    counts["unexplained"], counts["incompetent"], counts["pending"]))
+                  " %3d pending" % (module, counts["mutants"], counts["killed"], counts["timeout"],
+                                    counts["equivalent"], counts["unexplained"], counts["incompetent"],
+                                    counts["pending"]))
     return unexplained
 
 

@@ -1,5 +1,6 @@
 """What a line the plugin sends may do: parsing any spelling, templates by what they render."""
 
+import re
 import time
 import tracemalloc
 
@@ -47,7 +48,8 @@ def test_a_line_is_read_like_firmware_reads_it(text, command):
 
 @pytest.mark.parametrize(
     "text",
-    ["G1 Z5 G91", "G1 Z5 Z150", "G1 (Z100) Z5", "G1 Z1e2", "G1 Z5 %", "G1 Z 5 junk", "Z5", "1 G1 Z5", "G1 X"],
+    ["G1 Z5 G91", "G1 Z5 Z150", "G1 (Z100) Z5", "G1 Z1e2", "G1 Z5 %", "G1 Z 5 junk", "Z5", "1 G1 Z5", "G1 X",
+     "G1 junk Z5", "G1 % Z5"],
 )
 def test_a_line_that_could_be_read_two_ways_is_refused(text):
     with pytest.raises(GcodeRefused):
@@ -285,3 +287,10 @@ def test_an_xy_template_may_render_up_to_80_characters_anywhere_on_the_bed(bed, 
     template = "G0 X{x:.3f} Y{y:.3f} ;" + "x" * pad
     assert len(render_xy_template(template, bed[1], bed[3], 3000)[0]) == 80  # the longest, at a corner
     check_xy_template(template, 3000, bed)
+
+
+@pytest.mark.parametrize("template, shown", [("G1 Z{z!r}", "{z!r}"), ("G1 Z{z:>5000}", "{z:>5000}"),
+                                             ("G1 Z{z!s:.3f}", "{z!s:.3f}")])
+def test_a_placeholder_that_is_not_allowed_is_quoted_as_written(template, shown):
+    with pytest.raises(GcodeRefused, match=re.escape(shown + " is not allowed")):
+        check_move_template(template, 600, LIMITS)

@@ -443,6 +443,13 @@ def test_move_goes_to_an_absolute_z_within_the_limits(rig_factory):
     assert rig.printer.z == pytest.approx(4.125) and not rig.job.running
 
 
+@pytest.mark.parametrize("z", [1.0, 8.0])  # the safety limits: settings 1..9 cut by the volume 0..8
+def test_move_to_exactly_a_limit_is_allowed(rig_factory, z):
+    rig = rig_factory(focuses_at(4.0))
+    assert rig.job.move(rig.config, z) == z
+    assert rig.printer.z == pytest.approx(z)
+
+
 def test_move_outside_the_limits_is_refused_and_nothing_moves(rig_factory):
     rig = rig_factory(focuses_at(4.0))
     with pytest.raises(MoveRefused) as error:
@@ -802,3 +809,36 @@ def test_a_job_hold_that_cannot_be_taken_leaves_the_run_slot_free(rig_factory):
     assert not rig.job.running
     rig.printer.printing = False
     assert rig.records.load(rig.run())["ok"] is True  # not Busy
+
+
+def test_a_record_that_cannot_be_saved_is_logged_and_the_run_still_ends(rig_factory, caplog):
+    rig = rig_factory(focuses_at(4.0))
+
+    def disk_full(record):
+        raise OSError(28, "No space left on device")
+
+    rig.records.save = disk_full
+    with caplog.at_level("ERROR", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run()
+    assert "Could not save the record of run %s" % run_id in caplog.text
+    assert rig.pushed("done")[0]["record"]["run_id"] == run_id and not rig.job.running
+
+
+@pytest.mark.parametrize("reason, logged", [("stop", "Autofocus run cancelled: stop"), ("", "Autofocus run cancelled")])
+def test_a_cancel_is_logged_with_its_reason(rig_factory, caplog, reason, logged):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started))
+    rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.job"):
+        rig.job.cancel(reason)
+    assert rig.job.wait(5)
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("Autofocus run cancelled")] == [logged]
+
+
+def test_the_job_and_its_wiring_are_set_up_by_name_and_never_change(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    with pytest.raises(TypeError):  # FocusJob(printer, records, wiring, search) cannot pass a search unnoticed
+        FocusJob(rig.printer, rig.records, rig.job._wiring, focuses_at(4.0))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rig.job._wiring.push = print
