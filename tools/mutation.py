@@ -265,6 +265,14 @@ def release_held(db: Path) -> None:
         connection.execute("DELETE FROM work_results WHERE output = ?", (HELD,))
 
 
+def check_baseline(module: str) -> None:
+    """SystemExit unless the tests copied for ``module``'s session pass on the unmutated code
+    (a test failing for its own reason would "kill" every survivor rerun against it)."""
+    src = source_copy(module)
+    _cosmic("cosmic-ray", "baseline", str(STATE / f"{session_name(module)}.toml"), cwd=src,
+            env=dict(os.environ, PYTHONPATH=str(src)))
+
+
 def run_module(module: str, tests: Sequence[str], resume: bool, timeout: Optional[float]) -> List[Mutant]:
     """Run (or resume) the session of one module and return its mutants."""
     src = source_copy(module)
@@ -383,10 +391,11 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     modules = args.modules or list(MODULES)
     STATE.mkdir(exist_ok=True)
     for module in modules:
-        if args.recheck:  # the current tests, the module sources as the sessions mutated them
-            print("%s: %d survivors to rerun" % (module, forget_survivors(STATE / f"{session_name(module)}.sqlite")))
         if not (args.resume or args.report_only):
             copy_project(source_copy(module))
+        if args.recheck:  # the current tests, the module sources as the sessions mutated them
+            check_baseline(module)
+            print("%s: %d survivors to rerun" % (module, forget_survivors(STATE / f"{session_name(module)}.sqlite")))
     results = {}
     for module in modules:
         db = STATE / f"{session_name(module)}.sqlite"
