@@ -294,3 +294,14 @@ def test_an_xy_template_may_render_up_to_80_characters_anywhere_on_the_bed(bed, 
 def test_a_placeholder_that_is_not_allowed_is_quoted_as_written(template, shown):
     with pytest.raises(GcodeRefused, match=re.escape(shown + " is not allowed")):
         check_move_template(template, 600, LIMITS)
+
+
+def test_a_plain_z_template_is_refused_over_a_range_below_zero():
+    with pytest.raises(GcodeRefused, match="not G-code words|exponent"):  # Z-1e-05 near 0 from below
+        check_move_template("G1 Z{z}", 600, (-1.0, 0.0))
+
+
+def test_xy_lines_must_be_exactly_one():
+    for lines in ([], ["G0 X1 Y2", "G0 X1 Y2"]):
+        with pytest.raises(GcodeRefused, match="exactly one line"):
+            check_xy_lines(lines, 1.0, 2.0)
