@@ -316,3 +316,52 @@ def test_the_simulated_surface_height_is_within_ten_millimetres(height, ok):
     else:
         with pytest.raises(SettingsError, match="at (least|most) -?10"):
             validate_simulator({"surface_height": height})
+
+
+def test_limits_that_only_touch_the_printer_volume_are_refused_and_both_ranges_named():
+    with pytest.raises(SettingsError) as error:  # 0..100 and 100..200 share one point: no room to move
+        safety_limits(validate({}), (100.0, 200.0))
+    assert error.value.field == "z_max"
+    assert error.value.message == ("the Z limits (0.000 mm to 100.000 mm) lie outside the printer's Z range"
+                                   " (100.000 mm to 200.000 mm).")
+
+
+@pytest.mark.parametrize("request_, field, other", [(RunRequest(z_min=1.0), "z_max", "Lowest Z"),
+                                                    (RunRequest(z_max=1.0), "z_min", "Highest Z")])
+def test_one_explicit_limit_asks_for_the_other(request_, field, other):
+    with pytest.raises(SettingsError) as error:
+        check_request(request_)
+    assert (error.value.field, error.value.message) == (field, "is needed together with %s." % other)
+
+
+def test_without_the_current_z_one_explicit_limit_is_refused_not_crashed_on():
+    with pytest.raises(SettingsError) as error:
+        run_limits(validate({}), None, RunRequest(z_min=1.0))
+    assert error.value.field == "range"
+
+
+@pytest.mark.parametrize("spot", [[1, 2, 3, 4], [1, 2]])
+def test_a_bare_spot_is_exactly_x_y_and_radius(spot):
+    with pytest.raises(SettingsError, match="x, y, radius"):
+        validate_simulator({"bare_spot": spot})
+
+
+@pytest.mark.parametrize("roi", [{"x": 0, "y": 0, "w": 0.5}, {"x": 0, "y": 0, "w": 0.5, "h": 0.5, "z": 1}])
+def test_a_region_without_exactly_x_y_w_h_is_refused(roi):
+    with pytest.raises(SettingsError, match="region"):
+        validate({"roi": roi})
+
+
+@pytest.mark.parametrize("roi", [{"x": 0.0, "y": 1e-9, "w": 0.5, "h": 1.0}, {"x": 1e-9, "y": 0.0, "w": 1.0, "h": 0.5}])
+def test_a_region_past_the_edge_only_by_rounding_is_accepted(roi):
+    assert validate({"roi": roi}).roi == tuple(roi[key] for key in "xywh")
+
+
+def test_a_feedrate_below_one_mm_per_minute_is_a_valid_setting():
+    assert validate({"feedrate": 0.5}).feedrate == 0.5
+
+
+@pytest.mark.parametrize("key, value", [("tolerance", "fine"), ("stream_url", 5), ("z_max", "high"),
+                                        ("approach", "sideways")])
+def test_unversioned_settings_drop_every_value_that_no_longer_validates(key, value):
+    assert migrate({key: value}, None) == {}
