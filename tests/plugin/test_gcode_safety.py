@@ -226,7 +226,7 @@ def test_move_lines_at_the_edge_of_what_a_template_may_render_pass(line):
     ("G1 Z4.4 F100001", "feedrate must be above 0"), ("G1 Z4.4 F0", "feedrate must be above 0"),
     ("G1 Z4.4 F-1", "feedrate must be above 0"), ("G4 P10001", "dwell may last at most 10 s"),
     ("G4 S10.001", "dwell may last at most 10 s"), ("G4 P-1", "dwell may last at most 10 s"),
-    ("G4 S-0.001", "dwell may last at most 10 s"),
+    ("G4 S-0.001", "dwell may last at most 10 s"), ("G4 O11", "dwell may last at most 10 s"),  # not P: seconds
 ])
 def test_move_lines_just_past_what_a_template_may_render_are_refused(line, reason):
     with pytest.raises(GcodeRefused, match=reason):
@@ -305,3 +305,9 @@ def test_xy_lines_must_be_exactly_one():
     for lines in ([], ["G0 X1 Y2", "G0 X1 Y2"]):
         with pytest.raises(GcodeRefused, match="exactly one line"):
             check_xy_lines(lines, 1.0, 2.0)
+
+
+@pytest.mark.parametrize("text", ["M117 focusing (1", "M117 focusing 1)", "G1 Z5 (", "G1 Z5 )"])
+def test_a_single_parenthesis_is_refused_even_in_a_message(text):
+    with pytest.raises(GcodeRefused, match="parentheses"):
+        check_lines([text], LIMITS)
