@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, Iterable, List, Optional, Sequence, Tuple
 
 try:
     from tomllib import loads as toml_loads
@@ -245,16 +245,16 @@ def rechecked(db: Path) -> List[str]:
     return json.loads(path.read_text()) if path.exists() else []
 
 
-def forget_survivors(db: Path) -> int:
-    """Make the session's survivors pending again (to rerun them against new tests) and
-    hold back the mutants not run yet, so that only the survivors run now."""
+def forget_survivors(db: Path, keep: Collection[str] = ()) -> int:
+    """Make the session's survivors (but those in ``keep``) pending again, to rerun them
+    against new tests, and hold back the mutants not run yet, so that only they run now."""
     with contextlib.closing(sqlite3.connect(db)) as connection, connection:
         connection.execute(
             "INSERT INTO work_results (job_id, worker_outcome, output) SELECT job_id, 'SKIPPED', ? FROM work_items"
             " WHERE job_id NOT IN (SELECT job_id FROM work_results)", (HELD,))
         survivors = [row[0] for row in connection.execute(
-            "SELECT job_id FROM work_results WHERE test_outcome = 'SURVIVED'")]
-        connection.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'")
+            "SELECT job_id FROM work_results WHERE test_outcome = 'SURVIVED'") if row[0] not in keep]
+        connection.executemany("DELETE FROM work_results WHERE job_id = ?", [(job,) for job in survivors])
     rechecked_path(db).write_text(json.dumps(sorted(set(rechecked(db)) | set(survivors))))
     return len(survivors)
 
@@ -380,8 +380,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("modules", nargs="*", help="module paths (default: every safety-critical module)")
     parser.add_argument("--resume", action="store_true", help="continue the sessions in .mutation/ (same copy)")
     parser.add_argument("--recheck", action="store_true",
-                        help="rerun only the survivors of the sessions in .mutation/ against the current"
-                             " tests (after writing tests that should kill them)")
+                        help="rerun only the survivors of the sessions in .mutation/ that are not recorded"
+                             " as equivalent against the current tests (after writing tests that should kill"
+                             " them)")
     parser.add_argument("--report-only", action="store_true", help="only report the sessions in .mutation/")
     parser.add_argument("--markdown", action="store_true", help="print the per-module table as Markdown")
     parser.add_argument("--timeout", type=float, default=None,
@@ -395,7 +396,10 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             copy_project(source_copy(module))
         if args.recheck:  # the current tests, the module sources as the sessions mutated them
             check_baseline(module)
-            print("%s: %d survivors to rerun" % (module, forget_survivors(STATE / f"{session_name(module)}.sqlite")))
+            db, equivalents = STATE / f"{session_name(module)}.sqlite", load_equivalents()
+            keep = {m.job_id for m in read_session(STATE, db) if m.outcome == "survived" and explained(m, equivalents)}
+            print("%s: %d survivors to rerun (not the %d recorded as equivalent)"
+                  % (module, forget_survivors(db, keep), len(keep)))
     results = {}
     for module in modules:
         db = STATE / f"{session_name(module)}.sqlite"
