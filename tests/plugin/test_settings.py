@@ -365,3 +365,9 @@ def test_a_feedrate_below_one_mm_per_minute_is_a_valid_setting():
                                         ("approach", "sideways")])
 def test_unversioned_settings_drop_every_value_that_no_longer_validates(key, value):
     assert migrate({key: value}, None) == {}
+
+
+def test_a_window_that_only_touches_the_limits_is_refused():
+    with pytest.raises(SettingsError, match="lies entirely outside the Z limits") as error:
+        run_limits(validate({}), -2.0, RunRequest(range=2.0))  # -4..0 meets the limits 0..100 at 0 only
+    assert error.value.field == "range"
