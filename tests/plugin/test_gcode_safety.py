@@ -311,3 +311,7 @@ def test_xy_lines_must_be_exactly_one():
 def test_a_single_parenthesis_is_refused_even_in_a_message(text):
     with pytest.raises(GcodeRefused, match="parentheses"):
         check_lines([text], LIMITS)
+
+
+def test_an_xy_word_exactly_the_rounding_allowance_off_passes():
+    assert check_xy_lines(["G0 X0.006 Y-0.006"], 0.0, 0.0).word("X") == 0.006  # 0.006 mm: a template rounding

@@ -371,3 +371,9 @@ def test_a_window_that_only_touches_the_limits_is_refused():
     with pytest.raises(SettingsError, match="lies entirely outside the Z limits") as error:
         run_limits(validate({}), -2.0, RunRequest(range=2.0))  # -4..0 meets the limits 0..100 at 0 only
     assert error.value.field == "range"
+
+
+@pytest.mark.parametrize("roi", [{"x": 0.5, "y": 0.5, "w": 0.0, "h": 0.2}, {"x": 0.5, "y": 0.5, "w": 0.2, "h": 0.0}])
+def test_a_region_without_width_or_height_is_refused(roi):
+    with pytest.raises(SettingsError, match="is empty"):
+        validate({"roi": roi})
