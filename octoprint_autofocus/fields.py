@@ -148,6 +148,7 @@ LABELS: Dict[str, Any] = {
     "lift": lazy_gettext("Lift"),
     "travel_z": lazy_gettext("Travel Z"),
     "max_failed": lazy_gettext("Largest share of failed points"),
+    "template": lazy_gettext("XY move G-code"),
 }
 """Settings key or request field -> the label people read (the settings pane uses the same)."""
 

@@ -315,6 +315,13 @@ def _sample_targets(z_limits: Tuple[float, float]) -> List[float]:
     return inside + [z for z in awkward if low <= z <= high]
 
 
+def _target_text(z: float) -> str:
+    """A sample target for people: 3 decimals, more only where they matter (0.00001)."""
+    text = ("%.5f" % z).rstrip("0")
+    decimals = len(text.split(".")[1])
+    return text + "0" * (3 - decimals) if decimals < 3 else text
+
+
 def check_move_template(template: str, feedrate: float, z_limits: Tuple[float, float]) -> bool:
     """Check a move template by what it renders for several targets within ``z_limits``;
     GcodeRefused (a sentence for people) when it may not be used.
@@ -332,7 +339,7 @@ def check_move_template(template: str, feedrate: float, z_limits: Tuple[float, f
         try:
             lines = check_move_lines(render_move_template(template, z, feedrate), z, z_limits)
         except GcodeRefused as exc:
-            raise GcodeRefused(gettext("for the target Z%(z)s %(error)s") % {"z": "%.5f" % z, "error": exc}) from None
+            raise GcodeRefused(gettext("for the target Z %(z)s mm, %(error)s") % {"z": _target_text(z), "error": exc}) from None
         moves_z = moves_z or any(line.command in ("G0", "G1") for line in lines)
     return moves_z
 
@@ -404,4 +411,5 @@ def check_xy_template(template: str, feedrate: float, bed: Tuple[float, float, f
         try:
             check_xy_lines(render_xy_template(template, x, y, feedrate), x, y)
         except GcodeRefused as exc:
-            raise GcodeRefused(gettext("for the target X%(x).3f Y%(y).3f %(error)s") % {"x": x, "y": y, "error": exc}) from None
+            raise GcodeRefused(gettext("for the target X %(x).3f mm, Y %(y).3f mm, %(error)s")
+                               % {"x": x, "y": y, "error": exc}) from None

@@ -37,8 +37,9 @@ __all__ = ["FocusJob", "Wiring", "RunPlan", "Busy", "NotReady", "NeedsConfirmati
            "NO_AFTER_GCODE", "json_safe"]
 
 THREAD_NAME = "octoprint.plugins.autofocus.run"
-STATUS_KEYS = ("run_id", "kind", "phase", "start_z", "window")
-"""What ``status()`` tells about the current run (besides its samples)."""
+STATUS_KEYS = ("run_id", "kind", "phase", "start_z", "window", "in_job", "point")
+"""What ``status()`` tells about the current run (besides its samples); ``point`` is a
+focus map's current point ({number, total, x, y}), None for a focus run."""
 KINDS = ("focus", "reference", "home")
 NO_AFTER_GCODE = ("cancelled", "stage_error")
 """Search outcomes after which the "after" G-code is not sent (nothing more is)."""
@@ -323,13 +324,27 @@ class FocusJob:
         move under the nozzle between two lines of the print.
         """
         if not self._running.acquire(blocking=False):
-            raise Busy(gettext("An autofocus run is already in progress."))
+            raise Busy(self._busy_message())
         if not self._printer.is_operational():
             self._running.release()
             raise NotReady(gettext("The printer is not connected or not operational."))
         if not in_job and self._printer.is_printing():
             self._running.release()
             raise NotReady(gettext("A print is running; put @AUTOFOCUS in its G-code to focus during a print."))
+
+    def _busy_message(self) -> str:
+        """Why a run or jog cannot start now: what holds the run slot, in words for people."""
+        with self._state_lock:
+            run = dict(self._run or {})
+        if run.get("kind") == "map":
+            if run.get("in_job"):
+                return gettext("The print job is measuring a focus map (@AUTOFOCUS MAP); autofocus and Z"
+                               " moves are refused until it has ended.")
+            return gettext("A focus map is running; cancel it or wait until it has ended.")
+        if run.get("in_job"):
+            return gettext("The print job is focusing (@AUTOFOCUS); autofocus and Z moves are refused"
+                           " until it has ended.")
+        return gettext("An autofocus run is already in progress.")
 
     def use_stage(self, config: RunConfig, cancel: threading.Event,
                   make: Optional[Callable[[RunConfig, float, float, threading.Event], Stage]] = None) -> Stage:
@@ -378,8 +393,9 @@ class FocusJob:
         return True
 
     def status(self) -> Dict[str, Any]:
-        """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase, start_z, window}
-        or None}`` (``start_z`` and ``window`` are None until the run has worked them out)."""
+        """``{"state": "idle"|"running", "run": {run_id, kind, samples, phase, start_z, window,
+        in_job, point} or None}`` (``start_z`` and ``window`` are None until the run has worked
+        them out)."""
         with self._state_lock:
             run = None if self._run is None else {key: self._run.get(key) for key in STATUS_KEYS}
             if run is not None:
@@ -445,7 +461,7 @@ class FocusJob:
         with self._state_lock:
             self._run["start_z"] = z0
         (z_min, z_max), limits = run_window(config, z0, request, self._wiring.volume())
-        self._announce_window(z_min, z_max)
+        self.update_run(window=[z_min, z_max])  # the tab shades the window while the run goes
         with self._wiring.open_camera(config) as camera:
             first = camera.frame()  # a broken camera fails here, before anything moves
             roi = request.roi if request.roi is not None else config.roi
@@ -457,7 +473,7 @@ class FocusJob:
                 coarse_points=config.coarse_points, tolerance=config.tolerance,
                 overscan=config.overscan, approach=config.approach, settle=config.settle,
                 frames_per_position=config.frames_per_position, cancel=cancel,
-                on_sample=self._on_sample, limits=limits, max_extension=config.max_extension,
+                on_sample=self.on_sample, limits=limits, max_extension=config.max_extension,
             )
             if result.reason not in NO_AFTER_GCODE and not cancel.is_set():
                 self.send_after(stage, config)
@@ -473,10 +489,13 @@ class FocusJob:
                     details["proposed_correction"] = exc.correction
         return result, details
 
-    def _announce_window(self, z_min: float, z_max: float) -> None:
-        """Tell the tab where the search starts (it shades the window while the run goes)."""
+    def update_run(self, **fields: Any) -> None:
+        """Set fields of the current run's status (``window``, ``start_z``, ``samples``,
+        ``point``...) and tell the tab (a ``state`` message)."""
         with self._state_lock:
-            self._run["window"] = [z_min, z_max]
+            if self._run is None:
+                return
+            self._run.update(fields)
         self._wiring.push("state", self.status())
 
     def send_after(self, stage: Stage, config: RunConfig) -> None:
@@ -513,7 +532,8 @@ class FocusJob:
             )
         return correction
 
-    def _on_sample(self, z: float, score: float, phase: str) -> None:
+    def on_sample(self, z: float, score: float, phase: str) -> None:
+        """A search's ``on_sample``: keep the sample in the run's status and push it (``progress``)."""
         with self._state_lock:
             if self._run is None:
                 return
@@ -562,8 +582,9 @@ class FocusJob:
             self._wiring.fire("focus_finished", {"run_id": run_id, "kind": plan.kind, "z": result.z,
                                           "correction": correction})
         else:
-            self._logger.warning("Autofocus run %s failed (%s): %s%s", run_id, result.reason, result.message,
-                                 " (%s)" % result.detail if result.detail else "")
+            self._logger.log(logging.INFO if result.reason == "cancelled" else logging.WARNING,  # a cancel is asked for
+                             "Autofocus run %s failed (%s): %s%s", run_id, result.reason, result.message,
+                             " (%s)" % result.detail if result.detail else "")
             self._wiring.fire("focus_failed", {"run_id": run_id, "kind": plan.kind, "reason": result.reason,
                                         "message": result.message})
         return record

@@ -17,9 +17,10 @@ import time
 from dataclasses import dataclass
 from typing import Any, Callable, ContextManager, Dict, List, Optional, Tuple
 
-from flask_babel import gettext
+from flask_babel import gettext, ngettext
 
 from .camera import roi_pixels
+from .focus import autofocus
 from .focus.errors import CameraError, CameraStalled, Cancelled, FocusError
 from .focus.focus_map import MapPoint, MapResult, measure_map
 from .gcode_safety import split_lines
@@ -61,7 +62,8 @@ def _message(result: MapResult, plan: MapPlan) -> str:
               "failed": summary.get("failed", 0), "share": round(100 * plan.max_failed)}
     if result.ok:
         text = gettext("Measured %(measured)d of %(points)d points.") % counts
-        return text + (" " + gettext("%(failed)d could not be focused.") % counts if counts["failed"] else "")
+        return text + (" " + ngettext("%(failed)d could not be focused.", "%(failed)d could not be focused.",
+                                      counts["failed"], **counts) if counts["failed"] else "")
     if result.reason == "too_many_failed":
         return gettext("Stopped: %(failed)d of %(points)d points could not be focused, more than the %(share)d%% allowed.") % counts
     return result.message
@@ -71,8 +73,8 @@ class MapJob:
     """Focus maps on ``job``'s run slot; ``start`` returns at once, the work happens on the
     job's worker thread."""
 
-    def __init__(self, job: FocusJob, records: RecordStore, wiring: MapWiring, *, search: Callable[..., Any] = None,
-                 logger: Optional[logging.Logger] = None) -> None:
+    def __init__(self, job: FocusJob, records: RecordStore, wiring: MapWiring, *,
+                 search: Callable[..., Any] = autofocus, logger: Optional[logging.Logger] = None) -> None:
         self._job = job
         self._records = records
         self._wiring = wiring
@@ -164,10 +166,24 @@ class MapJob:
                                     coarse_points=config.coarse_points),
                 max_extension=config.search_range if config.max_extension is None else config.max_extension,
                 max_failed=plan.max_failed, cancel=cancel, on_point=self._on_point,
-                **({"search": self._search} if self._search else {}))
+                search=self._point_search(plan))
             if result.reason not in NO_AFTER_GCODE and not cancel.is_set():
                 self._job.send_after(head, config)
         return result
+
+    def _point_search(self, plan: MapPlan) -> Callable[..., Any]:
+        """The search of one point, shown in the tab as a focus run's is: its window and
+        samples in the run's status (the readout, the sparkline and the plot follow them)."""
+
+        def search(stage: Stage, camera: Any, z_min: float, z_max: float, **options: Any) -> Any:
+            with self._lock:
+                done = self._progress["done"] if self._progress else 0
+            point = plan.points[min(done, len(plan.points) - 1)]
+            self._job.update_run(samples=[], window=[z_min, z_max], phase="starting",
+                                 point={"number": done + 1, "total": len(plan.points), "x": point.x, "y": point.y})
+            return self._search(stage, camera, z_min, z_max, on_sample=self._job.on_sample, **options)
+
+        return search
 
     def _maker(self, plan: MapPlan) -> Callable[[RunConfig, float, float, threading.Event], Stage]:
         return lambda config, z_min, z_max, cancel: self._wiring.make_head(config, plan, z_min, z_max, cancel)
@@ -237,6 +253,7 @@ class MapJob:
         if result.ok:
             self._logger.info("Focus map %s: %s; range %s mm", run_id, result.message, summary.get("range"))
         else:
-            self._logger.warning("Focus map %s failed (%s): %s", run_id, result.reason, result.message)
+            self._logger.log(logging.INFO if result.reason == "cancelled" else logging.WARNING,  # a cancel is asked for
+                             "Focus map %s failed (%s): %s", run_id, result.reason, result.message)
         self._wiring.fire("map_finished", finished_event(record))
         return record

@@ -15,6 +15,7 @@ from typing import Any, Dict, Mapping, Optional, Tuple
 from flask_babel import gettext
 
 from .focus.surface import GridPoint, grid_points
+from .fields import label_of
 from .gcode_safety import GcodeRefused, check_xy_template
 from .settings import DEFAULTS, SettingsError, number, parse_decimal, parse_number
 
@@ -200,8 +201,8 @@ def resolve_map(config: MapConfig, request: MapRequest, bed: Optional[Tuple[floa
     for low, high in (("x_min", "x_max"), ("y_min", "y_max")):
         a, b = rectangle[RECTANGLE.index(low)], rectangle[RECTANGLE.index(high)]
         if not a < b:
-            raise SettingsError(request.name(high), gettext("must be above %(low)s (%(value)s mm), got %(high)s mm")
-                                % {"low": request.name(low), "value": a, "high": b})
+            raise SettingsError(request.name(high), gettext("must be above %(low)s (%(value).1f mm).")
+                                % {"low": label_of(request.name(low)), "value": a})
     x_min, x_max, y_min, y_max = rectangle
     if request.lift is not None and request.travel_z is not None:
         raise SettingsError(request.name("travel_z"), gettext("give either a lift or a travel Z, not both"))

@@ -486,8 +486,8 @@ class AutofocusPlugin(
     def get_api_before_request_handlers(self, *args: Any, **kwargs: Any) -> List[Any]:
         """``octoprint.server.api.before_request``: an invalid settings save answers 400."""
 
-        def refuse(exc: SettingsError) -> flask.Response:
-            self._logger.warning("Refused a settings save: %s", exc)
+        def refuse(exc: SettingsError) -> flask.Response:  # the person saving is told (400): no warning
+            self._logger.info("Refused a settings save: %s", exc)
             return _bad_request(exc)
 
         return [settings_save_handler(self._check_settings_save, Permissions.SETTINGS.can, refuse)]

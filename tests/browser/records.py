@@ -37,3 +37,32 @@ def flat_record(**extra) -> dict:
                          final_z=5.2, window=[3.0, 5.0], extended=[0.0, 0.0], z_min=3.0, z_max=5.0)
     record.update(extra)
     return record
+
+
+def map_record(**extra) -> dict:
+    """A passed 3x3 map of a surface tilted 0.1 / 0.05 mm per 100 mm along X / Y, one point
+    failed (as the map section receives it: points without samples)."""
+    xs, ys = [10.0, 100.0, 190.0], [10.0, 100.0, 190.0]
+    points = []
+    for row, y in enumerate(ys):
+        for k in range(3):
+            col = k if row % 2 == 0 else 2 - k
+            x = xs[col]
+            ok = (x, y) != (100.0, 190.0)
+            z = 4.0 + 0.001 * x + 0.0005 * y
+            points.append({"index": len(points), "row": row, "col": col, "x": x, "y": y, "ok": ok,
+                           "z": z if ok else None, "reason": "" if ok else "low_texture", "message": "",
+                           "frames": 6, "confidence": 0.99 if ok else None})
+    record = {
+        "run_id": "20260101-120500000-fedcba", "kind": "map", "ok": True, "reason": "", "started": 1767269100,
+        "message": "Measured 8 of 9 points. 1 could not be focused.", "detail": "", "z": None, "correction": None,
+        "points": points, "elapsed": 31.0, "frames": 60, "rectangle": [10.0, 190.0, 10.0, 190.0],
+        "summary": {"points": 9, "measured": 8, "failed": 1, "min": 4.015, "max": 4.285, "range": 0.27,
+                    "mean": 4.15, "rms": 0.0, "tilt_x": 0.1, "tilt_y": 0.05, "high_corner": "back right",
+                    "low_corner": "front left", "high_by": 0.27},
+        "map": {"rows": 3, "cols": 3, "rectangle": [10.0, 190.0, 10.0, 190.0], "lift": 1.0, "travel_z": None,
+                "xy_template": "G0 X{x:.3f} Y{y:.3f} F{feedrate}", "xy_feedrate": 3000.0, "max_failed": 0.25,
+                "bed": [0.0, 200.0, 0.0, 200.0]},
+    }
+    record.update(extra)
+    return record

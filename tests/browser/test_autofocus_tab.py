@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .records import flat_record
+from .records import flat_record, map_record
 from .ui import (DOF, TAB, VIEW, VIEWER, mark_terminal, move_printer, open_tab, record_sent_lines, run_from_tab,
                  screenshot, show_record, show_tab, view_model, wait_for_picture, wait_for_view_model, wait_idle, z_moves)
 
@@ -211,3 +211,26 @@ def test_the_tab_speaks_german_when_the_interface_language_is_german(page, serve
         "Zwischen Z 3.000 mm und Z 5.000 mm wurde keine eindeutig schärfste Position gefunden.")
     expect(page.locator("#autofocus_plot_legend")).to_contain_text("Suchfenster")
     screenshot(page, "7-german")
+
+    # the focus map section: the form, a finished map's words (from the record's numbers)
+    expect(page.locator("#autofocus_map h5")).to_have_text("Fokuskarte")
+    expect(page.locator("#autofocus_map_start")).to_have_text("Karte starten")
+    expect(page.locator("#autofocus_map")).to_contain_text("25 Punkte, 45.0 mm Abstand in X und 45.0 mm in Y")
+    page.evaluate("(record) => ko.dataFor(document.querySelector('#autofocus_map')).last(record)", map_record())
+    expect(page.locator("#autofocus_map_result .alert")).to_have_text(
+        "Karte fertig. 8 von 9 Punkten gemessen. 1 konnte nicht fokussiert werden.")
+    expect(page.locator("#autofocus_map_tilt")).to_have_text(
+        "Neigung der Ausgleichsebene: +0.100 mm pro 100 mm entlang X, +0.050 mm pro 100 mm entlang Y.")
+    expect(page.locator("#autofocus_map_corner")).to_have_text(
+        "Die Ecke hinten rechts liegt 0.270 mm höher als die Ecke vorne links.")
+    expect(page.locator("#autofocus_map_figures")).to_contain_text("1 fehlgeschlagen (mit einem Kreuz markiert).")
+    # the upper panel while a map runs
+    view_model(page, "(vm.state('running'), vm.run({run_id: 'shown', kind: 'map', phase: 'coarse', samples: [],"
+                     " in_job: false, point: {number: 4, total: 25, x: 145, y: 10}}), true)")
+    expect(page.locator("#autofocus_progress_title")).to_have_text(
+        "Fokuskarte läuft: Punkt 4 von 25 (X 145.0 mm, Y 10.0 mm)")
+    expect(page.locator("#autofocus_progress_text")).to_have_text("0 Positionen an diesem Punkt gemessen (Grobsuche)")
+    expect(page.locator("#autofocus_cancel")).to_have_text("Karte abbrechen")
+    expect(page.locator("#autofocus_plot_title")).to_have_text(
+        "Schärfe über Z \u2013 Fokuskarte, Punkt 4 von 25 (X 145.0 mm, Y 10.0 mm)")
+    screenshot(page, "7-german-map", "#autofocus_map")

@@ -8,6 +8,7 @@ import pytest
 
 from octoprint_autofocus.gcode_safety import (
     GcodeRefused,
+    _target_text,
     check_custom_gcode,
     check_lines,
     check_move_lines,
@@ -315,3 +316,10 @@ def test_a_single_parenthesis_is_refused_even_in_a_message(text):
 
 def test_an_xy_word_exactly_the_rounding_allowance_off_passes():
     assert check_xy_lines(["G0 X0.006 Y-0.006"], 0.0, 0.0).word("X") == 0.006  # 0.006 mm: a template rounding
+
+
+def test_a_refused_template_names_its_target_in_millimetres_as_precisely_as_it_matters():
+    with pytest.raises(GcodeRefused) as refused:
+        check_move_template("G1 Z{z:.3f} F{feedrate}\nG28", 600, (0.0, 100.0))
+    assert str(refused.value).startswith('for the target Z 0.000 mm, "G28": ')
+    assert [_target_text(z) for z in (0.0, 0.00001, 9.99951, 100.0)] == ["0.000", "0.00001", "9.99951", "100.000"]

@@ -842,3 +842,15 @@ def test_the_job_and_its_wiring_are_set_up_by_name_and_never_change(rig_factory)
         FocusJob(rig.printer, rig.records, rig.job._wiring, focuses_at(4.0))
     with pytest.raises(dataclasses.FrozenInstanceError):
         rig.job._wiring.push = print
+
+
+def test_a_cancelled_run_is_logged_without_a_warning(rig_factory, caplog):
+    def search(stage, camera, z_min, z_max, **options):
+        return FocusResult(ok=False, z=4.5, reason="cancelled", message="cancelled")
+
+    rig = rig_factory(search)
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run()
+    said = [(entry.levelname, entry.getMessage()) for entry in caplog.records if run_id in entry.getMessage()]
+    assert ("INFO", "Autofocus run %s failed (cancelled): cancelled" % run_id) in said
+    assert [level for level, _ in said if level != "INFO"] == []

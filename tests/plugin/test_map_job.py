@@ -328,3 +328,69 @@ def test_a_map_record_keeps_no_credentials_or_custom_gcode(make_rig):
     text = str(record)
     assert "hunter2" not in text and "s3cret" not in text and "secret-lamp" not in text
     assert record["settings"]["stream_url"] == "http://cam:8080/?action=stream"
+
+
+def test_each_point_shows_its_own_window_and_samples_in_the_run_status(make_rig):
+    rig = make_rig()
+    base = rig.map._search
+
+    def sampling_search(stage, camera, z_min, z_max, *, on_sample, **options):
+        on_sample(z_min, 10.0, "coarse")
+        on_sample(z_max, 20.0, "coarse")
+        return base(stage, camera, z_min, z_max, **options)
+
+    rig.map._search = sampling_search
+    record = rig.run()
+    states = [data["run"] for data in rig.pushed("state") if data["run"] and data["run"]["point"]]
+    numbers = [run["point"]["number"] for run in states]
+    assert numbers == list(range(1, 10))  # one state message as each point's search starts
+    plan = rig.plan()
+    assert [(run["point"]["x"], run["point"]["y"]) for run in states] == [(p.x, p.y) for p in plan.points]
+    assert all(run["samples"] == [] and run["point"]["total"] == 9 and run["kind"] == "map" for run in states)
+    searched = [p["searched"] for p in record["points"]]
+    assert [run["window"] for run in states] == searched  # the scripted search searches exactly its window
+    progress = rig.pushed("progress")
+    assert len(progress) == 18 and {p["run_id"] for p in progress} == {record["run_id"]}
+
+
+def test_a_run_or_jog_refused_during_a_jobs_map_says_the_job_is_mapping(make_rig):
+    blocked = threading.Event()
+    rig = make_rig(block_at=(190.0, 10.0), blocked=blocked)
+    rig.start(in_job=True)
+    assert blocked.wait(5)
+    with pytest.raises(Busy, match=r"print job is measuring a focus map"):
+        rig.job.start(RunPlan(kind="focus", config=rig.config))
+    with pytest.raises(Busy, match=r"print job is measuring a focus map"):
+        rig.job.jog(rig.config, 0.1)
+    assert rig.job.status()["run"]["in_job"] is True
+    rig.job.cancel("the print is being cancelled")
+    assert rig.job.wait(5)
+
+
+def test_a_run_refused_during_a_map_from_the_tab_says_a_map_is_running(make_rig):
+    blocked = threading.Event()
+    rig = make_rig(block_at=(190.0, 10.0), blocked=blocked)
+    rig.start()
+    assert blocked.wait(5)
+    with pytest.raises(Busy, match=r"^A focus map is running; cancel it or wait until it has ended\.$"):
+        rig.job.move(rig.config, 4.0)
+    rig.job.cancel("cancelled by the user")
+    assert rig.job.wait(5)
+
+
+def test_a_cancelled_map_is_logged_without_a_warning_and_a_failed_one_with_one(make_rig, caplog):
+    blocked = threading.Event()
+    rig = make_rig(block_at=(190.0, 10.0), blocked=blocked)
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.map"):
+        run_id = rig.start()
+        assert blocked.wait(5)
+        rig.job.cancel("cancelled by the user")
+        assert rig.job.wait(5)
+    said = {entry.getMessage(): entry.levelname for entry in caplog.records if run_id in entry.getMessage()}
+    assert said["Focus map %s failed (cancelled): cancelled by the user" % run_id] == "INFO"
+    assert "WARNING" not in said.values()
+
+    failing = make_rig(fail_at={(10.0, 10.0), (100.0, 10.0), (190.0, 10.0)})
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.map"):
+        failed_id = failing.run()["run_id"]
+    assert any(entry.levelname == "WARNING" and failed_id in entry.getMessage() for entry in caplog.records)

@@ -99,6 +99,15 @@ def test_requests_that_cannot_run_are_refused_by_name(payload, field):
     assert field_of(resolve_map, validate_map({}), request, BED, LIMITS) == field
 
 
+def test_a_reversed_rectangle_is_told_in_labels_and_as_typed():
+    with pytest.raises(SettingsError) as refused:
+        resolve_map(validate_map({}), parse_map_request({"x_min": 100, "x_max": 50}), BED, LIMITS)
+    assert refused.value.message == "must be above Lowest X (100.0 mm)."
+    with pytest.raises(SettingsError) as refused:
+        resolve_map(validate_map({}), parse_parameters("MAP Y0=90 Y1=30").map, BED, LIMITS)
+    assert str(refused.value) == "Y1: must be above Y0 (90.0 mm)."
+
+
 def test_an_absolute_travel_z_setting_outside_the_limits_is_refused():
     assert field_of(resolve_map, validate_map({"travel_z": 30}), MapRequest(), BED, LIMITS) == "map.travel_z"
     plan = resolve_map(validate_map({"travel_z": 9}), MapRequest(), BED, LIMITS)

@@ -82,6 +82,7 @@ $(function () {
                 map: gettext("Focus map")
             },
             phases: {
+                starting: gettext("starting"),
                 coarse: gettext("coarse search"),
                 fine: gettext("fine search"),
                 verify: gettext("verifying")
@@ -171,6 +172,11 @@ $(function () {
             return self.state() === "running";
         });
 
+        // A focus map holds the run slot (started in the map section or by @AUTOFOCUS MAP).
+        self.mapRunning = ko.pureComputed(function () {
+            return self.running() && (self.run() || {}).kind === "map";
+        });
+
         self.canSee = ko.pureComputed(function () {
             return self.loginState.hasPermission(self.access.permissions.STATUS);
         });
@@ -199,7 +205,7 @@ $(function () {
                 return gettext("The printer is busy with a job.");
             }
             if (self.running()) {
-                return gettext("A focus run is going.");
+                return self.mapRunning() ? gettext("A focus map is running.") : gettext("A focus run is going.");
             }
             if (!self.camera()) {
                 return gettext("No camera is selected.");
@@ -281,9 +287,15 @@ $(function () {
             );
         });
 
-        self.cancelTitle = gettext(
-            "Stop the focus run at once. No further focus moves are sent."
-        );
+        self.cancelTitle = ko.pureComputed(function () {
+            return self.mapRunning()
+                ? gettext("Stop the focus map at once: Z is lifted to the travel height and nothing more is sent.")
+                : gettext("Stop the focus run at once. No further focus moves are sent.");
+        });
+
+        self.cancelText = ko.pureComputed(function () {
+            return self.mapRunning() ? gettext("Cancel map") : gettext("Cancel");
+        });
 
         self.jogUpTitle = ko.pureComputed(function () {
             return _.sprintf(gettext("Move Z up by %(step)s mm"), {step: self.jogStepValue() || "-"});
@@ -531,12 +543,44 @@ $(function () {
             return self.running() || !!self._plottedRecord();
         });
 
+        self.plotTitle = ko.pureComputed(function () {
+            var point = self.mapPointText();
+            return point
+                ? _.sprintf(gettext("Sharpness against Z \u2013 focus map, %(point)s"), {point: point})
+                : gettext("Sharpness against Z");
+        });
+
+        // The map's point being focused now, in words, or "" (a focus run, or between points).
+        self.mapPointText = ko.pureComputed(function () {
+            var point = self.mapRunning() ? self.run().point : null;
+            if (!point) return "";
+            return _.sprintf(gettext("point %(n)d of %(total)d (X %(x)s mm, Y %(y)s mm)"), {
+                n: point.number,
+                total: point.total,
+                x: Number(point.x).toFixed(1),
+                y: Number(point.y).toFixed(1)
+            });
+        });
+
+        self.progressTitle = ko.pureComputed(function () {
+            var run = self.run() || {};
+            if (self.mapRunning()) {
+                var what = run.in_job
+                    ? gettext("The print job is measuring a focus map")
+                    : gettext("Focus map running");
+                return self.mapPointText() ? what + ": " + self.mapPointText() : what;
+            }
+            return run.in_job ? gettext("The print job is focusing (@AUTOFOCUS)") : "";
+        });
+
         self.progressText = ko.pureComputed(function () {
             var run = self.run();
             var samples = self.samples();
-            var text = _.sprintf(gettext("%(count)d positions measured"), {
-                count: samples.length
-            });
+            var n = samples.length;
+            var counted = self.mapRunning()
+                ? ngettext("%(count)d position measured at this point", "%(count)d positions measured at this point", n)
+                : ngettext("%(count)d position measured", "%(count)d positions measured", n);
+            var text = _.sprintf(counted, {count: n});
             if (run && run.phase) {
                 text += " (" + (self._texts.phases[run.phase] || run.phase) + ")";
             }
@@ -619,6 +663,11 @@ $(function () {
 
         self.cancelRun = function () {
             self._request(OctoPrint.plugins.autofocus.cancel());
+        };
+
+        self.showMap = function () {
+            var section = document.getElementById("autofocus_map");
+            if (section) section.scrollIntoView({behavior: "smooth", block: "start"});
         };
 
         // Without a reference: focus and store it. With one: focus first, then ask old -> new.
@@ -807,6 +856,8 @@ $(function () {
                 self.run(_.extend({}, self.run(), {phase: data.phase}));
             } else if (data.type === "error") {
                 self._notify(data.message, "error");
+            } else if (data.type === "map_done" || data.type === "map_failed") {
+                self.requestData(); // the map's row in the recent runs (the map section tells the result)
             } else if (data.record) {
                 self._finished(data.type, data.record);
             }
@@ -1057,10 +1108,11 @@ $(function () {
             });
         };
 
+        // A new run, or a focus map's next point, starts from the samples the server has.
         self._setRun = function (run) {
             var previous = self.run();
             self.run(run || null);
-            if (run && (!previous || previous.run_id !== run.run_id)) {
+            if (run && (!previous || previous.run_id !== run.run_id || !_.isEqual(previous.point, run.point))) {
                 self.samples(run.samples || []);
             }
         };

@@ -283,7 +283,7 @@ $(function () {
                 ok: !!record.ok,
                 cancelled: reason === "cancelled",
                 title: record.ok ? gettext("Map done.") : self._texts.reasons[reason] || gettext("The map stopped."),
-                message: record.message || "",
+                message: self._outcome(record),
                 tiltText: "",
                 cornerText: "",
                 figuresText: "",
@@ -606,10 +606,11 @@ $(function () {
             } else if (data.type === "map_done" || data.type === "map_failed") {
                 self.progress(null);
                 self.last(data.map);
-                if (data.type === "map_failed" && data.map.reason !== "cancelled") {
+                // told once: in the result box while someone watches the tab, else a toast that stays
+                if (data.type === "map_failed" && data.map.reason !== "cancelled" && !self._watching()) {
                     new PNotify({
                         title: gettext("Focus map"),
-                        text: _.escape((self._texts.reasons[data.map.reason] || "") + " " + (data.map.message || "")),
+                        text: _.escape((self._texts.reasons[data.map.reason] || "") + " " + self._outcome(data.map)),
                         type: "error",
                         hide: false
                     });
@@ -618,6 +619,34 @@ $(function () {
         };
 
         // ~~ helpers
+        // What came of a map, in the page's language from the record's numbers (the record's
+        // own message is English, for the log and the download); a cancel's reason and a
+        // device's own words are shown as they came.
+        self._outcome = function (record) {
+            var summary = record.summary || {};
+            var counts = {measured: summary.measured || 0, points: summary.points || 0, failed: summary.failed || 0,
+                          share: Math.round(100 * ((record.map || {}).max_failed || 0))};
+            if (record.ok) {
+                var text = _.sprintf(gettext("Measured %(measured)d of %(points)d points."), counts);
+                return counts.failed
+                    ? text + " " + _.sprintf(ngettext("%(failed)d could not be focused.", "%(failed)d could not be focused.", counts.failed), counts)
+                    : text;
+            }
+            if (record.reason === "too_many_failed") {
+                return _.sprintf(gettext("Stopped: %(failed)d of %(points)d points could not be focused, more than the %(share)d %% allowed."), counts);
+            }
+            var said = String(record.message || "").trim();
+            if (record.reason === "cancelled") {
+                if (!said || said === "cancelled" || said === gettext("cancelled")) return "";
+                return said.charAt(0).toUpperCase() + said.slice(1) + (/[.!?]$/.test(said) ? "" : ".");
+            }
+            return said ? _.sprintf(gettext("Details: %(message)s"), {message: said}) : "";
+        };
+
+        self._watching = function () {
+            return self.tabActive() && document.visibilityState !== "hidden";
+        };
+
         self._begin = function (progress) {
             var current = self.progress();
             if (!current || current.run_id !== progress.run_id) self.points([]);
