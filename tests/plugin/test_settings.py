@@ -302,7 +302,7 @@ def test_a_region_a_hair_past_the_edge_is_refused(roi):
 
 @pytest.mark.parametrize("key, value, refused", [
     ("size", [8, 4096], None), ("size", [4096, 8], None), ("size", [7, 480], "at least 8"),
-    ("size", [640, 4097], "at most 4096"), ("surface_height", 10.0, None), ("surface_height", -10.0, None),
+    ("size", [640, 4097], "at most 4096"), ("size", [640, 480, 3], "width, height"), ("surface_height", 10.0, None), ("surface_height", -10.0, None),
     ("surface_height", 10.001, "at most 10"), ("surface_height", -10.001, "at least -10"),
 ])
 def test_the_simulated_picture_and_surface_at_and_just_past_their_bounds(key, value, refused):
@@ -372,3 +372,9 @@ def test_a_window_that_only_touches_the_limits_is_refused():
 def test_a_region_without_width_or_height_is_refused(roi):
     with pytest.raises(SettingsError, match="is empty"):
         validate({"roi": roi})
+
+
+def test_an_empty_window_is_refused_naming_its_upper_end():
+    with pytest.raises(SettingsError, match="must be above the lowest Z") as error:
+        run_limits(validate({}), 5.0, RunRequest(z_min=3.0, z_max=3.0))
+    assert error.value.field == "z_max"
