@@ -283,7 +283,8 @@ def test_a_checked_line_cannot_be_changed_afterwards():
         line.command = "G28"
 
 
-@pytest.mark.parametrize("bed, pad", [((0, 200, 0, 600), 58), ((0, 200, 0, 1), 60), ((100, 200, 0, 600), 58)])
+@pytest.mark.parametrize("bed, pad", [((0, 200, 0, 600), 58), ((0, 200, 0, 1), 60), ((100, 200, 0, 600), 58),
+                                      ((100, 200, 0, 1), 60)])
 def test_an_xy_template_may_render_up_to_80_characters_anywhere_on_the_bed(bed, pad):
     template = "G0 X{x:.3f} Y{y:.3f} ;" + "x" * pad
     assert len(render_xy_template(template, bed[1], bed[3], 3000)[0]) == 80  # the longest, at a corner

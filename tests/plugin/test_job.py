@@ -854,3 +854,17 @@ def test_a_cancelled_run_is_logged_without_a_warning(rig_factory, caplog):
     said = [(entry.levelname, entry.getMessage()) for entry in caplog.records if run_id in entry.getMessage()]
     assert ("INFO", "Autofocus run %s failed (cancelled): cancelled" % run_id) in said
     assert [level for level, _ in said if level != "INFO"] == []
+
+
+@pytest.mark.parametrize("in_job, says", [
+    (True, r"^The print job is focusing \(@AUTOFOCUS\); autofocus and Z moves are refused until it has ended\.$"),
+    (False, r"^An autofocus run is already in progress\.$"),
+])
+def test_a_refused_jog_says_which_focus_run_holds_the_slot(rig_factory, in_job, says):
+    rig = rig_factory(focuses_at(4.0))
+    rig.job.claim("focus", in_job)
+    try:
+        with pytest.raises(Busy, match=says):
+            rig.job.jog(rig.config, 0.1)
+    finally:
+        rig.job.release(in_job)
