@@ -50,7 +50,7 @@ def test_a_line_is_read_like_firmware_reads_it(text, command):
 @pytest.mark.parametrize(
     "text",
     ["G1 Z5 G91", "G1 Z5 Z150", "G1 (Z100) Z5", "G1 Z1e2", "G1 Z5 %", "G1 Z 5 junk", "Z5", "1 G1 Z5", "G1 X",
-     "G1 junk Z5", "G1 % Z5"],
+     "G1 junk Z5", "G1 % Z5", "G1%Z5"],
 )
 def test_a_line_that_could_be_read_two_ways_is_refused(text):
     with pytest.raises(GcodeRefused):
@@ -324,3 +324,18 @@ def test_a_refused_template_names_its_target_in_millimetres_as_precisely_as_it_m
         check_move_template("G1 Z{z:.3f} F{feedrate}\nG28", 600, (0.0, 100.0))
     assert str(refused.value).startswith('for the target Z 0.000 mm, "G28": ')
     assert [_target_text(z) for z in (0.0, 0.00001, 9.99951, 100.0)] == ["0.000", "0.00001", "9.99951", "100.000"]
+
+
+def test_set_position_must_be_named():
+    with pytest.raises(TypeError):  # check_lines(lines, limits, True) cannot let a G92 through unnoticed
+        check_lines(["G92 Z5"], LIMITS, True)
+
+
+def test_a_rendered_z_exactly_the_rounding_allowance_off_passes():
+    assert check_move_lines(["G1 Z0.0011"], 0.0, LIMITS)[0].word("Z") == 0.0011
+
+
+def test_an_xy_line_with_a_z_word_is_refused_for_the_z_word_wherever_z_is():
+    for z in ("-1", "5"):
+        with pytest.raises(GcodeRefused, match="only have X, Y and F words, not Z"):
+            check_xy_lines(["G0 X1 Y2 Z" + z], 1.0, 2.0)

@@ -66,6 +66,7 @@ def test_the_defaults_a_fresh_install_gets():
     "field, value",
     [
         ("z_max", -5),
+        ("z_max", 0.0),  # equal to the lowest Z: no room to move
         ("feedrate", 0),
         ("feedrate", "fast"),
         ("tolerance", float("nan")),
@@ -383,3 +384,9 @@ def test_an_empty_window_is_refused_naming_its_upper_end():
 
 def test_settings_saved_by_a_newer_version_are_left_as_they_are():
     assert migrate({"roi": None, "z_max": 50.0}, 3) == {"roi": None, "z_max": 50.0}
+
+
+def test_a_runs_settings_cannot_change_under_it():
+    config = validate({})
+    with pytest.raises(AttributeError):  # dataclasses.FrozenInstanceError
+        config.z_max = 1000.0
