@@ -82,7 +82,7 @@ def test_lines_inside_the_limits_pass():
 
 def test_set_position_allows_only_a_z_only_g92_inside_the_limits():
     assert check_lines(["G92 Z10"], LIMITS, set_position=True)[0].word("Z") == 10.0
-    for text in ("G92 Z30", "G92 X0 Z10", "G92", "G28", "M206 Z1", "M851 Z-1", "G92.1 Z1", "M428 Z1"):
+    for text in ("G92 Z30", "G92 X0 Z10", "G92 Z10 E0", "G92", "G28", "M206 Z1", "M851 Z-1", "G92.1 Z1", "M428 Z1"):
         with pytest.raises(GcodeRefused):
             check_lines([text], LIMITS, set_position=True)
 
@@ -237,6 +237,7 @@ def test_move_lines_just_past_what_a_template_may_render_are_refused(line, reaso
 def test_templates_are_tried_within_a_narrow_range_too():
     narrow = (0.0, 1.0)
     assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, narrow) is True
+    assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, (1.0, 1.003)) is True  # 3 micrometres
     with pytest.raises(GcodeRefused, match="must go to the target"):  # {z:.2f} is caught at 0.374
         check_move_template("G1 Z{z:.2f} F{feedrate}", 600, narrow)
 
@@ -339,3 +340,8 @@ def test_an_xy_line_with_a_z_word_is_refused_for_the_z_word_wherever_z_is():
     for z in ("-1", "5"):
         with pytest.raises(GcodeRefused, match="only have X, Y and F words, not Z"):
             check_xy_lines(["G0 X1 Y2 Z" + z], 1.0, 2.0)
+
+
+def test_an_unknown_placeholder_is_named_up_to_20_characters():
+    with pytest.raises(GcodeRefused, match=r"unknown placeholder \{abcdefghijklmnopqrst\};"):
+        check_move_template("G1 Z{z:.3f} F{abcdefghijklmnopqrstuvwxy}", 600, LIMITS)
