@@ -345,3 +345,10 @@ def test_an_xy_line_with_a_z_word_is_refused_for_the_z_word_wherever_z_is():
 def test_an_unknown_placeholder_is_named_up_to_20_characters():
     with pytest.raises(GcodeRefused, match=r"unknown placeholder \{abcdefghijklmnopqrst\};"):
         check_move_template("G1 Z{z:.3f} F{abcdefghijklmnopqrstuvwxy}", 600, LIMITS)
+
+
+@pytest.mark.parametrize("low", [0.0, 0.5, -3.0, 7.25])
+def test_a_template_coarser_than_three_decimals_is_refused_over_any_range(low):
+    for step in range(1, 400):
+        with pytest.raises(GcodeRefused, match="must go to the target|outside the Z limits"):
+            check_move_template("G1 Z{z:.2f}", 600, (low, low + step * 0.0517))
