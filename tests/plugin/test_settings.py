@@ -12,6 +12,7 @@ from octoprint_autofocus.settings import (
     DEFAULTS,
     RunRequest,
     SettingsError,
+    check_reference,
     check_request,
     describe,
     error_body,
@@ -390,3 +391,16 @@ def test_a_runs_settings_cannot_change_under_it():
     config = validate({})
     with pytest.raises(AttributeError):  # dataclasses.FrozenInstanceError
         config.z_max = 1000.0
+
+
+@pytest.mark.parametrize("z", [0.0, 100.0])  # the limits of a fresh install
+def test_a_reference_exactly_at_a_limit_is_allowed(z):
+    assert check_reference(z, validate({})) == z
+
+
+@pytest.mark.parametrize("key", ["x", "y", "w", "h"])
+def test_a_region_number_above_one_names_itself(key):
+    roi = {"x": 0.0, "y": 0.0, "w": 0.5, "h": 0.5, key: 1.5}
+    with pytest.raises(SettingsError, match="at most 1") as error:
+        validate({"roi": roi})
+    assert error.value.field == "roi." + key
