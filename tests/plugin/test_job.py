@@ -868,3 +868,11 @@ def test_a_refused_jog_says_which_focus_run_holds_the_slot(rig_factory, in_job, 
             rig.job.jog(rig.config, 0.1)
     finally:
         rig.job.release(in_job)
+
+
+def test_a_failure_other_than_a_cancel_is_logged_as_a_warning(rig_factory, caplog):
+    rig = rig_factory(focuses_at(4.0), camera_fails=True)
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run()
+    said = [(entry.levelname, entry.getMessage()) for entry in caplog.records if run_id in entry.getMessage()]
+    assert [level for level, message in said if "failed (camera_error)" in message] == ["WARNING"]

@@ -8,6 +8,7 @@ from octoprint_autofocus.fields import BOUNDS, LABELS, METRICS, SCENES, template
 from octoprint_autofocus.focus import MEASURES
 from octoprint_autofocus.map_settings import validate_map
 from octoprint_autofocus.settings import (
+    SETTINGS_VERSION,
     CENTRE_ROI,
     DEFAULTS,
     RunRequest,
@@ -404,3 +405,14 @@ def test_a_region_number_above_one_names_itself(key):
     with pytest.raises(SettingsError, match="at most 1") as error:
         validate({"roi": roi})
     assert error.value.field == "roi." + key
+
+
+def test_equal_explicit_limits_are_refused():
+    with pytest.raises(SettingsError, match="must be above") as error:
+        check_request(RunRequest(z_min=3.0, z_max=3.0))
+    assert error.value.field == "z_max"
+
+
+def test_settings_saved_at_version_1_are_migrated():
+    assert 1 < SETTINGS_VERSION  # OctoPrint calls the migration only for a stored version below it...
+    assert migrate({"roi": None, "z_max": 50.0}, 1) == {"z_max": 50.0}  # ...which drops a null region
