@@ -8,9 +8,9 @@ from octoprint_autofocus.fields import BOUNDS, LABELS, METRICS, SCENES, template
 from octoprint_autofocus.focus import MEASURES
 from octoprint_autofocus.map_settings import validate_map
 from octoprint_autofocus.settings import (
-    SETTINGS_VERSION,
     CENTRE_ROI,
     DEFAULTS,
+    SETTINGS_VERSION,
     RunRequest,
     SettingsError,
     check_reference,
