@@ -352,3 +352,8 @@ def test_a_template_coarser_than_three_decimals_is_refused_over_any_range(low):
     for step in range(1, 400):
         with pytest.raises(GcodeRefused, match="must go to the target|outside the Z limits"):
             check_move_template("G1 Z{z:.2f}", 600, (low, low + step * 0.0517))
+
+
+@pytest.mark.parametrize("z, text", [(2.5, "2.500"), (2.25, "2.250"), (2.125, "2.125"), (-0.1, "-0.100")])
+def test_a_target_is_shown_with_at_least_three_decimals(z, text):
+    assert _target_text(z) == text
