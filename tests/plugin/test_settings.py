@@ -19,6 +19,7 @@ from octoprint_autofocus.settings import (
     error_body,
     migrate,
     normalised,
+    parse_number,
     profile_z_range,
     run_limits,
     run_window,
@@ -416,3 +417,8 @@ def test_equal_explicit_limits_are_refused():
 def test_settings_saved_at_version_1_are_migrated():
     assert 1 < SETTINGS_VERSION  # OctoPrint calls the migration only for a stored version below it...
     assert migrate({"roi": None, "z_max": 50.0}, 1) == {"z_max": 50.0}  # ...which drops a null region
+
+
+def test_the_bounds_of_a_number_must_be_named():
+    with pytest.raises(TypeError):  # parse_number(field, value, 10, 0) cannot swap them unnoticed
+        parse_number("range", 5, 0.0, 10.0)
