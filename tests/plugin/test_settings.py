@@ -379,10 +379,20 @@ def test_a_region_without_width_or_height_is_refused(roi):
         validate({"roi": roi})
 
 
-def test_an_empty_window_is_refused_naming_its_upper_end():
+@pytest.mark.parametrize("z_min, z_max", [(3.0, 3.0), (5.0, 3.0)])
+def test_an_empty_or_reversed_window_is_refused_naming_its_upper_end(z_min, z_max):
     with pytest.raises(SettingsError, match="must be above the lowest Z") as error:
-        run_limits(validate({}), 5.0, RunRequest(z_min=3.0, z_max=3.0))
+        run_limits(validate({}), 5.0, RunRequest(z_min=z_min, z_max=z_max))
     assert error.value.field == "z_max"
+
+
+def test_without_the_current_z_explicit_limits_are_enough():
+    assert run_limits(validate({}), None, RunRequest(z_min=1.0, z_max=5.0)) == (1.0, 5.0)
+
+
+def test_limits_apart_from_the_printer_volume_are_refused():
+    with pytest.raises(SettingsError, match="outside the printer's Z range"):
+        safety_limits(validate({}), (200.0, 300.0))
 
 
 def test_settings_saved_by_a_newer_version_are_left_as_they_are():
@@ -400,10 +410,11 @@ def test_a_reference_exactly_at_a_limit_is_allowed(z):
     assert check_reference(z, validate({})) == z
 
 
+@pytest.mark.parametrize("value, says", [(1.5, "at most 1"), (-0.5, "at least 0")])
 @pytest.mark.parametrize("key", ["x", "y", "w", "h"])
-def test_a_region_number_above_one_names_itself(key):
-    roi = {"x": 0.0, "y": 0.0, "w": 0.5, "h": 0.5, key: 1.5}
-    with pytest.raises(SettingsError, match="at most 1") as error:
+def test_a_region_number_outside_zero_to_one_names_itself(key, value, says):
+    roi = {"x": 0.0, "y": 0.0, "w": 0.5, "h": 0.5, key: value}
+    with pytest.raises(SettingsError, match=says) as error:
         validate({"roi": roi})
     assert error.value.field == "roi." + key
 
