@@ -856,13 +856,16 @@ def test_a_cancelled_run_is_logged_without_a_warning(rig_factory, caplog):
     assert [level for level, _ in said if level != "INFO"] == []
 
 
-@pytest.mark.parametrize("in_job, says", [
-    (True, r"^The print job is focusing \(@AUTOFOCUS\); autofocus and Z moves are refused until it has ended\.$"),
-    (False, r"^An autofocus run is already in progress\.$"),
+@pytest.mark.parametrize("kind, in_job, says", [
+    ("focus", True, r"^The print job is focusing \(@AUTOFOCUS\); autofocus and Z moves are refused until it has"
+                    r" ended\.$"),
+    ("focus", False, r"^An autofocus run is already in progress\.$"),
+    ("reference", False, r"^An autofocus run is already in progress\.$"),
+    ("home", False, r"^An autofocus run is already in progress\.$"),
 ])
-def test_a_refused_jog_says_which_focus_run_holds_the_slot(rig_factory, in_job, says):
+def test_a_refused_jog_says_which_focus_run_holds_the_slot(rig_factory, kind, in_job, says):
     rig = rig_factory(focuses_at(4.0))
-    rig.job.claim("focus", in_job)
+    rig.job.claim(kind, in_job)
     try:
         with pytest.raises(Busy, match=says):
             rig.job.jog(rig.config, 0.1)
