@@ -307,7 +307,7 @@ def test_a_region_a_hair_past_the_edge_is_refused(roi):
 @pytest.mark.parametrize("key, value, refused", [
     ("size", [8, 4096], None), ("size", [4096, 8], None), ("size", [7, 480], "at least 8"),
     ("size", [640, 4097], "at most 4096"), ("size", [640, 480, 3], "width, height"),
-    ("size", [640.5, 480], "whole number"), ("surface_height", 10.0, None), ("surface_height", -10.0, None),
+    ("size", [640.5, 480], "whole number"), ("size", [640], "width, height"), ("surface_height", 10.0, None), ("surface_height", -10.0, None),
     ("surface_height", 10.001, "at most 10"), ("surface_height", -10.001, "at least -10"),
 ])
 def test_the_simulated_picture_and_surface_at_and_just_past_their_bounds(key, value, refused):
