@@ -82,7 +82,8 @@ def test_lines_inside_the_limits_pass():
 
 def test_set_position_allows_only_a_z_only_g92_inside_the_limits():
     assert check_lines(["G92 Z10"], LIMITS, set_position=True)[0].word("Z") == 10.0
-    for text in ("G92 Z30", "G92 X0 Z10", "G92 Z10 E0", "G92", "G28", "M206 Z1", "M851 Z-1", "G92.1 Z1", "M428 Z1"):
+    for text in ("G92 Z30", "G92 X0 Z10", "G92 Z10 E0", "G92", "G28", "G28 Z0", "G10 Z0", "M206 Z1", "M851 Z-1",
+                 "G92.1 Z1", "M428 Z1"):
         with pytest.raises(GcodeRefused):
             check_lines([text], LIMITS, set_position=True)
 
@@ -357,3 +358,24 @@ def test_a_template_coarser_than_three_decimals_is_refused_over_any_range(low):
 @pytest.mark.parametrize("z, text", [(2.5, "2.500"), (2.25, "2.250"), (2.125, "2.125"), (-0.1, "-0.100")])
 def test_a_target_is_shown_with_at_least_three_decimals(z, text):
     assert _target_text(z) == text
+
+
+def test_a_forbidden_spec_after_an_escaped_brace_is_still_refused():
+    with pytest.raises(GcodeRefused, match="is not allowed"):
+        check_move_template("M117 {{focus}}\nG1 Z{z:>9999}", 600, LIMITS)
+
+
+def test_a_forbidden_spec_is_quoted_up_to_20_characters():
+    with pytest.raises(GcodeRefused, match=r"\{z:abcdefghijklmnopqrst\} is not allowed"):
+        check_move_template("G1 Z{z:abcdefghijklmnopqrstuvwxy}", 600, LIMITS)
+
+
+@pytest.mark.parametrize("x0", [0.0, -100.0, 12.5])
+def test_xy_templates_are_judged_alike_on_any_bed(x0):
+    for step in range(1, 200):
+        bed = (x0, x0 + step * 1.37, x0 / 2, x0 / 2 + step * 0.93)
+        check_xy_template("G0 X{x:.2f} Y{y:.2f}", 3000, bed)
+        check_xy_template("G0 X{x} Y{y}", 3000, bed)
+        for coarse in ("G0 X{x:.0f} Y{y:.3f}", "G0 X{x:.3f} Y{y:.0f}"):
+            with pytest.raises(GcodeRefused, match="the target"):
+                check_xy_template(coarse, 3000, bed)
