@@ -300,9 +300,10 @@ def test_a_placeholder_that_is_not_allowed_is_quoted_as_written(template, shown)
         check_move_template(template, 600, LIMITS)
 
 
-def test_a_plain_z_template_is_refused_over_a_range_below_zero():
+@pytest.mark.parametrize("limits", [(-1.0, 0.0), (-1.0, -0.000005)])
+def test_a_plain_z_template_is_refused_over_a_range_below_zero(limits):
     with pytest.raises(GcodeRefused, match="not G-code words|exponent"):  # Z-1e-05 near 0 from below
-        check_move_template("G1 Z{z}", 600, (-1.0, 0.0))
+        check_move_template("G1 Z{z}", 600, limits)
 
 
 def test_xy_lines_must_be_exactly_one():
@@ -350,9 +351,12 @@ def test_an_unknown_placeholder_is_named_up_to_20_characters():
 
 @pytest.mark.parametrize("low", [0.0, 0.5, -3.0, 7.25])
 def test_a_template_coarser_than_three_decimals_is_refused_over_any_range(low):
-    for step in range(1, 400):
+    ranges = [(low, low + step * 0.0517) for step in range(1, 400)]
+    ranges += [(low + hundredths / 100, low + (hundredths + width) / 100)  # limits in whole hundredths
+               for hundredths in range(0, 300, 7) for width in range(1, 60, 3)]
+    for limits in ranges:
         with pytest.raises(GcodeRefused, match="must go to the target|outside the Z limits"):
-            check_move_template("G1 Z{z:.2f}", 600, (low, low + step * 0.0517))
+            check_move_template("G1 Z{z:.2f}", 600, limits)
 
 
 @pytest.mark.parametrize("z, text", [(2.5, "2.500"), (2.25, "2.250"), (2.125, "2.125"), (-0.1, "-0.100")])
