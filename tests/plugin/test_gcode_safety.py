@@ -383,3 +383,8 @@ def test_xy_templates_are_judged_alike_on_any_bed(x0):
         for coarse in ("G0 X{x:.0f} Y{y:.3f}", "G0 X{x:.3f} Y{y:.0f}"):
             with pytest.raises(GcodeRefused, match="the target"):
                 check_xy_template(coarse, 3000, bed)
+
+
+def test_a_comment_line_in_custom_gcode_passes():
+    lines = check_custom_gcode("; light for the camera\nM42 P4 S255", LIMITS)
+    assert [line.command for line in lines] == ["", "M42"]
