@@ -4,7 +4,6 @@ Imported by :func:`octoprint_autofocus.__plugin_load__`, so that importing the p
 its pure :mod:`.focus` library) never imports OctoPrint."""
 
 import dataclasses
-import functools
 import threading
 from typing import Any, Callable, Dict, List, Optional, Tuple
 
@@ -28,7 +27,8 @@ from .api import (
     parse_set_reference,
     parse_start,
 )
-from .atcommand import COMMAND, parse_parameters
+from .atcommand import COMMAND
+from .atcommand_runner import AtCommandRunner, AtCommandWiring
 from .camera import CameraManager, RateLimit
 from .camera_select import CameraSpec, browser_camera, octoprint_webcams, select_camera
 from .focus.errors import CameraError, FocusError, MoveRefused
@@ -71,10 +71,6 @@ ABORT_STATES = {
 """Printer states (``PrinterStateChanged`` ``state_id``) that stop a run at once: a pause
 asked for during a job hold completes (and fires ``PrintPaused``) only after the hold."""
 
-TAKEOVER_REASON = lazy_gettext("an @AUTOFOCUS line of the print job took over")
-TAKEOVER_TIMEOUT = 30.0
-"""s a job's @AUTOFOCUS waits for the run it cancelled to end."""
-
 CONFIRM_MARGIN = 5.0
 """s a move may take beyond OctoPrint's communication timeout before the run gives up."""
 
@@ -85,6 +81,14 @@ CUSTOM_EVENTS = ["focus_started", "focus_finished", "focus_failed", "map_finishe
 
 SCORE_RATE = (5.0, 5)
 """Live score requests per second per user, and the burst allowed (the tab asks ~3/s)."""
+
+TAB_SCRIPTS = [
+    "js/tab/format.js", "js/tab/live_view.js", "js/tab/region.js", "js/tab/live_score.js", "js/tab/large_view.js",
+    "js/tab/position.js", "js/tab/jog.js", "js/tab/reference.js", "js/tab/progress.js", "js/tab/outcome.js",
+    "js/tab/recovery.js", "js/tab/history.js", "js/autofocus.js",
+]
+"""The tab's view model in load order: the namespace and formatting its parts share, the parts
+(static/js/tab/), then autofocus.js, which puts them together."""
 
 RESTRICTED_SETTINGS = [["stream_url"], ["snapshot_url"], ["before_gcode"], ["after_gcode"]]
 """Settings only users with the SETTINGS permission may read (URLs may hold credentials)."""
@@ -119,6 +123,7 @@ class AutofocusPlugin(
         self._records: Optional[RecordStore] = None
         self._score_limit = RateLimit(*SCORE_RATE)
         self._microscope = sim_microscope.SimMicroscope()
+        self._atcommands: Optional[AtCommandRunner] = None
         self._position = PositionTracker(push=lambda data: self._push("position", data),
                                          request_position=self._ask_position)
 
@@ -139,6 +144,11 @@ class AutofocusPlugin(
         self._map = MapJob(self._job, self._records, MapWiring(
             make_head=self._make_head, open_camera=self._camera.open_for_run, volume=self._volume,
             push=self._push, fire=self._fire,
+        ), logger=self._logger)
+        self._atcommands = AtCommandRunner(self._printer, self._job, AtCommandWiring(
+            config=self._config, check_home=self._check_home, push=self._push,
+            start_map=lambda config, request, in_job: self._map.start(config, self._map_plan(config, request),
+                                                                      in_job=in_job),
         ), logger=self._logger)
         self._apply_simulator()
         self._position.start()
@@ -210,7 +220,7 @@ class AutofocusPlugin(
 
     def get_assets(self) -> Dict[str, List[str]]:
         return {
-            "js": ["js/autofocus_plot.js", "js/autofocus.js", "js/autofocus_settings.js", "js/autofocus_map.js"],
+            "js": ["js/autofocus_plot.js", *TAB_SCRIPTS, "js/autofocus_settings.js", "js/autofocus_map.js"],
             "clientjs": ["clientjs/autofocus.js"],
             "css": ["css/autofocus.css", "css/autofocus_map.css"],
         }
@@ -326,53 +336,8 @@ class AutofocusPlugin(
     def on_atcommand(self, comm: Any, phase: str, command: str, parameters: str,
                      tags: Any = None, *args: Any, **kwargs: Any) -> None:
         """``octoprint.comm.protocol.atcommand.queuing``: start ``@AUTOFOCUS``, return at once."""
-        if phase != "queuing" or command.upper() != COMMAND:
-            return
-        in_job = "source:file" in (tags or ()) and self._printer.is_printing()
-        try:
-            parsed = parse_parameters(parameters)
-            start = functools.partial(self._start_atcommand, parsed, self._config(), in_job)
-            try:
-                start()
-            except Busy:
-                taken = in_job and (self._job.cancel(str(TAKEOVER_REASON), outside_job_only=True)
-                                    or not self._job.running)  # cancelled, or ended meanwhile
-                if not taken:
-                    raise
-                self._take_over(start, parameters)
-        except (SettingsError, Busy, NotReady) as exc:
-            self._refuse_atcommand(parameters, describe(exc) if isinstance(exc, SettingsError) else str(exc), in_job)
-
-    def _start_atcommand(self, parsed: Any, config: RunConfig, in_job: bool) -> None:
-        """Start what an ``@AUTOFOCUS`` line asks for (a focus run, homing, a map)."""
-        if parsed.map is not None:
-            self._map.start(config, self._map_plan(config, parsed.map), in_job=in_job)
-            return
-        if parsed.home:
-            _require_reference(config)
-            check_reference(config.reference_z, config, self._volume())
-        self._job.start(RunPlan(kind="home" if parsed.home else "focus", config=config,
-                                request=parsed.request, in_job=in_job))
-
-    def _take_over(self, start: Callable[[], None], parameters: str) -> None:
-        """A job's ``@AUTOFOCUS`` met a run outside the job (tab, API, terminal, jog), now
-        cancelled: hold the job at once, and start the job's run on a thread once the
-        cancelled one has ended (the comm thread never waits). The job is paused only if
-        the job's own run cannot start."""
-        self._printer.set_job_on_hold(True)
-
-        def wait_then_start() -> None:
-            try:
-                if not self._job.wait_idle(TAKEOVER_TIMEOUT):
-                    raise Busy(gettext("The autofocus run it replaces did not stop within %(seconds)d s.")
-                               % {"seconds": TAKEOVER_TIMEOUT})
-                start()
-            except (SettingsError, Busy, NotReady) as exc:
-                self._refuse_atcommand(parameters, str(exc), True)
-            finally:
-                self._printer.set_job_on_hold(False)
-
-        threading.Thread(target=wait_then_start, name="octoprint.plugins.autofocus.takeover", daemon=True).start()
+        if phase == "queuing" and command.upper() == COMMAND:
+            self._atcommands.queued(parameters, tags)
 
     def get_additional_permissions(self, *args: Any, **kwargs: Any) -> List[Dict[str, Any]]:
         """``octoprint.access.permissions``: RUN (with CONTROL) runs autofocus and moves Z."""
@@ -443,9 +408,7 @@ class AutofocusPlugin(
 
     def _api_home(self, data: Dict[str, Any]) -> flask.Response:
         confirmed = parse_home(data)
-        config = self._config()
-        _require_reference(config)
-        check_reference(config.reference_z, config, self._volume())
+        self._check_home(self._config())
         return self._start_run("home", RunRequest(), confirmed=confirmed)
 
     def _api_jog(self, data: Dict[str, Any]) -> flask.Response:
@@ -478,6 +441,11 @@ class AutofocusPlugin(
 
     def _config(self) -> RunConfig:
         return validate(self._settings.get_all_data())
+
+    def _check_home(self, config: RunConfig) -> None:
+        """Refuse homing by focus before anything moves: no reference Z, or one outside the limits."""
+        _require_reference(config)
+        check_reference(config.reference_z, config, self._volume())
 
     def _check_settings_save(self, payload: Any) -> RunConfig:
         """SettingsError unless saving ``payload`` (``plugins.autofocus``) keeps every setting valid."""
@@ -563,26 +531,6 @@ class AutofocusPlugin(
         self._settings.set_float(["reference_z"], z)
         self._settings.save(trigger_event=True)
         self._logger.info("Focus reference set to Z%.3f", z)
-
-    def _refuse_atcommand(self, parameters: str, error: str, in_job: bool) -> None:
-        """Report a refused ``@AUTOFOCUS`` (log, terminal, UI); in a job, pause it."""
-        message = gettext("@AUTOFOCUS %(parameters)s not run: %(error)s") % {
-            "parameters": parameters,
-            "error": error,
-        }
-        self._logger.warning(message)
-        self._printer.log_lines(message)
-        self._push("error", {"message": message})
-        if in_job:
-            self._printer.set_job_on_hold(True)
-            threading.Thread(target=self._pause_then_release, name="octoprint.plugins.autofocus.pause",
-                             daemon=True).start()
-
-    def _pause_then_release(self) -> None:
-        try:
-            self._printer.pause_print()
-        finally:
-            self._printer.set_job_on_hold(False)
 
     ##~~ the Z readout
 

@@ -6,7 +6,7 @@ import pytest
 
 from tools.octoserver import OctoPrintServer, add_users, write_config
 
-from .ui import ADMIN, DOF, FOCAL_Z, VIEWER, Api
+from .ui import ADMIN, COUNT_STATE_REQUESTS, DOF, FOCAL_Z, VIEWER, Api
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -57,6 +57,7 @@ def browser():
 def _page_without_script_errors(browser, **context_options):
     """A fresh page; the test fails if a script on it throws."""
     context = browser.new_context(**context_options)
+    context.add_init_script(COUNT_STATE_REQUESTS)
     page = context.new_page()
     errors = []
     page.on("pageerror", lambda error: errors.append(str(error)))

@@ -7,7 +7,7 @@ import json
 import pytest
 from playwright.sync_api import expect
 
-from .ui import TAB, move_printer, open_tab, run_from_tab, view_model, wait_for_view_model
+from .ui import TAB, move_printer, open_tab, run_from_tab, view_model, wait_for_server_state, wait_for_view_model
 
 pytestmark = pytest.mark.browser
 
@@ -59,6 +59,7 @@ def history(count: int) -> list:
 
 def test_recent_runs_show_five_one_line_rows_and_more_on_request(page, server):
     open_tab(page, server)
+    wait_for_server_state(page)
     page.evaluate("(runs) => ko.dataFor(document.querySelector('#autofocus_view')).history(runs)", history(12))
 
     rows = page.locator(".autofocus-history tbody tr")

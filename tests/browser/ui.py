@@ -69,6 +69,27 @@ def screenshot(page, name: str, selector: str = TAB, readme: str = "") -> Path:
     return path
 
 
+COUNT_STATE_REQUESTS = r"""(() => {
+    // window.autofocusStateRequests: the tab's GET /api/plugin/autofocus requests in flight,
+    // counted down once their answer has been handled (see show_record)
+    window.autofocusStateRequests = 0;
+    const open = XMLHttpRequest.prototype.open;
+    const send = XMLHttpRequest.prototype.send;
+    XMLHttpRequest.prototype.open = function (method, url) {
+        this.autofocusState = String(method).toUpperCase() === "GET" && /api\/plugin\/autofocus(\?|$)/.test(url);
+        return open.apply(this, arguments);
+    };
+    XMLHttpRequest.prototype.send = function () {
+        if (this.autofocusState) {
+            window.autofocusStateRequests += 1;
+            this.addEventListener("loadend", () => setTimeout(() => { window.autofocusStateRequests -= 1; }));
+        }
+        return send.apply(this, arguments);
+    };
+})();"""
+"""An init script for every test page (conftest): counts the tab's requests for the server's state."""
+
+
 def open_tab(page, server, user: User = ADMIN) -> None:
     """Log in through OctoPrint's login page and open the Autofocus tab."""
     page.goto(server.url + "/login?redirect=%2F")
@@ -147,8 +168,16 @@ def log_size(server) -> int:
     return (server.basedir / "logs" / "octoprint.log").stat().st_size
 
 
+def wait_for_server_state(page) -> None:
+    """Wait until the tab's requests for the server's state have answered. A test that puts
+    its own data into a view model waits first: an answer still on its way (sent at startup
+    or login) would replace that data with the server's."""
+    page.wait_for_function("() => window.autofocusStateRequests === 0")
+
+
 def show_record(page, record: dict) -> None:
     """Show ``record`` in the tab as if it were the last run (for records the rig cannot make)."""
+    wait_for_server_state(page)
     page.evaluate("(record) => { const vm = ko.dataFor(document.querySelector('#autofocus_view'));"
                   " vm.last(record); vm._plot(); }", record)
 
