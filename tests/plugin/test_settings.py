@@ -307,7 +307,8 @@ def test_a_region_a_hair_past_the_edge_is_refused(roi):
 @pytest.mark.parametrize("key, value, refused", [
     ("size", [8, 4096], None), ("size", [4096, 8], None), ("size", [7, 480], "at least 8"),
     ("size", [640, 4097], "at most 4096"), ("size", [640, 480, 3], "width, height"),
-    ("size", [640.5, 480], "whole number"), ("size", [640], "width, height"), ("surface_height", 10.0, None), ("surface_height", -10.0, None),
+    ("size", [640.5, 480], "whole number"), ("size", [640], "width, height"),
+    ("surface_height", 10.0, None), ("surface_height", -10.0, None),
     ("surface_height", 10.001, "at most 10"), ("surface_height", -10.001, "at least -10"),
 ])
 def test_the_simulated_picture_and_surface_at_and_just_past_their_bounds(key, value, refused):
@@ -433,3 +434,49 @@ def test_settings_saved_at_version_1_are_migrated():
 def test_the_bounds_of_a_number_must_be_named():
     with pytest.raises(TypeError):  # parse_number(field, value, 10, 0) cannot swap them unnoticed
         parse_number("range", 5, 0.0, 10.0)
+
+
+CHECKED_AS = {  # field: (unit, lowest, highest, p: above 0 / i: whole number / o: may be empty)
+    "search_range": ("mm", 0.01, 500.0, ""),
+    "max_extension": ("mm", 0.0, None, "o"),
+    "z_min": ("mm", -10000.0, 10000.0, ""),
+    "z_max": ("mm", -10000.0, 10000.0, ""),
+    "coarse_points": ("", 3, 50, "i"),
+    "tolerance": ("mm", None, 5.0, "po"),
+    "feedrate": ("mm/min", None, 100000.0, "p"),
+    "settle": ("s", 0.0, 10.0, ""),
+    "frames_per_position": ("", 1, 10, "i"),
+    "overscan": ("mm", 0.0, 10.0, ""),
+    "reference_z": ("mm", -10000.0, 10000.0, "o"),
+    "max_correction": ("mm", None, 1000.0, "p"),
+    "latency": ("s", 0.0, 5.0, ""),
+    "camera_timeout": ("s", None, 120.0, "p"),
+    "history_size": ("", 1, 1000, "i"),
+    "jog_step": ("mm", None, 10.0, "p"),
+    "simulator.focal_z": ("mm", None, None, ""),
+    "simulator.dof": ("mm", None, 10.0, "p"),
+    "simulator.noise": ("", 0.0, 1.0, ""),
+    "simulator.fps": ("fps", None, 60.0, "p"),
+    "simulator.latency": ("s", 0.0, 5.0, ""),
+    "simulator.backlash": ("mm", 0.0, 5.0, ""),
+    "simulator.seed": ("", 0, 2147483647, "i"),
+    "simulator.surface_height": ("mm", -10.0, 10.0, ""),
+    "map.rows": ("", 2, 15, "i"),
+    "map.cols": ("", 2, 15, "i"),
+    "map.margin": ("mm", 0.0, 1000.0, ""),
+    "map.lift": ("mm", 0.0, 100.0, ""),
+    "map.travel_z": ("mm", -10000.0, 10000.0, "o"),
+    "map.xy_feedrate": ("mm/min", None, 100000.0, "p"),
+    "map.max_failed": ("", 0.0, 1.0, ""),
+    "range": ("mm", 0.01, 500.0, ""),
+    "dz": ("mm", -10.0, 10.0, ""),
+    "z": ("mm", -10000.0, 10000.0, ""),
+}
+"""What every number a person can type is checked against, written out: a bound changes what
+the settings, the API and @AUTOFOCUS accept, so changing one is a decision made here too."""
+
+
+def test_the_bounds_every_number_is_checked_against():
+    flags = {key: "".join(f for f, on in (("p", b.positive), ("i", b.integer), ("o", b.optional)) if on)
+             for key, b in BOUNDS.items()}
+    assert {key: (b.unit, b.low, b.high, flags[key]) for key, b in BOUNDS.items()} == CHECKED_AS
