@@ -130,3 +130,12 @@ def test_a_caller_who_may_not_save_settings_is_left_to_octoprint(guard):
     guard["allowed"] = False
     assert guard["call"]("/api/settings", json={"plugins": {"autofocus": {"z_max": -1}}}) is None
     assert guard["checked"] == []
+
+
+@pytest.mark.parametrize("key", ["Zmax", "X", "9", "zoom", "_config_versions"])  # before and after "_config_version"
+def test_an_unknown_key_is_refused_whatever_it_is_called(key):
+    assert refused_field({key: 1}) == key
+
+
+def test_octoprints_own_config_version_key_is_let_through():
+    assert check_settings_save({"_config_version": 2}, STORED).z_max == 20.0
