@@ -480,3 +480,10 @@ def test_the_bounds_every_number_is_checked_against():
     flags = {key: "".join(f for f, on in (("p", b.positive), ("i", b.integer), ("o", b.optional)) if on)
              for key, b in BOUNDS.items()}
     assert {key: (b.unit, b.low, b.high, flags[key]) for key, b in BOUNDS.items()} == CHECKED_AS
+
+
+def test_a_nested_field_is_labelled_by_its_group_or_shown_as_given():
+    from octoprint_autofocus.fields import label_of
+
+    assert label_of("simulator.z_max") == label_of("simulator") != label_of("z_max")  # an unknown key in a group
+    assert label_of("other.z_max") == "other.z_max"  # not a group of these settings: as given
