@@ -487,3 +487,10 @@ def test_a_nested_field_is_labelled_by_its_group_or_shown_as_given():
 
     assert label_of("simulator.z_max") == label_of("simulator") != label_of("z_max")  # an unknown key in a group
     assert label_of("other.z_max") == "other.z_max"  # not a group of these settings: as given
+
+
+def test_the_bounds_table_cannot_be_changed_by_a_caller():
+    from octoprint_autofocus.fields import BOUNDS
+
+    with pytest.raises(AttributeError):  # dataclasses.FrozenInstanceError
+        BOUNDS["z_max"].high = 1e9
