@@ -10,6 +10,7 @@ from typing import Optional, Sequence, Tuple
 
 import numpy as np
 
+from .curve import Points
 from .fit import NEAR_TOP, TINY, PeakFit
 from .noise import (log_scores, mean_standard_error, median_standard_error, relative_noise,
                     significant)
@@ -38,6 +39,9 @@ __all__ = [
     "straddled",
     "converged",
     "rising_into_edge",
+    "worth_extending",
+    "pinned",
+    "half_height_bracket",
 ]
 
 MIN_CONTRAST = 0.1
@@ -77,14 +81,14 @@ def levels_contrast(levels: np.ndarray) -> float:
     return float(((top - levels.min(axis=0)) / top).max())
 
 
-def clearly_above_noise(scores: Sequence[float]) -> bool:
-    """Whether ``scores`` (points ordered by Z) span ``NOISE_SURE`` times a bound of their
-    noise, in logs.
+def clearly_above_noise(zs: Sequence[float], scores: Sequence[float]) -> bool:
+    """Whether ``scores`` (of points ascending in ``zs``) span ``NOISE_SURE`` times a bound
+    of their noise, in logs.
 
-    The bound comes free (:func:`~.noise.relative_noise`; a peak's flanks only inflate it).
+    The bound comes free (:func:`~.noise.relative_noise`; a peak's bends only inflate it).
     """
     logs = log_scores(scores)
-    return bool(logs.max() - logs.min() >= NOISE_SURE * relative_noise(scores))
+    return bool(logs.max() - logs.min() >= NOISE_SURE * relative_noise(zs, scores))
 
 
 def peak_over_noise(at_z: Sequence[float], others: Sequence[float], sigma: float,
@@ -219,3 +223,44 @@ def rising_into_edge(zs: Sequence[float], scores: Sequence[float],
     flat = all(s - floor >= EDGE_FLAT * (best - floor) or s >= EDGE_FLAT_ABSOLUTE * best
                for s in scores[between])
     return float(zs[edge]) if flat and bool(np.any(fine[between])) else None
+
+
+def worth_extending(end: float, rise: float, best: float) -> bool:
+    """Whether a curve that scores ``end`` at an end of the range, and would rise by ``rise``
+    more if it kept its slope for a while, may still reach ``best`` beyond that end."""
+    return bool(end >= best or (rise > 0 and end + rise >= best))
+
+
+def pinned(points: Points, z: float, reaches: Sequence[Optional[Tuple[float, float]]]) -> bool:
+    """Whether ``points`` pin a peak at ``z`` down.
+
+    ``reaches`` gives, below and above ``z``, the distances ``(near, far)`` in which some
+    point must score lower than the point nearest ``z``; None skips a side (a hard bound
+    leaves no room there). Distances count from the ends of the plateau that holds ``z``
+    to the far end of each other point's plateau (one replayed slice is one point, however
+    near); points closer than ``near`` say too little about the slope.
+    """
+    centre = int(np.argmin(np.abs(points.zs - z)))
+    ends = (min(z, points.spans[centre, 0]), max(z, points.spans[centre, 1]))
+    for side, reach, end in zip((-1.0, 1.0), reaches, ends):
+        if reach is None:
+            continue
+        inner = side * (points.spans[:, 1 if side < 0 else 0] - end)
+        outer = side * (points.spans[:, 0 if side < 0 else 1] - end)
+        flank = (inner > 0) & (outer >= reach[0]) & (inner <= reach[1])
+        if not np.any(points.scores[flank] < points.scores[centre]):
+            return False
+    return True
+
+
+def half_height_bracket(zs: np.ndarray, scores: np.ndarray) -> float:
+    """The Z distance between the nearest points either side of the best one that score
+    below half its height above the lowest: an upper bound of the peak's full width at
+    half height (inf when a side has none)."""
+    best = int(np.argmax(scores))
+    half = scores.min() + 0.5 * (scores[best] - scores.min())
+    below = np.flatnonzero(scores[:best] < half)
+    above = np.flatnonzero(scores[best + 1:] < half)
+    if not below.size or not above.size:
+        return math.inf
+    return float(zs[best + 1 + above[0]] - zs[below[-1]])

@@ -14,6 +14,7 @@ the ``1 / s`` scale, which predicts a peak well even from the curve's tails), an
 the goodness of fit measured on the scores themselves.
 """
 
+import math
 from dataclasses import dataclass
 from typing import Optional, Sequence, Tuple
 
@@ -50,6 +51,21 @@ class PeakFit:
     params: Tuple[float, float, float]
     centre: float
 
+    def width_at(self, level: float) -> float:
+        """The full width (Z) over which the fitted curve stays above ``level`` (inf if it
+        never falls to it, 0 if its peak is below it)."""
+        c2, c1, c0 = self.params
+        y_peak = c0 - c1 * c1 / (4.0 * c2)
+        if self.model == "lorentzian":
+            if level <= 0:
+                return math.inf
+            excess = (1.0 / level - y_peak) / c2
+        else:
+            excess = (math.log(level) - y_peak) / c2 if level > 0 else -math.inf
+            if excess == -math.inf:
+                return math.inf
+        return 2.0 * math.sqrt(excess) if excess > 0 else 0.0
+
 
 def vertex_of_three(z: Sequence[float], s: Sequence[float]) -> Optional[float]:
     """The peak Z predicted by three samples, or None if they do not describe a peak.
@@ -62,10 +78,14 @@ def vertex_of_three(z: Sequence[float], s: Sequence[float]) -> Optional[float]:
     ss = np.asarray(s, dtype=float)
     if ss.shape != (3,) or np.any(ss <= 0) or len(set(zs.tolist())) < 3:
         return None
-    c, b, _ = np.polyfit(zs, 1.0 / ss, 2)
+    centre = float(np.mean(zs))
+    (x1, x2, x3), (y1, y2, y3) = zs - centre, 1.0 / ss  # the exact parabola, centred
+    denominator = (x1 - x2) * (x1 - x3) * (x2 - x3)
+    c = (x3 * (y2 - y1) + x2 * (y1 - y3) + x1 * (y3 - y2)) / denominator
+    b = (x3 * x3 * (y1 - y2) + x2 * x2 * (y3 - y1) + x1 * x1 * (y2 - y3)) / denominator
     if not c > 0:
         return None
-    return float(-b / (2.0 * c))
+    return float(centre - b / (2.0 * c))
 
 
 def fit_peak(z: Sequence[float], s: Sequence[float], floor: float = 0.0) -> Optional[PeakFit]:
@@ -122,7 +142,11 @@ def _fit_model(
         y, weight = 1.0 / s, s  # relative score noise: sd(1/s) = sd(s) / s^2 ~ 1 / s
     else:
         y, weight = np.log(s), np.ones_like(s)  # relative score noise: sd(log s) ~ constant
-    c2, c1, c0 = np.polyfit(u, y, 2, w=weight)
+    if np.unique(u).size < 3:
+        return None  # no parabola through fewer than three Zs
+    scale = float(np.max(np.abs(u)))
+    a2, a1, a0 = np.polyfit(u / scale, y, 2, w=weight)  # on [-1, 1]: well conditioned
+    c2, c1, c0 = a2 / scale**2, a1 / scale, a0
     curving_down = c2 > 0 if model == "lorentzian" else c2 < 0
     if not curving_down:
         return None

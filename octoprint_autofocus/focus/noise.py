@@ -3,8 +3,9 @@
 A focus score carries noise (sensor noise, JPEG, flicker): the best sample of a run won its
 place partly by luck. Two sources tell how large that noise is:
 
-* **for free**: the median difference of neighbouring points of the curve (a flat stretch
-  differs by noise alone; a slope only inflates it), an upper bound of the noise SD;
+* **for free**: how far the points of the curve stray from the straight line through their
+  neighbours (a straight stretch, flat or sloping, strays by noise alone; only the bends
+  of the curve add), an upper bound of the noise SD;
 * **by repeating frames** at one Z: the stage did not move, so only the camera differs.
   Pooled over every Z sampled more than once this gives an SD with known degrees of
   freedom, and a one-sided Student's t-test at ``NOISE_LEVEL`` tells a real difference
@@ -20,6 +21,7 @@ __all__ = [
     "NOISE_LEVEL",
     "t_quantile",
     "neighbour_noise",
+    "interpolation_noise",
     "relative_noise",
     "log_scores",
     "repeat_noise",
@@ -37,7 +39,9 @@ T_SMALL = (63.657, 9.925, 5.841, 4.604, 4.032)
 Z_LEVEL = 2.5758
 """The normal quantile at 1 - ``NOISE_LEVEL``."""
 
-MAD_OF_DIFFERENCE = 0.6745 * math.sqrt(2.0)
+MAD_OF_NORMAL = 0.6745
+"""median |x| of a zero-mean normal variable, in units of its SD."""
+MAD_OF_DIFFERENCE = MAD_OF_NORMAL * math.sqrt(2.0)
 """median |a - b| of two independent normal draws, in units of their SD."""
 
 LOG_FLOOR_SHARE = 1e-6
@@ -66,22 +70,40 @@ def neighbour_noise(scores: Sequence[float]) -> float:
     return float(np.median(np.abs(np.diff(np.asarray(scores, dtype=float))))) / MAD_OF_DIFFERENCE
 
 
+def interpolation_noise(zs: Sequence[float], values: Sequence[float]) -> float:
+    """A bound of the noise SD of ``values`` at ``zs`` (ascending): the median residual of each
+    inner point from the straight line through its neighbours, scaled to unit noise.
+
+    A straight stretch of the curve leaves noise alone; only its bends add. Values at one Z
+    are averaged first. Fewer than three Zs: :func:`neighbour_noise`.
+    """
+    z, inverse = np.unique(np.asarray(zs, dtype=float), return_inverse=True)
+    v = np.bincount(inverse, weights=np.asarray(values, dtype=float)) / np.bincount(inverse)
+    if len(z) < 3:
+        return neighbour_noise(v)
+    left, right = z[1:-1] - z[:-2], z[2:] - z[1:-1]
+    w_left, w_right = right / (left + right), left / (left + right)
+    residual = v[1:-1] - (w_left * v[:-2] + w_right * v[2:])
+    scale = np.sqrt(1.0 + w_left ** 2 + w_right ** 2)
+    return float(np.median(np.abs(residual) / scale)) / MAD_OF_NORMAL
+
+
 def log_scores(scores: Sequence[float]) -> np.ndarray:
     """``log(scores)``, zeros and negatives clipped to ``LOG_FLOOR_SHARE`` of the largest."""
     values = np.asarray(scores, dtype=float)
     return np.log(np.maximum(values, LOG_FLOOR_SHARE * max(float(values.max(initial=0.0)), 1e-300)))
 
 
-def relative_noise(scores: Sequence[float]) -> float:
-    """A bound of the *relative* noise SD of ``scores`` (ordered by Z): :func:`neighbour_noise`
-    of their logs.
+def relative_noise(zs: Sequence[float], scores: Sequence[float]) -> float:
+    """A bound of the *relative* noise SD of ``scores`` at ``zs`` (ascending):
+    :func:`interpolation_noise` of their logs.
 
     Score noise grows with the score (flicker and gain scale the whole image, shot noise
     grows with the light), so a bound in absolute units taken from a curve's quiet tails
     is too small at its peak. In logs a multiplicative noise is the same everywhere and an
     additive one is largest in the tails: the bound holds at the peak either way.
     """
-    return neighbour_noise(log_scores(scores))
+    return interpolation_noise(zs, log_scores(scores))
 
 
 def repeat_noise(zs: Sequence[float], scores: Sequence[float]) -> Tuple[float, int]:

@@ -39,11 +39,11 @@ BRACKET_PER_SPACING = 8.0
 SPACING_SLACK = 0.999
 """The keep-out zones shrink by this factor, so a Z exactly at their edge is allowed."""
 WIDTH_PER_TOLERANCE = 4.0
-"""A derived tolerance is the fitted full width at half height over this..."""
-SPAN_PER_TOLERANCE = 8.0
-"""... at most the searched span over this ..."""
+"""A derived tolerance is the peak's full width at half height over this..."""
 MIN_TOLERANCE_SHARE = 1e-4
-"""... and at least this share of the span."""
+"""... at least this share of the searched span..."""
+SPAN_PER_TOLERANCE = 8.0
+"""... and the span over this while the width is unknown."""
 
 
 def coarse_grid(z_min: float, z_max: float, points: int, start_z: float) -> List[float]:
@@ -126,10 +126,11 @@ class Motion:
 
 def derived_tolerance(width: float, span: float) -> float:
     """The final precision (mm) when none is given: a quarter of the peak's full ``width``
-    at half height (inf when unknown), within ``[span * 1e-4, span / 8]``."""
-    width = width if math.isfinite(width) else math.inf
-    return max(min(width / WIDTH_PER_TOLERANCE, span / SPAN_PER_TOLERANCE),
-               span * MIN_TOLERANCE_SHARE)
+    at half height, at least ``span * 1e-4``; ``span / 8`` while the width is unknown (not
+    finite). A narrow window around a predicted focus does not make it finer."""
+    if not math.isfinite(width):
+        return span / SPAN_PER_TOLERANCE
+    return max(width / WIDTH_PER_TOLERANCE, span * MIN_TOLERANCE_SHARE)
 
 
 def propose(points: Points, tolerance: float, width_known: bool) -> Optional[float]:

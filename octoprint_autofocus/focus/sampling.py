@@ -9,14 +9,20 @@ search steers on all scales and judges the final peak at full resolution.
 
 Brightness: measures of gradient energy grow with the square of the exposure, so a
 flickering light, a drifting lamp or auto-exposure would draw false bumps. But only the
-image's own detail scales so; the sensor noise's share of the score (the floor reached
-far from focus) does not. So for those metrics the part of each score above the floor is
-multiplied by ``(reference mean / frame mean)^2`` (the reference being the first frame's
-mean brightness), and the floor is left alone. The floor of each level is the lowest raw
-score seen so far in the run; values stay in the units of :func:`~.scoring.score`.
+image's own detail scales so; the sensor noise's share of the score does not. So for
+those metrics the part of each score above the noise's share is multiplied by
+``(reference mean / frame mean)^2`` (the reference being the first frame's mean
+brightness), and the noise's share is left alone. That share is the measure's response to
+white noise times the sensor's noise variance, estimated on each level with Immerkaer's
+operator (blind to planes and ramps) from the median of its absolute response (blind to
+the few pixels on edges); fine texture can only inflate that estimate, so the lowest one
+of the run is used, and the share is never more than the lowest raw score seen so far. So frames near focus (all detail) are corrected whole, frames far from it (all
+noise) hardly at all, wherever the run samples. Values stay in the units of
+:func:`~.scoring.score`.
 """
 
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Optional, Sequence, Tuple
 
 import cv2
@@ -36,6 +42,33 @@ MAX_LEVELS = 4
 """Full resolution, 1/2, 1/4 and 1/8."""
 MIN_REFERENCE_MEAN = 1e-6
 """The reference brightness of a black first frame (so later frames are not divided by 0)."""
+NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+"""Immerkaer's noise operator: zero on planes and straight ramps, white noise of SD 1 comes
+out with SD 6 (the kernel's L2 norm)."""
+NOISE_KERNEL_NORM = 6.0
+MAD_PER_SD = 0.6745
+"""median |x| of a zero-mean normal variable, in units of its SD."""
+UNIT_NOISE_SIDE = 256
+UNIT_NOISE_SD = 10.0
+"""The white-noise frame (this side, this SD) on which a measure's noise response is taken."""
+
+
+def noise_variance(gray: np.ndarray) -> float:
+    """The sensor-noise variance of a gray image (grey levels squared), from the median
+    absolute response of :data:`NOISE_KERNEL` inside its border."""
+    if min(gray.shape) < 3:
+        return 0.0
+    response = cv2.filter2D(gray.astype(np.float32), -1, NOISE_KERNEL)[1:-1, 1:-1]
+    sigma = float(np.median(np.abs(response))) / MAD_PER_SD / NOISE_KERNEL_NORM
+    return sigma * sigma
+
+
+@lru_cache(maxsize=None)
+def unit_noise_energy(metric: str) -> float:
+    """A measure's score of white noise of variance 1 (it is quadratic in the noise)."""
+    rng = np.random.default_rng(0)
+    noise = rng.normal(0.0, UNIT_NOISE_SD, (UNIT_NOISE_SIDE, UNIT_NOISE_SIDE)).astype(np.float32)
+    return max(float(measure_for(metric)(noise)), 0.0) / UNIT_NOISE_SD ** 2
 
 
 @dataclass(frozen=True)
@@ -64,10 +97,12 @@ class FrameScorer:
     def __init__(self, metric: str, roi: Optional[Sequence[float]], decode_scale: int) -> None:
         self.measure = measure_for(metric)
         self.normalise = metric in GAIN_SQUARED_METRICS
+        self.noise_energy = unit_noise_energy(metric) if self.normalise else 0.0
         self.roi = roi
         self.decode_scale = decode_scale
         self.reference_mean: Optional[float] = None
         self.floors: Optional[np.ndarray] = None
+        self.noise_variances: Optional[np.ndarray] = None
 
     def score_frame(self, frame: FrameLike) -> Tuple[np.ndarray, float]:
         """Brightness-corrected per-level scores of one frame, and its texture statistic."""
@@ -84,7 +119,24 @@ class FrameScorer:
         self.floors = raw if self.floors is None else np.minimum(self.floors, raw)
         _, std = cv2.meanStdDev(levels[-1])
         texture = float(std[0, 0]) / mean if mean > 0 else 0.0
-        return self.floors + (raw - self.floors) * factor, texture
+        if factor == 1.0:
+            return raw, texture
+        variances = np.array([noise_variance(level) for level in levels])
+        if self.noise_variances is not None:
+            variances = np.minimum(variances, self.noise_variances)
+        self.noise_variances = variances
+        noise = np.minimum(self.noise_energy * variances, self.floors)
+        return noise + (raw - noise) * factor, texture
+
+    def noise_floor(self) -> float:
+        """The full-resolution score of the sensor noise alone, as estimated so far: the
+        floor a focus curve sinks to far from focus (0 for metrics without one, or before
+        any frame)."""
+        if self.floors is None:
+            return 0.0
+        if self.noise_variances is None:
+            return float(self.floors[0]) if self.noise_energy else 0.0
+        return float(min(self.noise_energy * self.noise_variances[0], self.floors[0]))
 
     def sample(self, z: float, frames: Sequence[FrameLike], phase: str) -> Sample:
         """Average the scores of ``frames`` taken at ``z`` into one :class:`Sample`."""

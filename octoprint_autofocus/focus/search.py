@@ -1,4 +1,4 @@
-"""The autofocus search: coarse sweep, extension, model-guided refinement, checked peak.
+"""The autofocus search: coarse sweep, extension, refinement, and a peak checked like a person would.
 
 How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`.plan`):
 
@@ -6,48 +6,45 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    ``[z_min, z_max]``, starting at the end nearer the current Z. Each sample is scored at
    full resolution and on a pyramid of reduced copies (:mod:`.sampling`), whose curves
    reach much further from focus, so even a coarse grid on a narrow depth of field sees
-   which way the peak lies. The sweep stops early once the combined score (all levels)
-   has fallen below half its best: the peak is behind it, as in a camera's contrast
-   autofocus (a quarter, when the best is the sweep's first sample and no rise has been
-   seen), provided the full-resolution scores show the top clearly (a side lobe of a
-   periodic scene makes a bump in the coarse levels only).
-2. **Extension**: the window is a first guess, not a wall. While the best point is an end
-   of the range searched so far, the search steps past that end (one coarse step, then
-   growing steps, see :meth:`_Run._extend`) until the curve falls on that side, up to the
-   hard ``limits`` and ``max_extension`` mm past the window. Later phases extend the same
-   way whenever they find the curve still rising into an end (below).
+   which way the peak lies. The sweep stops early once the peak is clearly behind it (the
+   combined score of all levels fell below half its best, or the full-resolution score
+   below half its height), but only when the full-resolution top stands out (varies by
+   ``EARLY_STOP_CONTRAST``): a side lobe of a periodic scene makes a bump in the coarse
+   levels only.
+2. **Extension**: the window is a first guess, not a wall. While the curve still rises
+   towards an end of the range searched so far (that end is the best point, or its rise
+   would reach the best within a few steps), the search steps past it (one coarse step,
+   then growing steps, see :meth:`_Run._extend`), up to the hard ``limits`` and
+   ``max_extension`` mm past the window. Later phases extend the same way whenever they
+   find the curve still rising into an end.
 3. **Refinement**: successive parabolic interpolation on ``1 / combined score`` through the
-   best point and its neighbours, safeguarded by golden-section steps (:func:`.plan.propose`).
-4. **Fit**: a Lorentzian or Gaussian peak (:mod:`.fit`, whichever fits better) on the
-   full-resolution samples near the top gives the sub-step best Z. It is trusted once at
-   least three samples are near the top, the top sample has near-top neighbours on both
-   sides, the samples either side of the fitted peak are within ``4 * tolerance`` and half
-   the fitted width of each other, R^2 >= ``MIN_R2``, and the combined and the
-   full-resolution curves agree on the best sample. Without a ``tolerance`` it is a
-   quarter of the fitted full width at half height, so narrow depths of field get finer
-   steps by themselves.
-5. **Confirm**: move to the fitted peak and take a ``verify`` frame. It must reach
-   ``CONFIRM_LOW`` of the best earlier sample and at most ``CONFIRM_HIGH`` times the
-   fitted height; otherwise it is one more sample and refinement goes on. After
-   ``MAX_FINE`` refinement samples the fitted (else, if clearly interior, the best) Z is
-   verified once against ``VERIFY_RATIO``.
-6. **Noise check**: unless the scores span many times a free bound of their noise (and
-   always for a poor fit's best sample), up to
-   ``NOISE_REPEATS`` more frames at the chosen Z measure the noise (frames at one Z differ
-   by noise alone) and must show, in a one-sided t-test, that the chosen Z scores above
-   the median sample; a small or noisy ROI looking at pure noise ends as ``no_peak``.
-7. **Bracket check**: on each side of the chosen Z some sample must score lower beyond the
-   noise (by the free bound, else in a t-test on frames repeated there and at the chosen
-   Z).
+   best point and its neighbours, safeguarded by golden-section steps
+   (:func:`.plan.propose`), until a Lorentzian or Gaussian fit (:mod:`.fit`) of the
+   full-resolution samples near the top is trusted (:meth:`_Run._converged`).
+4. **Pin and confirm**: on each side of the fitted peak a point one to 2.5 tolerances away
+   must score lower (one is taken where none does): a fit over far points follows the
+   model, not an asymmetric curve or the slices of a replayed stack. Then a frame at the
+   fitted peak must score what the fit predicts; otherwise refinement goes on. The
+   tolerance (unless given) is the half-width of the fitted curve's sharp band (80% of
+   its height over the floor).
+5. **Is the peak real?** The ROI must have texture; the full- and half-resolution scores
+   must vary by ``MIN_CONTRAST`` (a focus changes the image at every scale; pixel noise
+   that varies is no peak); the peak must stand out of the score noise (a free relative
+   bound, else a t-test of repeated frames against the points off the peak); on each side
+   some sample must score lower beyond the noise; and a blurred best (full resolution
+   varying by less than ``EARLY_STOP_CONTRAST``) is trusted only once the rest of the
+   window was seen and the sharpness died away on both sides within the range searched
+   (else the focus may lie beyond). Before refusing a faint or blurred result the run
+   looks at the whole window.
+6. **Rescan**: a run that would refuse with no_peak, poor_fit or verify_failed first samples
+   the midpoints of the window's grid (a narrow depth of field can hide a peak between
+   coarse points) and judges again only if one of them beats every earlier sample.
 
 Neighbouring samples with identical scores (a camera replaying a recorded focus stack
 returns the same slice between slice positions) are merged into one point, so a plateau
-does not pose as a peak (:mod:`.curve`). A peak fitted beyond an end of the searched range,
-a curve still rising into an end at the finest step taken, or a top that reaches an end
-without falling (a replayed stack's end slice seen at several Zs) make the search extend
-past that end; where it may not (a hard limit, or the extension budget spent) the run ends
-as ``peak_at_edge``, naming that edge (``edge_z``, ``edge_kind``). A focus just inside an
-end is found like any other.
+does not pose as a peak (:mod:`.curve`). Where the run may not extend any further (a hard
+limit, or the extension budget spent) a curve still rising into that end makes the run end
+as ``peak_at_edge``, naming that edge (``edge_z``, ``edge_kind``).
 
 Failures are reported, not guessed around: ``low_texture``, ``no_peak``,
 ``peak_at_edge``, ``poor_fit``, ``verify_failed``, device errors and ``cancelled``
@@ -62,58 +59,41 @@ The parts: the checks are pure functions in :mod:`.checks`, the noise statistics
 """
 
 import logging
-from typing import Any, List, Optional, Sequence, Tuple
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
 from . import checks
-from .checks import MIN_CONTRAST, MIN_R2, MIN_TEXTURE, NOISE_SURE, VERIFY_RATIO
-from .curve import Points, combined, merge_plateaus
+from .checks import CONFIRM_HIGH, MIN_CONTRAST, MIN_R2, MIN_TEXTURE, VERIFY_RATIO
+from .curve import combined
 from .devices import FrameSource, ZStage
 from .errors import BadImageError, Cancelled, CameraError, CameraStalled, StageError
-from .fit import PeakFit, fit_peak
-from .messages import plain_message
-from .noise import relative_noise, repeat_noise
-from .options import DEFAULTS, Options, checked_limits, checked_range, checked_roi, parse_options
-from .plan import Motion, coarse_grid, derived_tolerance, propose
-from .result import Fit, FocusResult, REASONS
-from .sampling import FrameScorer, Sample
+from .options import DEFAULTS, checked_limits, checked_range, checked_roi, parse_options
+from .plan import coarse_grid, propose
+from .result import FocusResult
+from .run_state import AtEdge, ExploreFirst, SearchFailed
 from .scoring import measure_for
+from .verdict import EXTENSION_STEPS_MAX, PeakVerdict
 
 __all__ = ["autofocus", "DEFAULTS"]
 
 logger = logging.getLogger(__name__)
 
 EARLY_STOP_DROP = 0.5
-"""The coarse sweep stops once the combined score falls to this fraction of its best."""
+"""The coarse sweep stops once the combined score falls to this fraction of its best (or the
+full-resolution score below this share of its height), the top being sharp."""
 EARLY_STOP_DROP_FIRST = 0.25
 """The same, when the best is the sweep's first sample (no rise seen before the fall)."""
-EARLY_STOP_CONTRAST = 0.5
-"""... and only once the full-resolution scores vary by this share of their best."""
 EXTENSION_GROWTH = 2.0
-"""Each further extension step on one side is this many times the previous one..."""
-EXTENSION_STEPS_MAX = 4.0
-"""... up to this many coarse steps (the pyramid's coarsest level still sees a peak that far)."""
+"""Each further extension step on one side is this many times the previous one, up to
+``EXTENSION_STEPS_MAX`` coarse steps."""
 MAX_FINE = 12
-"""At most this many refinement samples."""
-NOISE_REPEATS = 3
-"""At most this many repeat frames at one Z for a noise test, taken one by one until it passes."""
-
-
-class _Failed(Exception):
-    """Ends a run with a search failure (a key of REASONS) and its technical detail."""
-
-    def __init__(self, reason: str, detail: str) -> None:
-        super().__init__(detail)
-        self.reason = reason
-
-
-class _AtEdge(_Failed):
-    """The curve may go on rising past one end of the searched range (``below``: the lower)."""
-
-    def __init__(self, below: bool, detail: str) -> None:
-        super().__init__("peak_at_edge", detail)
-        self.below = below
+"""At most this many refinement samples a round."""
+REFINE_ROUNDS = 2
+"""Rounds of refinement: one more when the last round's checks took new samples (frames at the
+fitted peak, flanks to pin it down) and did not end in a trusted peak."""
+RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed")
+"""Failures after which the run first looks at the midpoints of the window's grid."""
 
 
 def autofocus(
@@ -170,32 +150,8 @@ def autofocus(
     return run.execute()
 
 
-class _Run:
-    """One autofocus run: the state shared by its phases."""
-
-    def __init__(self, stage, camera, window: Tuple[float, float], limits: Tuple[float, float],
-                 roi, metric, opts: Options) -> None:
-        self.camera = camera
-        self.window, self.limits = window, limits
-        width = window[1] - window[0]
-        reach = width if opts.max_extension is None else opts.max_extension
-        self.bounds = (max(limits[0], window[0] - reach), min(limits[1], window[1] + reach))
-        self.z_min, self.z_max = window  # the range searched so far
-        self.grid_points = opts.grid_points(width)
-        self.step = width / (self.grid_points - 1)
-        self.extension_steps = [self.step, self.step]  # the next step below, above
-        self.stopped_below: Optional[bool] = None  # the end where a peak_at_edge run stopped
-        self.roi, self.metric, self.opts = roi, metric, opts
-        self.started = opts.clock()
-        self.motion = Motion(stage, *limits, opts.approach, opts.overscan, opts.settle,
-                             opts.sleep, self._checkpoint)
-        self.start_z = self.motion.position
-        self.scorer = FrameScorer(metric, roi, opts.decode_scale)
-        self.samples: List[Sample] = []
-        self.frames = 0
-        self.fit: Optional[PeakFit] = None
-        self.verify_score: Optional[float] = None
-        self.guessed = False  # the peak is a poor fit's best sample (see _fallback)
+class _Run(PeakVerdict):
+    """One autofocus run: its phases in order."""
 
     # ~~ the run
 
@@ -204,7 +160,7 @@ class _Run:
         try:
             z = self._search()
             return self._result(True, z, "", f"focused at Z{z:.4f} after {self.frames} frames")
-        except _Failed as failure:
+        except SearchFailed as failure:
             failure = self._texture_failure() or failure
             return self._failed(failure.reason, str(failure), restore=True)
         except Cancelled:
@@ -226,23 +182,64 @@ class _Run:
 
         Whenever a phase finds the curve still rising into an end of the searched range,
         the search extends past that end and goes on; where it may not, it fails there.
+        A run that finds no peak it can trust (``RESCAN_REASONS``) looks once more, at the
+        midpoints of the window's grid (a narrow peak may hide between coarse points), and
+        judges again if one of them beats every earlier sample; else the failure stands.
         """
         self._coarse()
         self._follow_rising_end()
+        try:
+            return self._judged_peak(explored=False)
+        except SearchFailed as failure:
+            if failure.reason not in RESCAN_REASONS or not self._rescan_found_more():
+                raise
+        self.guessed = False
+        self._follow_rising_end()
+        return self._judged_peak(explored=True)
+
+    def _rescan_found_more(self) -> bool:
+        """Sample the midpoints of the window's grid (:meth:`_explore`); whether one of them
+        scores above every earlier sample (else the failure stands as it was)."""
+        taken = len(self.samples)
+        best = max(s.score for s in self.samples)
+        self._explore(fine=True)
+        return any(s.score > best for s in self.samples[taken:])
+
+    def _judged_peak(self, explored: bool) -> float:
+        """Refine, check and, where the evidence asks for it, look further until a peak is
+        trusted; returns its Z or raises. ``explored``: the whole window was seen."""
         self._check_contrast()
         while True:
             try:
-                return self._checked_peak()
-            except _AtEdge as at_edge:
+                z = self._checked_peak(explored)
+                if self._weak():
+                    self._check_weak_ends()
+                    if not explored:
+                        explored = True
+                        if self._explore():
+                            continue
+                return z
+            except ExploreFirst:
+                explored = True
+                if not self._explore():
+                    raise SearchFailed("no_peak", self._faint_detail()) from None
+            except AtEdge as at_edge:
                 if not self._extend(at_edge.below):
                     self.stopped_below = at_edge.below
                     raise
 
-    def _checked_peak(self) -> float:
-        """Refine to a confirmed peak, then check that it is real; returns its Z."""
+    def _checked_peak(self, explored: bool) -> float:
+        """Refine to a confirmed peak, then check that it is real; returns its Z.
+
+        A peak too faint at full resolution (``MIN_CONTRAST``) asks for the rest of what the
+        run may search to be seen first (:class:`ExploreFirst`), and then fails as no_peak.
+        """
         z = self._refine()
         self._check_texture()
-        self._check_peak_contrast()
+        if self._faint():
+            if not explored:
+                raise ExploreFirst()
+            raise SearchFailed("no_peak", self._faint_detail())
         self._check_noise(z)
         self._check_bracketed(z)
         return z
@@ -257,28 +254,48 @@ class _Run:
             best = int(np.argmax(cs))
             drop = EARLY_STOP_DROP if best > 0 else EARLY_STOP_DROP_FIRST
             textured = self.samples[best].texture >= MIN_TEXTURE  # not a blurred side lobe
-            if best < len(cs) - 1 and cs[-1] < drop * cs[best] and textured and self._sharp_top():
+            if best < len(cs) - 1 and textured and not self._weak() and (
+                    cs[-1] < drop * cs[best] or self._fell_at_full_resolution()):
                 break
 
-    def _sharp_top(self) -> bool:
-        """Whether the best sample so far stands out at full resolution (``EARLY_STOP_CONTRAST``).
+    def _fell_at_full_resolution(self) -> bool:
+        """Whether the last sample's full-resolution score fell below half the best one's
+        height above the lowest, the best being an earlier sample (a narrow peak passed)."""
+        scores = np.array([s.score for s in self.samples])
+        best = int(np.argmax(scores))
+        half = scores.min() + EARLY_STOP_DROP * (scores[best] - scores.min())
+        return best < len(scores) - 1 and scores[-1] < half
 
-        A side lobe of a periodic scene or a far blur can make a bump in the coarse levels
-        while the full-resolution score, which focus is judged by, hardly moves: such a
-        bump is no reason to leave the rest of the window unseen.
-        """
-        return checks.relative_contrast([s.score for s in self.samples]) >= EARLY_STOP_CONTRAST
+    def _check_contrast(self) -> None:
+        """Fail early on a curve without a peak (or a featureless ROI: nothing to peak)."""
+        contrast = checks.levels_contrast(np.array([s.levels for s in self.samples]))
+        if contrast < MIN_CONTRAST:
+            self._check_texture()
+            raise SearchFailed("no_peak", f"scores vary by at most {contrast:.1%} over the range")
 
     # ~~ phase 2: extension past the window
 
     def _follow_rising_end(self) -> None:
-        """Extend past an end of the searched range while the combined curve's best point is
-        that end (the curve still rises towards it), as far as the run may go."""
+        """Extend past an end of the searched range while the curve still rises towards it,
+        as far as the run may go.
+
+        It rises towards an end that holds the combined curve's best point, or whose rise
+        from its neighbour, kept up for ``EXTENSION_STEPS_MAX`` coarse steps, would reach
+        the best point (:func:`.checks.worth_extending`): a higher peak may lie beyond,
+        behind a lesser bump inside (a dust layer, a lamp that dims with Z).
+        """
         while True:
-            cs = combined(self._points().levels)
-            best = int(np.argmax(cs))
-            if not ((best == 0 and self._extend(True))
-                    or (best == len(cs) - 1 and self._extend(False))):
+            points = self._points()
+            cs = combined(points.levels)
+            reach = EXTENSION_STEPS_MAX * self.step
+            ends = ((True, 0, 1, self.z_min), (False, len(cs) - 1, len(cs) - 2, self.z_max))
+            for below, end, inner, z_end in ends:
+                if points.zs[end] != z_end or len(cs) < 2 or points.zs[end] == points.zs[inner]:
+                    continue  # that end of the range was never sampled (an early stop)
+                slope = (cs[end] - cs[inner]) / abs(points.zs[end] - points.zs[inner])
+                if checks.worth_extending(cs[end], slope * reach, cs.max()) and self._extend(below):
+                    break
+            else:
                 return
 
     def _extend(self, below: bool) -> bool:
@@ -303,17 +320,31 @@ class _Run:
         self._measure(z, "coarse")
         return True
 
-    def _check_contrast(self) -> None:
-        """Fail early on a curve without a peak (or a featureless ROI: nothing to peak)."""
-        contrast = checks.levels_contrast(np.array([s.levels for s in self.samples]))
-        if contrast < MIN_CONTRAST:
-            self._check_texture()
-            raise _Failed("no_peak", f"scores vary by at most {contrast:.1%} over the range")
-
     # ~~ phase 3: refinement, fit and confirmation
 
     def _refine(self) -> float:
-        """Sample towards the peak until a fitted peak is confirmed by a frame taken there.
+        """Sample towards the peak until a fitted peak is confirmed and pinned down.
+
+        A round of refinement ends with a confirmed, pinned peak, or out of samples or
+        room; then :meth:`_fallback` verifies the fitted (or best) Z once, which must be
+        pinned down too (the samples taken to pin it start one more round).
+        """
+        for _ in range(REFINE_ROUNDS):
+            z = self._refine_round()
+            if z is not None:
+                return z
+            self.fit = self._fit()
+            taken = len(self.samples)
+            z = self._fallback()
+            if self._pinned(z) and not self._fit_too_low():
+                return z
+            if len(self.samples) == taken:
+                break  # nothing new to learn from
+        raise SearchFailed("poor_fit", "the samples around the best Z do not pin its peak down to "
+                      f"the tolerance {self._tolerance():.4g}")
+
+    def _refine_round(self) -> Optional[float]:
+        """At most ``MAX_FINE`` refinement samples; the confirmed and pinned peak, or None.
 
         A fit made from the curve's tails predicts a low, broad bump: a frame at its vertex
         that scores far above it shows the real peak is narrower, one far below the best
@@ -325,21 +356,25 @@ class _Run:
             self._check_edge()
             if not rejected and self._converged():
                 z = self._peak_z()
+                if self._take_flanks(z):
+                    continue  # the fit takes the new flanks in before a frame is taken at z
                 sample = self._measure(z, "verify")
                 self.verify_score = sample.score
                 best_other = max(s.score for s in self.samples[:-1])
-                if checks.confirms(sample.score, best_other, self.fit):
+                if checks.confirms(sample.score, best_other, self.fit) and self._pinned(z):
                     return z
                 rejected = True  # refine before trying to confirm again
                 continue
             rejected = False
-            fit = self.fit
-            z = propose(self._points(), self._tolerance(), fit is not None and fit.strong >= 3)
+            z = propose(self._points(), self._tolerance(), self._fit_trusted())
+            if z is None and all(s.phase == "coarse" for s in self.samples):
+                # a fit of the coarse points alone may be far wider than the peak: its
+                # tolerance leaves no room, the bracket does
+                z = propose(self._points(), self._tolerance(), width_known=False)
             if z is None:
-                break
+                return None
             self._measure(z, "fine")
-        self.fit = self._fit()
-        return self._fallback()
+        return None
 
     def _converged(self) -> bool:
         """Whether the fitted peak can be trusted enough to go and confirm it: both levels
@@ -361,7 +396,7 @@ class _Run:
             [s.z for s in self.samples], [s.score for s in self.samples], self._combined(),
             [s.phase != "coarse" for s in self.samples], (self.z_min, self.z_max))
         if edge is not None:
-            raise _AtEdge(edge == self.z_min, f"the sharpness still rises into the end Z{edge:.4f} "
+            raise AtEdge(edge == self.z_min, f"the sharpness still rises into the end Z{edge:.4f} "
                           f"of the searched range [{self.z_min:.4f}, {self.z_max:.4f}]")
 
     def _peak_z(self) -> float:
@@ -373,13 +408,21 @@ class _Run:
             if not self._interior(best_z):
                 below = fit.z_peak < self.z_min if fit is not None else best_z == self.z_min
                 where = "at an end" if fit is None else f"fitted at Z{fit.z_peak:.4f}"
-                raise _AtEdge(below, f"the sharpest Z is {where}, outside or at an end of the "
+                raise AtEdge(below, f"the sharpest Z is {where}, outside or at an end of the "
                               f"searched range [{self.z_min:.4f}, {self.z_max:.4f}]")
-            raise _Failed("poor_fit", "the samples near the best one do not form a peak")
+            raise SearchFailed("poor_fit", "the samples near the best one do not form a peak")
         if fit.r2 < MIN_R2 or not fit.z_lo - tol <= fit.z_peak <= fit.z_hi + tol:
-            raise _Failed("poor_fit", f"peak fit R^2 {fit.r2:.2f} (needs {MIN_R2}), peak "
+            raise SearchFailed("poor_fit", f"peak fit R^2 {fit.r2:.2f} (needs {MIN_R2}), peak "
                           f"Z{fit.z_peak:.4f} for samples Z{fit.z_lo:.4f}..Z{fit.z_hi:.4f}")
         return fit.z_peak
+
+    def _fit_too_low(self) -> bool:
+        """Whether the last frame at the fitted peak stood ``CONFIRM_HIGH`` times higher over
+        the fit's floor than the fitted peak: the real peak is narrower than the fit (made
+        from its tails) says, and may lie elsewhere."""
+        fit, score = self.fit, self.verify_score
+        return (fit is not None and score is not None
+                and score - fit.floor > CONFIRM_HIGH * (fit.height - fit.floor))
 
     def _fallback(self) -> float:
         """Out of refinement budget: check the fitted (or else the best) Z once.
@@ -392,7 +435,7 @@ class _Run:
         best = max(self.samples, key=lambda s: s.score)
         try:
             z = self._peak_z()
-        except _Failed as failure:
+        except SearchFailed as failure:
             zs, scores = [s.z for s in self.samples], [s.score for s in self.samples]
             if failure.reason != "poor_fit" or not checks.clearly_interior(zs, scores, best.z,
                                                                             best.score):
@@ -405,227 +448,9 @@ class _Run:
             if checks.verified(sample.score, best.score, floor):
                 return target
         if not self._clearly_above_noise() and not self._stands_out(best.z):
-            raise _Failed("no_peak", "the best sample does not stand out of the score noise "
+            raise SearchFailed("no_peak", "the best sample does not stand out of the score noise "
                           "of the frames repeated at its Z")
-        raise _Failed("verify_failed", f"verification score {self.verify_score:.4g} is below "
+        raise SearchFailed("verify_failed", f"verification score {self.verify_score:.4g} is below "
                       f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
 
-    # ~~ phase 4: is the peak real?
 
-    def _check_texture(self) -> None:
-        """Fail when the ROI is nearly featureless at the sharpest sample."""
-        failure = self._texture_failure()
-        if failure is not None:
-            raise failure
-
-    def _texture_failure(self) -> Optional[_Failed]:
-        """A low_texture failure if the sharpest sample's ROI is nearly featureless.
-
-        It explains any other search failure better (a featureless ROI has no peak).
-        """
-        best = max(self.samples, key=lambda s: s.score)
-        if best.texture >= MIN_TEXTURE:
-            return None
-        return _Failed("low_texture", f"relative contrast {best.texture:.4f} at the best Z "
-                       f"is below {MIN_TEXTURE}")
-
-    def _check_peak_contrast(self) -> None:
-        """Fail when the full-resolution scores found no peak standing out of their floor.
-
-        The coarse levels may show a broad bump where the full-resolution curve is noise:
-        such a "peak" cannot be told from the noise at the resolution focus is judged by.
-        """
-        contrast = checks.relative_contrast([s.score for s in self.samples])
-        if contrast < MIN_CONTRAST:
-            raise _Failed("no_peak", f"full-resolution scores vary by {contrast:.1%} only")
-
-    def _check_noise(self, z: float) -> None:
-        """Fail with no_peak when the peak at ``z`` cannot be told from the score noise.
-
-        Scores spanning ``NOISE_SURE`` times a free bound of their noise hold a real peak
-        (:func:`.checks.clearly_above_noise`), unless the peak was only guessed (a poor
-        fit's best sample, see :meth:`_fallback`). Otherwise frames are taken at ``z`` (the
-        stage is there), one by one up to ``NOISE_REPEATS``, until they pass
-        :meth:`_stands_out`.
-        """
-        if not self.guessed and self._clearly_above_noise():
-            return
-        for _ in range(NOISE_REPEATS):
-            self.verify_score = self._measure(z, "verify").score
-            if self._stands_out(z):
-                return
-        at_z, others, (sigma, freedom) = self._peak_and_others(z)
-        height, error = checks.peak_over_noise(at_z, others, sigma, freedom)
-        raise _Failed("no_peak", f"the peak stands {height:.4g} above the median sample, "
-                      f"within the score noise (standard error {error:.3g}, {freedom} "
-                      f"degrees of freedom, from repeated frames)")
-
-    def _check_bracketed(self, z: float) -> None:
-        """Fail unless, on each side of ``z``, some sample scores lower than ``z`` beyond the noise.
-
-        An interior peak falls off on both sides before the range ends. Near an end the
-        samples between the peak and the end may all show the same slice of a replayed
-        stack (or a top still rising outwards, flattened by noise): then nothing there is
-        lower than ``z`` and the focus may lie beyond that end (the search extends). A side
-        passes at once when its lowest sample lies ``NOISE_SURE`` times the free noise
-        bound below the frames at ``z``, or below the near-top cut of the fit; otherwise
-        frames are repeated at ``z`` and at that sample's Z (up to ``NOISE_REPEATS`` more
-        at each) until a one-sided t-test shows it lower (:func:`.checks.clearly_lower`).
-        The stage ends at ``z``.
-        """
-        points = self._points()
-        free_bound = NOISE_SURE * relative_noise(points.scores)
-        floor = float(points.scores.min())
-        spans = points.spans
-        for below, edge in ((True, self.z_min), (False, self.z_max)):
-            side = [s for s in self.samples if (s.z < z if below else s.z > z)]
-            # a plateau holding z (one replayed slice) is no lower sample on either side
-            plateau = spans[(spans[:, 0] <= z) & (z <= spans[:, 1])]
-            side = [s for s in side if not np.any((plateau[:, 0] <= s.z) & (s.z <= plateau[:, 1]))]
-            low_z = min(side, key=lambda s: s.score).z if side else None
-            while low_z is None or not self._clearly_lower(z, low_z, free_bound, floor):
-                counts = {t: sum(s.z == t for s in self.samples) for t in (z, low_z)}
-                target = min(counts, key=counts.get)
-                if low_z is None or counts[target] > NOISE_REPEATS:
-                    detail = (f"no sample between Z{z:.4f} and the end Z{edge:.4f} of the "
-                              f"searched range scores lower beyond the score noise")
-                    if low_z is None or edge in (s.z for s in side):
-                        raise _AtEdge(below, detail)
-                    raise _Failed("no_peak", detail)
-                sample = self._measure(target, "verify")
-                if target == z:
-                    self.verify_score = sample.score
-        if self.motion.position != z:  # the last frames were taken at a lower sample's Z
-            self.motion.arrive(z)
-
-    # ~~ helpers
-
-    def _clearly_lower(self, z: float, low_z: float, free_bound: float, floor: float) -> bool:
-        """:func:`.checks.clearly_lower` for the frames at ``z`` and ``low_z``."""
-        sigma, freedom = self._repeat_noise()
-        return checks.clearly_lower(self._scores_at(z), self._scores_at(low_z), free_bound,
-                                    floor, sigma, freedom)
-
-    def _clearly_above_noise(self) -> bool:
-        """:func:`.checks.clearly_above_noise` of the points (plateaus merged)."""
-        return checks.clearly_above_noise(self._points().scores)
-
-    def _stands_out(self, z: float) -> bool:
-        """Whether the frames at ``z`` beat the median other point beyond the repeat noise."""
-        at_z, others, (sigma, freedom) = self._peak_and_others(z)
-        return checks.stands_out(at_z, others, sigma, freedom)
-
-    def _peak_and_others(self, z: float) -> Tuple[List[float], np.ndarray, Tuple[float, int]]:
-        """The scores at ``z``, the other points' scores (a replayed slice seen at several
-        Zs counts once) and the repeat noise."""
-        points = self._points()
-        spans = points.spans
-        others = points.scores[(spans[:, 0] > z) | (spans[:, 1] < z)]
-        return self._scores_at(z), others, self._repeat_noise()
-
-    def _scores_at(self, z: float) -> List[float]:
-        """The scores of every sample taken at exactly ``z``."""
-        return [s.score for s in self.samples if s.z == z]
-
-    def _repeat_noise(self) -> Tuple[float, int]:
-        """:func:`.noise.repeat_noise` of every sample."""
-        return repeat_noise([s.z for s in self.samples], [s.score for s in self.samples])
-
-    def _fit_inside(self) -> bool:
-        """Whether the current fit puts the peak inside the range."""
-        return self.fit is not None and self.z_min <= self.fit.z_peak <= self.z_max
-
-    def _interior(self, z: float) -> bool:
-        """Whether there are samples on both sides of ``z``."""
-        zs = [s.z for s in self.samples]
-        return min(zs) < z < max(zs)
-
-    def _tolerance(self) -> float:
-        """The ``tolerance`` option, or one derived from the fitted peak's width (mm)."""
-        if self.opts.tolerance is not None:
-            return self.opts.tolerance
-        width = self.fit.fwhm if self.fit is not None else float("inf")
-        return derived_tolerance(width, self.z_max - self.z_min)
-
-    def _checkpoint(self) -> None:
-        cancel = self.opts.cancel
-        if cancel is not None and cancel.is_set():
-            raise Cancelled("cancelled")
-
-    def _measure(self, z: float, phase: str) -> Sample:
-        """Arrive at ``z``, grab and score the frames, record and report the sample."""
-        self.motion.arrive(z)
-        frames = []
-        for _ in range(self.opts.frames_per_position):
-            self._checkpoint()
-            frames.append(self._grab())
-        sample = self.scorer.sample(self.motion.position, frames, phase)
-        self.samples.append(sample)
-        if self.opts.on_sample is not None:
-            self.opts.on_sample(sample.z, sample.score, phase)
-        return sample
-
-    def _grab(self):
-        """One frame; any failure of the camera becomes a CameraError."""
-        try:
-            frame = self.camera.frame()
-        except CameraError:
-            raise
-        except Exception as exc:  # a device's own exception type: report, don't crash
-            raise CameraError(f"camera failed: {exc!r}") from exc
-        self.frames += 1
-        return frame
-
-    def _combined(self) -> np.ndarray:
-        """The combined score of every sample, in measured order."""
-        return combined(np.array([s.levels for s in self.samples]))
-
-    def _fit(self) -> Optional[PeakFit]:
-        points = self._points()
-        return fit_peak(points.zs, points.scores, floor=float(points.scores.min()))
-
-    def _points(self) -> Points:
-        """The samples as points ascending in Z, plateaus merged (:func:`.curve.merge_plateaus`)."""
-        return merge_plateaus([s.z for s in self.samples], [s.levels for s in self.samples])
-
-    # ~~ results
-
-    def _failed(self, reason: str, detail: str, restore: bool) -> FocusResult:
-        logger.debug("autofocus failed (%s): %s", reason, detail)
-        inside = self.bounds[0] <= self.start_z <= self.bounds[1]
-        if restore and self.opts.restore_on_failure and inside:
-            try:
-                self.motion.arrive(self.start_z)
-            except Exception as exc:  # restoring is best effort; the first failure is the story
-                logger.debug("could not restore the start Z: %r", exc)
-        best = max(self.samples, key=lambda s: s.score).z if self.samples else self.start_z
-        fitted = self.fit is not None and reason in ("verify_failed", "poor_fit")
-        z = self.fit.z_peak if fitted else best
-        return self._result(False, z, reason, detail or REASONS[reason])
-
-    def _result(self, ok: bool, z: float, reason: str, detail: str) -> FocusResult:
-        edge_z = edge_kind = None
-        if reason == "peak_at_edge" and self.stopped_below is not None:
-            edge_z = self.z_min if self.stopped_below else self.z_max
-            limit = self.limits[0] if self.stopped_below else self.limits[1]
-            edge_kind = "limit" if edge_z == limit else "budget"
-        searched = (self.z_min, self.z_max)
-        fit = None
-        if self.fit is not None:
-            f = self.fit
-            params = dict(zip(("c2", "c1", "c0"), f.params), centre=f.centre, fwhm=f.fwhm,
-                          floor=f.floor, points=f.points)
-            fit = Fit(model=f.model, z_peak=f.z_peak, r2=f.r2, z_lo=f.z_lo, z_hi=f.z_hi,
-                      params=params)
-        return FocusResult(
-            ok=ok, z=float(z), reason=reason,
-            message=plain_message(reason, z, searched, self.window, edge_z, edge_kind),
-            detail=detail, window=list(self.window), limits=list(self.limits),
-            extended=[self.window[0] - self.z_min, self.z_max - self.window[1]],
-            edge_z=edge_z, edge_kind=edge_kind,
-            samples=[(s.z, s.score) for s in self.samples], phases=[s.phase for s in self.samples],
-            fit=fit, metric=self.metric, roi=self.roi, z_min=self.z_min, z_max=self.z_max,
-            start_z=self.start_z, final_z=self.motion.position, verify_score=self.verify_score,
-            moves=self.motion.moves, frames=self.frames, travel=self.motion.travel,
-            elapsed=self.opts.clock() - self.started, options=self.opts.record(),
-        )

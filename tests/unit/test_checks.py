@@ -31,15 +31,15 @@ def test_a_peak_many_noise_bounds_high_is_clearly_above_noise():
     rng = np.random.default_rng(0)
     zs = np.linspace(0.0, 4.0, 15)
     curve = 10.0 / (1.0 + ((zs - 2.0) / 0.3) ** 2)
-    assert checks.clearly_above_noise(curve + rng.normal(0.0, 0.05, zs.size))
-    assert not checks.clearly_above_noise(rng.normal(5.0, 0.5, zs.size))
+    assert checks.clearly_above_noise(zs, curve + rng.normal(0.0, 0.05, zs.size))
+    assert not checks.clearly_above_noise(zs, rng.normal(5.0, 0.5, zs.size))
 
 
 def test_noise_that_grows_with_the_score_is_judged_in_relative_terms():
     rng = np.random.default_rng(1)
     zs = np.linspace(0.0, 4.0, 15)
     flat = np.full(zs.size, 100.0) * (1.0 + rng.normal(0.0, 0.2, zs.size))  # 20% flicker
-    assert not checks.clearly_above_noise(flat)
+    assert not checks.clearly_above_noise(zs, flat)
 
 
 def test_repeated_frames_above_the_median_stand_out_only_beyond_the_noise():
@@ -136,3 +136,41 @@ def test_the_checks_accept_a_real_fit():
     fit = fit_peak(zs, scores, floor=1.0)
     assert checks.straddled(zs, scores, fit)
     assert checks.converged(zs, fit, tolerance=0.1)
+
+
+def test_an_end_is_worth_extending_when_it_is_best_or_rises_enough_to_reach_the_best():
+    assert checks.worth_extending(1.0, 0.0, 1.0)
+    assert checks.worth_extending(0.7, 0.4, 1.0)
+    assert not checks.worth_extending(0.7, 0.2, 1.0)
+    assert not checks.worth_extending(0.7, -0.4, 1.0)
+
+
+def points_of(zs, scores):
+    from octoprint_autofocus.focus.curve import merge_plateaus
+    return merge_plateaus(list(zs), [(s,) for s in scores])
+
+
+def test_a_peak_is_pinned_by_a_lower_point_on_each_side_within_reach():
+    pts = points_of([1.0, 1.8, 2.0, 2.2, 3.0], [1.0, 7.0, 10.0, 8.0, 1.0])
+    assert checks.pinned(pts, 2.0, [(0.1, 0.5), (0.1, 0.5)])
+    assert not checks.pinned(pts, 2.0, [(0.3, 0.5), (0.1, 0.5)])  # nothing 0.3-0.5 below
+    assert checks.pinned(pts, 2.0, [None, (0.1, 0.5)])  # a bound below: judged elsewhere
+
+
+def test_a_higher_neighbour_leaves_the_peak_unpinned():
+    pts = points_of([1.0, 1.8, 2.0, 2.2, 3.0], [1.0, 11.0, 10.0, 8.0, 1.0])
+    assert not checks.pinned(pts, 2.0, [(0.1, 0.5), (0.1, 0.5)])
+
+
+def test_replayed_slices_count_as_one_point_each_and_their_far_ends_count_for_reach():
+    zs = [1.0, 1.7, 1.8, 1.9, 1.95, 2.0, 2.05, 2.1, 2.15, 2.4, 3.0]
+    scores = [1.0, 6.0, 6.0, 6.0, 9.0, 9.0, 9.0, 9.0, 7.0, 7.0, 1.0]  # three slices seen
+    assert checks.pinned(points_of(zs, scores), 2.02, [(0.2, 0.6), (0.2, 0.6)])
+    assert not checks.pinned(points_of(zs[3:], scores[3:]), 2.02, [(0.2, 0.6), (0.2, 0.6)])
+
+
+def test_the_half_height_bracket_bounds_the_width_and_is_open_without_a_fall():
+    zs = np.linspace(0.0, 4.0, 9)
+    scores = 1.0 + 9.0 / (1.0 + ((zs - 2.0) / 0.5) ** 2)  # FWHM 1.0
+    assert 1.0 <= checks.half_height_bracket(zs, scores) <= 2.0
+    assert checks.half_height_bracket(zs, zs + 1.0) == math.inf

@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus.noise import (
-    log_scores, mean_standard_error, median_standard_error, neighbour_noise, relative_noise,
-    repeat_noise, significant, t_quantile)
+    interpolation_noise, log_scores, mean_standard_error, median_standard_error,
+    neighbour_noise, relative_noise, repeat_noise, significant, t_quantile)
 
 
 def test_the_noise_test_quantile_matches_students_t_and_falls_to_the_normal_one():
@@ -28,6 +28,27 @@ def test_a_slope_only_inflates_the_neighbour_bound():
     rng = np.random.default_rng(1)
     noise = rng.normal(0.0, 0.5, 400)
     assert neighbour_noise(noise + np.linspace(0.0, 100.0, 400)) > neighbour_noise(noise)
+
+
+def test_the_interpolation_bound_of_pure_noise_at_uneven_zs_estimates_its_sd():
+    rng = np.random.default_rng(5)
+    zs = np.cumsum(rng.uniform(0.1, 2.0, 4000))
+    assert interpolation_noise(zs, rng.normal(10.0, 0.5, zs.size)) == pytest.approx(0.5, rel=0.06)
+
+
+def test_a_straight_slope_leaves_the_interpolation_bound_alone_and_bends_inflate_it():
+    rng = np.random.default_rng(6)
+    zs = np.cumsum(rng.uniform(0.1, 2.0, 400))
+    noise = rng.normal(0.0, 0.5, zs.size)
+    slope = interpolation_noise(zs, noise + 3.0 * zs)
+    assert slope == pytest.approx(interpolation_noise(zs, noise), rel=1e-6)
+    assert neighbour_noise(noise + 3.0 * zs) > 2.0 * slope  # the neighbour bound takes the slope
+    assert interpolation_noise(zs, noise + (zs - zs.mean()) ** 2) > 2.0 * slope  # bends all along
+
+
+def test_the_interpolation_bound_averages_values_at_one_z_and_falls_back_below_three_zs():
+    assert interpolation_noise([1.0, 1.0, 2.0, 3.0], [1.0, 3.0, 4.0, 6.0]) == 0.0  # 2, 4, 6: a line
+    assert interpolation_noise([1.0, 2.0], [1.0, 3.0]) == neighbour_noise([1.0, 3.0])
 
 
 def test_fewer_than_two_scores_give_no_bound():
@@ -78,8 +99,9 @@ def test_the_t_test_keeps_its_false_alarm_rate_on_pure_noise():
 def test_the_relative_bound_is_the_same_for_flicker_at_any_brightness():
     rng = np.random.default_rng(4)
     jitter = 1.0 + rng.normal(0.0, 0.05, 2000)
-    assert relative_noise(10.0 * jitter) == pytest.approx(relative_noise(1e4 * jitter))
-    assert relative_noise(10.0 * jitter) == pytest.approx(0.05, rel=0.1)
+    zs = np.arange(jitter.size, dtype=float)
+    assert relative_noise(zs, 10.0 * jitter) == pytest.approx(relative_noise(zs, 1e4 * jitter))
+    assert relative_noise(zs, 10.0 * jitter) == pytest.approx(0.05, rel=0.1)
 
 
 def test_log_scores_survive_zero_scores():

@@ -88,8 +88,9 @@ def test_one_point_gives_no_proposal():
 # ~~ tolerance
 
 
-def test_the_derived_tolerance_is_a_quarter_of_the_width_within_the_span_bounds():
+def test_the_derived_tolerance_is_a_quarter_of_the_width_or_an_eighth_of_the_span_without_one():
     assert derived_tolerance(0.4, 10.0) == pytest.approx(0.1)
+    assert derived_tolerance(0.4, 0.2) == pytest.approx(0.1)  # a narrow window: still the width
     assert derived_tolerance(math.inf, 4.0) == pytest.approx(0.5)
     assert derived_tolerance(float("nan"), 4.0) == pytest.approx(0.5)
     assert derived_tolerance(1e-9, 10.0) == pytest.approx(1e-3)

@@ -11,10 +11,10 @@ from octoprint_autofocus.simulator import SCENES
 SIZE = (320, 240)
 
 
-def _textured(gain=1.0, blur=0.0, seed=0, size=SIZE):
+def _textured(gain=1.0, blur=0.0, seed=0, size=SIZE, scene="texture"):
     """A textured frame at ``gain`` brightness, optionally blurred, with light noise."""
     rng = np.random.default_rng(seed)
-    image = SCENES["texture"](5, size).astype(np.float32)
+    image = SCENES[scene](5, size).astype(np.float32)
     if blur:
         image = cv2.GaussianBlur(image, (0, 0), blur)
     noisy = image * gain + rng.normal(0.0, 2.0, image.shape)
@@ -67,9 +67,10 @@ def test_the_full_resolution_level_is_the_plain_score_of_the_roi():
 
 def test_frames_at_one_position_are_averaged():
     frames = [_textured(seed=1), _textured(blur=1.0, seed=2)]
-    scorer = FrameScorer("laplacian", None, 1)
+    scorer = FrameScorer("normalized_variance", None, 1)  # no brightness correction
     both = scorer.sample(0.0, frames, "coarse")
-    singles = [FrameScorer("laplacian", None, 1).sample(0.0, [f], "coarse").score for f in frames]
+    singles = [FrameScorer("normalized_variance", None, 1).sample(0.0, [f], "coarse").score
+               for f in frames]
     assert both.score == pytest.approx(np.mean(singles))
 
 
@@ -78,3 +79,21 @@ def test_a_featureless_frame_has_almost_no_texture():
     sample = FrameScorer("tenengrad", None, 1).sample(0.0, [flat], "coarse")
     assert sample.texture == pytest.approx(0.0, abs=1e-9)
     assert sample.score == 0.0
+
+
+def test_the_noise_variance_of_a_textured_frame_is_its_sensor_noise():
+    from octoprint_autofocus.focus.sampling import noise_variance
+    rng = np.random.default_rng(3)
+    image = cv2.GaussianBlur(SCENES["texture"](5, SIZE).astype(np.float32), (0, 0), 1.5)
+    noisy = np.clip(image + rng.normal(0.0, 4.0, image.shape), 0, 255).astype(np.uint8)
+    assert noise_variance(noisy) == pytest.approx(16.0, rel=0.3)
+
+
+def test_flicker_is_corrected_near_focus_even_when_no_frame_was_far_from_it():
+    # low-contrast cells under a flickering lamp, every frame in focus (a narrow window)
+    frames = [_textured(gain, seed=i, scene="cells") for i, gain in enumerate((0.8, 0.9, 0.7, 0.85))]
+    scorer = FrameScorer("tenengrad", None, 1)
+    scores = [scorer.sample(0.0, [f], "coarse").score for f in frames]
+    raw = [score(f) for f in frames]
+    assert np.std(raw) / np.mean(raw) > 0.1
+    assert np.std(scores) / np.mean(scores) < 0.2 * np.std(raw) / np.mean(raw)

@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus import FocusResult, autofocus
+from octoprint_autofocus.focus.options import DEFAULTS
 from octoprint_autofocus.simulator import make_rig
 
 SIZE = (320, 240)
@@ -106,6 +107,28 @@ def test_the_message_is_for_people_and_the_detail_for_the_record():
 def test_extension_steps_start_at_the_coarse_step_and_grow_up_to_four_of_them():
     _, result = run(1.2)
     below = [z for (z, _), p in zip(result.samples, result.phases) if p == "coarse" and z < 4.0]
-    assert np.allclose(np.diff([4.0] + below)[:3], [-0.5, -1.0, -2.0])
-    assert np.all(np.diff([4.0] + below) >= -2.0 - 1e-9)
+    step = (result.window[1] - result.window[0]) / (DEFAULTS["coarse_points"] - 1)
+    assert np.allclose(np.diff([4.0] + below)[:2], [-step, -2.0 * step])
+    assert np.all(np.diff([4.0] + below) >= -4.0 * step - 1e-9)
     assert result.ok and result.extended[0] == pytest.approx(4.0 - min(below))
+
+
+def test_a_side_lobe_of_a_grid_inside_the_window_does_not_stop_the_search_short():
+    # focus 5 DOF past the window's top; a defocus side lobe of the grid bumps at -19 DOF
+    rig = make_rig(scene="grid", seed=5677, focal_z=20.68263607172061, dof=0.13049332619010923,
+                   z_limits=(-5.0, 35.0), start_z=19.014, noise=0.005, flicker=0.08,
+                   backlash=0.02, size=SIZE)
+    result = autofocus(rig.stage, rig.camera, 18.014, 20.014, limits=(0.0, 30.0), settle=0.05,
+                       sleep=rig.clock.sleep, clock=rig.clock.now)
+    assert result.ok, result.detail
+    assert rig.optical_error() <= rig.dof / 2
+
+
+@pytest.mark.parametrize("seed", [172, 643, 3513])
+def test_a_blurred_bump_next_to_a_focus_beyond_the_limits_is_never_ok(seed):
+    # focus 4 to 20 DOF below the hard limit 0.5; grid side lobes make bumps on the way
+    rig = make_rig(scene="grid", seed=seed, focal_z=0.1, dof=0.05, z_limits=(-5.0, 9.0),
+                   start_z=1.6, noise=0.01, size=SIZE)
+    result = autofocus(rig.stage, rig.camera, 1.1, 2.1, limits=(0.5, 3.5), settle=0.05,
+                       sleep=rig.clock.sleep, clock=rig.clock.now)
+    assert not result.ok, f"a side lobe at Z{result.z:.3f} taken for focus"

@@ -1,0 +1,218 @@
+"""The state of one autofocus run and what every phase does with it: measure, look, report.
+
+:class:`RunState` holds the devices, the samples and the range searched, and gives the
+phases (:mod:`.search`) and the checks of the peak (:mod:`.verdict`) their common views:
+the points of the curve, the current fit, the tolerance, the repeat noise, and the result.
+"""
+
+import logging
+import math
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from . import checks
+from .checks import MIN_R2
+from .curve import Points, combined, merge_plateaus
+from .errors import CameraError, Cancelled
+from .fit import PeakFit, fit_peak
+from .messages import plain_message
+from .noise import repeat_noise
+from .options import Options
+from .plan import WIDTH_PER_TOLERANCE, Motion, derived_tolerance
+from .result import Fit, FocusResult, REASONS
+from .sampling import FrameScorer, Sample
+
+__all__ = ["RunState", "SearchFailed", "AtEdge", "ExploreFirst", "SHARP_BAND", "TAILS_CONTRAST"]
+
+logger = logging.getLogger("octoprint_autofocus.focus.search")
+
+SHARP_BAND = 0.8
+"""The tolerance is the half-width of the band where the fitted curve stays above this share
+of its height over the curve's floor (the sharp band a person sees as in focus)."""
+TAILS_CONTRAST = 0.75
+"""A run has seen a focus curve's tails once its lowest score is this share below its best."""
+
+
+class SearchFailed(Exception):
+    """Ends a run with a search failure (a key of REASONS) and its technical detail."""
+
+    def __init__(self, reason: str, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+
+
+class ExploreFirst(Exception):
+    """The peak found is too faint to judge before the rest of the reachable range is seen."""
+
+
+class AtEdge(SearchFailed):
+    """The curve may go on rising past one end of the searched range (``below``: the lower)."""
+
+    def __init__(self, below: bool, detail: str) -> None:
+        super().__init__("peak_at_edge", detail)
+        self.below = below
+
+
+class RunState:
+    """One autofocus run: the state shared by its phases."""
+
+    def __init__(self, stage, camera, window: Tuple[float, float], limits: Tuple[float, float],
+                 roi, metric, opts: Options) -> None:
+        self.camera = camera
+        self.window, self.limits = window, limits
+        width = window[1] - window[0]
+        reach = width if opts.max_extension is None else opts.max_extension
+        self.bounds = (max(limits[0], window[0] - reach), min(limits[1], window[1] + reach))
+        self.z_min, self.z_max = window  # the range searched so far
+        self.grid_points = opts.grid_points(width)
+        self.step = width / (self.grid_points - 1)
+        self.extension_steps = [self.step, self.step]  # the next step below, above
+        self.stopped_below: Optional[bool] = None  # the end where a peak_at_edge run stopped
+        self.roi, self.metric, self.opts = roi, metric, opts
+        self.started = opts.clock()
+        self.motion = Motion(stage, *limits, opts.approach, opts.overscan, opts.settle,
+                             opts.sleep, self._checkpoint)
+        self.start_z = self.motion.position
+        self.scorer = FrameScorer(metric, roi, opts.decode_scale)
+        self.samples: List[Sample] = []
+        self.frames = 0
+        self.fit: Optional[PeakFit] = None
+        self.verify_score: Optional[float] = None
+        self.guessed = False  # the peak is a poor fit's best sample (see _fallback)
+
+    # ~~ measuring
+
+    def _checkpoint(self) -> None:
+        cancel = self.opts.cancel
+        if cancel is not None and cancel.is_set():
+            raise Cancelled("cancelled")
+
+    def _measure(self, z: float, phase: str) -> Sample:
+        """Arrive at ``z``, grab and score the frames, record and report the sample."""
+        self.motion.arrive(z)
+        frames = []
+        for _ in range(self.opts.frames_per_position):
+            self._checkpoint()
+            frames.append(self._grab())
+        sample = self.scorer.sample(self.motion.position, frames, phase)
+        self.samples.append(sample)
+        if self.opts.on_sample is not None:
+            self.opts.on_sample(sample.z, sample.score, phase)
+        return sample
+
+    def _grab(self):
+        """One frame; any failure of the camera becomes a CameraError."""
+        try:
+            frame = self.camera.frame()
+        except CameraError:
+            raise
+        except Exception as exc:  # a device's own exception type: report, don't crash
+            raise CameraError(f"camera failed: {exc!r}") from exc
+        self.frames += 1
+        return frame
+
+    def _combined(self) -> np.ndarray:
+        """The combined score of every sample, in measured order."""
+        return combined(np.array([s.levels for s in self.samples]))
+
+    def _fit(self) -> Optional[PeakFit]:
+        points = self._points()
+        return fit_peak(points.zs, points.scores, floor=float(points.scores.min()))
+
+    def _points(self) -> Points:
+        """The samples as points ascending in Z, plateaus merged (:func:`.curve.merge_plateaus`)."""
+        return merge_plateaus([s.z for s in self.samples], [s.levels for s in self.samples])
+
+    def _scores_at(self, z: float) -> List[float]:
+        """The scores of every sample taken at exactly ``z``."""
+        return [s.score for s in self.samples if s.z == z]
+
+    def _repeat_noise(self) -> Tuple[float, int]:
+        """:func:`.noise.repeat_noise` of every sample."""
+        return repeat_noise([s.z for s in self.samples], [s.score for s in self.samples])
+
+    def _fit_inside(self) -> bool:
+        """Whether the current fit puts the peak inside the range."""
+        return self.fit is not None and self.z_min <= self.fit.z_peak <= self.z_max
+
+    def _interior(self, z: float) -> bool:
+        """Whether there are samples on both sides of ``z``."""
+        zs = [s.z for s in self.samples]
+        return min(zs) < z < max(zs)
+
+    def _tolerance(self) -> float:
+        """The ``tolerance`` option, or one derived from the peak's width (mm).
+
+        With a trusted fit (:meth:`_fit_trusted`) it is the half-width of the sharp band,
+        where the fitted curve stays above ``SHARP_BAND`` of its height over the curve's
+        floor. Once the run has seen the curve's tails (its scores fell by
+        ``TAILS_CONTRAST``) the floor is the lowest sample, and the tolerance is at most a
+        quarter of the bracket of the points below half height around the best one
+        (:func:`.checks.half_height_bracket`) on the full-resolution or the combined curve:
+        a fit gone wide, or full-resolution scores that are only noise far from a narrow
+        peak, cannot loosen it. A narrow window around the focus never sees the tails: its
+        lowest sample is no floor, so the noise floor serves
+        (:meth:`.sampling.FrameScorer.noise_floor`), and the top's shape, which such a
+        window measures best, sets the band.
+        """
+        if self.opts.tolerance is not None:
+            return self.opts.tolerance
+        span = self.z_max - self.z_min
+        tails = checks.relative_contrast([s.score for s in self.samples]) >= TAILS_CONTRAST
+        width = math.inf
+        if tails or not self._fit_trusted():
+            points = self._points()
+            width = min(checks.half_height_bracket(points.zs, points.scores),
+                        checks.half_height_bracket(points.zs, combined(points.levels)))
+        if self._fit_trusted():
+            base = self.fit.floor if tails else min(self.scorer.noise_floor(), self.fit.floor)
+            band = self.fit.width_at(base + SHARP_BAND * (self.fit.height - base))
+            width = min(width, WIDTH_PER_TOLERANCE * 0.5 * band)
+        return derived_tolerance(width, span)
+
+    def _fit_trusted(self) -> bool:
+        """Whether the current fit has three points near its top and R^2 >= ``MIN_R2``."""
+        return self.fit is not None and self.fit.strong >= 3 and self.fit.r2 >= MIN_R2
+
+    # ~~ results
+
+    def _failed(self, reason: str, detail: str, restore: bool) -> FocusResult:
+        logger.debug("autofocus failed (%s): %s", reason, detail)
+        inside = self.bounds[0] <= self.start_z <= self.bounds[1]
+        if restore and self.opts.restore_on_failure and inside:
+            try:
+                self.motion.arrive(self.start_z)
+            except Exception as exc:  # restoring is best effort; the first failure is the story
+                logger.debug("could not restore the start Z: %r", exc)
+        best = max(self.samples, key=lambda s: s.score).z if self.samples else self.start_z
+        fitted = self.fit is not None and reason in ("verify_failed", "poor_fit")
+        z = self.fit.z_peak if fitted else best
+        return self._result(False, z, reason, detail or REASONS[reason])
+
+    def _result(self, ok: bool, z: float, reason: str, detail: str) -> FocusResult:
+        edge_z = edge_kind = None
+        if reason == "peak_at_edge" and self.stopped_below is not None:
+            edge_z = self.z_min if self.stopped_below else self.z_max
+            limit = self.limits[0] if self.stopped_below else self.limits[1]
+            edge_kind = "limit" if edge_z == limit else "budget"
+        searched = (self.z_min, self.z_max)
+        fit = None
+        if self.fit is not None:
+            f = self.fit
+            params = dict(zip(("c2", "c1", "c0"), f.params), centre=f.centre, fwhm=f.fwhm,
+                          floor=f.floor, points=f.points)
+            fit = Fit(model=f.model, z_peak=f.z_peak, r2=f.r2, z_lo=f.z_lo, z_hi=f.z_hi,
+                      params=params)
+        return FocusResult(
+            ok=ok, z=float(z), reason=reason,
+            message=plain_message(reason, z, searched, self.window, edge_z, edge_kind),
+            detail=detail, window=list(self.window), limits=list(self.limits),
+            extended=[self.window[0] - self.z_min, self.z_max - self.window[1]],
+            edge_z=edge_z, edge_kind=edge_kind,
+            samples=[(s.z, s.score) for s in self.samples], phases=[s.phase for s in self.samples],
+            fit=fit, metric=self.metric, roi=self.roi, z_min=self.z_min, z_max=self.z_max,
+            start_z=self.start_z, final_z=self.motion.position, verify_score=self.verify_score,
+            moves=self.motion.moves, frames=self.frames, travel=self.motion.travel,
+            elapsed=self.opts.clock() - self.started, options=self.opts.record(),
+        )

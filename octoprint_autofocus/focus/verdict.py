@@ -1,0 +1,278 @@
+"""Is the peak real, and pinned down? The checks a careful person makes before saying ok.
+
+:class:`PeakVerdict` (a part of the run, see :mod:`.search`) takes the evidence the pure
+checks of :mod:`.checks` judge: flank samples that pin the peak down to the tolerance,
+repeated frames that measure the noise, lower samples on both sides, a look at the rest of
+the window before a faint or blurred result is refused or trusted. Each failure raises
+:class:`~.run_state.SearchFailed` (or :class:`~.run_state.AtEdge` where the focus may lie
+past an end of the range, for the run to extend there).
+"""
+
+from typing import List, Optional, Tuple
+
+import numpy as np
+
+from . import checks
+from .checks import MIN_CONTRAST, MIN_TEXTURE, NOISE_SURE
+from .curve import Points, combined
+from .noise import relative_noise
+from .plan import coarse_grid
+from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
+
+__all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
+           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK"]
+
+EARLY_STOP_CONTRAST = 0.5
+"""A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
+by this share of their best; below it the best image is a blurred bump."""
+EXTENSION_STEPS_MAX = 4.0
+"""Extension steps grow up to this many coarse steps (the pyramid's coarsest level still sees
+a peak that far); a rising end is worth a look if its rise over that reach beats the best."""
+PIN_NEAR = 1.0
+"""The fitted peak needs a lower point on each side at least this many tolerances away..."""
+PIN_FAR = 2.5
+"""... and at most this many..."""
+PIN_STEP = 1.5
+"""... else one is taken this many tolerances away."""
+NOISE_REPEATS = 3
+"""At most this many repeat frames at one Z for a noise test, taken one by one until it passes."""
+MIN_OFF_PEAK = 3
+"""The noise test compares the peak with the points off it when there are this many."""
+
+
+class PeakVerdict(RunState):
+    """The checks of a peak, on the state of the run."""
+
+    # ~~ pinned down
+
+    def _pinned(self, z: float) -> bool:
+        """Whether the neighbours of the fitted peak ``z`` pin it down to the tolerance.
+
+        A fit over points far apart follows the model's shape, which an asymmetric curve
+        or the slices of a replayed stack do not have. So on each side of ``z`` some
+        point ``PIN_NEAR`` to ``PIN_FAR`` tolerances away must score lower than the point
+        at ``z`` (:func:`.checks.pinned`); where none does, one more is taken ``PIN_STEP``
+        tolerances away (within the bounds). Otherwise refinement goes on with the new
+        samples. The stage ends at ``z``.
+        """
+        self._take_flanks(z)
+        if self.motion.position != z:
+            self.motion.arrive(z)
+        return checks.pinned(self._points(), z, self._pin_reaches(z))
+
+    def _take_flanks(self, z: float) -> bool:
+        """Take the flank samples :meth:`_pinned` lacks around ``z`` (the side approached
+        last first, so the final approach to ``z`` needs no overscan); whether any was."""
+        taken = len(self.samples)
+        reaches = self._pin_reaches(z)
+        for index in sorted((0, 1), key=lambda i: (-1, 1)[i] * self.motion.side):
+            reach, side = reaches[index], (-1.0, 1.0)[index]
+            if reach is None:
+                continue
+            points = self._points()
+            if not checks.pinned(points, z, [reach if i == index else None for i in (0, 1)]):
+                end = self._plateau_end(points, z, side)
+                room = side * (self.bounds[index] - end)
+                self._measure(end + side * min(PIN_STEP * self._tolerance(), room), "fine")
+        return len(self.samples) > taken
+
+    def _pin_reaches(self, z: float) -> List[Optional[Tuple[float, float]]]:
+        """Below and above ``z``: the distances in which a lower point pins it (None where a
+        bound leaves no room: the bracket check judges that side)."""
+        tol, points = self._tolerance(), self._points()
+        reaches: List[Optional[Tuple[float, float]]] = []
+        for side, bound in zip((-1.0, 1.0), self.bounds):
+            room = side * (bound - self._plateau_end(points, z, side))
+            reaches.append((min(PIN_NEAR * tol, room), PIN_FAR * tol) if room > 0 else None)
+        return reaches
+
+    @staticmethod
+    def _plateau_end(points: Points, z: float, side: float) -> float:
+        """The end (``side`` -1 lower, +1 upper) of the plateau of points holding ``z``."""
+        span = points.spans[int(np.argmin(np.abs(points.zs - z)))]
+        return min(z, span[0]) if side < 0 else max(z, span[1])
+
+    # ~~ real
+
+    def _check_texture(self) -> None:
+        """Fail when the ROI is nearly featureless at the sharpest sample."""
+        failure = self._texture_failure()
+        if failure is not None:
+            raise failure
+
+    def _texture_failure(self) -> Optional[SearchFailed]:
+        """A low_texture failure if the sharpest sample's ROI is nearly featureless.
+
+        It explains any other search failure better (a featureless ROI has no peak).
+        """
+        best = max(self.samples, key=lambda s: s.score)
+        if best.texture >= MIN_TEXTURE:
+            return None
+        return SearchFailed("low_texture", f"relative contrast {best.texture:.4f} at the best Z "
+                       f"is below {MIN_TEXTURE}")
+
+    def _check_noise(self, z: float) -> None:
+        """Fail with no_peak when the peak at ``z`` cannot be told from the score noise.
+
+        Scores spanning ``NOISE_SURE`` times a free bound of their noise hold a real peak
+        (:func:`.checks.clearly_above_noise`), unless the peak was only guessed (a poor
+        fit's best sample, see :meth:`_fallback`). Otherwise frames are taken at ``z``
+        (the stage is there), one by one up to ``NOISE_REPEATS``, until they pass
+        :meth:`_stands_out`.
+        """
+        if not self.guessed and self._clearly_above_noise():
+            return
+        for _ in range(NOISE_REPEATS):
+            self.verify_score = self._measure(z, "verify").score
+            if self._stands_out(z):
+                return
+        at_z, others, (sigma, freedom) = self._peak_and_others(z)
+        height, error = checks.peak_over_noise(at_z, others, sigma, freedom)
+        raise SearchFailed("no_peak", f"the peak stands {height:.4g} above the median sample, "
+                      f"within the score noise (standard error {error:.3g}, {freedom} "
+                      f"degrees of freedom, from repeated frames)")
+
+    def _check_bracketed(self, z: float) -> None:
+        """Fail unless, on each side of ``z``, some sample scores lower than ``z`` beyond the noise.
+
+        An interior peak falls off on both sides before the range ends. Near an end the
+        samples between the peak and the end may all show the same slice of a replayed
+        stack (or a top still rising outwards, flattened by noise): then nothing there is
+        lower than ``z`` and the focus may lie beyond that end (the search extends). A side
+        passes at once when its lowest sample lies ``NOISE_SURE`` times the free noise
+        bound below the frames at ``z``, or below the near-top cut of the fit; otherwise
+        frames are repeated at ``z`` and at that sample's Z (up to ``NOISE_REPEATS`` more
+        at each) until a one-sided t-test shows it lower (:func:`.checks.clearly_lower`).
+        The stage ends at ``z``.
+        """
+        points = self._points()
+        free_bound = NOISE_SURE * relative_noise(points.zs, points.scores)
+        floor = float(points.scores.min())
+        spans = points.spans
+        for below, edge in ((True, self.z_min), (False, self.z_max)):
+            side = [s for s in self.samples if (s.z < z if below else s.z > z)]
+            # a plateau holding z (one replayed slice) is no lower sample on either side
+            plateau = spans[(spans[:, 0] <= z) & (z <= spans[:, 1])]
+            side = [s for s in side if not np.any((plateau[:, 0] <= s.z) & (s.z <= plateau[:, 1]))]
+            low_z = min(side, key=lambda s: s.score).z if side else None
+            while low_z is None or not self._clearly_lower(z, low_z, free_bound, floor):
+                counts = {t: sum(s.z == t for s in self.samples) for t in (z, low_z)}
+                target = min(counts, key=counts.get)
+                if low_z is None or counts[target] > NOISE_REPEATS:
+                    detail = (f"no sample between Z{z:.4f} and the end Z{edge:.4f} of the "
+                              f"searched range scores lower beyond the score noise")
+                    if low_z is None or edge in (s.z for s in side):
+                        raise AtEdge(below, detail)
+                    raise SearchFailed("no_peak", detail)
+                sample = self._measure(target, "verify")
+                if target == z:
+                    self.verify_score = sample.score
+        if self.motion.position != z:  # the last frames were taken at a lower sample's Z
+            self.motion.arrive(z)
+
+    def _weak(self) -> bool:
+        """Whether the best sample hardly stands out at full resolution (``EARLY_STOP_CONTRAST``):
+        a blurred bump (a side lobe of a periodic scene) rather than a sharp image."""
+        return checks.relative_contrast([s.score for s in self.samples]) < EARLY_STOP_CONTRAST
+
+    def _fine_contrasts(self) -> List[float]:
+        """The relative contrast of the full- and the half-resolution scores (as many as exist)."""
+        levels = np.array([s.levels for s in self.samples])
+        return [checks.relative_contrast(levels[:, k]) for k in range(min(2, levels.shape[1]))]
+
+    def _faint(self) -> bool:
+        """Whether the full- or the half-resolution scores vary by less than ``MIN_CONTRAST``.
+
+        Focus changes an image at every scale up to its blur: a "peak" that the half
+        resolution does not see is pixel noise that varies (JPEG, exposure), not detail.
+        """
+        return min(self._fine_contrasts()) < MIN_CONTRAST
+
+    def _faint_detail(self) -> str:
+        contrasts = ", ".join(f"{c:.1%}" for c in self._fine_contrasts())
+        return (f"full- and half-resolution scores vary by {contrasts} (needs {MIN_CONTRAST:.0%} "
+                f"at both)")
+
+    def _explore(self, fine: bool = False) -> bool:
+        """Sample the window's grid points an early stop left out (``fine``: and the
+        midpoints between them); whether any was taken.
+
+        A careful person who found only a blurred bump, or nothing clear, looks at the
+        whole window before deciding: the sharp peak may lie where the sweep did not look,
+        or, on a narrow depth of field, between two coarse points.
+        """
+        taken = len(self.samples)
+        points = 2 * self.grid_points - 1 if fine else self.grid_points
+        spacing = (self.window[1] - self.window[0]) / (points - 1)
+        for z in coarse_grid(*self.window, points, self.motion.position):
+            if min(abs(s.z - z) for s in self.samples) > 0.5 * spacing:
+                self._measure(z, "coarse")
+        return len(self.samples) > taken
+
+    def _check_weak_ends(self) -> None:
+        """For a weak best (:meth:`_weak`): fail at an end of the searched range where the
+        combined curve has not fallen into its tails (within ``1 - TAILS_CONTRAST`` of its
+        height above the lowest point), or still rises enough to reach the best beyond it
+        (:func:`.checks.worth_extending`).
+
+        A sharp peak needs only a fall beyond the noise on each side (the bracket check);
+        a blurred bump is trusted only where the sharpness clearly dies away on both sides
+        within the range searched, or the real focus may lie beyond (a side lobe of a
+        periodic scene rides on the rising flank of a focus outside the range).
+        """
+        points = self._points()
+        cs = combined(points.levels)
+        if len(cs) < 2:
+            return
+        tail = cs.min() + (1.0 - TAILS_CONTRAST) * (cs.max() - cs.min())
+        reach = EXTENSION_STEPS_MAX * self.step
+        for below, end, inner in ((True, 0, 1), (False, len(cs) - 1, len(cs) - 2)):
+            dz = abs(points.zs[end] - points.zs[inner])
+            rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
+                                                        cs.max())
+            if rising or cs[end] > tail:
+                raise AtEdge(below, f"the best image is blurred (full-resolution scores vary "
+                                     f"by less than {EARLY_STOP_CONTRAST:.0%}) and the sharpness "
+                                     f"has not died away towards Z{points.zs[end]:.4f}")
+
+    # ~~ helpers
+
+    def _clearly_lower(self, z: float, low_z: float, free_bound: float, floor: float) -> bool:
+        """:func:`.checks.clearly_lower` for the frames at ``z`` and ``low_z``."""
+        sigma, freedom = self._repeat_noise()
+        return checks.clearly_lower(self._scores_at(z), self._scores_at(low_z), free_bound,
+                                    floor, sigma, freedom)
+
+    def _clearly_above_noise(self) -> bool:
+        """:func:`.checks.clearly_above_noise` of the points (plateaus merged)."""
+        points = self._points()
+        return checks.clearly_above_noise(points.zs, points.scores)
+
+    def _stands_out(self, z: float) -> bool:
+        """Whether the frames at ``z`` beat the median other point beyond the repeat noise."""
+        at_z, others, (sigma, freedom) = self._peak_and_others(z)
+        return checks.stands_out(at_z, others, sigma, freedom)
+
+    def _peak_and_others(self, z: float) -> Tuple[List[float], np.ndarray, Tuple[float, int]]:
+        """The scores at ``z``, the other points' scores and the repeat noise.
+
+        A replayed slice seen at several Zs counts once. The others are the first of these
+        with at least ``MIN_OFF_PEAK`` points: the coarse points off the peak (beyond
+        ``PIN_FAR`` tolerances), all points off it, the coarse points apart from it, all
+        points apart from it. A refinement that sampled the top many times (or one slice of
+        a replayed stack, its noise telling the frames apart) must not make the top its own
+        reference; the coarse grid sees the window evenly.
+        """
+        points = self._points()
+        spans = points.spans
+        apart = (spans[:, 0] > z) | (spans[:, 1] < z)
+        reach = PIN_FAR * self._tolerance()
+        off_peak = (spans[:, 0] > z + reach) | (spans[:, 1] < z - reach)
+        coarse_zs = np.array([s.z for s in self.samples if s.phase == "coarse"])
+        coarse = np.array([np.any((lo <= coarse_zs) & (coarse_zs <= hi)) for lo, hi in spans])
+        chosen = apart
+        for candidates in (off_peak & coarse, off_peak, apart & coarse):
+            if candidates.sum() >= MIN_OFF_PEAK:
+                chosen = candidates
+                break
+        return self._scores_at(z), points.scores[chosen], self._repeat_noise()
