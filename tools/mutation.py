@@ -62,6 +62,8 @@ MODULES: Dict[str, Tuple[str, ...]] = {
     "octoprint_autofocus/fields.py": ("tests/plugin/test_settings.py", "tests/plugin/test_settings_guard.py"),
     "octoprint_autofocus/focus/plan.py": ("tests/unit/test_plan.py", "tests/unit/test_search.py"),
     "octoprint_autofocus/focus/search.py": ("tests/unit/test_search.py", "tests/unit/test_search_window.py"),
+    "octoprint_autofocus/focus/run_state.py": ("tests/unit/test_search.py", "tests/unit/test_search_window.py"),
+    "octoprint_autofocus/focus/verdict.py": ("tests/unit/test_search.py", "tests/unit/test_checks.py"),
     "octoprint_autofocus/focus/checks.py": ("tests/unit/test_checks.py", "tests/unit/test_search.py"),
     "octoprint_autofocus/focus/curve.py": ("tests/unit/test_curve.py", "tests/unit/test_search.py"),
     "octoprint_autofocus/focus/noise.py": ("tests/unit/test_noise.py", "tests/unit/test_search.py"),
