@@ -1,10 +1,11 @@
 """Mutation testing of the safety-critical modules with cosmic-ray (run by ``scripts/mutation``).
 
 For each module: copy the project (tracked and untracked-but-not-ignored files) to
-``.mutation/src``, so the work tree is never mutated, even when a run is interrupted; make a
-cosmic-ray session there whose test command is the fast tests (``tests/unit``,
-``tests/plugin``; the module's own test files first, ``-x``, so a killed mutant stops at the
-first failure); run every mutant; then compare the survivors with the equivalent mutants
+``.mutation/<module>.src``, so the work tree is never mutated, even when a run is
+interrupted, and two modules can run at the same time; make a cosmic-ray session there
+whose test command is the fast tests (``tests/plugin``, and ``tests/unit`` for the pure
+library; the module's own test files first, ``-x``, so a killed mutant stops at the first
+failure); run every mutant; then compare the survivors with the equivalent mutants
 recorded in ``docs/mutation-equivalents.toml``.
 
 A survivor is *explained* when an entry there names its module, operator, source line and
@@ -17,6 +18,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import shlex
 import signal
 import sqlite3
@@ -26,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, Iterable, List, Optional, Sequence, Tuple
 
 try:
     from tomllib import loads as toml_loads
@@ -37,6 +39,18 @@ ROOT = Path(__file__).resolve().parent.parent
 STATE = ROOT / ".mutation"
 EQUIVALENTS = ROOT / "docs" / "mutation-equivalents.toml"
 FAST_TESTS = ("tests/unit", "tests/plugin")
+LIBRARY = ("octoprint_autofocus/focus/", "octoprint_autofocus/simulator/")
+"""The pure library, the only code tests/unit imports. It imports none of the plugin's own
+modules (tests/unit/test_package.py checks it pulls in no flask, which they all import), so
+a mutant elsewhere is seen by tests/plugin only and tests/unit (half the fast tests' time)
+is not run for it."""
+TEST_TIMEOUT = 60
+"""s one test may take under a mutant (pytest-timeout): the slowest fast test takes about 1 s,
+so a test still running after a minute hangs (a wait loop a mutant made endless)."""
+TIMEOUT_FACTOR, MIN_TIMEOUT = 4.0, 120.0
+"""A mutant's whole test run may take this many times the unmutated baseline run (at least
+MIN_TIMEOUT s) before cosmic-ray stops it and counts it as killed by a timeout (reported
+apart from the other kills)."""
 
 MODULES: Dict[str, Tuple[str, ...]] = {
     "octoprint_autofocus/printer_stage.py": ("tests/plugin/test_printer_stage.py", "tests/plugin/test_job.py"),
@@ -44,8 +58,12 @@ MODULES: Dict[str, Tuple[str, ...]] = {
     "octoprint_autofocus/job.py": ("tests/plugin/test_job.py", "tests/plugin/test_plugin_events.py"),
     "octoprint_autofocus/api.py": ("tests/plugin/test_api.py",),
     "octoprint_autofocus/settings.py": ("tests/plugin/test_settings.py", "tests/plugin/test_api.py"),
+    "octoprint_autofocus/settings_guard.py": ("tests/plugin/test_settings_guard.py", "tests/plugin/test_settings.py"),
+    "octoprint_autofocus/fields.py": ("tests/plugin/test_settings.py", "tests/plugin/test_settings_guard.py"),
     "octoprint_autofocus/focus/plan.py": ("tests/unit/test_plan.py", "tests/unit/test_search.py"),
     "octoprint_autofocus/focus/search.py": ("tests/unit/test_search.py", "tests/unit/test_search_window.py"),
+    "octoprint_autofocus/focus/run_state.py": ("tests/unit/test_search.py", "tests/unit/test_search_window.py"),
+    "octoprint_autofocus/focus/verdict.py": ("tests/unit/test_search.py", "tests/unit/test_checks.py"),
     "octoprint_autofocus/focus/checks.py": ("tests/unit/test_checks.py", "tests/unit/test_search.py"),
     "octoprint_autofocus/focus/curve.py": ("tests/unit/test_curve.py", "tests/unit/test_search.py"),
     "octoprint_autofocus/focus/noise.py": ("tests/unit/test_noise.py", "tests/unit/test_search.py"),
@@ -76,9 +94,11 @@ class Mutant:
     operator: str
     occurrence: int
     line: int
-    outcome: str  # killed, survived, incompetent, skipped, pending
+    outcome: str  # killed, timeout, survived, incompetent, skipped, pending
     original: str
     mutated: str
+    job_id: str = ""
+    killed_by: str = ""  # the first test that failed on it ("timeout" when stopped)
 
     def key(self) -> Tuple[str, str, str, str]:
         return (self.module, self.operator, self.original, self.mutated)
@@ -118,13 +138,20 @@ def session_name(module: str) -> str:
     return module.replace("/", ".").removesuffix(".py")
 
 
-def test_command(tests: Sequence[str], src: Path) -> str:
-    """pytest on ``tests`` first, then on the other fast tests; each stops at the first failure.
+def source_copy(module: str) -> Path:
+    """The copy of the project a module's session mutates and tests."""
+    return STATE / f"{session_name(module)}.src"
+
+
+def test_command(module: str, tests: Sequence[str], src: Path) -> str:
+    """pytest on ``tests`` first, then on the other fast tests that can import ``module``;
+    each stops at the first failure.
 
     Two runs: a mutant the module's own tests kill costs only their collection."""
     first = [t for t in tests if (src / t).is_file()]
-    rest = sorted(str(p.relative_to(src)) for d in FAST_TESTS for p in (src / d).glob("test_*.py"))
-    pytest = "%s -m pytest -x -q -p no:cacheprovider --timeout 120" % shlex.quote(sys.executable)
+    dirs = FAST_TESTS if module.startswith(LIBRARY) else tuple(d for d in FAST_TESTS if d != "tests/unit")
+    rest = sorted(str(p.relative_to(src)) for d in dirs for p in (src / d).glob("test_*.py"))
+    pytest = "%s -m pytest -x -q -p no:cacheprovider --timeout %d" % (shlex.quote(sys.executable), TEST_TIMEOUT)
     runs = [" ".join([pytest, *first])] if first else []
     runs.append(" ".join([pytest, *[t for t in rest if t not in first]]))
     return "bash -c %s" % shlex.quote(" && ".join(runs))
@@ -138,7 +165,7 @@ def write_config(module: str, tests: Sequence[str], timeout: float, path: Path) 
         f"module-path = {json.dumps(module)}\n"
         f"timeout = {timeout:.0f}\n"
         "excluded-modules = []\n"
-        f"test-command = {json.dumps(test_command(tests, STATE / 'src'))}\n"
+        f"test-command = {json.dumps(test_command(module, tests, source_copy(module)))}\n"
         "[cosmic-ray.distributor]\n"
         'name = "local"\n'
         "[cosmic-ray.filters.operators-filter]\n"
@@ -170,12 +197,26 @@ def read_session(src: Path, db: Path) -> List[Mutant]:
             outcome = "skipped"
         elif result.get("worker_outcome") != "normal":
             outcome = "incompetent"
+        elif result.get("test_outcome") == "killed" and result.get("output") == "timeout":
+            outcome = "timeout"
         else:
             outcome = result.get("test_outcome") or "incompetent"
         original, mutated = _diff_lines(result.get("diff") if result else None)
         mutants.append(Mutant(mutation["module_path"], mutation["operator_name"], mutation["occurrence"],
-                              mutation["start_pos"][0], outcome, original, mutated))
+                              mutation["start_pos"][0], outcome, original, mutated, item["job_id"],
+                              _first_failure(result.get("output") if outcome in ("killed", "timeout") else "")))
     return mutants
+
+
+_FAILED = re.compile(r"^(?:FAILED|ERROR) (.+?)(?: - .*)?$", re.MULTILINE)
+
+
+def _first_failure(output: Optional[str]) -> str:
+    """The test a killed mutant failed (pytest's short summary), or "timeout"."""
+    if output == "timeout":
+        return output
+    found = _FAILED.search(output or "")
+    return found.group(1) if found else "?"
 
 
 def load_equivalents(path: Path = EQUIVALENTS) -> List[Dict[str, str]]:
@@ -195,14 +236,29 @@ def explained(mutant: Mutant, equivalents: Iterable[Dict[str, str]]) -> Optional
 HELD = "held back by --recheck"
 
 
-def forget_survivors(db: Path) -> int:
-    """Make the session's survivors pending again (to rerun them against new tests) and
-    hold back the mutants not run yet, so that only the survivors run now."""
+def rechecked_path(db: Path) -> Path:
+    return db.with_suffix(".rechecked.json")
+
+
+def rechecked(db: Path) -> List[str]:
+    """The job ids of the mutants ``--recheck`` has rerun in this session (survivors of an
+    earlier run): the report names the test that kills each of them."""
+    path = rechecked_path(db)
+    return json.loads(path.read_text()) if path.exists() else []
+
+
+def forget_survivors(db: Path, keep: Collection[str] = ()) -> int:
+    """Make the session's survivors (but those in ``keep``) pending again, to rerun them
+    against new tests, and hold back the mutants not run yet, so that only they run now."""
     with contextlib.closing(sqlite3.connect(db)) as connection, connection:
         connection.execute(
             "INSERT INTO work_results (job_id, worker_outcome, output) SELECT job_id, 'SKIPPED', ? FROM work_items"
             " WHERE job_id NOT IN (SELECT job_id FROM work_results)", (HELD,))
-        return connection.execute("DELETE FROM work_results WHERE test_outcome = 'SURVIVED'").rowcount
+        survivors = [row[0] for row in connection.execute(
+            "SELECT job_id FROM work_results WHERE test_outcome = 'SURVIVED'") if row[0] not in keep]
+        connection.executemany("DELETE FROM work_results WHERE job_id = ?", [(job,) for job in survivors])
+    rechecked_path(db).write_text(json.dumps(sorted(set(rechecked(db)) | set(survivors))))
+    return len(survivors)
 
 
 def release_held(db: Path) -> None:
@@ -211,9 +267,17 @@ def release_held(db: Path) -> None:
         connection.execute("DELETE FROM work_results WHERE output = ?", (HELD,))
 
 
-def run_module(module: str, tests: Sequence[str], resume: bool, timeout: float) -> List[Mutant]:
+def check_baseline(module: str) -> None:
+    """SystemExit unless the tests copied for ``module``'s session pass on the unmutated code
+    (a test failing for its own reason would "kill" every survivor rerun against it)."""
+    src = source_copy(module)
+    _cosmic("cosmic-ray", "baseline", str(STATE / f"{session_name(module)}.toml"), cwd=src,
+            env=dict(os.environ, PYTHONPATH=str(src)))
+
+
+def run_module(module: str, tests: Sequence[str], resume: bool, timeout: Optional[float]) -> List[Mutant]:
     """Run (or resume) the session of one module and return its mutants."""
-    src = STATE / "src"
+    src = source_copy(module)
     name = session_name(module)
     config, db = STATE / f"{name}.toml", STATE / f"{name}.sqlite"
     env = dict(os.environ, PYTHONPATH=str(src))  # the copy, not the editable install's work tree
@@ -227,11 +291,18 @@ def run_module(module: str, tests: Sequence[str], resume: bool, timeout: float) 
         raise SystemExit("%s changed since its session began: run it afresh (without --resume/--recheck)" % module)
     if not (resume and db.exists()):
         db.unlink(missing_ok=True)
+        rechecked_path(db).unlink(missing_ok=True)
         stamp.write_text(digest)
-        write_config(module, tests, timeout, config)
+        write_config(module, tests, timeout or MIN_TIMEOUT, config)
         _cosmic("cosmic-ray", "init", str(config), str(db), cwd=src)
         _cosmic("cr-filter-operators", str(db), str(config), cwd=src)
+        began = time.monotonic()
         _cosmic("cosmic-ray", "baseline", str(config), cwd=src, env=env)
+        baseline = time.monotonic() - began
+        if timeout is None:
+            timeout = max(MIN_TIMEOUT, TIMEOUT_FACTOR * baseline)
+            write_config(module, tests, timeout, config)
+        print("%s: unmutated tests %.0f s, %.0f s allowed per mutant" % (module, baseline, timeout), flush=True)
     started = time.monotonic()
     try:
         _cosmic("cosmic-ray", "exec", str(config), str(db), cwd=src, env=env)
@@ -244,7 +315,7 @@ def run_module(module: str, tests: Sequence[str], resume: bool, timeout: float) 
 
 
 def summarise(module: str, mutants: List[Mutant], equivalents: List[Dict[str, str]]) -> Dict[str, int]:
-    counts = {key: 0 for key in ("mutants", "killed", "survived", "equivalent", "unexplained",
+    counts = {key: 0 for key in ("mutants", "killed", "timeout", "survived", "equivalent", "unexplained",
                                  "incompetent", "pending")}
     for mutant in mutants:
         if mutant.outcome == "skipped":
@@ -271,6 +342,13 @@ def report(results: Dict[str, List[Mutant]], markdown: bool) -> int:
                 print("SURVIVED %s:%d %s #%d\n    - %s\n    + %s" % (
                     mutant.module, mutant.line, mutant.operator, mutant.occurrence, mutant.original,
                     mutant.mutated))
+    for module, mutants in results.items():
+        again = set(rechecked(STATE / f"{session_name(module)}.sqlite"))
+        for mutant in mutants:
+            if mutant.job_id in again and mutant.outcome in ("killed", "timeout"):
+                print("KILLED on recheck %s:%d %s #%d by %s\n    + %s" % (
+                    mutant.module, mutant.line, mutant.operator, mutant.occurrence, mutant.killed_by,
+                    mutant.mutated))
     seen = {m.key() for ms in results.values() for m in ms if m.outcome == "survived"}
     ran = {module for module, ms in results.items() if ms and not any(m.outcome == "pending" for m in ms)}
     for entry in equivalents:
@@ -278,17 +356,19 @@ def report(results: Dict[str, List[Mutant]], markdown: bool) -> int:
         if entry["module"] in ran and key not in seen:
             print("STALE equivalent entry (no such survivor now): %s %s: %s" % key[:3])
     if markdown:
-        print("\n| module | mutants | killed | survived: equivalent | survived: unexplained | timeout/incompetent |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print("\n| module | mutants | killed | killed by timeout | survived: equivalent | survived: unexplained"
+              " | incompetent | not run |")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for module, counts in rows:
         if markdown:
-            print("| `%s` | %d | %d | %d | %d | %d |" % (module, counts["mutants"], counts["killed"],
-                                                        counts["equivalent"], counts["unexplained"],
-                                                        counts["incompetent"]))
+            print("| `%s` | %d | %d | %d | %d | %d | %d | %d |" % (
+                module, counts["mutants"], counts["killed"], counts["timeout"], counts["equivalent"],
+                counts["unexplained"], counts["incompetent"], counts["pending"]))
         else:
-            print("%-42s %4d mutants, %4d killed, %3d equivalent, %3d unexplained, %3d incompetent, %3d pending"
-                  % (module, counts["mutants"], counts["killed"], counts["equivalent"], counts["unexplained"],
-                     counts["incompetent"], counts["pending"]))
+            print("%-42s %4d mutants, %4d killed, %3d by timeout, %3d equivalent, %3d unexplained, %3d incompetent,"
+                  " %3d pending" % (module, counts["mutants"], counts["killed"], counts["timeout"],
+                                    counts["equivalent"], counts["unexplained"], counts["incompetent"],
+                                    counts["pending"]))
     return unexplained
 
 
@@ -302,25 +382,31 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     parser.add_argument("modules", nargs="*", help="module paths (default: every safety-critical module)")
     parser.add_argument("--resume", action="store_true", help="continue the sessions in .mutation/ (same copy)")
     parser.add_argument("--recheck", action="store_true",
-                        help="rerun only the survivors of the sessions in .mutation/ against the current"
-                             " tests (after writing tests that should kill them)")
+                        help="rerun only the survivors of the sessions in .mutation/ that are not recorded"
+                             " as equivalent against the current tests (after writing tests that should kill"
+                             " them)")
     parser.add_argument("--report-only", action="store_true", help="only report the sessions in .mutation/")
     parser.add_argument("--markdown", action="store_true", help="print the per-module table as Markdown")
-    parser.add_argument("--timeout", type=float, default=300.0, help="s per mutant before it counts as killed")
+    parser.add_argument("--timeout", type=float, default=None,
+                        help="s per mutant before it counts as killed by a timeout (default: %g times the"
+                             " unmutated run, at least %g s)" % (TIMEOUT_FACTOR, MIN_TIMEOUT))
     args = parser.parse_args(argv)
     modules = args.modules or list(MODULES)
     STATE.mkdir(exist_ok=True)
-    if args.recheck:  # the current tests, the module sources as the sessions mutated them
-        for module in modules:
-            print("%s: %d survivors to rerun" % (module, forget_survivors(STATE / f"{session_name(module)}.sqlite")))
-        copy_project(STATE / "src")
-    elif not (args.resume or args.report_only):
-        copy_project(STATE / "src")
+    for module in modules:
+        if not (args.resume or args.report_only):
+            copy_project(source_copy(module))
+        if args.recheck:  # the current tests, the module sources as the sessions mutated them
+            check_baseline(module)
+            db, equivalents = STATE / f"{session_name(module)}.sqlite", load_equivalents()
+            keep = {m.job_id for m in read_session(STATE, db) if m.outcome == "survived" and explained(m, equivalents)}
+            print("%s: %d survivors to rerun (not the %d recorded as equivalent)"
+                  % (module, forget_survivors(db, keep), len(keep)))
     results = {}
     for module in modules:
         db = STATE / f"{session_name(module)}.sqlite"
         if args.report_only:
-            results[module] = read_session(STATE / "src", db) if db.exists() else []
+            results[module] = read_session(STATE, db) if db.exists() else []
         else:
             results[module] = run_module(module, MODULES.get(module, ()), args.resume or args.recheck,
                                          args.timeout)

@@ -155,3 +155,64 @@ def test_move_takes_an_absolute_z():
 def test_commands_without_fields_refuse_extra_fields():
     with pytest.raises(SettingsError):
         check_no_payload({"command": "cancel", "now": True})
+
+
+@pytest.mark.parametrize("z_min, z_max", [(1, 5), (-10000, -9999), (9999, 10000), (-10000, 10000)])
+def test_explicit_limits_anywhere_within_ten_metres_are_accepted(z_min, z_max):
+    request = parse_start({"command": "start", "z_min": z_min, "z_max": z_max})
+    assert (request.z_min, request.z_max) == (z_min, z_max)
+
+
+@pytest.mark.parametrize("payload, field", [({"z_min": -10000.001, "z_max": 0}, "z_min"),
+                                            ({"z_min": 0, "z_max": 10000.001}, "z_max")])
+def test_explicit_limits_just_past_ten_metres_are_refused(payload, field):
+    with pytest.raises(SettingsError, match="at (least|most) -?10000 mm") as error:
+        parse_start({"command": "start", **payload})
+    assert error.value.field == field
+
+
+@pytest.mark.parametrize("dz", [10, -10, 0.001, -0.001])
+def test_a_jog_of_up_to_ten_millimetres_either_way_is_accepted(dz):
+    assert parse_jog({"command": "jog", "dz": dz}) == dz
+
+
+@pytest.mark.parametrize("dz", [10.001, -10.001])
+def test_a_jog_just_past_ten_millimetres_is_refused(dz):
+    with pytest.raises(SettingsError, match="at (least|most) -?10") as error:
+        parse_jog({"command": "jog", "dz": dz})
+    assert error.value.field == "dz"
+
+
+@pytest.mark.parametrize("parse", [parse_set_reference, parse_move])
+@pytest.mark.parametrize("z", [-10000, -5.5, 0, 10000])
+def test_an_absolute_z_anywhere_within_ten_metres_is_accepted(parse, z):
+    assert parse({"command": "x", "z": z}) == z
+
+
+@pytest.mark.parametrize("parse", [parse_set_reference, parse_move])
+@pytest.mark.parametrize("z", [-10000.001, 10000.001])
+def test_an_absolute_z_just_past_ten_metres_is_refused(parse, z):
+    with pytest.raises(SettingsError, match="at (least|most) -?10000 mm") as error:
+        parse({"command": "x", "z": z})
+    assert error.value.field == "z"
+
+
+def test_an_unknown_field_is_answered_with_the_fields_the_command_accepts():
+    with pytest.raises(SettingsError, match=r"it accepts dz\)") as jog:
+        parse_jog({"command": "jog", "dz": 1, "speed": 5})
+    assert jog.value.field == "speed"
+    with pytest.raises(SettingsError, match=r"it accepts no fields\)"):
+        check_no_payload({"command": "cancel", "now": True})
+
+
+@pytest.mark.parametrize("key", ["area", "Z", "_x", "co"])  # keys that sort before "command" too
+def test_any_field_other_than_command_is_checked(key):
+    with pytest.raises(SettingsError) as error:
+        parse_start({"command": "start", key: 1})
+    assert error.value.field == key
+
+
+def test_of_several_unknown_fields_the_first_in_alphabetical_order_is_named():
+    with pytest.raises(SettingsError) as error:
+        parse_jog({"command": "jog", "dz": 1, "zz": 1, "speed": 2, "aa": 3})
+    assert error.value.field == "aa"

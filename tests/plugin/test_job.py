@@ -1,6 +1,7 @@
 """FocusJob with a fake printer, the real PrinterStage and scripted searches."""
 
 import contextlib
+import dataclasses
 import json
 import threading
 import time
@@ -177,6 +178,24 @@ def test_the_search_gets_the_window_and_may_extend_into_the_safety_limits_unless
     assert seen["max_extension"] == extension
 
 
+def test_the_search_gets_every_setting_of_the_run(rig_factory):
+    seen = {}
+    settings = {"metric": "brenner", "roi": {"x": 0.5, "y": 0.25, "w": 0.25, "h": 0.5}, "coarse_points": 7,
+                "tolerance": 0.02, "overscan": 0.3, "approach": "below", "settle": 0.2, "frames_per_position": 2}
+    rig = rig_factory(records_options(seen), settings=settings)
+    rig.run()
+    assert seen["metric"] == "brenner" and seen["coarse_points"] == 7 and seen["tolerance"] == 0.02
+    assert (seen["overscan"], seen["approach"], seen["settle"], seen["frames_per_position"]) == (0.3, "below", 0.2, 2)
+    assert seen["roi"] == (320, 120, 160, 240)  # the region in pixels of the 640x480 first frame
+
+
+def test_a_run_request_overrides_the_metric_and_region_of_the_settings(rig_factory):
+    seen = {}
+    rig = rig_factory(records_options(seen), settings={"metric": "brenner"})
+    rig.run(request=RunRequest(metric="laplacian", roi=(0.0, 0.0, 0.5, 0.5)))
+    assert (seen["metric"], seen["roi"]) == ("laplacian", (0, 0, 320, 240))
+
+
 def test_second_start_while_running_raises_busy(rig_factory):
     started = threading.Event()
     rig = rig_factory(waits_for_cancel(started))
@@ -185,6 +204,17 @@ def test_second_start_while_running_raises_busy(rig_factory):
     with pytest.raises(Busy):
         rig.job.start(RunPlan(kind="focus", config=rig.config))
     assert rig.job.cancel() is True
+    assert rig.job.wait(5)
+
+
+def test_a_run_never_keeps_octoprint_from_exiting(rig_factory):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started))
+    rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    workers = [thread for thread in threading.enumerate() if thread.name == job_module.THREAD_NAME]
+    assert len(workers) == 1 and workers[0].daemon  # a run that hangs cannot hold the process open
+    rig.job.cancel()
     assert rig.job.wait(5)
 
 
@@ -275,6 +305,8 @@ def test_camera_error_fails_the_run_before_any_move(rig_factory):
     run_id = rig.run()
     assert rig.records.load(run_id)["reason"] == "camera_error"
     assert not any(line.startswith("G1") for line in rig.printer.sent_lines())
+    assert [data["record"]["run_id"] for data in rig.pushed("failed")] == [run_id]  # failed, not aborted
+    assert rig.pushed("aborted") == []
 
 
 def test_home_sets_the_reference_with_g92_after_a_passed_run(rig_factory):
@@ -411,6 +443,13 @@ def test_move_goes_to_an_absolute_z_within_the_limits(rig_factory):
     assert rig.printer.z == pytest.approx(4.125) and not rig.job.running
 
 
+@pytest.mark.parametrize("z", [1.0, 8.0])  # the safety limits: settings 1..9 cut by the volume 0..8
+def test_move_to_exactly_a_limit_is_allowed(rig_factory, z):
+    rig = rig_factory(focuses_at(4.0))
+    assert rig.job.move(rig.config, z) == z
+    assert rig.printer.z == pytest.approx(z)
+
+
 def test_move_outside_the_limits_is_refused_and_nothing_moves(rig_factory):
     rig = rig_factory(focuses_at(4.0))
     with pytest.raises(MoveRefused) as error:
@@ -419,9 +458,9 @@ def test_move_outside_the_limits_is_refused_and_nothing_moves(rig_factory):
     assert rig.printer.z == 5.0 and not rig.job.running
 
 
-@pytest.mark.parametrize("watches_cancel, error", [(True, Cancelled), (False, StageError)],
+@pytest.mark.parametrize("watches_cancel, error, says", [(True, Cancelled, "cancelled"), (False, StageError, "stop")],
                          ids=["stage-watches-cancel", "stage-needs-abort"])
-def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel, error):
+def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel, error, says):
     rig = rig_factory(focuses_at(4.0))
     rig.stage_watches_cancel = watches_cancel
     rig.printer.answer_m114 = False
@@ -439,6 +478,7 @@ def test_cancel_stops_a_jog_waiting_for_the_printer(rig_factory, watches_cancel,
     assert rig.job.cancel("stop") is True
     worker.join(10)
     assert not worker.is_alive() and isinstance(errors[0], error)
+    assert str(errors[0]) == says  # an aborted stage says why it was stopped
     assert not isinstance(errors[0], StageTimeout)  # stopped by the cancel, not by the 2 s timeout
     assert not rig.job.running
 
@@ -515,6 +555,34 @@ def test_a_failed_run_pauses_the_job_before_releasing_the_hold(rig_factory, sear
     rig.printer.printing = True
     rig.run(in_job=True)
     assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+
+
+@pytest.mark.parametrize("search, camera_fails, reason", [(focuses_at(4.0), True, "camera_error"),
+                                                         (focuses_at(20.0), False, "stage_error")],
+                         ids=["camera_error", "move_refused"])
+def test_every_failure_but_a_cancel_pauses_the_job(rig_factory, search, camera_fails, reason):
+    rig = rig_factory(search, camera_fails=camera_fails)
+    rig.printer.printing = True
+    run_id = rig.run(in_job=True)
+    assert rig.records.load(run_id)["reason"] == reason
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+
+
+def test_a_hold_gone_with_a_disconnect_is_noted_and_the_run_ends_normally(rig_factory, caplog):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+    take_hold = rig.printer.set_job_on_hold
+
+    def release_fails(value, blocking=True):
+        if not value:
+            raise RuntimeError("not connected")  # OctoPrint's answer once the printer is gone
+        return take_hold(value, blocking)
+
+    rig.printer.set_job_on_hold = release_fails
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run(in_job=True)
+    assert "No job hold to release: the printer is disconnected" in caplog.text
+    assert rig.pushed("done")[0]["record"]["run_id"] == run_id and not rig.job.running
 
 
 # ~~ cancel at every moment, and what the record says
@@ -607,6 +675,54 @@ def test_home_fails_when_the_printer_reports_another_z_after_g92(rig_factory):
     assert "after G92 the printer reports Z3.550 instead of Z3.500" in record["message"]
 
 
+def test_home_accepts_a_g92_the_firmware_rounds_by_up_to_a_hundredth(rig_factory):
+    rig = rig_factory(focuses_at(0.5), settings={"z_min": 0.0, "reference_z": 0.0})
+    execute = rig.printer._execute
+
+    def rounding_g92(line):  # firmware that lands G92 Z0 at Z0.01
+        execute(line)
+        if line.startswith("G92"):
+            rig.printer.z += 0.01
+
+    rig.printer._execute = rounding_g92
+    record = rig.records.load(rig.run(kind="home"))
+    assert record["ok"] is True and record["correction"] == pytest.approx(-0.5)
+
+
+def test_a_reference_run_never_sends_g92(rig_factory):
+    rig = rig_factory(focuses_at(4.0), settings={"reference_z": 3.5})  # an older reference is set
+    record = rig.records.load(rig.run(kind="reference"))
+    assert record["ok"] is True and record["correction"] is None and rig.references == [4.0]
+    assert not any(line.startswith("G92") for line in rig.printer.sent_lines())
+
+
+def test_a_run_that_fails_after_reading_z_records_where_it_started(rig_factory):
+    rig = rig_factory(focuses_at(4.0), camera_fails=True, printer_z=5.5)
+    record = rig.records.load(rig.run())
+    assert (record["reason"], record["z"], record["start_z"], record["final_z"]) == ("camera_error", 5.5, 5.5, 5.5)
+
+
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")  # the SystemExit goes on
+def test_a_run_stopped_by_a_base_exception_still_pauses_the_print_and_releases_the_hold(rig_factory):
+    def exits(stage, camera, z_min, z_max, **options):
+        raise SystemExit("the interpreter is going down")
+
+    rig = rig_factory(exits)
+    rig.printer.printing = True
+    run_id = rig.run(in_job=True)
+    record = rig.records.load(run_id)
+    assert (record["ok"], record["reason"]) == (False, "stage_error")
+    assert rig.printer.job_calls == [("hold", True), ("pause", None), ("hold", False)]
+    assert rig.events == ["focus_started", "focus_failed"]
+
+
+def test_a_run_plan_cannot_change_under_a_running_job(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    plan = RunPlan(kind="focus", config=rig.config)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        plan.kind = "home"
+
+
 @pytest.mark.parametrize("detail", ["t = 1.2 < 2.6 at p = 0.005", ""])
 def test_a_failure_is_logged_with_its_detail(rig_factory, caplog, detail):
     def search(stage, camera, z_min, z_max, **options):
@@ -660,6 +776,74 @@ def test_lines_a_cancelled_run_had_queued_are_dropped_before_they_are_sent(rig_f
     assert rig.job.note_sending("M114", None) is True
 
 
+def test_the_lines_of_the_last_eight_cancelled_stages_are_dropped(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    tags = []
+    for _ in range(9):  # nine runs cancelled before the printer answered any of their lines
+        _, cancel = rig.job.claim("focus")
+        tags.append(rig.job.use_stage(rig.config, cancel).own_tag)
+        assert rig.job.cancel("stop")
+        rig.job.release(False)
+    sent = [rig.job.note_sending("M114", frozenset({tag})) for tag in tags]
+    assert sent == [True] + [False] * 8  # the oldest is forgotten: a bounded memory
+
+
+def test_a_claim_is_outside_a_job_unless_it_says_otherwise(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+    with pytest.raises(NotReady):  # nothing moves under a print unless the print asked for it
+        rig.job.claim("map")
+    assert rig.printer.holds == [] and not rig.job.running
+
+
+def test_a_job_hold_that_cannot_be_taken_leaves_the_run_slot_free(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    rig.printer.printing = True
+
+    def refuses(value, blocking=True):
+        raise RuntimeError("no job to hold")
+
+    rig.printer.set_job_on_hold = refuses
+    with pytest.raises(RuntimeError):
+        rig.job.start(RunPlan(kind="focus", config=rig.config, in_job=True))
+    assert not rig.job.running
+    rig.printer.printing = False
+    assert rig.records.load(rig.run())["ok"] is True  # not Busy
+
+
+def test_a_record_that_cannot_be_saved_is_logged_and_the_run_still_ends(rig_factory, caplog):
+    rig = rig_factory(focuses_at(4.0))
+
+    def disk_full(record):
+        raise OSError(28, "No space left on device")
+
+    rig.records.save = disk_full
+    with caplog.at_level("ERROR", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run()
+    assert "Could not save the record of run %s" % run_id in caplog.text
+    assert rig.pushed("done")[0]["record"]["run_id"] == run_id and not rig.job.running
+
+
+@pytest.mark.parametrize("reason, logged", [("stop", "Autofocus run cancelled: stop"), ("", "Autofocus run cancelled")])
+def test_a_cancel_is_logged_with_its_reason(rig_factory, caplog, reason, logged):
+    started = threading.Event()
+    rig = rig_factory(waits_for_cancel(started))
+    rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert started.wait(5)
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.job"):
+        rig.job.cancel(reason)
+    assert rig.job.wait(5)
+    assert [r.getMessage() for r in caplog.records if r.getMessage().startswith("Autofocus run cancelled")] == [logged]
+
+
+def test_the_job_and_its_wiring_are_set_up_by_name_and_never_change(rig_factory):
+    rig = rig_factory(focuses_at(4.0))
+    with pytest.raises(TypeError):  # FocusJob(printer, records, wiring, search) cannot pass a search unnoticed
+        FocusJob(rig.printer, rig.records, rig.job._wiring, focuses_at(4.0))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        rig.job._wiring.push = print
+
+
 def test_a_cancelled_run_is_logged_without_a_warning(rig_factory, caplog):
     def search(stage, camera, z_min, z_max, **options):
         return FocusResult(ok=False, z=4.5, reason="cancelled", message="cancelled")
@@ -670,3 +854,28 @@ def test_a_cancelled_run_is_logged_without_a_warning(rig_factory, caplog):
     said = [(entry.levelname, entry.getMessage()) for entry in caplog.records if run_id in entry.getMessage()]
     assert ("INFO", "Autofocus run %s failed (cancelled): cancelled" % run_id) in said
     assert [level for level, _ in said if level != "INFO"] == []
+
+
+@pytest.mark.parametrize("kind, in_job, says", [
+    ("focus", True, r"^The print job is focusing \(@AUTOFOCUS\); autofocus and Z moves are refused until it has"
+                    r" ended\.$"),
+    ("focus", False, r"^An autofocus run is already in progress\.$"),
+    ("reference", False, r"^An autofocus run is already in progress\.$"),
+    ("home", False, r"^An autofocus run is already in progress\.$"),
+])
+def test_a_refused_jog_says_which_focus_run_holds_the_slot(rig_factory, kind, in_job, says):
+    rig = rig_factory(focuses_at(4.0))
+    rig.job.claim(kind, in_job)
+    try:
+        with pytest.raises(Busy, match=says):
+            rig.job.jog(rig.config, 0.1)
+    finally:
+        rig.job.release(in_job)
+
+
+def test_a_failure_other_than_a_cancel_is_logged_as_a_warning(rig_factory, caplog):
+    rig = rig_factory(focuses_at(4.0), camera_fails=True)
+    with caplog.at_level("INFO", logger="octoprint.plugins.autofocus.job"):
+        run_id = rig.run()
+    said = [(entry.levelname, entry.getMessage()) for entry in caplog.records if run_id in entry.getMessage()]
+    assert [level for level, message in said if "failed (camera_error)" in message] == ["WARNING"]

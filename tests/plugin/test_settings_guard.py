@@ -1,9 +1,10 @@
 """The settings-save check that runs before OctoPrint stores anything."""
 
+import flask
 import pytest
 
 from octoprint_autofocus.settings import DEFAULTS, SettingsError
-from octoprint_autofocus.settings_guard import check_settings_save
+from octoprint_autofocus.settings_guard import check_settings_save, settings_save_handler
 
 STORED = {**DEFAULTS, "z_min": 0.0, "z_max": 20.0, "simulator": dict(DEFAULTS["simulator"])}
 
@@ -77,3 +78,64 @@ def test_a_move_template_that_renders_unsafe_lines_is_refused(template):
 
 def test_the_servo_template_can_be_saved():
     assert check_settings_save({"move_template": "M280 P0 S{z:.0f}"}, STORED).move_template == "M280 P0 S{z:.0f}"
+
+
+
+# ~ the before_request handler: which requests it looks at
+
+
+@pytest.fixture
+def guard():
+    """OctoPrint's settings endpoint (api.setSettings) and two others around it in name, with
+    the handler; ``checked`` has what it checked, ``allowed`` whether the caller may save."""
+    app = flask.Flask(__name__)
+    api = flask.Blueprint("api", __name__)
+    for rule, endpoint in (("/api/settings", "setSettings"), ("/api/other", "other"), ("/api/system", "system")):
+        api.add_url_rule(rule, endpoint, lambda: "", methods=["GET", "POST"])
+    app.register_blueprint(api)
+    state = {"checked": [], "allowed": True}
+
+    def check(payload):
+        state["checked"].append(payload)
+        raise SettingsError("z_max", "must be above the lowest Z.")
+
+    handler = settings_save_handler(check, lambda: state["allowed"], lambda exc: ("refused", exc.field))
+
+    def call(path, method="POST", **body):
+        with app.test_request_context(path, method=method, **body):
+            return handler()
+
+    state["call"] = call
+    return state
+
+
+def test_a_settings_save_with_autofocus_settings_is_checked_and_refused(guard):
+    assert guard["call"]("/api/settings", json={"plugins": {"autofocus": {"z_max": -1}}}) == ("refused", "z_max")
+    assert guard["checked"] == [{"z_max": -1}]
+
+
+@pytest.mark.parametrize("path, method, body", [
+    ("/api/other", "POST", {"json": {"plugins": {"autofocus": {"z_max": -1}}}}),
+    ("/api/system", "POST", {"json": {"plugins": {"autofocus": {"z_max": -1}}}}),
+    ("/api/settings", "GET", {}),
+    ("/api/settings", "POST", {"json": {"plugins": {"other": {"x": 1}}}}),
+    ("/api/settings", "POST", {"data": "{not json", "content_type": "application/json"}),
+])
+def test_every_other_request_passes_untouched(guard, path, method, body):
+    assert guard["call"](path, method, **body) is None
+    assert guard["checked"] == []
+
+
+def test_a_caller_who_may_not_save_settings_is_left_to_octoprint(guard):
+    guard["allowed"] = False
+    assert guard["call"]("/api/settings", json={"plugins": {"autofocus": {"z_max": -1}}}) is None
+    assert guard["checked"] == []
+
+
+@pytest.mark.parametrize("key", ["Zmax", "X", "9", "zoom", "_config_versions"])  # before and after "_config_version"
+def test_an_unknown_key_is_refused_whatever_it_is_called(key):
+    assert refused_field({key: 1}) == key
+
+
+def test_octoprints_own_config_version_key_is_let_through():
+    assert check_settings_save({"_config_version": 2}, STORED).z_max == 20.0
