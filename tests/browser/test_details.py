@@ -76,22 +76,30 @@ def test_recent_runs_show_five_one_line_rows_and_more_on_request(page, server):
     expect(page.locator("#autofocus_history_toggle")).to_have_text("Show fewer")
 
 
-def test_a_score_from_an_old_picture_says_how_old(page, server):
+def shows_then_clears_for_a_score_answer(page, server, status, answer, text):
+    """Answer the tab's live-score requests with ``answer``: the tab shows ``text`` under the
+    score, and hides it again once the server's own answers come back."""
     open_tab(page, server)
     wait_for_view_model(page, "vm.scores().length > 0")
-    body = json.dumps({"score": 120.0, "metric": "tenengrad", "width": 640, "height": 480, "age": 2.34, "stale": True})
+    body = json.dumps(answer)
 
-    def stale_scores(route):
+    def fake_scores(route):
         if '"score"' in (route.request.post_data or ""):
-            route.fulfill(status=200, content_type="application/json", body=body)
+            route.fulfill(status=status, content_type="application/json", body=body)
         else:
             route.continue_()
 
-    page.route("**/api/plugin/autofocus", stale_scores)
-    expect(page.locator("#autofocus_score_error")).to_have_text(
-        "The camera is slow: this value is from a picture 2.3 s old.", timeout=15_000)
+    page.route("**/api/plugin/autofocus", fake_scores)
+    expect(page.locator("#autofocus_score_error")).to_have_text(text, timeout=15_000)
     page.unroute("**/api/plugin/autofocus")
     expect(page.locator("#autofocus_score_error")).to_be_hidden(timeout=15_000)
+
+
+def test_a_score_from_an_old_picture_says_how_old(page, server):
+    shows_then_clears_for_a_score_answer(
+        page, server, 200,
+        {"score": 120.0, "metric": "tenengrad", "width": 640, "height": 480, "age": 2.34, "stale": True},
+        "The camera is slow: this value is from a picture 2.3 s old.")
 
 
 def test_the_tab_says_which_picture_the_backend_reads(page, server):
@@ -102,19 +110,7 @@ def test_the_tab_says_which_picture_the_backend_reads(page, server):
 
 
 def test_a_live_score_the_server_cannot_give_is_shown_and_clears_when_it_can(page, server):
-    open_tab(page, server)
-    wait_for_view_model(page, "vm.scores().length > 0")
-    body = json.dumps({"error": "The camera did not answer within 5 s."})
-
-    def refuse_scores(route):
-        if '"score"' in (route.request.post_data or ""):
-            route.fulfill(status=503, content_type="application/json", body=body)
-        else:
-            route.continue_()
-
-    page.route("**/api/plugin/autofocus", refuse_scores)
-    expect(page.locator("#autofocus_score_error")).to_have_text(
-        "No sharpness reading: The camera did not answer within 5 s.", timeout=15_000)
-    page.unroute("**/api/plugin/autofocus")
-    expect(page.locator("#autofocus_score_error")).to_be_hidden(timeout=15_000)
+    shows_then_clears_for_a_score_answer(
+        page, server, 503, {"error": "The camera did not answer within 5 s."},
+        "No sharpness reading: The camera did not answer within 5 s.")
     assert view_model(page, "vm.scoreError()") is None
