@@ -156,10 +156,15 @@ def test_a_camera_that_never_answers_gives_503_within_the_deadline_and_then_at_o
     with pytest.raises(CameraStalled):
         camera.frame(spec(), validate({}))
     first = time.monotonic() - started
-    started = time.monotonic()
-    with pytest.raises(CameraStalled):
-        camera.frame(spec(), validate({}))  # the grab began more than 0.3 s ago: no waiting
-    assert first < 2.0 and time.monotonic() - started < 0.1
+    later = []
+    for _ in range(3):  # the grab began more than 0.3 s ago: no waiting, however often asked
+        started = time.monotonic()
+        with pytest.raises(CameraStalled):
+            camera.frame(spec(), validate({}))
+        later.append(time.monotonic() - started)
+    # a request that waited again would take 0.3 s every time; the quickest of three is the
+    # one a loaded machine delayed least
+    assert 0.3 <= first < 2.0 and min(later) < 0.1
     assert source.calls == 1
     source.close()
 
