@@ -144,3 +144,118 @@ def test_a_device_exception_of_the_stage_becomes_a_stage_error():
 
     with pytest.raises(StageError):
         motion(Broken(start=3.0)).arrive(2.0)
+
+
+# ~~ motion: when a target is reached directly (tests written for the mutation pass)
+
+
+SIDES = {"above": 1, "below": -1}  # the side every target is reached from
+
+
+@pytest.mark.parametrize("approach", ["above", "below"])
+def test_a_short_step_the_approach_way_goes_direct_only_once_the_stage_last_moved_that_way(approach):
+    side = SIDES[approach]
+    way = -side  # the direction of every final move
+    stage = FakeStage(limits=(0.0, 10.0), start=3.0)
+    m = motion(stage, approach=approach)
+    first = 3.0 + way * 0.25  # the way it must arrive, but the last direction is not known yet
+    m.arrive(first)
+    assert stage.commanded == [first + side * 0.5, first]
+    second = first + way * 0.25  # the stage last moved the approach way: straight there
+    m.arrive(second)
+    assert stage.commanded[2:] == [second]
+    back = second - way * 0.25  # a short step the other way: through the overscan
+    m.arrive(back)
+    assert stage.commanded[3:] == [back + side * 0.5, back]
+    m.arrive(back)  # already there, arrived the approach way: nothing to do
+    assert len(stage.commanded) == 5 and m.moves == 5
+
+
+@pytest.mark.parametrize("approach", ["above", "below"])
+def test_the_start_z_itself_is_reached_again_from_the_approach_side(approach):
+    side = SIDES[approach]
+    stage = FakeStage(limits=(0.0, 10.0), start=3.0)
+    m = motion(stage, approach=approach)
+    m.arrive(3.0)  # how the carriage got to its start is not known
+    assert stage.commanded == [3.0 + side * 0.5, 3.0]
+
+
+@pytest.mark.parametrize("approach", ["above", "below"])
+def test_a_step_of_exactly_the_overscan_the_approach_way_goes_direct(approach):
+    side = SIDES[approach]
+    stage = FakeStage(limits=(0.0, 10.0), start=3.0)
+    m = motion(stage, approach=approach, overscan=0.5)
+    m.arrive(3.0 - side * 0.5)
+    assert stage.commanded == [3.0 - side * 0.5]
+
+
+def test_the_stage_settles_after_every_arrival_and_not_at_all_when_settle_is_zero():
+    for settle, expected in ((0.25, [0.25, 0.25]), (0.0, [])):
+        stage = FakeStage(limits=(0.0, 10.0), start=3.0)
+        pauses = []
+        m = Motion(stage, 1.0, 5.0, "above", 0.5, settle, pauses.append, lambda: None)
+        m.arrive(2.0)
+        m.arrive(2.5)  # two moves (overscan and back), one settle
+        assert pauses == expected
+
+
+# ~~ refinement proposals at the ends of the curve and at keep-out edges
+
+
+def parabola_vertex(zs, scores):
+    """The vertex of the parabola through (z, max(scores) / score), by least squares."""
+    a, b, _ = np.polyfit(zs, max(scores) / np.asarray(scores), 2)
+    return -b / (2 * a)
+
+
+def gaussian(zs, centre, sigma=0.8):
+    return [math.exp(-((z - centre) / sigma) ** 2 / 2) for z in zs]
+
+
+@pytest.mark.parametrize("centre", [0.8, 4.2])  # the best point is the lowest or the highest Z
+def test_a_best_point_at_an_end_proposes_the_vertex_of_the_three_points_at_that_end(centre):
+    zs = [1.0, 2.0, 3.0, 4.0]
+    scores = gaussian(zs, centre)  # not a Lorentzian: other triples predict other vertices
+    end = slice(0, 3) if centre < 2.5 else slice(1, 4)
+    expected = parabola_vertex(zs[end], scores[end])
+    assert (1.0 < expected < 2.0) if centre < 2.5 else (3.0 < expected < 4.0)  # inside the end bracket
+    others = slice(1, 4) if centre < 2.5 else slice(0, 3)
+    assert abs(parabola_vertex(zs[others], scores[others]) - expected) > 0.05
+    z = propose(points_of(zs, scores), tolerance=0.01, width_known=True)
+    assert z == pytest.approx(expected, abs=1e-9)
+
+
+@pytest.mark.parametrize("scores, expected", [
+    ([1.0, 0.5, 0.2], 0.0 + (3 - math.sqrt(5)) / 2),  # 1/score = z^2 + 1: vertex on the best point, z=0
+    ([0.2, 0.5, 1.0], 2.0 - (3 - math.sqrt(5)) / 2),  # mirrored: vertex on z=2
+])
+def test_a_vertex_exactly_on_the_best_end_point_gives_a_golden_step_instead(scores, expected):
+    z = propose(points_of([0.0, 1.0, 2.0], scores), tolerance=0.01, width_known=True)
+    assert z == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("zs, expected", [
+    ([1.0, 1.5, 2.5], 1.5 + (3 - math.sqrt(5)) / 2 * 1.0),  # the wider side is above
+    ([1.0, 2.0, 2.5], 2.0 - (3 - math.sqrt(5)) / 2 * 1.0),  # the wider side is below
+    ([1.0, 2.0, 3.0], 2.0 + (3 - math.sqrt(5)) / 2 * 1.0),  # both equal: the step goes up
+])
+def test_without_a_vertex_the_golden_step_goes_into_the_wider_side_of_the_bracket(zs, expected):
+    scores = [0.0, 1.0, 0.5]  # a black frame beside the best point: no parabola
+    z = propose(points_of(zs, scores), tolerance=0.01, width_known=True)
+    assert z == pytest.approx(expected, rel=1e-6)
+
+
+@pytest.mark.parametrize("peak, expected", [(2.03, 2.05), (1.97, 1.95)])
+def test_a_vertex_near_a_sample_moves_to_the_nearer_edge_half_a_tolerance_away(peak, expected):
+    zs = [1.0, 2.0, 3.0]
+    scores = [1.0 / (1.0 + ((z - peak) / 0.5) ** 2) for z in zs]  # the vertex is the peak
+    z = propose(points_of(zs, scores), tolerance=0.1, width_known=True)
+    assert z == pytest.approx(expected, abs=1e-4)
+
+
+def test_a_vertex_inside_a_plateau_moves_past_its_far_end_when_that_is_nearer():
+    zs = [1.0, 2.0, 2.1, 2.2, 3.0]  # one replayed slice seen from 2.0 to 2.2: a point at 2.1
+    shape = {1.0: 1.4225, 2.1: 0.1025, 3.0: 0.8225}  # 1/score = (z - 2.15)^2 + 0.1 at the points
+    scores = [1.0 / shape[1.0]] + [1.0 / shape[2.1]] * 3 + [1.0 / shape[3.0]]
+    z = propose(points_of(zs, scores), tolerance=0.1, width_known=True)
+    assert z == pytest.approx(2.2 + 0.05, abs=1e-4)  # not 2.15, inside the plateau
