@@ -107,3 +107,86 @@ def test_the_relative_bound_is_the_same_for_flicker_at_any_brightness():
 def test_log_scores_survive_zero_scores():
     logs = log_scores([0.0, 2.0, 4.0])
     assert np.all(np.isfinite(logs)) and logs[0] < logs[1] < logs[2]
+
+
+# ~~ the t quantile against Student's t itself (tests written for the mutation pass)
+
+
+def students_t_two_sided(t, freedom):
+    """P(|T| <= t) for Student's t with an integer number of degrees of freedom, in closed
+    form (Abramowitz & Stegun 26.7.3 and 26.7.4)."""
+    theta = math.atan(t / math.sqrt(freedom))
+    c, s = math.cos(theta), math.sin(theta)
+    if freedom % 2:
+        term = total = c
+        for k in range(1, (freedom - 3) // 2 + 1):
+            term *= c * c * (2 * k) / (2 * k + 1)
+            total += term
+        return 2 / math.pi * (theta + (s * total if freedom > 1 else 0.0))
+    term = total = 1.0
+    for k in range(1, (freedom - 2) // 2 + 1):
+        term *= c * c * (2 * k - 1) / (2 * k)
+        total += term
+    return s * total
+
+
+def bisect(f, target, lo, hi):
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if f(mid) < target else (lo, mid)
+    return lo
+
+
+def students_t_quantile(freedom, level=0.005):
+    return bisect(lambda t: students_t_two_sided(t, freedom), 1 - 2 * level, 0.0, 1000.0)
+
+
+def test_the_quantiles_for_one_to_five_degrees_of_freedom_are_students_t():
+    for freedom in range(1, 6):
+        assert abs(t_quantile(freedom) - students_t_quantile(freedom)) < 5e-4  # three decimals
+
+
+def test_no_degrees_of_freedom_count_as_one():
+    assert t_quantile(0) == t_quantile(1)
+
+
+def test_beyond_the_table_the_quantile_is_the_cornish_fisher_series_of_the_normal_one():
+    normal = bisect(lambda x: math.erf(x / math.sqrt(2)), 0.99, 0.0, 10.0)  # P(|X| <= x) = 0.99
+    x = 2.5758  # the normal quantile to four decimals
+    assert abs(x - normal) < 5e-5
+    for freedom in (6, 7, 10, 30, 100, 1000):
+        v = float(freedom)
+        series = x + (x ** 3 + x) / (4 * v) + (5 * x ** 5 + 16 * x ** 3 + 3 * x) / (96 * v ** 2)  # A&S 26.7.5
+        assert t_quantile(freedom) == pytest.approx(series, rel=1e-12)
+        exact = students_t_quantile(freedom)
+        assert abs(t_quantile(freedom) - exact) < 0.1 * (exact - normal)  # a tenth of t's own excess
+
+
+# ~~ edges of the bounds and the test (tests written for the mutation pass)
+
+
+def test_two_scores_give_a_finite_neighbour_bound():
+    assert neighbour_noise([1.0, 3.0]) == pytest.approx(2.0 / (0.6745 * math.sqrt(2.0)))
+
+
+def test_one_repeated_pair_gives_one_degree_of_freedom_and_its_spread():
+    sigma, freedom = repeat_noise([1.0, 1.0, 2.0], [10.0, 13.0, 50.0])
+    assert freedom == 1 and sigma == pytest.approx(3.0 / math.sqrt(2.0))
+
+
+def test_a_difference_of_exactly_t_standard_errors_is_not_significant():
+    error = 3.0
+    assert not significant(t_quantile(5) * error, error, 5)
+
+
+def test_the_standard_error_against_a_median_matches_simulated_draws():
+    rng = np.random.default_rng(7)
+    means = rng.normal(0.0, 2.0, (10000, 400)).mean(axis=1)
+    medians = np.median(rng.normal(0.0, 2.0, (10000, 51)), axis=1)  # the median's share dominates
+    assert np.std(means - medians) == pytest.approx(median_standard_error(2.0, 400, 51), rel=0.03)
+
+
+def test_log_scores_clip_zeros_to_a_millionth_of_the_largest_score_at_any_scale():
+    logs = log_scores([0.0, 0.2, 0.4])
+    assert logs[0] == pytest.approx(math.log(0.4e-6))
+    assert np.all(np.isfinite(log_scores([0.0, 0.0])))
