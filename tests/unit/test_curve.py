@@ -50,3 +50,32 @@ def test_a_level_of_zeros_does_not_divide_by_zero():
 def test_the_union_of_overlapping_intervals_is_disjoint_and_sorted():
     starts, ends = np.array([3.0, 1.0, 1.5, 6.0]), np.array([4.0, 2.0, 3.2, 7.0])
     assert union(starts, ends) == [(1.0, 4.0), (6.0, 7.0)]
+
+
+# ~~ plateau and union edges (tests written for the mutation pass)
+
+
+def test_scores_within_a_millionth_of_each_other_merge_at_any_scale():
+    assert len(merge_plateaus([1.0, 2.0], [(100.0,), (100.00005,)])) == 1  # half a millionth
+    assert len(merge_plateaus([1.0, 2.0], [(1e6,), (1e6 + 1.0,)])) == 1  # exactly a millionth
+    assert len(merge_plateaus([1.0, 2.0], [(1e6,), (1e6 + 1.5,)])) == 2
+
+
+def test_a_plateau_of_scores_below_one_merges_too():
+    points = merge_plateaus([1.0, 2.0, 3.0], [(0.5,), (0.5,), (0.25,)])
+    assert points.zs.tolist() == [1.5, 3.0]
+
+
+def test_an_interval_inside_the_last_of_several_leaves_the_union_as_it_was():
+    starts, ends = np.array([1.0, 3.0, 3.5]), np.array([2.0, 6.0, 5.0])
+    assert union(starts, ends) == [(1.0, 2.0), (3.0, 6.0)]
+
+
+def test_a_slow_drift_within_a_millionth_from_neighbour_to_neighbour_is_one_plateau():
+    scores = [1e6, 1e6 + 0.75, 1e6 + 1.5]  # the last differs from the first by 1.5 millionths
+    points = merge_plateaus([1.0, 2.0, 3.0], [(s,) for s in scores])
+    assert points.spans.tolist() == [[1.0, 3.0]]
+
+
+def test_touching_intervals_join():
+    assert union(np.array([1.0, 2.0]), np.array([2.0, 3.0])) == [(1.0, 3.0)]

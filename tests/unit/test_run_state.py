@@ -1,0 +1,84 @@
+"""RunState: the views the phases share (interior, fit inside, trust, tolerance) and the
+result of a failed run. Written for the mutation pass of run_state.py; the search tests
+(test_search.py) drive the same code through whole runs."""
+
+import math
+
+import pytest
+
+from octoprint_autofocus.focus.fit import PeakFit
+from octoprint_autofocus.focus.options import parse_options
+from octoprint_autofocus.focus.run_state import RunState
+from octoprint_autofocus.focus.sampling import Sample
+from tests.fakes import FakeStage
+
+
+def state(samples=(), stage=None, window=(1.0, 9.0), **options):
+    """A RunState over ``window`` (the limits 0..10) holding ``samples`` [(z, score)]."""
+    options.setdefault("sleep", lambda s: None)
+    run = RunState(stage or FakeStage(limits=(0.0, 10.0), start=5.0), None, window, (0.0, 10.0),
+                   None, "tenengrad", parse_options(options))
+    run.samples.extend(Sample(z, (s,), 1.0, "coarse") for z, s in samples)
+    return run
+
+
+def a_fit(z_peak, strong=3, r2=0.99):
+    return PeakFit(model="lorentzian", z_peak=z_peak, height=10.0, fwhm=1.0, r2=r2, z_lo=z_peak - 1.0,
+                   z_hi=z_peak + 1.0, points=5, strong=strong, floor=0.0, params=(1.0, 0.0, 0.1),
+                   centre=z_peak)
+
+
+def test_a_z_is_interior_only_strictly_between_the_lowest_and_highest_sample():
+    run = state([(2.0, 1.0), (4.0, 3.0), (6.0, 2.0)])
+    assert run._interior(3.0) and run._interior(5.5)
+    assert not any(run._interior(z) for z in (1.0, 2.0, 6.0, 7.0))
+
+
+def test_a_fit_peaking_on_either_end_of_the_range_is_inside_it():
+    run = state()
+    for z, inside in ((1.0, True), (9.0, True), (5.0, True), (0.99, False), (9.01, False)):
+        run.fit = a_fit(z)
+        assert run._fit_inside() is inside, z
+
+
+def test_a_fit_is_trusted_with_three_or_more_points_near_its_top():
+    run = state()
+    for strong, trusted in ((2, False), (3, True), (4, True), (7, True)):
+        run.fit = a_fit(5.0, strong=strong)
+        assert run._fit_trusted() is trusted, strong
+
+
+def test_the_derived_tolerance_is_the_half_width_of_the_band_above_80_percent_over_the_floor():
+    top, centre, hwhm = 10.0, 4.3, 0.4
+    zs = [1.0 + 0.25 * i for i in range(29)]  # 1..8: the tails are seen
+    run = state([(z, top / (1.0 + ((z - centre) / hwhm) ** 2)) for z in zs])
+    run.fit = run._fit()
+    assert run._fit_trusted() and run.fit.height == pytest.approx(top)
+    floor = min(s.score for s in run.samples)
+    level = floor + 0.8 * (top - floor)
+    half_band = hwhm * math.sqrt(top / level - 1.0)  # where the curve crosses the level
+    assert run._tolerance() == pytest.approx(half_band, rel=1e-6)
+
+
+def test_a_failed_run_reports_the_fitted_peak_only_for_a_poor_fit_or_a_failed_check():
+    samples = [(2.0, 1.0), (4.0, 5.0), (6.0, 2.0)]  # the best sample is at 4.0
+    for reason, fitted in (("poor_fit", True), ("verify_failed", True), ("no_peak", False),
+                           ("low_texture", False)):
+        run = state(samples)
+        run.fit = a_fit(4.4)
+        assert run._failed(reason, "", restore=False).z == (4.4 if fitted else 4.0), reason
+    run = state(samples)  # no fit: the best sample, whatever the reason
+    assert run._failed("poor_fit", "", restore=False).z == 4.0
+
+
+def test_a_failure_to_restore_the_start_z_leaves_the_first_failure_as_the_story():
+    class NoReturn(FakeStage):
+        def move_to(self, z):
+            self.commanded.append(z)
+            raise RuntimeError("driver gone")
+
+    stage = NoReturn(limits=(0.0, 10.0), start=5.0)
+    result = state([(2.0, 1.0)], stage=stage)._failed("no_peak", "nothing stood out", restore=True)
+    assert stage.commanded  # it tried to go back
+    assert (result.ok, result.reason, result.detail) == (False, "no_peak", "nothing stood out")
+
