@@ -48,6 +48,13 @@ def test_a_fit_is_trusted_with_three_or_more_points_near_its_top():
         assert run._fit_trusted() is trusted, strong
 
 
+def test_a_fit_is_trusted_from_an_r2_of_0_8_up():
+    run = state()
+    for r2, trusted in ((0.79, False), (0.8, True), (0.95, True)):
+        run.fit = a_fit(5.0, r2=r2)
+        assert run._fit_trusted() is trusted, r2
+
+
 def test_the_derived_tolerance_is_the_half_width_of_the_band_above_80_percent_over_the_floor():
     top, centre, hwhm = 10.0, 4.3, 0.4
     zs = [1.0 + 0.25 * i for i in range(29)]  # 1..8: the tails are seen
@@ -82,3 +89,25 @@ def test_a_failure_to_restore_the_start_z_leaves_the_first_failure_as_the_story(
     assert stage.commanded  # it tried to go back
     assert (result.ok, result.reason, result.detail) == (False, "no_peak", "nothing stood out")
 
+
+
+@pytest.mark.parametrize("start", [0.0, 10.0])  # exactly on a limit the run may move to
+def test_a_failed_run_goes_back_to_a_start_on_the_edge_of_where_it_may_move(start):
+    stage = FakeStage(limits=(0.0, 10.0), start=start)
+    run = state([(2.0, 1.0)], stage=stage)
+    assert run.bounds == (0.0, 10.0)
+    run.motion.arrive(5.0)
+    run._failed("no_peak", "", restore=True)
+    assert stage.commanded[-1] == start
+
+
+def test_only_a_peak_at_edge_result_names_the_edge_it_stopped_at():
+    run = state([(2.0, 1.0), (9.0, 5.0)])
+    run.stopped_below = False
+    assert run._result(False, 9.0, "peak_at_edge", "").edge_z == 9.0
+    for reason in ("no_peak", "poor_fit", "low_texture"):
+        result = run._result(False, 9.0, reason, "")
+        assert (result.edge_z, result.edge_kind) == (None, None), reason
+    run.stopped_below = None  # a peak_at_edge that did not stop at an end of the range
+    result = run._result(False, 9.0, "peak_at_edge", "")
+    assert (result.edge_z, result.edge_kind) == (None, None)
