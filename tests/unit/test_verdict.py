@@ -1,0 +1,127 @@
+"""PeakVerdict: the evidence behind a peak, on hand-made samples. Written for the mutation
+pass of verdict.py; the search tests (test_search.py) drive the same code through whole
+runs. The frames are scripted: a sample taken at Z scores ``curve(Z)``."""
+
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus.options import parse_options
+from octoprint_autofocus.focus.run_state import AtEdge
+from octoprint_autofocus.focus.sampling import Sample
+from octoprint_autofocus.focus.verdict import PeakVerdict
+from tests.fakes import FakeStage
+
+
+class Scripted(PeakVerdict):
+    """A PeakVerdict whose measurements move the stage and score ``curve(z)``."""
+
+    def __init__(self, curve, samples=(), window=(1.0, 5.0), limits=(0.0, 6.0), start=3.0, **options):
+        options.setdefault("sleep", lambda s: None)
+        super().__init__(FakeStage(limits=limits, start=start), None, window, limits, None,
+                         "tenengrad", parse_options(options))
+        self.curve = curve
+        self.samples.extend(Sample(z, (s,), 1.0, phase) for z, s, phase in samples)
+
+    def _measure(self, z, phase):
+        self.motion.arrive(z)
+        sample = Sample(self.motion.position, (self.curve(z),), 1.0, phase)
+        self.samples.append(sample)
+        return sample
+
+
+def coarse(zs, scores):
+    return [(z, s, "coarse") for z, s in zip(zs, scores)]
+
+
+# ~~ weak ends
+
+
+def test_a_blurred_bump_whose_ends_lie_in_the_tails_and_fall_outwards_passes():
+    run = Scripted(None, coarse([1.0, 2.0, 3.0, 4.0, 5.0], [0.2, 0.5, 1.0, 0.6, 0.3]))
+    run._check_weak_ends()  # the upper end (0.3) is below the tail line 0.2 + 0.25 * 0.8
+    rising = Scripted(None, coarse([1.0, 2.0, 3.0, 4.0, 5.0], [0.2, 0.5, 1.0, 0.6, 0.45]))
+    with pytest.raises(AtEdge) as raised:
+        rising._check_weak_ends()  # 0.45: not in the tails yet
+    assert raised.value.below is False
+
+
+# ~~ pinning
+
+
+def test_pinning_leaves_the_stage_at_the_peak_after_taking_a_flank():
+    curve = lambda z: 10.0 / (1.0 + ((z - 3.0) / 0.3) ** 2)  # noqa: E731
+    zs = [1.0, 2.0, 3.0, 4.0, 5.0]
+    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]), tolerance=0.1)
+    taken = len(run.samples)
+    assert run._pinned(3.0)
+    assert len(run.samples) > taken  # flanks were taken 0.15 from the peak
+    assert run.motion.position == 3.0
+
+
+def test_taking_flanks_says_whether_it_took_any():
+    curve = lambda z: 10.0 / (1.0 + ((z - 3.0) / 0.3) ** 2)  # noqa: E731
+    zs = [1.0, 2.0, 2.85, 3.0, 3.15, 4.0, 5.0]  # lower points 1.5 tolerances either side
+    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]), tolerance=0.1)
+    assert run._take_flanks(3.0) is False and len(run.samples) == len(zs)
+    bare = Scripted(curve, coarse(zs[:2] + zs[3:4] + zs[5:], [curve(z) for z in zs[:2] + zs[3:4] + zs[5:]]),
+                    tolerance=0.1)
+    assert bare._take_flanks(3.0) is True
+
+
+def test_a_peak_on_a_bound_has_no_reach_on_that_side():
+    run = Scripted(None, coarse([4.0, 5.0, 6.0], [1.0, 2.0, 3.0]), limits=(0.0, 6.0), window=(1.0, 5.0),
+                   tolerance=0.1)
+    assert run.bounds[1] == 6.0
+    below, above = run._pin_reaches(6.0)
+    assert above is None and below == pytest.approx((0.1, 0.25))
+
+
+# ~~ the peak and the others
+
+
+def test_the_noise_reference_is_the_first_set_of_three_coarse_points_off_the_peak():
+    samples = coarse([1.0, 2.0, 3.2, 4.0, 5.0], [1.0, 2.0, 7.0, 2.5, 1.5]) + [
+        (2.9, 8.0, "fine"), (3.0, 9.0, "fine"), (3.1, 8.5, "fine"), (3.3, 6.0, "fine")]
+    run = Scripted(None, samples, tolerance=0.1)  # off the peak: beyond 0.25 of Z3.0
+    at_z, others, _ = run._peak_and_others(3.0)
+    assert at_z == [9.0]
+    assert sorted(others.tolist()) == [1.0, 1.5, 2.0, 2.5]  # coarse and off the peak
+
+
+def test_without_three_coarse_points_off_the_peak_all_points_off_it_serve():
+    samples = coarse([1.0, 5.0], [1.0, 1.5]) + [
+        (2.0, 3.0, "fine"), (3.0, 9.0, "fine"), (3.1, 8.5, "fine"), (4.5, 2.0, "fine")]
+    run = Scripted(None, samples, tolerance=0.1)
+    _, others, _ = run._peak_and_others(3.0)
+    assert sorted(others.tolist()) == [1.0, 1.5, 2.0, 3.0]
+
+
+def test_near_the_peak_points_on_both_sides_of_it_count_as_apart():
+    samples = [(2.9, 8.0, "fine"), (3.0, 9.0, "fine"), (3.1, 8.5, "fine"), (3.2, 7.0, "fine")]
+    run = Scripted(None, samples, tolerance=1.0)  # nothing off the peak: the points apart from it
+    _, others, _ = run._peak_and_others(3.0)
+    assert sorted(others.tolist()) == [7.0, 8.0, 8.5]
+
+
+# ~~ the bracket check's repeated frames
+
+
+def test_frames_repeated_at_the_peak_are_its_verify_score_and_the_stage_ends_there():
+    peak_frames = iter([9.02, 8.98, 9.01, 8.99, 9.0, 9.02])
+    run = Scripted(lambda z: next(peak_frames) if z == 3.0 else 8.8,
+                   coarse([1.0, 2.0, 3.0, 4.0, 5.0], [8.8, 8.85, 9.0, 8.0, 8.5]), tolerance=0.1)
+    run.motion.arrive(3.0)
+    run._check_bracketed(3.0)  # below: 8.8 is lower only by the t-test of repeated frames
+    repeated = run.samples[5:]
+    assert {s.z for s in repeated} == {1.0, 3.0}
+    assert run.verify_score == [s.score for s in repeated if s.z == 3.0][-1]
+    assert run.motion.position == 3.0
+
+
+# ~~ exploring the window
+
+
+def test_exploring_skips_grid_points_already_sampled_within_half_a_spacing():
+    zs = [1.0 + 0.5 * i + 1e-6 for i in range(9)]  # every grid point, a hair off
+    run = Scripted(lambda z: 1.0, coarse(zs, [1.0 + 0.1 * i for i in range(9)]))
+    assert run._explore() is False and len(run.samples) == 9
