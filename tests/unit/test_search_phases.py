@@ -1,0 +1,128 @@
+"""The search's phases one by one on scripted frames (a sample at Z scores ``curve(Z)``):
+the coarse sweep's early stop, extension past a rising end, refinement rounds and the
+safety net for numbers no model foresaw. Written for the mutation pass of search.py; the
+whole runs are in test_search.py."""
+
+import numpy as np
+import pytest
+
+from octoprint_autofocus.focus import autofocus
+from octoprint_autofocus.focus import search as search_module
+from octoprint_autofocus.focus.options import parse_options
+from octoprint_autofocus.focus.run_state import SearchFailed
+from octoprint_autofocus.focus.sampling import Sample
+from octoprint_autofocus.focus.search import _Run
+from tests.fakes import BlurringCamera, FakeStage
+
+
+class Scripted(_Run):
+    """A run whose measurements move the stage and score ``curve(z)`` (one level, texture
+    ``texture``)."""
+
+    def __init__(self, curve, window=(1.0, 5.0), limits=(0.0, 6.0), start=1.0, texture=1.0, **options):
+        options.setdefault("sleep", lambda s: None)
+        super().__init__(FakeStage(limits=limits, start=start), None, window, limits, None,
+                         "tenengrad", parse_options(options))
+        self.curve, self.texture = curve, texture
+
+    def _measure(self, z, phase):
+        self.motion.arrive(z)
+        sample = Sample(self.motion.position, (self.curve(z),), self.texture, phase)
+        self.samples.append(sample)
+        return sample
+
+
+def sharp(centre, width=0.3, floor=0.1):
+    return lambda z: floor + 10.0 / (1.0 + ((z - centre) / width) ** 2)
+
+
+# ~~ the coarse sweep
+
+
+def test_the_sweep_stops_early_only_once_the_curve_fell_below_half_its_best():
+    run = Scripted(sharp(2.0))  # from Z1 upwards; the grid is 1, 1.5 .. 5
+    run._coarse()
+    zs = [s.z for s in run.samples]
+    assert zs == [1.0, 1.5, 2.0, 2.5]  # 2.5 scores 2.9 of the best 10.1: behind the peak
+    scores = {1.0: 1.0, 1.5: 2.0, 2.0: 10.0, 2.5: 7.0, 3.0: 2.0}  # 2.5 is still above half
+    slow = Scripted(lambda z: scores.get(z, 1.0))
+    slow._coarse()
+    assert [s.z for s in slow.samples] == [1.0, 1.5, 2.0, 2.5, 3.0]
+
+
+@pytest.mark.parametrize("texture, stops", [(0.01, True), (0.005, False)])
+def test_a_best_sample_with_too_little_texture_never_stops_the_sweep(texture, stops):
+    run = Scripted(sharp(2.0), texture=texture)  # MIN_TEXTURE is 0.01
+    run._coarse()
+    assert (len(run.samples) < 9) is stops
+
+
+def test_a_narrow_peak_passed_at_full_resolution_is_judged_by_its_height_over_the_lowest():
+    run = Scripted(None)
+    for z, score in ((1.0, 2.0), (1.5, 10.0), (2.0, 5.5)):  # half of 2..10 is 6
+        run.samples.append(Sample(z, (score,), 1.0, "coarse"))
+    assert run._fell_at_full_resolution()
+    run.samples[-1] = Sample(2.0, (6.0,), 1.0, "coarse")  # exactly half: not below it
+    assert not run._fell_at_full_resolution()
+
+
+# ~~ extension
+
+
+def test_a_rising_end_that_would_reach_the_best_within_the_reach_is_extended():
+    # the best (a dust bump) at 2.0; the upper end still climbs 0.4 over the last 0.5 mm
+    scores = {1.0: 0.1, 1.5: 0.2, 2.0: 1.0, 2.5: 0.3, 3.0: 0.2, 3.5: 0.2, 4.0: 0.2, 4.5: 0.2, 5.0: 0.6}
+    run = Scripted(lambda z: scores.get(z, 0.1))
+    for z, s in scores.items():
+        run.samples.append(Sample(z, (s,), 1.0, "coarse"))
+    run._follow_rising_end()
+    assert run.z_max > 5.0 and run.z_min == 1.0
+
+
+# ~~ refinement rounds
+
+
+def test_a_second_refinement_round_follows_a_first_that_took_new_samples(monkeypatch):
+    run = Scripted(sharp(3.0))
+    run._coarse()
+    rounds = []
+
+    def refine_round():
+        rounds.append(len(run.samples))
+        return None
+
+    monkeypatch.setattr(run, "_refine_round", refine_round)
+    monkeypatch.setattr(run, "_fallback", lambda: run._measure(3.0, "verify").z)
+    monkeypatch.setattr(run, "_pinned", lambda z: False)
+    with pytest.raises(SearchFailed) as failed:
+        run._refine()
+    assert failed.value.reason == "poor_fit"
+    assert len(rounds) == search_module.REFINE_ROUNDS == 2 and rounds[1] > rounds[0]
+
+
+# ~~ numbers no model foresaw
+
+
+@pytest.mark.parametrize("error", [ZeroDivisionError, IndexError, ValueError, np.linalg.LinAlgError])
+def test_an_unforeseen_numerical_failure_is_a_poor_fit_and_the_stage_goes_back(monkeypatch, error):
+    def broken(*args, **kwargs):
+        raise error("numbers")
+
+    monkeypatch.setattr(search_module.checks, "levels_contrast", broken)
+    stage = FakeStage(limits=(0.0, 6.0), start=2.0)
+    result = autofocus(stage, BlurringCamera(stage, 3.0, seed=3), 1.0, 5.0, sleep=lambda s: None)
+    assert (result.ok, result.reason) == (False, "poor_fit")
+    assert "internal numerical failure" in result.detail
+    assert stage.commanded[-1] == 2.0  # restored to the start
+
+
+def test_a_frame_at_the_peak_far_above_the_fit_shows_the_fit_too_low():
+    from octoprint_autofocus.focus.fit import PeakFit
+    run = Scripted(None)
+    run.fit = PeakFit(model="lorentzian", z_peak=3.0, height=10.0, fwhm=1.0, r2=0.99, z_lo=2.0, z_hi=4.0,
+                      points=5, strong=3, floor=0.0, params=(1.0, 0.0, 0.1), centre=3.0)
+    for score, too_low in ((14.0, True), (13.4, True), (1.33 * 10.0, False), (10.0, False)):
+        run.verify_score = score  # too low once the frame stands over 1.33 x the fit's height
+        assert run._fit_too_low() is too_low, score
+    run.verify_score = None
+    assert not run._fit_too_low()
