@@ -301,6 +301,10 @@ def run_module(module: str, tests: Sequence[str], resume: bool, timeout: Optiona
     stamp = STATE / f"{name}.sha1"
     if resume and db.exists() and stamp.read_text() != digest:
         raise SystemExit("%s changed since its session began: run it afresh (without --resume/--recheck)" % module)
+    if resume and db.exists():
+        # A run stopped while a mutant was being tested leaves that mutant in the copy:
+        # put the session's own source (same digest) back before testing any further mutant.
+        shutil.copy2(ROOT / module, src / module)
     if not (resume and db.exists()):
         db.unlink(missing_ok=True)
         rechecked_path(db).unlink(missing_ok=True)
