@@ -111,3 +111,32 @@ def test_only_a_peak_at_edge_result_names_the_edge_it_stopped_at():
     run.stopped_below = None  # a peak_at_edge that did not stop at an end of the range
     result = run._result(False, 9.0, "peak_at_edge", "")
     assert (result.edge_z, result.edge_kind) == (None, None)
+
+
+def test_without_a_width_the_tolerance_is_an_eighth_of_the_span_searched():
+    run = state([(2.0, 1.0), (5.0, 1.02), (8.0, 1.05)], window=(1.0, 9.0))  # still rising: no width
+    assert run._tolerance() == pytest.approx((9.0 - 1.0) / 8.0)
+
+
+def test_a_window_that_never_saw_the_tails_measures_the_band_over_the_noise_floor():
+    top, centre, hwhm = 10.0, 4.3, 0.4
+    zs = [3.9 + 0.1 * i for i in range(9)]  # 3.9 .. 4.7: never below half the top
+    run = state([(z, top / (1.0 + ((z - centre) / hwhm) ** 2)) for z in zs])
+    run.fit = run._fit()
+    assert run._fit_trusted() and run.scorer.noise_floor() == 0.0  # no frame scored: floor 0
+    half_band = hwhm * math.sqrt(top / (0.8 * top) - 1.0)  # the band above 80% of the top over 0
+    assert run._tolerance() == pytest.approx(half_band, rel=1e-6)
+
+
+def test_an_edge_short_of_the_hard_limit_is_where_the_budget_ran_out():
+    run = state([(2.0, 1.0), (9.0, 5.0)], window=(1.0, 9.0))  # limits 0..10
+    run.stopped_below = False
+    assert run._result(False, 9.0, "peak_at_edge", "").edge_kind == "budget"
+    run.z_max = 10.0
+    assert run._result(False, 10.0, "peak_at_edge", "").edge_kind == "limit"
+
+
+def test_the_result_reports_the_time_since_the_run_began():
+    times = iter([100.0, 103.5])
+    run = state([(2.0, 1.0)], clock=lambda: next(times))
+    assert run._result(False, 2.0, "no_peak", "").elapsed == pytest.approx(3.5)

@@ -125,3 +125,14 @@ def test_exploring_skips_grid_points_already_sampled_within_half_a_spacing():
     zs = [1.0 + 0.5 * i + 1e-6 for i in range(9)]  # every grid point, a hair off
     run = Scripted(lambda z: 1.0, coarse(zs, [1.0 + 0.1 * i for i in range(9)]))
     assert run._explore() is False and len(run.samples) == 9
+
+
+def test_a_clear_peak_needs_no_repeated_frames_for_the_noise_test():
+    curve = lambda z: 0.1 + 10.0 / (1.0 + ((z - 3.0) / 0.3) ** 2)  # noqa: E731
+    zs = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]))
+    run._check_noise(3.0)
+    assert len(run.samples) == len(zs)
+    run.guessed = True  # a poor fit's best sample: always tested with repeated frames
+    run._check_noise(3.0)
+    assert [s.phase for s in run.samples[len(zs):]] == ["verify"]
