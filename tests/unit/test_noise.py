@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus.noise import (
-    interpolation_noise, log_scores, mean_standard_error, median_standard_error,
+    NOISE_LEVEL, interpolation_noise, log_scores, mean_standard_error, median_standard_error,
     neighbour_noise, relative_noise, repeat_noise, significant, t_quantile)
 
 
@@ -141,9 +141,10 @@ def students_t_quantile(freedom, level=0.005):
     return bisect(lambda t: students_t_two_sided(t, freedom), 1 - 2 * level, 0.0, 1000.0)
 
 
-def test_the_quantiles_for_one_to_five_degrees_of_freedom_are_students_t():
+def test_the_quantiles_for_one_to_five_degrees_of_freedom_are_students_t_at_the_noise_level():
     for freedom in range(1, 6):
-        assert abs(t_quantile(freedom) - students_t_quantile(freedom)) < 5e-4  # three decimals
+        exact = students_t_quantile(freedom, NOISE_LEVEL)
+        assert abs(t_quantile(freedom) - exact) < 5e-4  # three decimals
 
 
 def test_no_degrees_of_freedom_count_as_one():
@@ -151,7 +152,7 @@ def test_no_degrees_of_freedom_count_as_one():
 
 
 def test_beyond_the_table_the_quantile_is_the_cornish_fisher_series_of_the_normal_one():
-    normal = bisect(lambda x: math.erf(x / math.sqrt(2)), 0.99, 0.0, 10.0)  # P(|X| <= x) = 0.99
+    normal = bisect(lambda x: math.erf(x / math.sqrt(2)), 1 - 2 * NOISE_LEVEL, 0.0, 10.0)
     x = 2.5758  # the normal quantile to four decimals
     assert abs(x - normal) < 5e-5
     for freedom in (6, 7, 10, 30, 100, 1000):
@@ -190,3 +191,8 @@ def test_log_scores_clip_zeros_to_a_millionth_of_the_largest_score_at_any_scale(
     logs = log_scores([0.0, 0.2, 0.4])
     assert logs[0] == pytest.approx(math.log(0.4e-6))
     assert np.all(np.isfinite(log_scores([0.0, 0.0])))
+
+
+def test_the_interpolation_bound_of_pure_noise_at_even_zs_estimates_its_sd_closely():
+    rng = np.random.default_rng(8)  # each residual is v - (left + right) / 2: SD sqrt(1.5) sigma
+    assert interpolation_noise(np.arange(40000.0), rng.normal(10.0, 0.5, 40000)) == pytest.approx(0.5, rel=0.02)
