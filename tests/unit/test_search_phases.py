@@ -9,7 +9,7 @@ import pytest
 from octoprint_autofocus.focus import autofocus
 from octoprint_autofocus.focus import search as search_module
 from octoprint_autofocus.focus.options import parse_options
-from octoprint_autofocus.focus.run_state import SearchFailed
+from octoprint_autofocus.focus.run_state import AtEdge, SearchFailed
 from octoprint_autofocus.focus.sampling import Sample
 from octoprint_autofocus.focus.search import _Run
 from tests.fakes import BlurringCamera, FakeStage
@@ -126,3 +126,94 @@ def test_a_frame_at_the_peak_far_above_the_fit_shows_the_fit_too_low():
         assert run._fit_too_low() is too_low, score
     run.verify_score = None
     assert not run._fit_too_low()
+
+
+# ~~ extension steps
+
+
+def test_extension_steps_start_at_one_coarse_step_double_and_stop_at_the_bounds():
+    run = Scripted(lambda z: 1.0)  # window 1..5 (step 0.5), limits 0..6, one window width more
+    assert run.bounds == (0.0, 6.0)
+    ups = []
+    while run._extend(below=False):
+        ups.append(run.z_max)
+    assert ups == [5.5, 6.0]  # 0.5, then 1.0 cut at the bound
+    downs = []
+    while run._extend(below=True):
+        downs.append(run.z_min)
+    assert downs == [0.5, 0.0]
+    wide = Scripted(lambda z: 1.0, limits=(-20.0, 30.0))  # room for the steps to grow
+    ups = []
+    while wide._extend(below=False):
+        ups.append(wide.z_max)
+    assert ups == [5.5, 6.5, 8.5, 9.0]  # 0.5, 1.0, 2.0 (at most 4 coarse steps), then the budget
+    assert [s.z for s in wide.samples] == ups and all(s.phase == "coarse" for s in wide.samples)
+
+
+# ~~ gates
+
+
+def test_scores_varying_by_exactly_a_tenth_have_contrast_enough():
+    run = Scripted(None)
+    run.samples[:] = [Sample(1.0, (9.0,), 1.0, "coarse"), Sample(2.0, (10.0,), 1.0, "coarse")]
+    run._check_contrast()  # (10 - 9) / 10 = MIN_CONTRAST: not below it
+    run.samples[0] = Sample(1.0, (9.01,), 1.0, "coarse")
+    with pytest.raises(SearchFailed) as failed:
+        run._check_contrast()
+    assert failed.value.reason == "no_peak"
+
+
+def test_a_rescan_finds_more_only_with_a_sample_above_every_earlier_one():
+    flat = Scripted(lambda z: 2.0)
+    flat.samples.append(Sample(1.0, (2.0,), 1.0, "coarse"))  # the midpoints score the same
+    assert flat._rescan_found_more() is False and len(flat.samples) > 1
+    higher = Scripted(lambda z: 3.0 if z == 1.25 else 1.0)
+    higher.samples.append(Sample(1.0, (2.0,), 1.0, "coarse"))
+    assert higher._rescan_found_more() is True
+
+
+def fitted(z_peak, r2=0.99, z_lo=2.0, z_hi=4.0):
+    from octoprint_autofocus.focus.fit import PeakFit
+    return PeakFit(model="lorentzian", z_peak=z_peak, height=10.0, fwhm=1.0, r2=r2, z_lo=z_lo, z_hi=z_hi,
+                   points=5, strong=3, floor=0.0, params=(1.0, 0.0, 0.1), centre=z_peak)
+
+
+def with_samples(zs, scores, **options):
+    run = Scripted(None, **options)
+    run.samples.extend(Sample(z, (s,), 1.0, "coarse") for z, s in zip(zs, scores))
+    return run
+
+
+def test_the_fitted_peak_is_taken_up_to_a_tolerance_past_the_samples_fitted_and_on_the_range_ends():
+    run = with_samples([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 5.0, 9.0, 5.0, 1.0], tolerance=0.1)
+    for z_peak, z_lo, z_hi in ((1.0, 1.0, 3.0), (5.0, 3.0, 5.0), (1.9, 2.0, 4.0), (4.1, 2.0, 4.0)):
+        run.fit = fitted(z_peak, z_lo=z_lo, z_hi=z_hi)
+        assert run._peak_z() == z_peak
+    for z_peak in (1.85, 4.15):  # more than a tolerance past the samples fitted
+        run.fit = fitted(z_peak)
+        with pytest.raises(SearchFailed) as failed:
+            run._peak_z()
+        assert failed.value.reason == "poor_fit"
+
+
+def test_a_fit_with_an_r2_of_exactly_the_minimum_is_good_enough():
+    run = with_samples([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 5.0, 9.0, 5.0, 1.0], tolerance=0.1)
+    run.fit = fitted(3.0, r2=0.8)
+    assert run._peak_z() == 3.0
+    run.fit = fitted(3.0, r2=0.79)
+    with pytest.raises(SearchFailed):
+        run._peak_z()
+
+
+@pytest.mark.parametrize("z_peak, below", [(0.5, True), (5.5, False)])
+def test_a_fit_outside_the_range_with_the_best_sample_on_its_end_is_at_that_edge(z_peak, below):
+    scores = [9.0, 5.0, 3.0, 2.0, 1.0] if below else [1.0, 2.0, 3.0, 5.0, 9.0]
+    run = with_samples([1.0, 2.0, 3.0, 4.0, 5.0], scores, tolerance=0.1)
+    run.fit = fitted(z_peak)
+    with pytest.raises(AtEdge) as at_edge:
+        run._peak_z()
+    assert at_edge.value.below is below
+    run.fit = None  # no fit at all: the end holding the best sample
+    with pytest.raises(AtEdge) as at_edge:
+        run._peak_z()
+    assert at_edge.value.below is below
