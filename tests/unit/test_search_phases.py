@@ -217,3 +217,49 @@ def test_a_fit_outside_the_range_with_the_best_sample_on_its_end_is_at_that_edge
     with pytest.raises(AtEdge) as at_edge:
         run._peak_z()
     assert at_edge.value.below is below
+
+
+# ~~ the fallback
+
+
+PEAK = ([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 5.0, 9.0, 5.0, 1.0])
+
+
+def test_without_a_fit_a_clearly_interior_best_sample_is_verified_as_a_guess():
+    run = with_samples(*PEAK, tolerance=0.1)
+    run.curve = lambda z: 9.0
+    assert run._fallback() == 3.0 and run.guessed
+    assert [(s.z, s.phase) for s in run.samples[5:]] == [(3.0, "verify")]
+
+
+def test_a_best_sample_on_an_end_is_no_guess():
+    run = with_samples([1.0, 2.0, 3.0], [1.0, 5.0, 9.0], tolerance=0.1)
+    run.curve = lambda z: 9.0
+    with pytest.raises(AtEdge):
+        run._fallback()
+    assert not run.guessed and len(run.samples) == 3
+
+
+def test_the_fallback_tries_the_fitted_peak_then_the_best_sample():
+    run = with_samples(*PEAK, tolerance=0.1)
+    run.fit = fitted(3.2)
+    run.curve = lambda z: 2.0 if z == 3.2 else 9.0  # the fitted Z does not verify
+    assert run._fallback() == 3.0 and not run.guessed
+    assert [s.z for s in run.samples[5:]] == [3.2, 3.0] and run.verify_score == 9.0
+
+
+def test_a_fallback_that_verifies_nothing_fails_as_verify_failed_on_a_clear_curve():
+    zs = [1.0 + 0.5 * i for i in range(9)]
+    run = with_samples(zs, [sharp(3.0)(z) for z in zs], tolerance=0.1)
+    run.fit = fitted(3.2)
+    run.curve = lambda z: 1.5
+    with pytest.raises(SearchFailed) as failed:
+        run._fallback()
+    assert failed.value.reason == "verify_failed" and run.verify_score == 1.5
+
+
+def test_a_verification_of_exactly_the_ratio_passes():
+    run = with_samples(*PEAK, tolerance=0.1)
+    run.fit = fitted(3.2)
+    run.curve = lambda z: 1.0 + 0.6 * (9.0 - 1.0)  # VERIFY_RATIO of the best over the lowest
+    assert run._fallback() == 3.2
