@@ -140,3 +140,16 @@ def test_the_result_reports_the_time_since_the_run_began():
     times = iter([100.0, 103.5])
     run = state([(2.0, 1.0)], clock=lambda: next(times))
     assert run._result(False, 2.0, "no_peak", "").elapsed == pytest.approx(3.5)
+
+
+def test_a_cameras_own_exception_ends_the_run_as_a_camera_error():
+    from octoprint_autofocus.focus import autofocus
+
+    class Unplugged:
+        def frame(self):
+            raise OSError("device disconnected")
+
+    stage = FakeStage(limits=(0.0, 10.0), start=5.0)
+    result = autofocus(stage, Unplugged(), 1.0, 9.0, sleep=lambda s: None)
+    assert (result.ok, result.reason) == (False, "camera_error")
+    assert "device disconnected" in result.detail and stage.commanded[-1] == 5.0  # restored
