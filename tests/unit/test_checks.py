@@ -174,3 +174,82 @@ def test_the_half_height_bracket_bounds_the_width_and_is_open_without_a_fall():
     scores = 1.0 + 9.0 / (1.0 + ((zs - 2.0) / 0.5) ** 2)  # FWHM 1.0
     assert 1.0 <= checks.half_height_bracket(zs, scores) <= 2.0
     assert checks.half_height_bracket(zs, zs + 1.0) == math.inf
+
+
+# ~~ each check at its threshold (tests written for the mutation pass)
+
+
+def test_a_gap_of_exactly_the_free_bound_or_exactly_the_near_top_cut_is_lower():
+    assert checks.clearly_lower([10.0], [8.0], free_bound=math.log(10.0 / 8.0), floor=0.0, sigma=0.0,
+                                freedom=0)
+    assert checks.clearly_lower([10.0], [3.0], free_bound=5.0, floor=0.0, sigma=0.0, freedom=0)  # 7 = 0.7 x 10
+    assert not checks.clearly_lower([10.0], [3.5], free_bound=5.0, floor=0.0, sigma=0.0, freedom=0)
+
+
+def test_a_confirming_frame_may_reach_exactly_either_bound():
+    fit = peak_fit(height=10.0, floor=0.0)
+    assert checks.confirms(0.9 * 8.0, best_other=8.0, fit=fit)
+    assert checks.confirms(1.33 * 10.0, best_other=8.0, fit=fit)
+    assert not checks.confirms(1.33 * 10.0 + 0.01, best_other=8.0, fit=fit)
+
+
+def test_a_last_chance_frame_of_exactly_the_ratio_is_verified():
+    assert checks.verified(0.6 * 10.0, best=10.0, floor=0.0)
+    assert checks.verified(2.0 + 0.6 * 8.0, best=10.0, floor=2.0)
+    assert not checks.verified(6.5, best=10.0, floor=2.0)
+
+
+def test_a_side_sample_exactly_at_the_flat_line_or_at_the_peak_z_is_not_clearly_lower():
+    low = 1.0 + 0.9 * (10.0 - 1.0)
+    assert not checks.clearly_interior([1.0, 2.0, 3.0], [1.0, 10.0, low], 2.0, 10.0)
+    assert not checks.clearly_interior([1.0, 2.0, 3.0], [low, 10.0, 1.0], 2.0, 10.0)
+    assert checks.clearly_interior([1.0, 2.0, 3.0], [1.0, 10.0, low - 0.01], 2.0, 10.0)
+    assert not checks.clearly_interior([2.0, 2.0, 3.0], [1.0, 10.0, 1.0], 2.0, 10.0)  # nothing below
+
+
+def test_levels_agree_at_exactly_the_confirm_share():
+    scores = [0.0, 10.0, 9.0, 1.0]  # the combined best (9.0) is 0.9 of the top over the floor
+    assert checks.levels_agree(scores, [0.1, 0.9, 1.0, 0.2])
+    assert not checks.levels_agree([0.0, 10.0, 8.99, 1.0], [0.1, 0.9, 1.0, 0.2])
+
+
+def test_a_neighbour_of_exactly_the_near_top_cut_straddles_but_the_fit_must_lie_strictly_between():
+    zs = np.array([1.0, 1.8, 2.0, 2.2, 3.0])
+    fit = peak_fit(z_peak=2.05, height=10.0, floor=0.0)  # cut: 0.3 x 10
+    assert checks.straddled(zs, np.array([0.0, 3.0, 10.0, 8.0, 0.0]), fit)
+    assert not checks.straddled(zs, np.array([0.0, 2.99, 10.0, 8.0, 0.0]), fit)
+    for z_peak in (1.8, 2.2):  # on the outermost strong point
+        assert not checks.straddled(zs, np.array([0.0, 7.0, 10.0, 8.0, 0.0]),
+                                    peak_fit(z_peak=z_peak, height=10.0, floor=0.0))
+
+
+def test_converged_at_exactly_its_gap_and_with_a_sample_on_the_peak():
+    fit = peak_fit(z_peak=2.0, fwhm=2.0, r2=0.8)  # r2 exactly MIN_R2
+    assert checks.converged([1.0, 1.75, 2.25, 3.0], fit, tolerance=0.125)  # gap 0.5 = 4 tolerances
+    assert not checks.converged([1.0, 1.74, 2.25, 3.0], fit, tolerance=0.125)
+    assert checks.converged([1.0, 1.5, 2.0, 3.0], peak_fit(z_peak=2.0, fwhm=0.4), tolerance=1.0)  # on it
+    assert checks.converged([1.0, 1.5, 2.0, 3.0], peak_fit(z_peak=2.0, fwhm=0.4, strong=3), tolerance=1.0)
+    assert checks.converged([1.75, 2.25], peak_fit(z_peak=2.0, fwhm=1.0), tolerance=1.0)  # 0.5 of the width
+    assert not checks.converged([1.74, 2.25], peak_fit(z_peak=2.0, fwhm=1.0), tolerance=1.0)
+
+
+def test_an_end_whose_rise_reaches_exactly_the_best_is_worth_extending():
+    assert checks.worth_extending(0.5, 0.5, 1.0)
+    assert not checks.worth_extending(0.5, 0.49, 1.0)
+
+
+def test_a_flank_point_counts_from_exactly_near_to_exactly_far():
+    pts = points_of([1.5, 1.75, 2.0, 2.25, 2.5], [1.0, 7.0, 10.0, 7.0, 1.0])
+    assert checks.pinned(pts, 2.0, [(0.25, 0.25), (0.25, 0.25)])  # at exactly both ends of the reach
+    assert not checks.pinned(pts, 2.0, [(0.26, 0.3), (0.1, 0.5)])
+    assert not checks.pinned(pts, 2.0, [(0.1, 0.24), (0.1, 0.5)])
+    # below, the only point in reach (1.6) scores the same as the peak: not lower
+    equal = points_of([1.6, 1.9, 2.0, 2.3], [10.0, 5.0, 10.0, 5.0])
+    assert not checks.pinned(equal, 2.0, [(0.2, 0.5), (0.2, 0.5)])
+    assert checks.pinned(points_of([1.6, 1.9, 2.0, 2.3], [9.99, 5.0, 10.0, 5.0]), 2.0, [(0.2, 0.5), (0.2, 0.5)])
+
+
+def test_the_half_height_bracket_needs_points_strictly_below_half():
+    zs = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
+    assert checks.half_height_bracket(zs, np.array([0.0, 5.0, 10.0, 5.0, 0.0])) == 4.0  # 5 is half
+    assert checks.half_height_bracket(zs, np.array([0.0, 4.9, 10.0, 4.9, 0.0])) == 2.0
