@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus.options import parse_options
-from octoprint_autofocus.focus.run_state import AtEdge
+from octoprint_autofocus.focus.run_state import AtEdge, SearchFailed
 from octoprint_autofocus.focus.sampling import Sample
 from octoprint_autofocus.focus.verdict import PeakVerdict
 from tests.fakes import FakeStage
@@ -136,3 +136,98 @@ def test_a_clear_peak_needs_no_repeated_frames_for_the_noise_test():
     run.guessed = True  # a poor fit's best sample: always tested with repeated frames
     run._check_noise(3.0)
     assert [s.phase for s in run.samples[len(zs):]] == ["verify"]
+
+
+# ~~ gates at their thresholds
+
+
+def test_texture_of_exactly_the_minimum_is_enough():
+    run = Scripted(None, coarse([1.0, 2.0], [1.0, 2.0]))
+    run.samples[1] = Sample(2.0, (2.0,), 0.01, "coarse")  # MIN_TEXTURE at the best sample
+    assert run._texture_failure() is None
+    run.samples[1] = Sample(2.0, (2.0,), 0.0099, "coarse")
+    assert run._texture_failure().reason == "low_texture"
+    run.samples[0] = Sample(1.0, (1.0,), 0.0, "coarse")  # only the best sample's texture counts
+    run.samples[1] = Sample(2.0, (2.0,), 0.5, "coarse")
+    assert run._texture_failure() is None
+
+
+def test_a_best_exactly_twice_the_lowest_is_not_weak_and_a_tenth_is_not_faint():
+    assert not Scripted(None, coarse([1.0, 2.0], [1.0, 2.0]))._weak()
+    assert Scripted(None, coarse([1.0, 2.0], [1.01, 2.0]))._weak()
+    assert not Scripted(None, coarse([1.0, 2.0], [9.0, 10.0]))._faint()
+    assert Scripted(None, coarse([1.0, 2.0], [9.01, 10.0]))._faint()
+
+
+def test_the_half_resolution_must_vary_too():
+    run = Scripted(None)
+    run.samples.extend([Sample(1.0, (1.0, 5.0), 1.0, "coarse"), Sample(2.0, (10.0, 5.2), 1.0, "coarse")])
+    assert run._fine_contrasts() == pytest.approx([0.9, 0.2 / 5.2])
+    assert run._faint()  # the full resolution varies, the half hardly: pixel noise
+
+
+def test_noise_repeats_stop_after_three_frames_that_do_not_stand_out():
+    flat = lambda z: 5.0  # noqa: E731
+    zs = [1.0, 2.0, 3.0, 4.0, 5.0]
+    run = Scripted(flat, coarse(zs, [5.0, 5.1, 5.0, 4.9, 5.0]))
+    run.guessed = True
+    with pytest.raises(SearchFailed) as failed:
+        run._check_noise(3.0)
+    assert failed.value.reason == "no_peak"
+    assert [s.phase for s in run.samples[5:]] == ["verify"] * 3 and run.verify_score == 5.0
+
+
+# ~~ the bracket check
+
+
+def test_a_side_without_any_lower_sample_is_an_edge_to_extend_past():
+    run = Scripted(lambda z: 9.0, coarse([1.0, 2.0, 3.0], [1.0, 5.0, 9.0]), window=(1.0, 3.0))
+    with pytest.raises(AtEdge) as at_edge:
+        run._check_bracketed(3.0)  # nothing above Z3
+    assert at_edge.value.below is False
+
+
+def test_a_side_whose_lower_sample_never_proves_lower_fails_after_the_repeats():
+    at_peak, at_low = iter([8.2, 9.8, 8.1, 9.9]), iter([9.5, 8.0, 9.4, 8.3])  # noisy frames
+    zs = [1.0, 2.0, 3.0, 4.0, 5.0]  # below Z3 the lowest is 8.9 at Z2, within the noise
+    run = Scripted(lambda z: next(at_peak) if z == 3.0 else next(at_low),
+                   coarse(zs, [8.95, 8.9, 9.0, 1.0, 1.0]), window=(0.0, 6.0))
+    run.motion.arrive(3.0)
+    with pytest.raises(SearchFailed) as failed:
+        run._check_bracketed(3.0)
+    assert failed.value.reason == "no_peak"  # the window's end Z0 was never sampled
+    repeats = [s.z for s in run.samples[5:]]
+    assert repeats == [3.0, 2.0, 3.0, 2.0, 3.0, 2.0]  # up to NOISE_REPEATS more at each
+
+
+# ~~ flanks
+
+
+@pytest.mark.parametrize("approach, first", [("above", -1), ("below", 1)])
+def test_flanks_are_taken_on_the_side_approached_last_first(approach, first):
+    curve = lambda z: 10.0 / (1.0 + ((z - 3.0) / 0.3) ** 2)  # noqa: E731
+    zs = [1.0, 2.0, 3.0, 4.0, 5.0]
+    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]), tolerance=0.1, approach=approach)
+    run._take_flanks(3.0)
+    flanks = [s.z for s in run.samples[5:]]
+    assert flanks == pytest.approx([3.0 + first * 0.15, 3.0 - first * 0.15])
+
+
+def test_a_flank_near_a_bound_is_taken_on_the_bound():
+    curve = lambda z: 10.0 / (1.0 + ((z - 5.9) / 0.3) ** 2)  # noqa: E731
+    zs = [4.0, 5.0, 5.9]
+    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]), tolerance=0.1, window=(1.0, 5.0))
+    assert run.bounds[1] == 6.0
+    run._take_flanks(5.9)
+    assert max(s.z for s in run.samples) == 6.0  # 0.15 above would leave the bounds
+
+
+def test_exploring_finely_takes_the_midpoints_and_counts_a_point_half_a_spacing_away_as_sampled():
+    zs = [1.0 + 0.5 * i for i in range(9)]
+    run = Scripted(lambda z: 1.0, coarse(zs, [1.0] * 9))
+    assert run._explore(fine=True) is True
+    assert sorted(s.z for s in run.samples[9:]) == pytest.approx([1.25 + 0.5 * i for i in range(8)])
+    half = Scripted(lambda z: 1.0, coarse([1.0, 3.0, 5.0], [1.0] * 3))  # 2.0 and 4.0 are missing
+    half.samples.append(Sample(2.25, (1.0,), 1.0, "fine"))  # exactly half a spacing from 2.0
+    half._explore()
+    assert sorted(s.z for s in half.samples[4:]) == [1.5, 3.5, 4.0, 4.5]  # 2.25 covers 2.0 and 2.5
