@@ -263,3 +263,19 @@ def test_a_verification_of_exactly_the_ratio_passes():
     run.fit = fitted(3.2)
     run.curve = lambda z: 1.0 + 0.6 * (9.0 - 1.0)  # VERIFY_RATIO of the best over the lowest
     assert run._fallback() == 3.2
+
+
+# ~~ a refinement round
+
+
+@pytest.mark.parametrize("centre, width", [(3.0, 0.3), (3.13, 0.3), (3.37, 0.5)])
+def test_a_round_that_takes_flanks_goes_on_to_confirm_the_peak_in_the_same_round(centre, width):
+    run = Scripted(sharp(centre, width=width), tolerance=0.05)
+    run._coarse()
+    run._follow_rising_end()
+    z = run._refine_round()
+    assert z == pytest.approx(centre, abs=0.01)
+    fine = [s for s in run.samples if s.phase != "coarse"]
+    flanks = [s.z for s in fine[:-1] if abs(s.z - z) >= 0.05]  # at least a tolerance away
+    assert flanks and min(flanks) < z < max(flanks)  # a lower point taken on each side
+    assert (fine[-1].phase, fine[-1].z) == ("verify", z) and run.verify_score == fine[-1].score
