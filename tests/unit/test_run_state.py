@@ -153,3 +153,12 @@ def test_a_cameras_own_exception_ends_the_run_as_a_camera_error():
     result = autofocus(stage, Unplugged(), 1.0, 9.0, sleep=lambda s: None)
     assert (result.ok, result.reason) == (False, "camera_error")
     assert "device disconnected" in result.detail and stage.commanded[-1] == 5.0  # restored
+
+
+def test_a_fit_gone_wide_cannot_loosen_the_tolerance_past_the_half_height_bracket():
+    zs = [1.0 + 0.25 * i for i in range(29)]
+    run = state([(z, 10.0 / (1.0 + ((z - 4.3) / 0.1) ** 2)) for z in zs])  # narrow, tails seen
+    run.fit = PeakFit(model="lorentzian", z_peak=4.3, height=10.0, fwhm=8.0, r2=0.99, z_lo=3.0, z_hi=5.5,
+                      points=11, strong=5, floor=0.0, params=(0.00625, 0.0, 0.1), centre=4.3)  # wide
+    assert run._fit_trusted()
+    assert run._tolerance() == pytest.approx((4.5 - 4.0) / 4.0)  # the points either side below half
