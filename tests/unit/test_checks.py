@@ -253,3 +253,30 @@ def test_the_half_height_bracket_needs_points_strictly_below_half():
     zs = np.array([0.0, 1.0, 2.0, 3.0, 4.0])
     assert checks.half_height_bracket(zs, np.array([0.0, 5.0, 10.0, 5.0, 0.0])) == 4.0  # 5 is half
     assert checks.half_height_bracket(zs, np.array([0.0, 4.9, 10.0, 4.9, 0.0])) == 2.0
+
+
+def test_a_curve_flat_into_the_lower_refined_edge_rises_into_it():
+    zs = [1.0, 1.2, 2.0, 3.0, 4.0, 5.0]
+    scores = [10.0, 9.8, 7.0, 4.0, 2.0, 1.0]
+    refined = [False, True, False, False, False, False]
+    assert checks.rising_into_edge(zs, scores, np.array(scores) / 10.0, refined, (1.0, 5.0)) == 1.0
+
+
+def test_an_edge_flat_to_exactly_its_share_over_the_floor_or_of_the_whole_score_counts_as_flat():
+    zs = [1.0, 2.0, 3.0, 4.0, 4.8, 5.0]
+    refined = [False] * 4 + [True, False]
+    for inner in (0.9 * 10.0, 8.99):  # EDGE_FLAT of the best over the floor 0
+        scores = [0.0, 2.0, 4.0, 7.0, inner, 10.0]
+        edge = checks.rising_into_edge(zs, scores, np.array(scores) / 10.0, refined, (1.0, 5.0))
+        assert edge == (5.0 if inner == 0.9 * 10.0 else None)
+    for inner in (0.97 * 10.0, 9.69):  # a high floor: EDGE_FLAT_ABSOLUTE of the whole score
+        scores = [9.0, 9.2, 9.4, 9.5, inner, 10.0]
+        edge = checks.rising_into_edge(zs, scores, np.array(scores) / 10.0, refined, (1.0, 5.0))
+        assert edge == (5.0 if inner == 0.97 * 10.0 else None)
+
+
+def test_a_best_sample_in_the_upper_half_of_the_samples_is_judged_at_the_upper_edge():
+    zs = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]  # the best is the fourth of six
+    scores = [1.0, 2.0, 4.0, 10.0, 9.5, 9.6]
+    refined = [False, False, False, False, True, False]
+    assert checks.rising_into_edge(zs, scores, np.array(scores) / 10.0, refined, (1.0, 6.0)) == 6.0
