@@ -196,3 +196,9 @@ def test_log_scores_clip_zeros_to_a_millionth_of_the_largest_score_at_any_scale(
 def test_the_interpolation_bound_of_pure_noise_at_even_zs_estimates_its_sd_closely():
     rng = np.random.default_rng(8)  # each residual is v - (left + right) / 2: SD sqrt(1.5) sigma
     assert interpolation_noise(np.arange(40000.0), rng.normal(10.0, 0.5, 40000)) == pytest.approx(0.5, rel=0.02)
+
+
+def test_the_interpolation_bound_weighs_each_neighbour_by_its_share_on_uneven_zs():
+    rng = np.random.default_rng(9)  # spacings 1, 3, 1, 3 ...: weights 3/4 and 1/4 in turn
+    zs = np.cumsum(np.tile([1.0, 3.0], 20000))
+    assert interpolation_noise(zs, rng.normal(10.0, 0.5, zs.size)) == pytest.approx(0.5, rel=0.02)
