@@ -231,3 +231,52 @@ def test_exploring_finely_takes_the_midpoints_and_counts_a_point_half_a_spacing_
     half.samples.append(Sample(2.25, (1.0,), 1.0, "fine"))  # exactly half a spacing from 2.0
     half._explore()
     assert sorted(s.z for s in half.samples[4:]) == [1.5, 3.5, 4.0, 4.5]  # 2.25 covers 2.0 and 2.5
+
+
+def test_a_peak_on_the_bound_approached_first_still_gets_its_other_flank():
+    curve = lambda z: 10.0 / (1.0 + (z / 0.3) ** 2)  # noqa: E731
+    zs = [0.0, 1.0, 2.0]
+    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]), tolerance=0.1, window=(1.0, 5.0))
+    assert run.bounds[0] == 0.0  # nothing below Z0: that side (taken first) has no reach
+    assert run._take_flanks(0.0)
+    assert [s.z for s in run.samples[3:]] == pytest.approx([0.15])
+
+
+def test_flanks_are_measured_from_the_ends_of_a_plateau_holding_the_peak():
+    zs = [1.0, 2.0, 2.9, 3.0, 3.1, 4.0, 5.0]  # one replayed slice seen from 2.9 to 3.1
+    run = Scripted(lambda z: 2.0, coarse(zs, [1.0, 2.0, 9.0, 9.0, 9.0, 2.0, 1.0]), tolerance=0.1)
+    run._take_flanks(3.0)
+    assert sorted(s.z for s in run.samples[7:]) == pytest.approx([2.75, 3.25])
+
+
+def test_a_plateau_holding_the_peak_is_no_lower_sample_on_its_side():
+    zs = [2.9, 3.0, 3.1, 4.0, 5.0]  # below Z3 only the same slice, down to the range's end
+    run = Scripted(lambda z: 9.0, coarse(zs, [9.0, 9.0, 9.0, 2.0, 1.0]), window=(2.9, 5.0), tolerance=0.1)
+    with pytest.raises(AtEdge) as at_edge:
+        run._check_bracketed(3.0)
+    assert at_edge.value.below is True and len(run.samples) == 5  # at once: no frame repeated
+
+
+def test_weak_ends_need_two_points():
+    rising = Scripted(None, coarse([2.0, 3.0], [0.5, 1.0]))  # rising into the upper end
+    with pytest.raises(AtEdge):
+        rising._check_weak_ends()
+    alone = Scripted(None, coarse([3.0], [1.0]))  # the same top alone: no end to judge
+    assert alone._check_weak_ends() is None
+
+
+def weak_ends_edge(scores):
+    """Where _check_weak_ends stops a weak curve over 1..5 (coarse step 0.5): "below",
+    "above" or None."""
+    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], scores))
+    try:
+        run._check_weak_ends()
+    except AtEdge as at_edge:
+        return "below" if at_edge.value.below else "above"
+    return None
+
+
+def test_a_weak_end_rising_fast_enough_to_reach_the_best_within_four_coarse_steps_is_an_edge():
+    # the upper end (0.3) lies below the tail line; a reach of 4 coarse steps is 2 mm
+    assert weak_ends_edge([0.1, 0.3, 0.6, 1.0, 0.6, 0.3, 0.15, 0.15, 0.3]) is None  # 0.3 + 2 x 0.3
+    assert weak_ends_edge([0.1, 0.3, 0.6, 1.0, 0.6, 0.3, 0.15, 0.1, 0.3]) == "above"  # 0.3 + 2 x 0.4
