@@ -272,7 +272,7 @@ def weak_ends_edge(scores):
     try:
         run._check_weak_ends()
     except AtEdge as at_edge:
-        return "below" if at_edge.value.below else "above"
+        return "below" if at_edge.below else "above"
     return None
 
 
