@@ -162,3 +162,13 @@ def test_a_fit_gone_wide_cannot_loosen_the_tolerance_past_the_half_height_bracke
                       points=11, strong=5, floor=0.0, params=(0.00625, 0.0, 0.1), centre=4.3)  # wide
     assert run._fit_trusted()
     assert run._tolerance() == pytest.approx((4.5 - 4.0) / 4.0)  # the points either side below half
+
+
+def test_a_fall_to_exactly_a_quarter_of_the_best_counts_as_the_tails_seen():
+    zs = [3.0, 3.5, 4.0, 4.3, 4.6, 5.1, 5.6]
+    run = state(list(zip(zs, [2.5, 4.0, 7.0, 10.0, 7.0, 4.0, 2.5])))  # (10 - 2.5) / 10 = TAILS_CONTRAST
+    c2, c0 = 0.625, 0.1  # a trusted Lorentzian fit 1 / (c2 u^2 + c0): height 10, half width 0.4
+    run.fit = PeakFit(model="lorentzian", z_peak=4.3, height=10.0, fwhm=0.8, r2=0.99, z_lo=3.5, z_hi=5.1,
+                      points=5, strong=5, floor=2.5, params=(c2, 0.0, c0), centre=4.3)
+    level = 2.5 + 0.8 * (10.0 - 2.5)  # the tails seen: the band is measured over the fit's floor
+    assert run._tolerance() == pytest.approx(math.sqrt((1.0 / level - c0) / c2))
