@@ -3,6 +3,8 @@ the coarse sweep's early stop, extension past a rising end, refinement rounds an
 safety net for numbers no model foresaw. Written for the mutation pass of search.py; the
 whole runs are in test_search.py."""
 
+import dataclasses
+
 import numpy as np
 import pytest
 
@@ -70,8 +72,9 @@ def test_a_narrow_peak_passed_at_full_resolution_is_judged_by_its_height_over_th
 
 
 def test_a_rising_end_that_would_reach_the_best_within_the_reach_is_extended():
-    # the best (a dust bump) at 2.0; the upper end still climbs 0.4 over the last 0.5 mm
-    scores = {1.0: 0.1, 1.5: 0.2, 2.0: 1.0, 2.5: 0.3, 3.0: 0.2, 3.5: 0.2, 4.0: 0.2, 4.5: 0.2, 5.0: 0.6}
+    # the best (a dust bump) at 2.0; the upper end still climbs 0.3 over the last 0.5 mm: kept up
+    # for four coarse steps (2 mm) it would gain 1.2
+    scores = {1.0: 0.1, 1.5: 0.2, 2.0: 1.0, 2.5: 0.3, 3.0: 0.21, 3.5: 0.22, 4.0: 0.19, 4.5: 0.2, 5.0: 0.5}
     run = Scripted(lambda z: scores.get(z, 0.1))
     for z, s in scores.items():
         run.samples.append(Sample(z, (s,), 1.0, "coarse"))
@@ -124,6 +127,10 @@ def test_a_frame_at_the_peak_far_above_the_fit_shows_the_fit_too_low():
     for score, too_low in ((14.0, True), (13.4, True), (1.33 * 10.0, False), (10.0, False)):
         run.verify_score = score  # too low once the frame stands over 1.33 x the fit's height
         assert run._fit_too_low() is too_low, score
+    run.fit = dataclasses.replace(run.fit, floor=1.0)  # heights count over the fit's floor
+    for score, too_low in ((13.0, True), (12.9, False)):  # 1 + 1.33 x 9 = 12.97
+        run.verify_score = score
+        assert run._fit_too_low() is too_low, score
     run.verify_score = None
     assert not run._fit_too_low()
 
@@ -142,11 +149,11 @@ def test_extension_steps_start_at_one_coarse_step_double_and_stop_at_the_bounds(
     while run._extend(below=True):
         downs.append(run.z_min)
     assert downs == [0.5, 0.0]
-    wide = Scripted(lambda z: 1.0, limits=(-20.0, 30.0))  # room for the steps to grow
+    wide = Scripted(lambda z: 1.0, limits=(-20.0, 30.0), max_extension=10.0)  # room to grow
     ups = []
     while wide._extend(below=False):
         ups.append(wide.z_max)
-    assert ups == [5.5, 6.5, 8.5, 9.0]  # 0.5, 1.0, 2.0 (at most 4 coarse steps), then the budget
+    assert ups == [5.5, 6.5, 8.5, 10.5, 12.5, 14.5, 15.0]  # 0.5, 1, 2, then at most 4 coarse steps
     assert [s.z for s in wide.samples] == ups and all(s.phase == "coarse" for s in wide.samples)
 
 
@@ -279,3 +286,20 @@ def test_a_round_that_takes_flanks_goes_on_to_confirm_the_peak_in_the_same_round
     flanks = [s.z for s in fine[:-1] if abs(s.z - z) >= 0.05]  # at least a tolerance away
     assert flanks and min(flanks) < z < max(flanks)  # a lower point taken on each side
     assert (fine[-1].phase, fine[-1].z) == ("verify", z) and run.verify_score == fine[-1].score
+
+
+def test_the_sweep_stops_once_the_full_resolution_fell_below_half_its_height_over_the_lowest():
+    scores = {1.0: 4.0, 1.5: 10.0, 2.0: 6.5}  # 6.5 is above half the best, below half of 4..10
+    run = Scripted(lambda z: scores.get(z, 4.0))
+    run._coarse()
+    assert [s.z for s in run.samples] == [1.0, 1.5, 2.0]
+
+
+def test_a_weak_peak_makes_the_run_look_at_the_rest_of_the_window_first(monkeypatch):
+    run = Scripted(lambda z: 1.0)
+    run.samples.extend(Sample(z, (s,), 1.0, "coarse") for z, s in ((1.0, 1.0), (1.5, 1.4), (2.0, 1.2)))
+    monkeypatch.setattr(run, "_checked_peak", lambda explored: 1.5)  # a blurred bump at 1.5
+    monkeypatch.setattr(run, "_check_weak_ends", lambda: None)
+    assert run._weak()
+    assert run._judged_peak(explored=False) == 1.5
+    assert sorted(s.z for s in run.samples[3:]) == [2.5, 3.0, 3.5, 4.0, 4.5, 5.0]

@@ -280,3 +280,10 @@ def test_a_weak_end_rising_fast_enough_to_reach_the_best_within_four_coarse_step
     # the upper end (0.3) lies below the tail line; a reach of 4 coarse steps is 2 mm
     assert weak_ends_edge([0.1, 0.3, 0.6, 1.0, 0.6, 0.3, 0.15, 0.15, 0.3]) is None  # 0.3 + 2 x 0.3
     assert weak_ends_edge([0.1, 0.3, 0.6, 1.0, 0.6, 0.3, 0.15, 0.1, 0.3]) == "above"  # 0.3 + 2 x 0.4
+
+
+def test_a_plateau_reaching_into_the_peaks_reach_is_not_off_the_peak():
+    samples = coarse([1.0, 2.0, 3.2, 3.4, 5.0], [1.0, 2.0, 6.0, 6.0, 1.5]) + [(3.0, 9.0, "fine")]
+    run = Scripted(None, samples, tolerance=0.1)  # reach 0.25: the slice from 3.2 to 3.4 starts inside
+    _, others, _ = run._peak_and_others(3.0)
+    assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
