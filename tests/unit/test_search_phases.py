@@ -303,3 +303,41 @@ def test_a_weak_peak_makes_the_run_look_at_the_rest_of_the_window_first(monkeypa
     assert run._weak()
     assert run._judged_peak(explored=False) == 1.5
     assert sorted(s.z for s in run.samples[3:]) == [2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+
+
+class FirstVerifyLow(Scripted):
+    """The first frame taken at a fitted peak scores ``share`` of what the curve says (a
+    vibration, a flicker); later ones are true."""
+
+    share = 0.85
+
+    def _measure(self, z, phase):
+        sample = super()._measure(z, phase)
+        if phase == "verify" and not any(s.phase == "verify" for s in self.samples[:-1]):
+            sample = Sample(sample.z, (self.share * sample.score,), sample.texture, phase)
+            self.samples[-1] = sample
+        return sample
+
+
+@pytest.mark.parametrize("centre, width", [(3.0, 0.3), (3.13, 0.3), (2.9, 0.3), (3.0, 0.6), (3.37, 0.5)])
+def test_a_frame_at_the_peak_well_below_the_best_sample_is_refined_past_not_confirmed(centre, width):
+    run = FirstVerifyLow(sharp(centre, width=width), tolerance=0.05)
+    run._coarse()
+    run._follow_rising_end()
+    z = run._refine_round()
+    phases = [s.phase for s in run.samples if s.phase != "coarse"]
+    first = phases.index("verify")
+    assert phases[first + 1] == "fine"  # refined again before another frame at the peak
+    assert z is None or z == pytest.approx(centre, abs=0.05)  # within the tolerance asked for
+
+
+def test_the_frame_at_the_peak_is_judged_against_the_best_sample_even_when_that_was_the_last():
+    curve = sharp(3.1, width=0.2)
+    run = FirstVerifyLow(curve, tolerance=0.05)
+    for z in [1.0 + 0.5 * i for i in range(9)]:
+        run.samples.append(Sample(z, (curve(z),), 1.0, "coarse"))
+    for z in (3.2, 3.1):  # flanks 0.1 either side of the peak already; the best sample last
+        run.samples.append(Sample(z, (curve(z),), 1.0, "fine"))
+    run._refine_round()
+    phases = [s.phase for s in run.samples[11:]]
+    assert phases[0] == "verify" and phases[1] == "fine"  # 0.85 of the best: refined past
