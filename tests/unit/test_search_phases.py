@@ -341,3 +341,48 @@ def test_the_frame_at_the_peak_is_judged_against_the_best_sample_even_when_that_
     run._refine_round()
     phases = [s.phase for s in run.samples[11:]]
     assert phases[0] == "verify" and phases[1] == "fine"  # 0.85 of the best: refined past
+
+
+class Levels(Scripted):
+    """Scripted frames with three pyramid levels: ``curve(z)`` gives (full, half, coarse)."""
+
+    def _measure(self, z, phase):
+        self.motion.arrive(z)
+        sample = Sample(self.motion.position, tuple(self.curve(z)), 1.0, phase)
+        self.samples.append(sample)
+        return sample
+
+
+def test_a_sweep_whose_first_sample_is_best_stops_only_once_the_combined_curve_fell_to_a_quarter():
+    levels = {1.0: (5.0, 10.0, 10.0), 1.5: (10.0, 0.1, 0.1)}  # combined 0.83, then 0.37 (0.44 of it)
+    run = Levels(lambda z: levels.get(z, (10.0, 0.1, 0.1)))
+    run._coarse()
+    assert len(run.samples) > 2  # the full resolution still rises: not behind the peak yet
+
+
+def test_the_sweep_goes_on_while_the_combined_curve_still_rises_at_its_last_sample():
+    levels = {1.0: (10.0, 1.0, 1.0), 1.5: (4.0, 10.0, 10.0)}  # the full resolution fell, the rest rose
+    run = Levels(lambda z: levels.get(z, (4.0, 10.0, 10.0)))
+    run._coarse()
+    assert len(run.samples) > 2
+
+
+def test_a_coarse_sweep_flat_into_an_edge_is_no_edge_until_refined_there():
+    zs = [1.0 + 0.5 * i for i in range(9)]
+    scores = [1.0, 1.5, 2.0, 3.0, 4.0, 6.0, 8.0, 9.8, 10.0]
+    run = with_samples(zs, scores)
+    run._check_edge()  # coarse samples only: the curve may still peak between them
+    run.samples.append(Sample(4.75, (9.9,), 1.0, "fine"))
+    with pytest.raises(AtEdge) as at_edge:
+        run._check_edge()
+    assert at_edge.value.below is False
+
+
+def test_a_proposal_from_coarse_samples_keeps_half_the_tolerance_from_them():
+    run = Scripted(sharp(3.1, width=0.4), tolerance=0.5)  # three coarse points near the top: trusted
+    run._coarse()
+    assert all(s.phase == "coarse" for s in run.samples)
+    run._refine_round()
+    first_fine = next(s.z for s in run.samples if s.phase == "fine")
+    nearest = min(abs(first_fine - s.z) for s in run.samples if s.phase == "coarse")
+    assert nearest == pytest.approx(0.5 * 0.5, rel=2e-3)  # not the bracket's eighth (0.125)
