@@ -287,3 +287,23 @@ def test_a_plateau_reaching_into_the_peaks_reach_is_not_off_the_peak():
     run = Scripted(None, samples, tolerance=0.1)  # reach 0.25: the slice from 3.2 to 3.4 starts inside
     _, others, _ = run._peak_and_others(3.0)
     assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
+
+
+def test_a_weak_end_exactly_on_the_tail_line_has_died_away():
+    tail = 0.2 + (1.0 - 0.75) * (1.0 - 0.2)  # the lowest plus a quarter of the height over it
+    assert weak_ends_edge([0.2, 0.5, 0.8, 1.0, 0.9, 0.8, 0.7, 0.6, tail]) is None
+    assert weak_ends_edge([0.2, 0.5, 0.8, 1.0, 0.9, 0.8, 0.7, 0.6, tail + 0.01]) == "above"
+
+
+def test_a_plateau_reaching_into_the_peaks_reach_from_below_is_not_off_the_peak():
+    samples = coarse([1.0, 2.0, 2.6, 2.8, 5.0], [1.0, 2.0, 6.0, 6.0, 1.5]) + [(3.0, 9.0, "fine")]
+    run = Scripted(None, samples, tolerance=0.1)  # reach 0.25: the slice from 2.6 to 2.8 ends inside
+    _, others, _ = run._peak_and_others(3.0)
+    assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
+
+
+def test_exactly_three_coarse_points_off_the_peak_are_enough_and_its_reach_is_not_off_it():
+    samples = coarse([1.0, 2.0, 2.75, 3.25, 5.0], [1.0, 2.0, 5.0, 6.0, 1.5]) + [(3.0, 9.0, "fine")]
+    run = Scripted(None, samples, tolerance=0.1)  # Z2.75 and Z3.25: exactly the reach (2.5 tolerances)
+    _, others, _ = run._peak_and_others(3.0)
+    assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
