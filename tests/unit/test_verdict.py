@@ -307,3 +307,14 @@ def test_exactly_three_coarse_points_off_the_peak_are_enough_and_its_reach_is_no
     run = Scripted(None, samples, tolerance=0.1)  # Z2.75 and Z3.25: exactly the reach (2.5 tolerances)
     _, others, _ = run._peak_and_others(3.0)
     assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
+
+
+def test_a_side_sampled_to_the_range_end_that_never_proves_lower_is_an_edge():
+    at_peak, at_low = iter([8.2, 9.8, 8.1, 9.9]), iter([9.5, 8.0, 9.4, 8.3])
+    zs = [1.0, 2.0, 3.0, 4.0, 5.0]  # the range's end Z1 was sampled: the focus may lie past it
+    run = Scripted(lambda z: next(at_peak) if z == 3.0 else next(at_low),
+                   coarse(zs, [8.95, 8.9, 9.0, 1.0, 1.0]), window=(1.0, 5.0))
+    run.motion.arrive(3.0)
+    with pytest.raises(AtEdge) as at_edge:
+        run._check_bracketed(3.0)
+    assert at_edge.value.below is True
