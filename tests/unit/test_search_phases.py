@@ -386,3 +386,22 @@ def test_a_proposal_from_coarse_samples_keeps_half_the_tolerance_from_them():
     first_fine = next(s.z for s in run.samples if s.phase == "fine")
     nearest = min(abs(first_fine - s.z) for s in run.samples if s.phase == "coarse")
     assert nearest == pytest.approx(0.5 * 0.5, rel=2e-3)  # not the bracket's eighth (0.125)
+
+
+def test_a_curve_rising_out_of_the_window_is_followed_until_it_falls():
+    run = Scripted(sharp(6.5), limits=(0.0, 12.0), max_extension=6.0)
+    run._coarse()
+    assert [s.z for s in run.samples][-1] == 5.0  # still rising at the window's end
+    run._follow_rising_end()
+    assert run.z_min == 1.0 and 6.5 < run.z_max <= 11.0
+    above = sorted((s.z, s.score) for s in run.samples if s.z > 5.0)
+    assert above[-1][1] < 0.5 * max(s.score for s in run.samples)  # it fell behind the peak
+
+
+def test_an_end_the_sweep_never_reached_is_not_extended():
+    run = Scripted(sharp(1.5))  # from Z1 up: stops early once past the peak
+    run._coarse()
+    taken = len(run.samples)
+    assert run.samples[-1].z < 5.0
+    run._follow_rising_end()
+    assert len(run.samples) == taken and (run.z_min, run.z_max) == (1.0, 5.0)
