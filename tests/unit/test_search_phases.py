@@ -405,3 +405,20 @@ def test_an_end_the_sweep_never_reached_is_not_extended():
     assert run.samples[-1].z < 5.0
     run._follow_rising_end()
     assert len(run.samples) == taken and (run.z_min, run.z_max) == (1.0, 5.0)
+
+
+def test_a_rising_end_that_would_not_reach_the_best_within_four_coarse_steps_is_not_extended():
+    # as above, but the end climbs only 0.1 over the last 0.5 mm: 0.4 more in 2 mm, short of 1.0
+    scores = {1.0: 0.1, 1.5: 0.2, 2.0: 1.0, 2.5: 0.3, 3.0: 0.21, 3.5: 0.22, 4.0: 0.19, 4.5: 0.4, 5.0: 0.5}
+    run = with_samples(list(scores), list(scores.values()))
+    run._follow_rising_end()
+    assert (run.z_min, run.z_max, len(run.samples)) == (1.0, 5.0, 9)
+
+
+def test_frames_repeated_at_the_end_z_give_no_slope_to_extend_by():
+    zs = [1.0 + 0.5 * i for i in range(9)]
+    curve = sharp(3.0)
+    run = with_samples(zs, [curve(z) for z in zs])
+    run.samples.append(Sample(5.0, (1.5 * curve(5.0),), 1.0, "verify"))  # the same Z, scored higher
+    run._follow_rising_end()
+    assert (run.z_min, run.z_max, len(run.samples)) == (1.0, 5.0, 10)
