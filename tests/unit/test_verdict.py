@@ -318,3 +318,43 @@ def test_a_side_sampled_to_the_range_end_that_never_proves_lower_is_an_edge():
     with pytest.raises(AtEdge) as at_edge:
         run._check_bracketed(3.0)
     assert at_edge.value.below is True
+
+
+def test_only_the_unpinned_side_gets_a_flank():
+    curve = lambda z: 10.0 / (1.0 + ((z - 3.0) / 0.3) ** 2)  # noqa: E731
+    zs = [1.0, 2.0, 2.85, 3.0, 4.0, 5.0]  # pinned below (2.85: 1.5 tolerances), not above
+    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]), tolerance=0.1)
+    assert run._take_flanks(3.0)
+    assert [s.z for s in run.samples[6:]] == pytest.approx([3.15])
+
+
+def test_a_peak_within_a_tolerance_of_the_bound_needs_its_flank_only_as_near_as_the_bound():
+    run = Scripted(None, coarse([4.0, 5.0, 5.95], [1.0, 2.0, 3.0]), tolerance=0.1)  # bound 6.0
+    below, above = run._pin_reaches(5.95)
+    assert above == pytest.approx((0.05, 0.25)) and below == pytest.approx((0.1, 0.25))
+
+
+def test_frames_repeated_above_the_peak_leave_the_verify_score_to_the_peaks_frames():
+    peak_frames = iter([9.02, 8.98, 9.01, 8.99, 9.0, 9.02])
+    run = Scripted(lambda z: next(peak_frames) if z == 3.0 else 8.8,
+                   coarse([1.0, 2.0, 3.0, 4.0, 5.0], [8.5, 8.0, 9.0, 8.85, 8.8]), tolerance=0.1)
+    run.motion.arrive(3.0)
+    run._check_bracketed(3.0)  # above: 8.8 is lower only by the t-test of repeated frames
+    repeated = run.samples[5:]
+    assert {s.z for s in repeated} == {3.0, 5.0}
+    assert run.verify_score == [s.score for s in repeated if s.z == 3.0][-1]
+
+
+def test_a_plateau_holding_the_peak_is_not_one_of_the_others():
+    samples = coarse([1.0, 2.9, 3.0, 3.1, 5.0], [1.0, 9.0, 9.0, 9.0, 1.5]) + [(2.0, 2.0, "fine")]
+    run = Scripted(None, samples, tolerance=1.0)  # nothing is off the peak: the points apart from it
+    _, others, _ = run._peak_and_others(3.0)
+    assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
+
+
+def test_a_plateau_with_a_coarse_sample_at_its_lower_end_counts_as_coarse():
+    samples = coarse([1.0, 2.0, 5.0], [1.0, 2.0, 1.5]) + [(2.1, 2.0, "fine"), (3.0, 9.0, "fine"),
+                                                        (4.0, 3.0, "fine")]
+    run = Scripted(None, samples, tolerance=0.1)  # the slice seen at 2.0 (coarse) and 2.1 (fine)
+    _, others, _ = run._peak_and_others(3.0)
+    assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
