@@ -422,3 +422,37 @@ def test_frames_repeated_at_the_end_z_give_no_slope_to_extend_by():
     run.samples.append(Sample(5.0, (1.5 * curve(5.0),), 1.0, "verify"))  # the same Z, scored higher
     run._follow_rising_end()
     assert (run.z_min, run.z_max, len(run.samples)) == (1.0, 5.0, 10)
+
+
+def faint_run(monkeypatch):
+    """A run whose refined peak (3.0) is sharp at full resolution but faint at half resolution."""
+    run = Levels(None)
+    run.samples.extend(Sample(z, levels, 1.0, "coarse") for z, levels in (
+        (2.0, (1.0, 5.0, 5.0)), (3.0, (10.0, 5.1, 5.2)), (4.0, (1.0, 5.05, 5.0))))
+    monkeypatch.setattr(run, "_refine", lambda: 3.0)
+    return run
+
+
+def test_a_faint_peak_asks_for_the_window_to_be_seen_first_and_fails_once_it_was(monkeypatch):
+    from octoprint_autofocus.focus.run_state import ExploreFirst
+    run = faint_run(monkeypatch)
+    assert run._faint() and not run._weak()
+    with pytest.raises(ExploreFirst):
+        run._checked_peak(explored=False)
+    with pytest.raises(SearchFailed) as failed:
+        run._checked_peak(explored=True)
+    assert failed.value.reason == "no_peak"
+
+
+def test_the_first_judgement_comes_before_the_whole_window_was_seen(monkeypatch):
+    run = Scripted(sharp(3.0))
+    judged = []
+    monkeypatch.setattr(run, "_judged_peak", lambda explored: judged.append(explored) or 3.0)
+    assert run._search() == 3.0 and judged == [False]
+
+
+def test_only_a_sample_on_the_end_itself_makes_the_end_rise():
+    scores = {1.0: 0.1, 1.5: 0.2, 2.0: 1.0, 2.5: 0.3, 3.0: 0.21, 3.5: 0.22, 4.0: 0.19, 4.5: 0.3, 4.9: 0.9}
+    run = with_samples(list(scores), list(scores.values()))  # steep towards Z5, never sampled there
+    run._follow_rising_end()
+    assert (run.z_min, run.z_max, len(run.samples)) == (1.0, 5.0, 9)
