@@ -456,3 +456,36 @@ def test_only_a_sample_on_the_end_itself_makes_the_end_rise():
     run = with_samples(list(scores), list(scores.values()))  # steep towards Z5, never sampled there
     run._follow_rising_end()
     assert (run.z_min, run.z_max, len(run.samples)) == (1.0, 5.0, 9)
+
+
+def test_a_cancel_raised_by_the_sample_callback_leaves_the_stage_where_it_is():
+    from octoprint_autofocus.focus.errors import Cancelled
+    stage = FakeStage(limits=(0.0, 6.0), start=2.0)
+    seen = []
+
+    def on_sample(z, score, phase):
+        seen.append(z)
+        if len(seen) == 3:
+            seen.append(len(stage.commanded))
+            raise Cancelled("stop now")  # e.g. a caller's own cancel, no event set
+
+    result = autofocus(stage, BlurringCamera(stage, 3.0, seed=3), 1.0, 5.0, sleep=lambda s: None,
+                       on_sample=on_sample)
+    assert result.reason == "cancelled"
+    assert len(stage.commanded) == seen[3]  # no move back to the start
+
+
+def test_nothing_at_all_happens_after_a_cancel_not_even_a_settle_pause():
+    import threading
+    cancel = threading.Event()
+    stage = FakeStage(limits=(0.0, 6.0), start=5.0)
+    camera = BlurringCamera(stage, 3.0, seed=3)
+    pauses = []
+
+    def on_sample(z, score, phase):
+        cancel.set()
+        pauses.append("cancel")
+
+    result = autofocus(stage, camera, 1.0, 5.0, cancel=cancel, on_sample=on_sample, sleep=pauses.append)
+    assert result.reason == "cancelled" and stage.position() == 5.0  # at the start, arrived from above
+    assert pauses[-1] == "cancel"
