@@ -183,8 +183,8 @@ def test_noise_repeats_stop_after_three_frames_that_do_not_stand_out():
 def test_a_side_without_any_lower_sample_is_an_edge_to_extend_past():
     run = Scripted(lambda z: 9.0, coarse([1.0, 2.0, 3.0], [1.0, 5.0, 9.0]), window=(1.0, 3.0))
     with pytest.raises(AtEdge) as at_edge:
-        run._check_bracketed(3.0)  # nothing above Z3
-    assert at_edge.value.below is False
+        run._check_bracketed(3.0)  # nothing above Z3 (its own frame is no lower sample)
+    assert at_edge.value.below is False and len(run.samples) == 3  # at once
 
 
 def test_a_side_whose_lower_sample_never_proves_lower_fails_after_the_repeats():
@@ -229,8 +229,9 @@ def test_exploring_finely_takes_the_midpoints_and_counts_a_point_half_a_spacing_
     assert sorted(s.z for s in run.samples[9:]) == pytest.approx([1.25 + 0.5 * i for i in range(8)])
     half = Scripted(lambda z: 1.0, coarse([1.0, 3.0, 5.0], [1.0] * 3))  # 2.0 and 4.0 are missing
     half.samples.append(Sample(2.25, (1.0,), 1.0, "fine"))  # exactly half a spacing from 2.0
+    half.samples.append(Sample(4.3, (1.0,), 1.0, "fine"))  # 0.3 from 4.0: more than half a spacing
     half._explore()
-    assert sorted(s.z for s in half.samples[4:]) == [1.5, 3.5, 4.0, 4.5]  # 2.25 covers 2.0 and 2.5
+    assert sorted(s.z for s in half.samples[5:]) == [1.5, 3.5, 4.0]  # 2.25 covers 2.0 and 2.5
 
 
 def test_a_peak_on_the_bound_approached_first_still_gets_its_other_flank():
