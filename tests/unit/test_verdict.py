@@ -344,6 +344,7 @@ def test_frames_repeated_above_the_peak_leave_the_verify_score_to_the_peaks_fram
     repeated = run.samples[5:]
     assert {s.z for s in repeated} == {3.0, 5.0}
     assert run.verify_score == [s.score for s in repeated if s.z == 3.0][-1]
+    assert run.motion.position == 3.0  # back at the peak after frames at Z5
 
 
 def test_a_plateau_holding_the_peak_is_not_one_of_the_others():
@@ -359,3 +360,12 @@ def test_a_plateau_with_a_coarse_sample_at_its_lower_end_counts_as_coarse():
     run = Scripted(None, samples, tolerance=0.1)  # the slice seen at 2.0 (coarse) and 2.1 (fine)
     _, others, _ = run._peak_and_others(3.0)
     assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
+
+
+def test_a_lower_sample_beyond_the_free_noise_bound_passes_without_repeated_frames():
+    zs = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0]
+    scores = [2.0, 4.0, 8.0, 16.0, 32.0, 64.0, 60.0]  # straight in logs: a free noise bound of 0
+    run = Scripted(None, coarse(zs, scores), window=(1.0, 7.0))
+    run.motion.arrive(6.0)
+    run._check_bracketed(6.0)  # 60 is far above the near-top cut, yet beyond the (zero) noise
+    assert len(run.samples) == 7
