@@ -489,3 +489,11 @@ def test_nothing_at_all_happens_after_a_cancel_not_even_a_settle_pause():
     result = autofocus(stage, camera, 1.0, 5.0, cancel=cancel, on_sample=on_sample, sleep=pauses.append)
     assert result.reason == "cancelled" and stage.position() == 5.0  # at the start, arrived from above
     assert pauses[-1] == "cancel"
+
+
+def test_a_sweep_whose_first_sample_is_best_stops_once_the_combined_curve_fell_below_a_quarter():
+    levels = {1.0: (5.0, 10.0, 10.0, 10.0, 10.0), 1.5: (10.0, 1.0, 1.0, 1.0, 1.0),  # combined 0.9, 0.28
+              2.0: (7.5, 0.1, 0.1, 0.1, 0.1)}  # 0.16: below a quarter of 0.9; full resolution not halved
+    run = Levels(lambda z: levels.get(z, (7.5, 0.1, 0.1, 0.1, 0.1)))
+    run._coarse()
+    assert [s.z for s in run.samples] == [1.0, 1.5, 2.0]
