@@ -48,10 +48,11 @@ def test_a_blurred_bump_whose_ends_lie_in_the_tails_and_fall_outwards_passes():
 # ~~ pinning
 
 
-def test_pinning_leaves_the_stage_at_the_peak_after_taking_a_flank():
+@pytest.mark.parametrize("approach", ["above", "below"])
+def test_pinning_leaves_the_stage_at_the_peak_after_taking_a_flank(approach):
     curve = lambda z: 10.0 / (1.0 + ((z - 3.0) / 0.3) ** 2)  # noqa: E731
     zs = [1.0, 2.0, 3.0, 4.0, 5.0]
-    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]), tolerance=0.1)
+    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]), tolerance=0.1, approach=approach)
     taken = len(run.samples)
     assert run._pinned(3.0)
     assert len(run.samples) > taken  # flanks were taken 0.15 from the peak
@@ -369,3 +370,10 @@ def test_a_lower_sample_beyond_the_free_noise_bound_passes_without_repeated_fram
     run.motion.arrive(6.0)
     run._check_bracketed(6.0)  # 60 is far above the near-top cut, yet beyond the (zero) noise
     assert len(run.samples) == 7
+
+
+def test_near_the_peak_the_coarse_points_apart_from_it_come_before_all_points_apart():
+    samples = coarse([2.0, 4.0, 4.5], [2.0, 3.0, 2.5]) + [(3.0, 9.0, "fine"), (3.5, 5.0, "fine")]
+    run = Scripted(None, samples, tolerance=1.0)  # nothing off the peak (2.5 mm reach)
+    _, others, _ = run._peak_and_others(3.0)
+    assert sorted(others.tolist()) == [2.0, 2.5, 3.0]
