@@ -497,3 +497,31 @@ def test_a_sweep_whose_first_sample_is_best_stops_once_the_combined_curve_fell_b
     run = Levels(lambda z: levels.get(z, (7.5, 0.1, 0.1, 0.1, 0.1)))
     run._coarse()
     assert [s.z for s in run.samples] == [1.0, 1.5, 2.0]
+
+
+def test_a_round_takes_at_most_twelve_refinement_samples(monkeypatch):
+    run = Scripted(sharp(3.0), tolerance=0.001)
+    run._coarse()
+    monkeypatch.setattr(run, "_converged", lambda: False)  # a fit that never settles
+    proposals = iter(2.6 + 0.05 * i for i in range(20))  # and always somewhere new to look
+    monkeypatch.setattr(search_module, "propose", lambda *args, **kwargs: next(proposals))
+    taken = len(run.samples)
+    assert run._refine_round() is None
+    assert [s.phase for s in run.samples[taken:]] == ["fine"] * 12
+
+
+def test_a_faint_first_peak_looks_at_the_rest_of_the_window_and_judges_again(monkeypatch):
+    from octoprint_autofocus.focus.run_state import ExploreFirst
+    run = Scripted(sharp(4.0))
+    run.samples.extend(Sample(z, (sharp(4.0)(z),), 1.0, "coarse") for z in (1.0, 1.5, 2.0))
+    answers = iter([ExploreFirst(), 4.0])
+
+    def checked_peak(explored):
+        answer = next(answers)
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    monkeypatch.setattr(run, "_checked_peak", checked_peak)
+    assert run._judged_peak(explored=False) == 4.0
+    assert sorted(s.z for s in run.samples[3:]) == [2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
