@@ -296,12 +296,13 @@ def test_the_sweep_stops_once_the_full_resolution_fell_below_half_its_height_ove
 
 
 def test_a_weak_peak_makes_the_run_look_at_the_rest_of_the_window_first(monkeypatch):
-    run = Scripted(lambda z: 1.0)
+    run = Scripted(lambda z: 3.0 if z == 4.0 else 1.0)  # the sharp peak lies where it did not look
     run.samples.extend(Sample(z, (s,), 1.0, "coarse") for z, s in ((1.0, 1.0), (1.5, 1.4), (2.0, 1.2)))
-    monkeypatch.setattr(run, "_checked_peak", lambda explored: 1.5)  # a blurred bump at 1.5
+    best = lambda explored: max(run.samples, key=lambda s: s.score).z  # noqa: E731
+    monkeypatch.setattr(run, "_checked_peak", best)  # the peak: the best sample so far
     monkeypatch.setattr(run, "_check_weak_ends", lambda: None)
-    assert run._weak()
-    assert run._judged_peak(explored=False) == 1.5
+    assert run._weak()  # a blurred bump at 1.5
+    assert run._judged_peak(explored=False) == 4.0
     assert sorted(s.z for s in run.samples[3:]) == [2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
 
 
