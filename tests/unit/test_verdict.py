@@ -107,16 +107,20 @@ def test_near_the_peak_points_on_both_sides_of_it_count_as_apart():
 # ~~ the bracket check's repeated frames
 
 
-def test_frames_repeated_at_the_peak_are_its_verify_score_and_the_stage_ends_there():
+@pytest.mark.parametrize("scores, low_z", [
+    ([8.8, 8.85, 9.0, 8.0, 8.5], 1.0),  # below Z3, 8.8 is lower only by the t-test of repeats
+    ([8.5, 8.0, 9.0, 8.85, 8.8], 5.0),  # the same above
+])
+def test_frames_repeated_at_the_peak_are_its_verify_score_and_the_stage_ends_there(scores, low_z):
     peak_frames = iter([9.02, 8.98, 9.01, 8.99, 9.0, 9.02])
     run = Scripted(lambda z: next(peak_frames) if z == 3.0 else 8.8,
-                   coarse([1.0, 2.0, 3.0, 4.0, 5.0], [8.8, 8.85, 9.0, 8.0, 8.5]), tolerance=0.1)
+                   coarse([1.0, 2.0, 3.0, 4.0, 5.0], scores), tolerance=0.1)
     run.motion.arrive(3.0)
-    run._check_bracketed(3.0)  # below: 8.8 is lower only by the t-test of repeated frames
+    run._check_bracketed(3.0)
     repeated = run.samples[5:]
-    assert {s.z for s in repeated} == {1.0, 3.0}
+    assert {s.z for s in repeated} == {low_z, 3.0}
     assert run.verify_score == [s.score for s in repeated if s.z == 3.0][-1]
-    assert run.motion.position == 3.0
+    assert run.motion.position == 3.0  # back at the peak after frames at the lower sample
 
 
 # ~~ exploring the window
@@ -284,9 +288,10 @@ def test_a_weak_end_rising_fast_enough_to_reach_the_best_within_four_coarse_step
     assert weak_ends_edge([0.1, 0.3, 0.6, 1.0, 0.6, 0.3, 0.15, 0.1, 0.3]) == "above"  # 0.3 + 2 x 0.4
 
 
-def test_a_plateau_reaching_into_the_peaks_reach_is_not_off_the_peak():
-    samples = coarse([1.0, 2.0, 3.2, 3.4, 5.0], [1.0, 2.0, 6.0, 6.0, 1.5]) + [(3.0, 9.0, "fine")]
-    run = Scripted(None, samples, tolerance=0.1)  # reach 0.25: the slice from 3.2 to 3.4 starts inside
+@pytest.mark.parametrize("plateau", [(3.2, 3.4), (2.6, 2.8)])  # starting or ending inside the reach
+def test_a_plateau_reaching_into_the_peaks_reach_is_not_off_the_peak(plateau):
+    samples = coarse([1.0, 2.0, *plateau, 5.0], [1.0, 2.0, 6.0, 6.0, 1.5]) + [(3.0, 9.0, "fine")]
+    run = Scripted(None, samples, tolerance=0.1)  # reach 0.25 either side of Z3: 2.75 to 3.25
     _, others, _ = run._peak_and_others(3.0)
     assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
 
@@ -295,13 +300,6 @@ def test_a_weak_end_exactly_on_the_tail_line_has_died_away():
     tail = 0.2 + (1.0 - 0.75) * (1.0 - 0.2)  # the lowest plus a quarter of the height over it
     assert weak_ends_edge([0.2, 0.5, 0.8, 1.0, 0.9, 0.8, 0.7, 0.6, tail]) is None
     assert weak_ends_edge([0.2, 0.5, 0.8, 1.0, 0.9, 0.8, 0.7, 0.6, tail + 0.01]) == "above"
-
-
-def test_a_plateau_reaching_into_the_peaks_reach_from_below_is_not_off_the_peak():
-    samples = coarse([1.0, 2.0, 2.6, 2.8, 5.0], [1.0, 2.0, 6.0, 6.0, 1.5]) + [(3.0, 9.0, "fine")]
-    run = Scripted(None, samples, tolerance=0.1)  # reach 0.25: the slice from 2.6 to 2.8 ends inside
-    _, others, _ = run._peak_and_others(3.0)
-    assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
 
 
 def test_exactly_three_coarse_points_off_the_peak_are_enough_and_its_reach_is_not_off_it():
@@ -334,18 +332,6 @@ def test_a_peak_within_a_tolerance_of_the_bound_needs_its_flank_only_as_near_as_
     run = Scripted(None, coarse([4.0, 5.0, 5.95], [1.0, 2.0, 3.0]), tolerance=0.1)  # bound 6.0
     below, above = run._pin_reaches(5.95)
     assert above == pytest.approx((0.05, 0.25)) and below == pytest.approx((0.1, 0.25))
-
-
-def test_frames_repeated_above_the_peak_leave_the_verify_score_to_the_peaks_frames():
-    peak_frames = iter([9.02, 8.98, 9.01, 8.99, 9.0, 9.02])
-    run = Scripted(lambda z: next(peak_frames) if z == 3.0 else 8.8,
-                   coarse([1.0, 2.0, 3.0, 4.0, 5.0], [8.5, 8.0, 9.0, 8.85, 8.8]), tolerance=0.1)
-    run.motion.arrive(3.0)
-    run._check_bracketed(3.0)  # above: 8.8 is lower only by the t-test of repeated frames
-    repeated = run.samples[5:]
-    assert {s.z for s in repeated} == {3.0, 5.0}
-    assert run.verify_score == [s.score for s in repeated if s.z == 3.0][-1]
-    assert run.motion.position == 3.0  # back at the peak after frames at Z5
 
 
 def test_a_plateau_holding_the_peak_is_not_one_of_the_others():
