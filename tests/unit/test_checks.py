@@ -280,3 +280,23 @@ def test_a_best_sample_in_the_upper_half_of_the_samples_is_judged_at_the_upper_e
     scores = [1.0, 2.0, 4.0, 10.0, 9.5, 9.6]
     refined = [False, False, False, False, True, False]
     assert checks.rising_into_edge(zs, scores, np.array(scores) / 10.0, refined, (1.0, 6.0)) == 6.0
+
+
+def test_scores_spanning_between_six_and_seven_noise_bounds_are_clearly_above_noise():
+    from octoprint_autofocus.focus.noise import log_scores, relative_noise
+    zs = np.linspace(0.0, 4.0, 15)
+    scores = 1.0 + 0.25 * np.exp(-((zs - 2.0) / 0.5) ** 2) + np.random.default_rng(11).normal(0.0, 0.02, 15)
+    logs = log_scores(scores)
+    assert 6.0 < (logs.max() - logs.min()) / relative_noise(zs, scores) < 7.0  # NOISE_SURE is 6
+    assert checks.clearly_above_noise(zs, scores)
+
+
+def test_a_frame_scoring_below_zero_is_lower_at_once():
+    # a noise-corrected score can be negative; its log says nothing, the sign does
+    assert checks.clearly_lower([10.0], [-1.0], free_bound=1000.0, floor=-50.0, sigma=0.0, freedom=0)
+    assert checks.clearly_lower([10.0], [0.0], free_bound=1000.0, floor=-50.0, sigma=0.0, freedom=0)
+    assert not checks.clearly_lower([10.0], [1.0], free_bound=1000.0, floor=-50.0, sigma=0.0, freedom=0)
+
+
+def test_an_end_above_the_best_is_worth_extending_whatever_its_slope():
+    assert checks.worth_extending(1.2, -0.5, 1.0)

@@ -526,3 +526,20 @@ def test_a_faint_first_peak_looks_at_the_rest_of_the_window_and_judges_again(mon
     monkeypatch.setattr(run, "_checked_peak", checked_peak)
     assert run._judged_peak(explored=False) == 4.0
     assert sorted(s.z for s in run.samples[3:]) == [2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+
+
+def test_a_rescan_clears_a_guessed_peak_before_judging_again(monkeypatch):
+    run = Scripted(sharp(3.0))
+    seen = []
+
+    def judged_peak(explored):
+        seen.append((explored, run.guessed))
+        if len(seen) == 1:
+            run.guessed = True  # the first judgement fell back on a guess and failed
+            raise SearchFailed("verify_failed", "guess not verified")
+        return 3.0
+
+    monkeypatch.setattr(run, "_judged_peak", judged_peak)
+    monkeypatch.setattr(run, "_rescan_found_more", lambda: True)
+    assert run._search() == 3.0
+    assert seen == [(False, False), (True, False)]
