@@ -543,3 +543,18 @@ def test_a_rescan_clears_a_guessed_peak_before_judging_again(monkeypatch):
     monkeypatch.setattr(run, "_rescan_found_more", lambda: True)
     assert run._search() == 3.0
     assert seen == [(False, False), (True, False)]
+
+
+@pytest.mark.parametrize("failure", [AtEdge(False, "rising"), SearchFailed("low_texture", "flat")])
+def test_only_a_failure_to_find_a_peak_makes_the_run_rescan(monkeypatch, failure):
+    run = Scripted(sharp(3.0))
+    rescans = []
+
+    def judged_peak(explored):
+        raise failure
+
+    monkeypatch.setattr(run, "_judged_peak", judged_peak)
+    monkeypatch.setattr(run, "_rescan_found_more", lambda: rescans.append(1) or True)
+    with pytest.raises(SearchFailed) as failed:
+        run._search()
+    assert failed.value is failure and rescans == []
