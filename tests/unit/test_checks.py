@@ -300,3 +300,18 @@ def test_a_frame_scoring_below_zero_is_lower_at_once():
 
 def test_an_end_above_the_best_is_worth_extending_whatever_its_slope():
     assert checks.worth_extending(1.2, -0.5, 1.0)
+
+
+def test_a_noise_free_curve_spans_its_zero_noise_bound_even_when_flat():
+    zs = [1.0, 2.0, 3.0, 4.0]
+    assert checks.clearly_above_noise(zs, [1.0, 2.0, 4.0, 8.0])  # straight in logs: bound 0
+    assert checks.clearly_above_noise(zs, [5.0, 5.0, 5.0, 5.0])  # 0 >= 6 x 0 (contrast fails it first)
+
+
+def test_an_edge_is_not_risen_into_when_the_combined_curve_peaks_further_inside():
+    zs = [1.0, 2.0, 3.0, 4.0, 4.8, 5.0]
+    scores = [1.0, 2.0, 4.0, 9.5, 10.0, 9.8]
+    refined = [False, False, False, False, True, False]
+    combined = [0.1, 0.2, 0.4, 1.0, 0.9, 0.85]  # the coarser levels peak at Z4
+    assert checks.rising_into_edge(zs, scores, combined, refined, (1.0, 5.0)) is None
+    assert checks.rising_into_edge(zs, scores, [0.1, 0.2, 0.4, 0.8, 1.0, 0.95], refined, (1.0, 5.0)) == 5.0
