@@ -234,7 +234,7 @@ def test_exploring_finely_takes_the_midpoints_and_counts_a_point_half_a_spacing_
     assert sorted(s.z for s in run.samples[9:]) == pytest.approx([1.25 + 0.5 * i for i in range(8)])
     half = Scripted(lambda z: 1.0, coarse([1.0, 3.0, 5.0], [1.0] * 3))  # 2.0 and 4.0 are missing
     half.samples.append(Sample(2.25, (1.0,), 1.0, "fine"))  # exactly half a spacing from 2.0
-    half.samples.append(Sample(4.3, (1.0,), 1.0, "fine"))  # 0.3 from 4.0: more than half a spacing
+    half.samples.append(Sample(4.27, (1.0,), 1.0, "fine"))  # 0.27 from 4.0: more than half a spacing
     half._explore()
     assert sorted(s.z for s in half.samples[5:]) == [1.5, 3.5, 4.0]  # 2.25 covers 2.0 and 2.5
 
@@ -255,12 +255,18 @@ def test_flanks_are_measured_from_the_ends_of_a_plateau_holding_the_peak():
     assert sorted(s.z for s in run.samples[7:]) == pytest.approx([2.75, 3.25])
 
 
-def test_a_plateau_holding_the_peak_is_no_lower_sample_on_its_side():
-    zs = [2.9, 3.0, 3.1, 4.0, 5.0]  # below Z3 only the same slice, down to the range's end
-    run = Scripted(lambda z: 9.0, coarse(zs, [9.0, 9.0, 9.0, 2.0, 1.0]), window=(2.9, 5.0), tolerance=0.1)
+@pytest.mark.parametrize("z, window, others, below", [
+    (3.0, (2.9, 5.0), [(4.0, 2.0), (5.0, 1.0)], True),  # below Z3 only the slice seen 2.9 to 3.1
+    (3.0, (1.0, 3.1), [(1.0, 1.0), (2.0, 2.0)], False),  # above it only the slice
+    (2.9, (1.0, 3.1), [(1.0, 1.0), (2.0, 2.0)], False),  # the peak on the slice's lower end
+    (3.1, (2.9, 5.0), [(4.0, 2.0), (5.0, 1.0)], True),  # on its upper end
+])
+def test_a_plateau_holding_the_peak_is_no_lower_sample_on_its_side(z, window, others, below):
+    samples = coarse([2.9, 3.0, 3.1], [9.0, 9.0, 9.0]) + coarse(*zip(*others))
+    run = Scripted(lambda z: 9.0, samples, window=window, tolerance=0.1)
     with pytest.raises(AtEdge) as at_edge:
-        run._check_bracketed(3.0)
-    assert at_edge.value.below is True and len(run.samples) == 5  # at once: no frame repeated
+        run._check_bracketed(z)
+    assert at_edge.value.below is below and len(run.samples) == 5  # at once: no frame repeated
 
 
 def test_weak_ends_need_two_points():
@@ -286,6 +292,15 @@ def test_a_weak_end_rising_fast_enough_to_reach_the_best_within_four_coarse_step
     # the upper end (0.3) lies below the tail line; a reach of 4 coarse steps is 2 mm
     assert weak_ends_edge([0.1, 0.3, 0.6, 1.0, 0.6, 0.3, 0.15, 0.15, 0.3]) is None  # 0.3 + 2 x 0.3
     assert weak_ends_edge([0.1, 0.3, 0.6, 1.0, 0.6, 0.3, 0.15, 0.1, 0.3]) == "above"  # 0.3 + 2 x 0.4
+    assert weak_ends_edge([0.3, 0.1, 0.15, 0.3, 0.6, 1.0, 0.6, 0.3, 0.1]) == "below"  # the mirror image
+
+
+def test_frames_repeated_at_an_end_z_give_a_weak_end_no_slope():
+    zs, scores = [1.0 + 0.5 * i for i in range(9)], [0.1, 0.3, 0.6, 1.0, 0.6, 0.3, 0.15, 0.1, 0.2]
+    run = Scripted(None, coarse(zs, scores))
+    run.samples.append(Sample(5.0, (0.3,), 1.0, "verify"))  # a second, higher frame at Z5
+    assert run._check_weak_ends() is None  # 0.3 lies below the tail line and no slope rises to it
+    assert weak_ends_edge(scores[:-1] + [0.3]) == "above"  # 0.3 from 0.1 at Z4.5 does rise
 
 
 @pytest.mark.parametrize("plateau", [(3.2, 3.4), (2.6, 2.8)])  # starting or ending inside the reach
