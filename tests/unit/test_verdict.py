@@ -356,10 +356,11 @@ def test_a_plateau_holding_the_peak_is_not_one_of_the_others():
     assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
 
 
-def test_a_plateau_with_a_coarse_sample_at_its_lower_end_counts_as_coarse():
-    samples = coarse([1.0, 2.0, 5.0], [1.0, 2.0, 1.5]) + [(2.1, 2.0, "fine"), (3.0, 9.0, "fine"),
+@pytest.mark.parametrize("fine_z", [2.1, 1.9])  # the coarse sample at the slice's lower or upper end
+def test_a_plateau_with_a_coarse_sample_at_either_end_counts_as_coarse(fine_z):
+    samples = coarse([1.0, 2.0, 5.0], [1.0, 2.0, 1.5]) + [(fine_z, 2.0, "fine"), (3.0, 9.0, "fine"),
                                                         (4.0, 3.0, "fine")]
-    run = Scripted(None, samples, tolerance=0.1)  # the slice seen at 2.0 (coarse) and 2.1 (fine)
+    run = Scripted(None, samples, tolerance=0.1)  # one slice seen at 2.0 (coarse) and at fine_z
     _, others, _ = run._peak_and_others(3.0)
     assert sorted(others.tolist()) == [1.0, 1.5, 2.0]
 
