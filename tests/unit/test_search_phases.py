@@ -558,3 +558,21 @@ def test_only_a_failure_to_find_a_peak_makes_the_run_rescan(monkeypatch, failure
     with pytest.raises(SearchFailed) as failed:
         run._search()
     assert failed.value is failure and rescans == []
+
+
+def test_a_sweep_stops_once_the_combined_curve_fell_below_half_a_best_that_was_not_first():
+    levels = {1.0: (2.0, 1.0, 1.0, 1.0, 1.0), 1.5: (5.0, 10.0, 10.0, 10.0, 10.0)}  # combined 0.12, 0.9
+    stops = Levels(lambda z: levels.get(z, (10.0, 1.0, 1.0, 1.0, 1.0)))  # then 0.28: below 0.45
+    stops._coarse()
+    assert len(stops.samples) == 3  # full resolution still rising: only the combined fall stops it
+    goes_on = Levels(lambda z: levels.get(z, (10.0, 3.75, 3.75, 3.75, 3.75)))  # then 0.5: above 0.45
+    goes_on._coarse()
+    assert len(goes_on.samples) > 3
+
+
+def test_a_poor_fit_whose_best_sample_is_not_clearly_interior_is_no_guess():
+    run = with_samples([1.0, 2.0, 3.0, 4.0, 5.0], [9.5, 9.6, 10.0, 2.0, 1.0], tolerance=0.1)
+    run.curve = lambda z: 10.0
+    with pytest.raises(SearchFailed) as failed:
+        run._fallback()  # no fit: poor_fit; below Z3 nothing clearly lower
+    assert failed.value.reason == "poor_fit" and not run.guessed and len(run.samples) == 5
