@@ -321,3 +321,17 @@ def test_near_top_points_below_the_top_alone_do_not_straddle_it():
     zs = np.array([1.0, 1.8, 2.0, 2.2, 3.0])
     fit = peak_fit(z_peak=1.95, height=10.0, floor=1.0)  # cut 3.7: strong at 1.8 and 2.0 only
     assert not checks.straddled(zs, np.array([1.0, 7.0, 10.0, 2.0, 1.0]), fit)
+
+
+@pytest.mark.parametrize("zs, scores, refined, edge", [
+    ([1.0, 1.1, 1.2, 3.0, 4.0, 5.0], [9.8, 9.9, 10.0, 5.0, 2.0, 1.0], 2, 1.0),
+    ([1.0, 2.0, 3.0, 4.8, 4.9, 5.0], [1.0, 2.0, 5.0, 10.0, 9.9, 9.8], 3, 5.0),
+])
+def test_a_flat_stretch_from_the_best_to_the_edge_counts_a_refinement_sample_on_the_best(zs, scores, refined,
+                                                                                       edge):
+    fine = [i == refined for i in range(6)]  # the only refinement sample is the best one
+    assert checks.rising_into_edge(zs, scores, np.array(scores) / 10.0, fine, (1.0, 5.0)) == edge
+
+
+def test_without_other_points_the_peak_stands_nowhere():
+    assert checks.peak_over_noise([5.0, 5.2], [], sigma=0.1, freedom=3) == (0.0, math.inf)
