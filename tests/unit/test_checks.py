@@ -218,7 +218,7 @@ def test_a_neighbour_of_exactly_the_near_top_cut_straddles_but_the_fit_must_lie_
     fit = peak_fit(z_peak=2.05, height=10.0, floor=0.0)  # cut: 0.3 x 10
     assert checks.straddled(zs, np.array([0.0, 3.0, 10.0, 8.0, 0.0]), fit)
     assert not checks.straddled(zs, np.array([0.0, 2.99, 10.0, 8.0, 0.0]), fit)
-    for z_peak in (1.8, 2.2):  # on the outermost strong point
+    for z_peak in (1.8, 2.2, 1.5, 2.5):  # on the outermost strong point, or beyond it
         assert not checks.straddled(zs, np.array([0.0, 7.0, 10.0, 8.0, 0.0]),
                                     peak_fit(z_peak=z_peak, height=10.0, floor=0.0))
 
