@@ -72,9 +72,9 @@ def test_a_narrow_peak_passed_at_full_resolution_is_judged_by_its_height_over_th
 
 
 def test_a_rising_end_that_would_reach_the_best_within_the_reach_is_extended():
-    # the best (a dust bump) at 2.0; the upper end still climbs 0.3 over the last 0.5 mm: kept up
-    # for four coarse steps (2 mm) it would gain 1.2
-    scores = {1.0: 0.1, 1.5: 0.2, 2.0: 1.0, 2.5: 0.3, 3.0: 0.21, 3.5: 0.22, 4.0: 0.19, 4.5: 0.2, 5.0: 0.5}
+    # the best (a dust bump) at 2.0; the upper end still climbs 0.2 over the last 0.5 mm: kept up
+    # for four coarse steps (2 mm) it would gain 0.8, reaching the best
+    scores = {1.0: 0.1, 1.5: 0.2, 2.0: 1.0, 2.5: 0.3, 3.0: 0.21, 3.5: 0.22, 4.0: 0.19, 4.5: 0.2, 5.0: 0.4}
     run = Scripted(lambda z: scores.get(z, 0.1))
     for z, s in scores.items():
         run.samples.append(Sample(z, (s,), 1.0, "coarse"))
@@ -576,3 +576,28 @@ def test_a_poor_fit_whose_best_sample_is_not_clearly_interior_is_no_guess():
     with pytest.raises(SearchFailed) as failed:
         run._fallback()  # no fit: poor_fit; below Z3 nothing clearly lower
     assert failed.value.reason == "poor_fit" and not run.guessed and len(run.samples) == 5
+
+
+def test_a_sweep_stops_only_below_half_the_best_combined_score_not_on_it():
+    levels = {1.0: (2.0, 1.0, 1.0, 1.0, 1.0), 1.5: (5.0, 10.0, 10.0, 10.0, 10.0)}  # combined 0.12, 0.9
+    run = Levels(lambda z: levels.get(z, (10.0, 3.125, 3.125, 3.125, 3.125)))  # then exactly 0.45
+    run._coarse()
+    assert len(run.samples) > 3
+
+
+def test_only_a_sample_on_the_lower_end_itself_makes_that_end_rise():
+    scores = {1.1: 0.9, 1.5: 0.3, 2.0: 0.2, 2.5: 0.21, 3.0: 0.22, 3.5: 0.19, 4.0: 1.0, 4.5: 0.2, 5.0: 0.1}
+    run = with_samples(list(scores), list(scores.values()))  # steep towards Z1, never sampled there
+    run._follow_rising_end()
+    assert (run.z_min, run.z_max, len(run.samples)) == (1.0, 5.0, 9)
+
+
+def test_a_refinement_without_room_ends_the_round_once_it_has_fine_samples(monkeypatch):
+    curve = sharp(3.0, width=0.6)
+    zs = [1.0 + 0.5 * i for i in range(9)] + [3.25]
+    run = with_samples(zs, [curve(z) for z in zs], tolerance=10.0)  # no room half a tolerance away
+    run.samples[-1] = Sample(3.25, (curve(3.25),), 1.0, "fine")
+    monkeypatch.setattr(run, "_converged", lambda: False)
+    run.fit = run._fit()
+    assert run._fit_trusted()
+    assert run._refine_round() is None and len(run.samples) == 10
