@@ -335,3 +335,9 @@ def test_a_flat_stretch_from_the_best_to_the_edge_counts_a_refinement_sample_on_
 
 def test_without_other_points_the_peak_stands_nowhere():
     assert checks.peak_over_noise([5.0, 5.2], [], sigma=0.1, freedom=3) == (0.0, math.inf)
+
+
+def test_the_near_top_cut_counts_from_the_fits_floor():
+    zs = np.array([1.0, 1.8, 2.0, 2.2, 3.0])
+    fit = peak_fit(z_peak=2.05, height=10.0, floor=1.0)  # cut 1 + 0.3 x 9 = 3.7
+    assert checks.straddled(zs, np.array([1.0, 4.0, 10.0, 8.0, 1.0]), fit)
