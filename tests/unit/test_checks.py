@@ -341,3 +341,8 @@ def test_the_near_top_cut_counts_from_the_fits_floor():
     zs = np.array([1.0, 1.8, 2.0, 2.2, 3.0])
     fit = peak_fit(z_peak=2.05, height=10.0, floor=1.0)  # cut 1 + 0.3 x 9 = 3.7
     assert checks.straddled(zs, np.array([1.0, 4.0, 10.0, 8.0, 1.0]), fit)
+
+
+def test_reach_counts_from_the_ends_of_the_plateau_holding_the_peak():
+    pts = points_of([1.7, 1.9, 2.0, 2.1, 2.3], [5.0, 9.0, 9.0, 9.0, 5.0])  # one slice from 1.9 to 2.1
+    assert checks.pinned(pts, 2.0, [(0.1, 0.25), (0.1, 0.25)])  # 0.2 past each end of the slice
