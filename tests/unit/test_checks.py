@@ -346,3 +346,13 @@ def test_the_near_top_cut_counts_from_the_fits_floor():
 def test_reach_counts_from_the_ends_of_the_plateau_holding_the_peak():
     pts = points_of([1.7, 1.9, 2.0, 2.1, 2.3], [5.0, 9.0, 9.0, 9.0, 5.0])  # one slice from 1.9 to 2.1
     assert checks.pinned(pts, 2.0, [(0.1, 0.25), (0.1, 0.25)])  # 0.2 past each end of the slice
+
+
+def test_a_flank_that_is_itself_a_plateau_counts_from_its_near_end_to_its_far_end():
+    pts = points_of([1.6, 1.75, 2.0, 2.25, 2.4], [5.0, 5.0, 10.0, 5.0, 5.0])  # a slice on each side
+    assert checks.pinned(pts, 2.0, [(0.1, 0.3), (0.1, 0.3)])  # near ends 0.25 away, far ends 0.4
+    assert not checks.pinned(pts, 2.0, [(0.1, 0.2), (0.1, 0.3)])  # below: its near end too far
+
+
+def test_levels_agree_counts_heights_over_the_floor():
+    assert not checks.levels_agree([1.0, 10.0, 8.0, 2.0], [0.1, 0.9, 1.0, 0.2])  # 7 of 9 over the floor
