@@ -356,3 +356,13 @@ def test_a_flank_that_is_itself_a_plateau_counts_from_its_near_end_to_its_far_en
 
 def test_levels_agree_counts_heights_over_the_floor():
     assert not checks.levels_agree([1.0, 10.0, 8.0, 2.0], [0.1, 0.9, 1.0, 0.2])  # 7 of 9 over the floor
+
+
+def test_a_peak_at_or_below_zero_is_never_lower_than_at_once():
+    for peak, low in ((0.0, 0.0), (-1.0, -2.0)):  # noise-corrected scores, no peak above zero
+        assert not checks.clearly_lower([peak], [low], free_bound=1000.0, floor=-50.0, sigma=0.0, freedom=0)
+
+
+def test_clearly_interior_counts_only_samples_beside_the_peak_and_below_the_flat_line():
+    assert not checks.clearly_interior([1.0, 2.0, 2.0], [1.0, 10.0, 1.0], 2.0, 10.0)  # a frame at Z2 itself
+    assert not checks.clearly_interior([1.0, 2.0, 3.0], [9.5, 10.0, 1.0], 2.0, 10.0)  # 9.5: just noise
