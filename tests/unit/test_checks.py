@@ -366,3 +366,23 @@ def test_a_peak_at_or_below_zero_is_never_lower_than_at_once():
 def test_clearly_interior_counts_only_samples_beside_the_peak_and_below_the_flat_line():
     assert not checks.clearly_interior([1.0, 2.0, 2.0], [1.0, 10.0, 1.0], 2.0, 10.0)  # a frame at Z2 itself
     assert not checks.clearly_interior([1.0, 2.0, 3.0], [9.5, 10.0, 1.0], 2.0, 10.0)  # 9.5: just noise
+
+
+def test_one_repeated_frame_is_enough_for_the_t_test():
+    at_z, at_low = [10.0, 10.0], [9.0]  # one degree of freedom
+    assert checks.clearly_lower(at_z, at_low, free_bound=5.0, floor=0.0, sigma=0.01, freedom=1)
+
+
+def test_an_edge_is_risen_into_when_the_combined_curve_peaks_on_it():
+    zs = [1.0, 2.0, 3.0, 4.0, 4.8, 5.0]
+    scores = [1.0, 2.0, 4.0, 7.0, 10.0, 9.8]
+    refined = [False] * 4 + [True, False]
+    combined = [0.1, 0.2, 0.4, 0.7, 0.95, 1.0]  # the coarser levels peak on the edge itself
+    assert checks.rising_into_edge(zs, scores, combined, refined, (1.0, 5.0)) == 5.0
+
+
+def test_a_slice_starting_on_the_peaks_own_z_is_no_flank():
+    # frames at Z2 that differ: the lower one starts a slice seen up to 2.3
+    pts = points_of([1.7, 2.0, 2.0, 2.3], [5.0, 10.0, 5.0, 5.0])
+    assert not checks.pinned(pts, 2.0, [(0.1, 0.5), (0.1, 0.5)])
+    assert checks.pinned(pts, 2.0, [(0.1, 0.5), None])
