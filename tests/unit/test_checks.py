@@ -386,3 +386,9 @@ def test_a_slice_starting_on_the_peaks_own_z_is_no_flank():
     pts = points_of([1.7, 2.0, 2.0, 2.3], [5.0, 10.0, 5.0, 5.0])
     assert not checks.pinned(pts, 2.0, [(0.1, 0.5), (0.1, 0.5)])
     assert checks.pinned(pts, 2.0, [(0.1, 0.5), None])
+
+
+def test_a_slice_reaching_past_the_peak_is_no_flank_below_it():
+    # a long replayed slice from 1 to 3 and the fitted peak at 2.9, nearest the point at 3.1
+    pts = points_of([1.0, 2.0, 3.0, 3.1, 3.5], [5.0, 5.0, 5.0, 10.0, 4.0])
+    assert not checks.pinned(pts, 2.9, [(0.1, 2.5), None])
