@@ -334,12 +334,9 @@ class _Run(PeakVerdict):
             if z is not None:
                 return z
             self.fit = self._fit()
-            taken = len(self.samples)
             z = self._fallback()
             if self._pinned(z) and not self._fit_too_low():
                 return z
-            if len(self.samples) == taken:
-                break  # nothing new to learn from
         raise SearchFailed("poor_fit", "the samples around the best Z do not pin its peak down to "
                       f"the tolerance {self._tolerance():.4g}")
 
@@ -406,7 +403,7 @@ class _Run(PeakVerdict):
         tol = self._tolerance()
         if fit is None or not self.z_min <= fit.z_peak <= self.z_max:
             if not self._interior(best_z):
-                below = fit.z_peak < self.z_min if fit is not None else best_z == self.z_min
+                below = fit.z_peak < self.z_min if fit is not None else best_z <= self.z_min
                 where = "at an end" if fit is None else f"fitted at Z{fit.z_peak:.4f}"
                 raise AtEdge(below, f"the sharpest Z is {where}, outside or at an end of the "
                               f"searched range [{self.z_min:.4f}, {self.z_max:.4f}]")

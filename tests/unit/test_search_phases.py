@@ -603,9 +603,6 @@ def test_a_refinement_without_room_ends_the_round_once_it_has_fine_samples(monke
     assert run._refine_round() is None and len(run.samples) == 10
 
 
-@pytest.mark.xfail(strict=True, reason="search.py _peak_z: without a fit, a best sample below z_min (a flank "
-                   "taken past the searched range, within the bounds) is judged 'not below' (best_z == z_min), "
-                   "so the run would extend above instead of below; reported to the engine engineer")
 def test_without_a_fit_a_best_sample_below_the_searched_range_is_at_the_lower_edge():
     run = with_samples([0.8, 1.0, 1.5, 2.0, 2.5], [10.0, 9.0, 5.0, 3.0, 2.0])  # 0.8: a flank below Z1
     run.fit = None
