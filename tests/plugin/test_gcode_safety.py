@@ -6,6 +6,7 @@ import tracemalloc
 
 import pytest
 
+from octoprint_autofocus import gcode_safety
 from octoprint_autofocus.gcode_safety import (
     GcodeRefused,
     _target_text,
@@ -380,9 +381,47 @@ def test_xy_templates_are_judged_alike_on_any_bed(x0):
         bed = (x0, x0 + step * 1.37, x0 / 2, x0 / 2 + step * 0.93)
         check_xy_template("G0 X{x:.2f} Y{y:.2f}", 3000, bed)
         check_xy_template("G0 X{x} Y{y}", 3000, bed)
-        for coarse in ("G0 X{x:.0f} Y{y:.3f}", "G0 X{x:.3f} Y{y:.0f}"):
+        for coarse in ("G0 X{x:.0f} Y{y:.3f}", "G0 X{x:.3f} Y{y:.0f}", "G0 X{x:.1f} Y{y:.3f}", "G0 X{x:.3f} Y{y:.1f}"):
             with pytest.raises(GcodeRefused, match="the target"):
                 check_xy_template(coarse, 3000, bed)
+
+
+@pytest.mark.parametrize("bed", [(0, 109.6, 0, 180), (0, 200, 0, 109.6), (-100, -50, -30.4, 30.4), (0.3, 0.5, 0.2, 0.4),
+                                 (12.5, 12.6, -0.1, 0), (0, 0.2, 0, 0.2)])
+def test_an_xy_template_rounding_to_a_tenth_of_a_millimetre_is_refused_when_saved(bed):
+    check_xy_template("G0 X{x:.2f} Y{y:.2f} F{feedrate}", 3000, bed)
+    for template in ("G0 X{x:.1f} Y{y:.3f} F{feedrate}", "G0 X{x:.3f} Y{y:.1f} F{feedrate}"):
+        with pytest.raises(GcodeRefused, match="the target"):
+            check_xy_template(template, 3000, bed)
+
+
+def _xy_targets(monkeypatch, bed):
+    """The (x, y) targets check_xy_template tries an XY template with on ``bed``."""
+    tried = []
+    monkeypatch.setattr(gcode_safety, "check_xy_lines", lambda lines, x, y: tried.append((x, y)))
+    check_xy_template("G0 X{x} Y{y}", 3000, bed)
+    return tried
+
+
+def _off_a_tenth(value):
+    """How far ``value`` (mm) lies from the nearest multiple of 0.1 mm."""
+    return abs(value - round(value, 1))
+
+
+@pytest.mark.parametrize("low", [-100.0, -0.37, 0.0, 0.3, 12.5])
+@pytest.mark.parametrize("span", [0.1, 0.15, 0.2, 0.3, 1.0, 1.37, 109.6, 200.0])
+def test_an_xy_template_is_tried_at_a_target_far_from_every_tenth_of_a_millimetre(monkeypatch, low, span):
+    tried = _xy_targets(monkeypatch, (low, low + span, low / 3, low / 3 + span))
+    assert max(_off_a_tenth(x) for x, _ in tried) > 0.044
+    assert max(_off_a_tenth(y) for _, y in tried) > 0.044
+
+
+@pytest.mark.parametrize("bed", [(0, 0.05, 0, 0.05), (-0.05, 0, -0.02, 0), (0, 0, 5, 5), (0.06, 0.09, 0.06, 0.09),
+                                 (0.3, 0.5, 0.2, 0.4), (0, 0.2, 0.5, 0.55), (-100, -50, -30, 30), (0, 109.6, 0, 180)])
+def test_every_target_an_xy_template_is_tried_at_lies_on_the_bed(monkeypatch, bed):
+    tried = _xy_targets(monkeypatch, bed)
+    assert len(tried) == 4
+    assert all(bed[0] <= x <= bed[1] and bed[2] <= y <= bed[3] for x, y in tried), tried
 
 
 def test_a_comment_line_in_custom_gcode_passes():
