@@ -409,11 +409,11 @@ def _off_a_tenth(value):
 
 
 @pytest.mark.parametrize("low", [-100.0, -0.37, 0.0, 0.3, 12.5])
-@pytest.mark.parametrize("span", [0.1, 0.15, 0.2, 0.3, 1.0, 1.37, 109.6, 200.0])
-def test_an_xy_template_is_tried_at_a_target_far_from_every_tenth_of_a_millimetre(monkeypatch, low, span):
-    tried = _xy_targets(monkeypatch, (low, low + span, low / 3, low / 3 + span))
-    assert max(_off_a_tenth(x) for x, _ in tried) > 0.044
-    assert max(_off_a_tenth(y) for _, y in tried) > 0.044
+def test_an_xy_template_is_tried_at_a_target_far_from_every_tenth_of_a_millimetre(monkeypatch, low):
+    for span in [0.1 + 0.013 * step for step in range(200)] + [0.2, 1.0, 109.6, 200.0]:
+        tried = _xy_targets(monkeypatch, (low, low + span, low / 3, low / 3 + span))
+        assert max(_off_a_tenth(x) for x, _ in tried) > 0.044, (span, tried)
+        assert max(_off_a_tenth(y) for _, y in tried) > 0.044, (span, tried)
 
 
 @pytest.mark.parametrize("bed", [(0, 0.05, 0, 0.05), (-0.05, 0, -0.02, 0), (0, 0, 5, 5), (0.06, 0.09, 0.06, 0.09),
