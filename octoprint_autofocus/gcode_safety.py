@@ -310,7 +310,7 @@ def _sample_targets(z_limits: Tuple[float, float]) -> List[float]:
     """Targets a template is tried with: the limits, between them, and awkward values."""
     low, high = z_limits
     uneven = round(low + (high - low) * 0.37, 2) + 0.004  # rounds badly to fewer than 3 decimals
-    inside = [low, high, (low + high) / 2] + ([uneven] if uneven <= high else [])
+    inside = [low, high, (low + high) / 2] + ([uneven] if low <= uneven <= high else [])
     awkward = [0.00001, 0.0004, 0.1, -0.00001, 9.99951]
     return inside + [z for z in awkward if low <= z <= high]
 

@@ -240,6 +240,7 @@ def test_templates_are_tried_within_a_narrow_range_too():
     narrow = (0.0, 1.0)
     assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, narrow) is True
     assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, (1.0, 1.003)) is True  # 3 micrometres
+    assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, (1.0049, 1.0051)) is True  # 0.2 micrometres
     with pytest.raises(GcodeRefused, match="must go to the target"):  # {z:.2f} is caught at 0.374
         check_move_template("G1 Z{z:.2f} F{feedrate}", 600, narrow)
 
@@ -358,6 +359,16 @@ def test_a_template_coarser_than_three_decimals_is_refused_over_any_range(low):
     for limits in ranges:
         with pytest.raises(GcodeRefused, match="must go to the target|outside the Z limits"):
             check_move_template("G1 Z{z:.2f}", 600, limits)
+
+
+@pytest.mark.parametrize("low", [0.0, 1.0049, -3.0, 7.25, 12.3449])
+def test_every_target_a_move_template_is_tried_at_lies_within_the_limits(monkeypatch, low):
+    tried = []
+    monkeypatch.setattr(gcode_safety, "check_move_lines", lambda lines, z, limits: tried.append(z) or [])
+    for width in [0.0, 0.0002, 0.001, 0.0027, 0.003, 0.01, 0.0517, 1.0, 250.0]:
+        tried.clear()
+        check_move_template("G1 Z{z}", 600, (low, low + width))
+        assert tried and all(low <= z <= low + width for z in tried), (width, tried)
 
 
 @pytest.mark.parametrize("z, text", [(2.5, "2.500"), (2.25, "2.250"), (2.125, "2.125"), (-0.1, "-0.100")])
