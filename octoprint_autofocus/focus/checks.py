@@ -25,11 +25,13 @@ __all__ = [
     "EDGE_FLAT",
     "EDGE_FLAT_ABSOLUTE",
     "NOISE_SURE",
+    "HALF_RESOLUTION_AT_PEAK",
     "CONVERGED_GAP_TOLERANCES",
     "CONVERGED_GAP_WIDTH",
     "relative_contrast",
     "levels_contrast",
     "clearly_above_noise",
+    "seen_at_half_resolution",
     "peak_over_noise",
     "clearly_lower",
     "confirms",
@@ -63,6 +65,8 @@ EDGE_FLAT_ABSOLUTE = 0.97
 """... or this fraction of its whole score (a high floor with noise never gets closer)."""
 NOISE_SURE = 6.0
 """Scores spanning this many times their neighbour-difference noise bound are no noise."""
+HALF_RESOLUTION_AT_PEAK = 0.7
+"""At a real peak the half-resolution score reaches this share of its range over the run."""
 CONVERGED_GAP_TOLERANCES = 4.0
 """A fit is converged once the samples either side of its peak are this many tolerances apart..."""
 CONVERGED_GAP_WIDTH = 0.5
@@ -89,6 +93,21 @@ def clearly_above_noise(zs: Sequence[float], scores: Sequence[float]) -> bool:
     """
     logs = log_scores(scores)
     return bool(logs.max() - logs.min() >= NOISE_SURE * relative_noise(zs, scores))
+
+
+def seen_at_half_resolution(half: Sequence[float], at_peak: Sequence[float]) -> bool:
+    """Whether the half-resolution scores of the frames at a peak (``at_peak``) reach, on
+    average, ``HALF_RESOLUTION_AT_PEAK`` of the way from the lowest to the highest of ``half``
+    (every sample's half-resolution score).
+
+    Focus sharpens an image at every scale up to its blur, so the half resolution peaks
+    near where the full resolution does. A full-resolution "peak" where the half
+    resolution stays low is pixel noise that grew (a camera drifting in exposure or noise
+    while frames were taken at one Z), not detail coming into focus.
+    """
+    half = np.asarray(half, dtype=float)
+    low = half.min()
+    return bool(np.mean(at_peak) - low >= HALF_RESOLUTION_AT_PEAK * (half.max() - low))
 
 
 def peak_over_noise(at_z: Sequence[float], others: Sequence[float], sigma: float,

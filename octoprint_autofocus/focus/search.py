@@ -16,7 +16,9 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    would reach the best within a few steps), the search steps past it (one coarse step,
    then growing steps, see :meth:`_Run._extend`), up to the hard ``limits`` and
    ``max_extension`` mm past the window. Later phases extend the same way whenever they
-   find the curve still rising into an end.
+   find the curve still rising into an end. A window that shows nothing at all (its
+   scores are faint, see step 5) gives no direction: the search then steps past both
+   ends in turn, the nearer first, until something shows (:meth:`_Run._look_past_blank_window`).
 3. **Refinement**: successive parabolic interpolation on ``1 / combined score`` through the
    best point and its neighbours, safeguarded by golden-section steps
    (:func:`.plan.propose`), until a Lorentzian or Gaussian fit (:mod:`.fit`) of the
@@ -29,7 +31,7 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    its height over the floor).
 5. **Is the peak real?** The ROI must have texture; the full- and half-resolution scores
    must vary by ``MIN_CONTRAST`` (a focus changes the image at every scale; pixel noise
-   that varies is no peak); the peak must stand out of the score noise (a free relative
+   that varies is no peak), and the half resolution must score high at the peak too; the peak must stand out of the score noise (a free relative
    bound, else a t-test of repeated frames against the points off the peak); on each side
    some sample must score lower beyond the noise; and a blurred best (full resolution
    varying by less than ``EARLY_STOP_CONTRAST``) is trusted only once the rest of the
@@ -187,6 +189,7 @@ class _Run(PeakVerdict):
         judges again if one of them beats every earlier sample; else the failure stands.
         """
         self._coarse()
+        self._look_past_blank_window()
         self._follow_rising_end()
         try:
             return self._judged_peak(explored=False)
@@ -241,6 +244,7 @@ class _Run(PeakVerdict):
                 raise ExploreFirst()
             raise SearchFailed("no_peak", self._faint_detail())
         self._check_noise(z)
+        self._check_half_resolution(z)
         self._check_bracketed(z)
         return z
 
@@ -297,6 +301,21 @@ class _Run(PeakVerdict):
                     break
             else:
                 return
+
+    def _look_past_blank_window(self) -> None:
+        """When the window shows nothing (its scores are faint, :meth:`_faint`), step past
+        both of its ends in turn, the end the stage is nearer first, until something shows
+        or neither end may go further.
+
+        A focus far outside the window leaves every sample in featureless blur, so the
+        curve gives no direction to extend in: a careful person looks on both sides.
+        """
+        nearer_below = self.motion.position - self.z_min <= self.z_max - self.motion.position
+        sides = [nearer_below, not nearer_below]
+        while sides and self._faint():
+            below = sides.pop(0)
+            if self._extend(below):
+                sides.append(below)
 
     def _extend(self, below: bool) -> bool:
         """Take one step past the lower (``below``) or upper end of the searched range,

@@ -132,6 +132,18 @@ class PeakVerdict(RunState):
                       f"within the score noise (standard error {error:.3g}, {freedom} "
                       f"degrees of freedom, from repeated frames)")
 
+    def _check_half_resolution(self, z: float) -> None:
+        """Fail with no_peak when the half resolution does not see the peak at ``z``
+        (:func:`.checks.seen_at_half_resolution`); a run scored at one level only passes."""
+        if len(self.samples[0].levels) < 2:
+            return
+        half = [s.levels[1] for s in self.samples]
+        at_peak = [s.levels[1] for s in self.samples if s.z == z]
+        if not checks.seen_at_half_resolution(half, at_peak):
+            raise SearchFailed("no_peak", f"the half-resolution score at the peak, "
+                               f"{np.mean(at_peak):.4g}, is low in its range {min(half):.4g} to "
+                               f"{max(half):.4g}: the full-resolution peak is pixel noise")
+
     def _check_bracketed(self, z: float) -> None:
         """Fail unless, on each side of ``z``, some sample scores lower than ``z`` beyond the noise.
 

@@ -392,3 +392,19 @@ def test_a_slice_reaching_past_the_peak_is_no_flank_below_it():
     # a long replayed slice from 1 to 3 and the fitted peak at 2.9, nearest the point at 3.1
     pts = points_of([1.0, 2.0, 3.0, 3.1, 3.5], [5.0, 5.0, 5.0, 10.0, 4.0])
     assert not checks.pinned(pts, 2.9, [(0.1, 2.5), None])
+
+
+def test_the_half_resolution_must_score_seven_tenths_of_its_range_at_the_peak():
+    half = [2.0, 3.0, 12.0, 4.0]  # range 2..12: the bar is 9.0
+    assert checks.HALF_RESOLUTION_AT_PEAK == 0.7
+    assert checks.seen_at_half_resolution(half, [9.0])
+    assert not checks.seen_at_half_resolution(half, [8.99])
+    assert checks.seen_at_half_resolution(half, [6.0, 12.0])  # the frames' mean, not the best
+    assert not checks.seen_at_half_resolution(half, [6.0, 11.9])
+    assert checks.seen_at_half_resolution([5.0, 5.0], [5.0])  # no range: nothing to miss
+
+
+def test_the_half_resolution_bar_is_measured_from_the_lowest_score_not_from_zero():
+    half = [100.0, 101.0, 110.0]  # range 100..110: the bar is 107
+    assert checks.seen_at_half_resolution(half, [107.0])
+    assert not checks.seen_at_half_resolution(half, [106.0])

@@ -4,6 +4,7 @@ safety net for numbers no model foresaw. Written for the mutation pass of search
 whole runs are in test_search.py."""
 
 import dataclasses
+import math
 
 import numpy as np
 import pytest
@@ -609,3 +610,67 @@ def test_without_a_fit_a_best_sample_below_the_searched_range_is_at_the_lower_ed
     with pytest.raises(AtEdge) as at_edge:
         run._peak_z()
     assert at_edge.value.below is True
+
+
+def blank_until(centre):
+    """Flat 1.0 (nothing to see) but for a narrow bump of 10 at ``centre``."""
+    return lambda z: 1.0 + 10.0 * math.exp(-(((z - centre) / 0.3) ** 2))
+
+
+def test_a_blank_window_is_looked_past_on_both_sides_in_turn_the_nearer_first():
+    run = Scripted(blank_until(8.0), limits=(0.0, 12.0))  # window 1..5, budget 4 mm a side
+    run._coarse()  # from Z1 up: the stage ends at Z5, the upper end
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    # steps of 0.5, then 1, then 2 mm on each side; the lower side stops at the limit Z0;
+    # 8.5 scores 1.62: no longer faint
+    assert [s.z for s in run.samples[taken:]] == pytest.approx([5.5, 0.5, 6.5, 0.0, 8.5])
+    assert (run.z_min, run.z_max) == pytest.approx((0.0, 8.5))
+
+
+def test_a_blank_window_started_from_below_is_looked_past_below_first():
+    run = Scripted(blank_until(8.0), limits=(0.0, 12.0), start=5.0)  # the sweep goes down
+    run._coarse()
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    assert [s.z for s in run.samples[taken:]][:2] == pytest.approx([0.5, 5.5])
+
+
+def test_a_blank_window_with_nowhere_to_go_takes_nothing_more():
+    run = Scripted(blank_until(8.0), limits=(1.0, 5.0))
+    run._coarse()
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    assert len(run.samples) == taken and (run.z_min, run.z_max) == (1.0, 5.0)
+
+
+def test_a_blank_window_stops_looking_once_both_sides_are_spent():
+    run = Scripted(lambda z: 1.0, limits=(0.0, 6.0), max_extension=1.0)
+    run._coarse()
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    assert sorted(s.z for s in run.samples[taken:]) == pytest.approx([0.0, 0.5, 5.5, 6.0])
+    assert run._faint()
+
+
+def test_a_window_that_shows_something_is_not_looked_past():
+    run = Scripted(sharp(3.0), limits=(0.0, 12.0))
+    run._coarse()
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    assert len(run.samples) == taken
+
+
+def test_a_peak_the_half_resolution_does_not_see_is_refused_after_the_noise_check(monkeypatch):
+    # full resolution: a clear peak at Z3 (frames there drifted up); half resolution: it
+    # peaks at Z2 and is low at Z3 (5.5 of 5..10, the bar is 8.5)
+    run = Levels(lambda z: (30.0, 5.5, 5.0))  # the frames at the peak: full 30, half 5.5
+    run.samples.extend(Sample(z, levels, 1.0, "coarse") for z, levels in (
+        (1.0, (1.0, 5.0, 5.0)), (2.0, (2.0, 10.0, 6.0)), (3.0, (20.0, 5.5, 5.0)),
+        (4.0, (1.0, 5.0, 5.0)), (5.0, (1.0, 5.0, 5.0))))
+    monkeypatch.setattr(run, "_refine", lambda: 3.0)
+    with pytest.raises(SearchFailed) as failed:
+        run._checked_peak(explored=True)
+    assert failed.value.reason == "no_peak" and "half-resolution" in str(failed.value)
+    monkeypatch.setattr(run, "_check_half_resolution", lambda z: None)
+    assert run._checked_peak(explored=True) == 3.0  # every other check passes it

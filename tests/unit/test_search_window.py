@@ -33,7 +33,9 @@ def test_focus_at_or_past_a_window_edge_is_found_by_extending_towards_it(focal_z
     assert result.ok, result.detail
     assert rig.optical_error() <= DOF / 2
     below, above = result.extended
-    assert (below > 0) == (focal_z <= 4.0) and (above > 0) == (focal_z >= 8.0)
+    assert (below > 0) == (focal_z <= 4.0) or focal_z < 3.0  # 1.2: the window shows nothing,
+    assert (above > 0) == (focal_z >= 8.0) or focal_z < 3.0  # so both sides are looked at
+    assert below > 0 if focal_z <= 4.0 else above > 0
     assert result.z_min == pytest.approx(4.0 - below) and result.z_max == pytest.approx(8.0 + above)
     assert inside(rig, result.z_min, result.z_max + 0.2)  # the overscan may pass the top end
 
@@ -48,8 +50,8 @@ def test_focus_beyond_the_extension_budget_stops_at_the_budget_and_says_so():
     rig, result = run(1.5, max_extension=1.0)
     assert not result.ok and result.reason == "peak_at_edge"
     assert result.edge_kind == "budget" and result.edge_z == pytest.approx(3.0)
-    assert result.extended == [pytest.approx(1.0), 0.0]
-    assert inside(rig, 3.0, 9.0)
+    assert result.extended[0] == pytest.approx(1.0)  # (the window shows nothing: above too)
+    assert inside(rig, 3.0, 9.0 + 0.2)
     assert "3.000 mm" in result.message and "further below" in result.message
 
 
@@ -132,3 +134,16 @@ def test_a_blurred_bump_next_to_a_focus_beyond_the_limits_is_never_ok(seed):
     result = autofocus(rig.stage, rig.camera, 1.1, 2.1, limits=(0.5, 3.5), settle=0.05,
                        sleep=rig.clock.sleep, clock=rig.clock.now)
     assert not result.ok, f"a side lobe at Z{result.z:.3f} taken for focus"
+
+
+@pytest.mark.parametrize("focal_z, start_z", [(1.0, 6.0), (10.5, 6.0), (11.5, 8.0), (1.5, 4.0)])
+def test_a_window_that_shows_nothing_is_looked_past_on_both_sides(focal_z, start_z):
+    # a depth of field of 0.02 mm: focus 125 to 175 DOF past the window leaves it all blur
+    rig = make_rig(scene="pcb", seed=2, focal_z=focal_z, dof=0.02, z_limits=(-30.0, 50.0),
+                   start_z=start_z, size=SIZE)
+    result = autofocus(rig.stage, rig.camera, 4.0, 8.0, limits=(0.0, 20.0),
+                       sleep=rig.clock.sleep, clock=rig.clock.now)
+    assert result.ok, result.detail
+    assert rig.optical_error() <= 0.01
+    assert min(result.extended) > 0  # both sides looked at, the focus found on one of them
+    assert inside(rig, 0.0, 12.0 + 0.2)

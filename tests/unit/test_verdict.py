@@ -379,3 +379,37 @@ def test_near_the_peak_the_coarse_points_apart_from_it_come_before_all_points_ap
     run = Scripted(None, samples, tolerance=1.0)  # nothing off the peak (2.5 mm reach)
     _, others, _ = run._peak_and_others(3.0)
     assert sorted(others.tolist()) == [2.0, 2.5, 3.0]
+
+
+# ~~ the half resolution
+
+
+class TwoLevels(Scripted):
+    """Scripted samples with (full, half) scores."""
+
+    def __init__(self, samples, **options):
+        super().__init__(None, (), **options)
+        self.samples.extend(Sample(z, levels, 1.0, phase) for z, levels, phase in samples)
+
+
+def test_a_full_resolution_peak_the_half_resolution_does_not_see_is_no_peak():
+    run = TwoLevels([(2.0, (1.0, 5.0), "coarse"), (3.0, (9.0, 5.5), "coarse"),
+                     (4.0, (1.0, 10.0), "coarse"), (3.0, (10.0, 5.0), "verify")])
+    with pytest.raises(SearchFailed) as failed:
+        run._check_half_resolution(3.0)  # half at Z3: 5.25 of 5..10
+    assert failed.value.reason == "no_peak" and "half-resolution" in str(failed.value)
+
+
+def test_a_peak_the_half_resolution_sees_passes_judged_by_the_frames_at_its_z_only():
+    run = TwoLevels([(2.0, (1.0, 5.0), "coarse"), (3.0, (9.0, 9.0), "coarse"),
+                     (3.0, (10.0, 8.5), "verify"), (4.0, (1.0, 10.0), "coarse"),
+                     (3.1, (9.5, 5.0), "fine")])
+    run._check_half_resolution(3.0)  # mean 8.75 of 5..10: above the bar 8.5
+    with pytest.raises(SearchFailed):
+        run._check_half_resolution(3.1)
+
+
+def test_a_run_scored_at_one_level_has_no_half_resolution_to_check():
+    run = Scripted(None, coarse([2.0, 3.0, 4.0], [1.0, 9.0, 1.0]))
+    run._check_half_resolution(3.0)
+    assert len(run.samples) == 3
