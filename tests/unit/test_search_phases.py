@@ -674,3 +674,11 @@ def test_a_peak_the_half_resolution_does_not_see_is_refused_after_the_noise_chec
     assert failed.value.reason == "no_peak" and "half-resolution" in str(failed.value)
     monkeypatch.setattr(run, "_check_half_resolution", lambda z: None)
     assert run._checked_peak(explored=True) == 3.0  # every other check passes it
+
+
+def test_a_narrow_blank_window_swept_upwards_is_looked_past_above_first():
+    run = Scripted(blank_until(3.0), window=(1.0, 1.8), limits=(0.0, 4.0))
+    run._coarse()  # from Z1 up to Z1.8, where the stage stays
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    assert [s.z for s in run.samples[taken:]][:2] == pytest.approx([1.9, 0.9])
