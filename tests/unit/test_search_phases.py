@@ -682,3 +682,11 @@ def test_a_narrow_blank_window_swept_upwards_is_looked_past_above_first():
     taken = len(run.samples)
     run._look_past_blank_window()
     assert [s.z for s in run.samples[taken:]][:2] == pytest.approx([1.9, 0.9])
+
+
+def test_a_narrow_blank_window_swept_downwards_is_looked_past_below_first():
+    run = Scripted(blank_until(3.0), window=(1.0, 1.8), limits=(0.0, 4.0), start=1.8)
+    run._coarse()  # from Z1.8 down to Z1, where the stage stays
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    assert [s.z for s in run.samples[taken:]][:2] == pytest.approx([0.9, 1.9])
