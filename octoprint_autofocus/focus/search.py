@@ -94,6 +94,8 @@ MAX_FINE = 12
 REFINE_ROUNDS = 2
 """Rounds of refinement: one more when the last round's checks took new samples (frames at the
 fitted peak, flanks to pin it down) and did not end in a trusted peak."""
+FAINT_EXPLAINS = ("poor_fit", "verify_failed")
+"""Failures that scores varying too little to hold a peak (faint) explain as no_peak."""
 RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed")
 """Failures after which the run first looks at the midpoints of the window's grid."""
 
@@ -163,7 +165,7 @@ class _Run(PeakVerdict):
             z = self._search()
             return self._result(True, z, "", f"focused at Z{z:.4f} after {self.frames} frames")
         except SearchFailed as failure:
-            failure = self._texture_failure() or failure
+            failure = self._explained(failure)
             return self._failed(failure.reason, str(failure), restore=True)
         except Cancelled:
             return self._failed("cancelled", "cancelled by request", restore=False)
@@ -178,6 +180,17 @@ class _Run(PeakVerdict):
             # with the stage somewhere in the range.
             logger.exception("autofocus: unexpected numerical failure")
             return self._failed("poor_fit", f"internal numerical failure: {exc!r}", restore=True)
+
+    def _explained(self, failure: SearchFailed) -> SearchFailed:
+        """The failure as a person would explain it: a featureless ROI (low_texture)
+        explains any failure; scores that never varied (:meth:`_faint`) explain a fit that
+        failed (``FAINT_EXPLAINS``) as no_peak: there was no peak to fit."""
+        texture = self._texture_failure()
+        if texture is not None:
+            return texture
+        if failure.reason in FAINT_EXPLAINS and self._faint():
+            return SearchFailed("no_peak", self._faint_detail())
+        return failure
 
     def _search(self) -> float:
         """The phases in order; returns the focused Z (the stage is there) or raises.

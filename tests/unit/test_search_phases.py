@@ -674,3 +674,48 @@ def test_a_peak_the_half_resolution_does_not_see_is_refused_after_the_noise_chec
     assert failed.value.reason == "no_peak" and "half-resolution" in str(failed.value)
     monkeypatch.setattr(run, "_check_half_resolution", lambda z: None)
     assert run._checked_peak(explored=True) == 3.0  # every other check passes it
+
+
+def test_a_narrow_blank_window_swept_upwards_is_looked_past_above_first():
+    run = Scripted(blank_until(3.0), window=(1.0, 1.8), limits=(0.0, 4.0))
+    run._coarse()  # from Z1 up to Z1.8, where the stage stays
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    assert [s.z for s in run.samples[taken:]][:2] == pytest.approx([1.9, 0.9])
+
+
+def test_a_narrow_blank_window_swept_downwards_is_looked_past_below_first():
+    run = Scripted(blank_until(3.0), window=(1.0, 1.8), limits=(0.0, 4.0), start=1.8)
+    run._coarse()  # from Z1.8 down to Z1, where the stage stays
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    assert [s.z for s in run.samples[taken:]][:2] == pytest.approx([0.9, 1.9])
+
+
+@pytest.mark.parametrize("reason, faint, reported", [
+    ("poor_fit", True, "no_peak"), ("verify_failed", True, "no_peak"),
+    ("poor_fit", False, "poor_fit"), ("verify_failed", False, "verify_failed"),
+    ("peak_at_edge", True, "peak_at_edge"), ("no_peak", False, "no_peak")])
+def test_scores_that_never_varied_explain_a_failed_fit_as_no_peak(monkeypatch, reason, faint, reported):
+    curve = (lambda z: 1.0 + 0.01 * z) if faint else sharp(3.0)
+    run = Scripted(curve)
+
+    def fail():
+        run._coarse()
+        raise SearchFailed(reason, "as scripted")
+
+    monkeypatch.setattr(run, "_search", fail)
+    result = run.execute()
+    assert not result.ok and result.reason == reported
+    assert ("vary by" in result.detail) == (reported != reason)
+
+
+def test_a_featureless_roi_explains_any_failure_first(monkeypatch):
+    run = Scripted(lambda z: 1.0, texture=0.001)
+
+    def fail():
+        run._coarse()
+        raise SearchFailed("poor_fit", "as scripted")
+
+    monkeypatch.setattr(run, "_search", fail)
+    assert run.execute().reason == "low_texture"

@@ -413,3 +413,9 @@ def test_a_run_scored_at_one_level_has_no_half_resolution_to_check():
     run = Scripted(None, coarse([2.0, 3.0, 4.0], [1.0, 9.0, 1.0]))
     run._check_half_resolution(3.0)
     assert len(run.samples) == 3
+
+
+def test_only_the_full_and_the_half_resolution_can_make_a_run_faint():
+    run = TwoLevels([(z, (s, s, 7.0), "coarse") for z, s in ((2.0, 1.0), (3.0, 9.0), (4.0, 1.0))])
+    assert run._fine_contrasts() == pytest.approx([8.0 / 9.0, 8.0 / 9.0])
+    assert not run._faint()  # the flat third level is not asked
