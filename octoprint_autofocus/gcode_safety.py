@@ -310,7 +310,7 @@ def _sample_targets(z_limits: Tuple[float, float]) -> List[float]:
     """Targets a template is tried with: the limits, between them, and awkward values."""
     low, high = z_limits
     uneven = round(low + (high - low) * 0.37, 2) + 0.004  # rounds badly to fewer than 3 decimals
-    inside = [low, high, (low + high) / 2] + ([uneven] if uneven <= high else [])
+    inside = [low, high, (low + high) / 2] + ([uneven] if low <= uneven <= high else [])
     awkward = [0.00001, 0.0004, 0.1, -0.00001, 9.99951]
     return inside + [z for z in awkward if low <= z <= high]
 
@@ -395,6 +395,17 @@ def check_xy_lines(lines: Sequence[str], x: float, y: float) -> Line:
     return line
 
 
+def _awkward(low: float, high: float, share: float) -> float:
+    """A target about ``share`` of the way from ``low`` to ``high`` and 0.0449 mm past a
+    multiple of 0.1 mm (0.0551 mm before the next), so that a template rounding to 0.1 mm
+    misses it by 0.045 mm while one rounding to 0.01 mm stays within 0.005 mm; never outside
+    ``[low, high]`` (a span under 0.1 mm may hold no such point: then the end it passed)."""
+    target = round(low + share * (high - low), 1) + 0.0449
+    if target > high:
+        target -= 0.1
+    return min(max(target, low), high)
+
+
 def check_xy_template(template: str, feedrate: float, bed: Tuple[float, float, float, float]) -> None:
     """Check an XY move template by what it renders at the corners and the middle of
     ``bed`` (x_min, x_max, y_min, y_max) and at awkward values; GcodeRefused (a sentence
@@ -405,7 +416,7 @@ def check_xy_template(template: str, feedrate: float, bed: Tuple[float, float, f
     if not {"x", "y"} <= names:
         raise GcodeRefused(gettext("it must contain {x} and {y}"))
     x0, x1, y0, y1 = bed
-    awkward = (x0 + 0.37 * (x1 - x0) + 0.0449, y0 + 0.61 * (y1 - y0) + 0.0449)  # refuses coarser than 0.01 mm
+    awkward = (_awkward(x0, x1, 0.37), _awkward(y0, y1, 0.61))  # refuses coarser than 0.01 mm
     targets = [(x0, y0), (x1, y1), ((x0 + x1) / 2, (y0 + y1) / 2), awkward]
     for x, y in targets:
         try:

@@ -6,6 +6,7 @@ import tracemalloc
 
 import pytest
 
+from octoprint_autofocus import gcode_safety
 from octoprint_autofocus.gcode_safety import (
     GcodeRefused,
     _target_text,
@@ -239,6 +240,7 @@ def test_templates_are_tried_within_a_narrow_range_too():
     narrow = (0.0, 1.0)
     assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, narrow) is True
     assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, (1.0, 1.003)) is True  # 3 micrometres
+    assert check_move_template("G1 Z{z:.3f} F{feedrate}", 600, (1.0049, 1.0051)) is True  # 0.2 micrometres
     with pytest.raises(GcodeRefused, match="must go to the target"):  # {z:.2f} is caught at 0.374
         check_move_template("G1 Z{z:.2f} F{feedrate}", 600, narrow)
 
@@ -359,6 +361,16 @@ def test_a_template_coarser_than_three_decimals_is_refused_over_any_range(low):
             check_move_template("G1 Z{z:.2f}", 600, limits)
 
 
+@pytest.mark.parametrize("low", [0.0, 1.0049, -3.0, 7.25, 12.3449])
+def test_every_target_a_move_template_is_tried_at_lies_within_the_limits(monkeypatch, low):
+    tried = []
+    monkeypatch.setattr(gcode_safety, "check_move_lines", lambda lines, z, limits: tried.append(z) or [])
+    for width in [0.0, 0.0002, 0.001, 0.0027, 0.003, 0.01, 0.0517, 1.0, 250.0]:
+        tried.clear()
+        check_move_template("G1 Z{z}", 600, (low, low + width))
+        assert tried and all(low <= z <= low + width for z in tried), (width, tried)
+
+
 @pytest.mark.parametrize("z, text", [(2.5, "2.500"), (2.25, "2.250"), (2.125, "2.125"), (-0.1, "-0.100")])
 def test_a_target_is_shown_with_at_least_three_decimals(z, text):
     assert _target_text(z) == text
@@ -380,9 +392,47 @@ def test_xy_templates_are_judged_alike_on_any_bed(x0):
         bed = (x0, x0 + step * 1.37, x0 / 2, x0 / 2 + step * 0.93)
         check_xy_template("G0 X{x:.2f} Y{y:.2f}", 3000, bed)
         check_xy_template("G0 X{x} Y{y}", 3000, bed)
-        for coarse in ("G0 X{x:.0f} Y{y:.3f}", "G0 X{x:.3f} Y{y:.0f}"):
+        for coarse in ("G0 X{x:.0f} Y{y:.3f}", "G0 X{x:.3f} Y{y:.0f}", "G0 X{x:.1f} Y{y:.3f}", "G0 X{x:.3f} Y{y:.1f}"):
             with pytest.raises(GcodeRefused, match="the target"):
                 check_xy_template(coarse, 3000, bed)
+
+
+@pytest.mark.parametrize("bed", [(0, 109.6, 0, 180), (0, 200, 0, 109.6), (-100, -50, -30.4, 30.4), (0.3, 0.5, 0.2, 0.4),
+                                 (12.5, 12.6, -0.1, 0), (0, 0.2, 0, 0.2)])
+def test_an_xy_template_rounding_to_a_tenth_of_a_millimetre_is_refused_when_saved(bed):
+    check_xy_template("G0 X{x:.2f} Y{y:.2f} F{feedrate}", 3000, bed)
+    for template in ("G0 X{x:.1f} Y{y:.3f} F{feedrate}", "G0 X{x:.3f} Y{y:.1f} F{feedrate}"):
+        with pytest.raises(GcodeRefused, match="the target"):
+            check_xy_template(template, 3000, bed)
+
+
+def _xy_targets(monkeypatch, bed):
+    """The (x, y) targets check_xy_template tries an XY template with on ``bed``."""
+    tried = []
+    monkeypatch.setattr(gcode_safety, "check_xy_lines", lambda lines, x, y: tried.append((x, y)))
+    check_xy_template("G0 X{x} Y{y}", 3000, bed)
+    return tried
+
+
+def _off_a_tenth(value):
+    """How far ``value`` (mm) lies from the nearest multiple of 0.1 mm."""
+    return abs(value - round(value, 1))
+
+
+@pytest.mark.parametrize("low", [-100.0, -0.37, 0.0, 0.3, 12.5])
+def test_an_xy_template_is_tried_at_a_target_far_from_every_tenth_of_a_millimetre(monkeypatch, low):
+    for span in [0.1 + 0.013 * step for step in range(200)] + [0.2, 1.0, 109.6, 200.0]:
+        tried = _xy_targets(monkeypatch, (low, low + span, low / 3, low / 3 + span))
+        assert max(_off_a_tenth(x) for x, _ in tried) > 0.044, (span, tried)
+        assert max(_off_a_tenth(y) for _, y in tried) > 0.044, (span, tried)
+
+
+@pytest.mark.parametrize("bed", [(0, 0.05, 0, 0.05), (-0.05, 0, -0.02, 0), (0, 0, 5, 5), (0.06, 0.09, 0.06, 0.09),
+                                 (0.3, 0.5, 0.2, 0.4), (0, 0.2, 0.5, 0.55), (-100, -50, -30, 30), (0, 109.6, 0, 180)])
+def test_every_target_an_xy_template_is_tried_at_lies_on_the_bed(monkeypatch, bed):
+    tried = _xy_targets(monkeypatch, bed)
+    assert len(tried) == 4
+    assert all(bed[0] <= x <= bed[1] and bed[2] <= y <= bed[3] for x, y in tried), tried
 
 
 def test_a_comment_line_in_custom_gcode_passes():
