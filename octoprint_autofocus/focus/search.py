@@ -18,7 +18,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    ``max_extension`` mm past the window. Later phases extend the same way whenever they
    find the curve still rising into an end. A window that shows nothing at all (its
    scores are faint, see step 5) gives no direction: the search then steps past both
-   ends in turn, the nearer first, until something shows (:meth:`_Run._look_past_blank_window`).
+   ends in turn, the nearer first, until something shows
+   (:meth:`_Run._look_past_blank_window`).
 3. **Refinement**: successive parabolic interpolation on ``1 / combined score`` through the
    best point and its neighbours, safeguarded by golden-section steps
    (:func:`.plan.propose`), until a Lorentzian or Gaussian fit (:mod:`.fit`) of the
@@ -31,8 +32,9 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    its height over the floor).
 5. **Is the peak real?** The ROI must have texture; the full- and half-resolution scores
    must vary by ``MIN_CONTRAST`` (a focus changes the image at every scale; pixel noise
-   that varies is no peak), and the half resolution must score high at the peak too; the peak must stand out of the score noise (a free relative
-   bound, else a t-test of repeated frames against the points off the peak); on each side
+   that varies is no peak), and the half resolution must score high at the peak too; the
+   peak must stand out of the score noise (a free relative bound, else a t-test of
+   repeated frames against the points off the peak); on each side
    some sample must score lower beyond the noise; and a blurred best (full resolution
    varying by less than ``EARLY_STOP_CONTRAST``) is trusted only once the rest of the
    window was seen and the sharpness died away on both sides within the range searched
