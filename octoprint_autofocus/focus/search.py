@@ -481,6 +481,9 @@ class _Run(PeakVerdict):
         if not self._clearly_above_noise() and not self._stands_out(best.z):
             raise SearchFailed("no_peak", "the best sample does not stand out of the score noise "
                           "of the frames repeated at its Z")
+        if self._fell_to_background(best.z, self.verify_score):
+            raise SearchFailed("no_peak", "a second frame at the best Z scored no higher than the "
+                          "median other point: the best sample was noise")
         raise SearchFailed("verify_failed", f"verification score {self.verify_score:.4g} is below "
                       f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
 

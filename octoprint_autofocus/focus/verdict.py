@@ -265,6 +265,11 @@ class PeakVerdict(RunState):
         at_z, others, (sigma, freedom) = self._peak_and_others(z)
         return checks.stands_out(at_z, others, sigma, freedom)
 
+    def _fell_to_background(self, z: float, score: float) -> bool:
+        """Whether a second frame at ``z`` scoring ``score`` is no higher than the median other
+        point (:meth:`_peak_and_others`): a best sample whose second look is background was noise."""
+        return score <= float(np.median(self._peak_and_others(z)[1]))
+
     def _peak_and_others(self, z: float) -> Tuple[List[float], np.ndarray, Tuple[float, int]]:
         """The scores at ``z``, the other points' scores and the repeat noise.
 

@@ -7,7 +7,8 @@ import pytest
 
 from octoprint_autofocus.focus.curve import merge_plateaus
 from octoprint_autofocus.focus.errors import StageError
-from octoprint_autofocus.focus.plan import GOLDEN, Motion, coarse_grid, derived_tolerance, propose
+from octoprint_autofocus.focus.plan import (GOLDEN, SPACING_SLACK, Motion, coarse_grid,
+                                            derived_tolerance, propose)
 from tests.fakes import FakeStage
 
 
@@ -79,6 +80,23 @@ def test_without_a_known_width_the_spacing_follows_the_bracket():
     scores = [1.0, 1.0001, 1.0]  # a vertex at 1.5 itself, next to the best point
     near = propose(points_of(zs, scores), tolerance=1.0, width_known=False)
     assert near is not None and abs(near - 1.5) <= 1.0 / 8.0 + 1e-9
+
+
+def test_without_a_known_width_no_bracket_is_split_finer_than_the_floor():
+    # two samples a micrometre apart at the top of a 10 mm span: closer Zs differ in noise only
+    zs = [0.0, 5.0, 9.999, 10.0]
+    assert propose(points_of(zs, [1.0, 2.0, 3.0, 4.0]), tolerance=1.0, width_known=False) is None
+
+
+def test_without_a_known_width_every_proposal_keeps_the_floor_from_every_sample():
+    rng = np.random.default_rng(5)
+    floor = 0.005  # half of 1/1000 of the 10 mm span
+    for _ in range(200):
+        top = rng.uniform(1.0, 9.0)
+        zs = sorted({0.0, 10.0, *rng.uniform(0.0, 10.0, 3), *(top + rng.uniform(-0.01, 0.01, 3))})
+        scores = [1.0 / (1.0 + ((z - top) / 0.3) ** 2) + rng.normal(0.0, 0.01) for z in zs]
+        z = propose(points_of(zs, scores), tolerance=1.0, width_known=False)
+        assert z is None or min(abs(z - s) for s in zs) >= SPACING_SLACK * floor - 1e-12
 
 
 def test_one_point_gives_no_proposal():

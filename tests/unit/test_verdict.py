@@ -419,3 +419,11 @@ def test_only_the_full_and_the_half_resolution_can_make_a_run_faint():
     run = TwoLevels([(z, (s, s, 7.0), "coarse") for z, s in ((2.0, 1.0), (3.0, 9.0), (4.0, 1.0))])
     assert run._fine_contrasts() == pytest.approx([8.0 / 9.0, 8.0 / 9.0])
     assert not run._faint()  # the flat third level is not asked
+
+
+def test_a_second_look_no_higher_than_the_median_other_point_is_background():
+    zs = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0]
+    run = Scripted(None, coarse(zs, [120.0, 112.0, 126.0, 124.0, 118.0, 136.0, 122.0]), tolerance=0.1)
+    # the points other than the best one (Z3.5) have the median 121
+    assert run._fell_to_background(3.5, 121.0) is True
+    assert run._fell_to_background(3.5, 121.5) is False
