@@ -14,7 +14,7 @@ import numpy as np
 
 from .errors import BadImageError
 
-__all__ = ["DECODE_SCALES", "EncodedFrame", "FrameLike", "gray_roi", "jpeg_size"]
+__all__ = ["DECODE_SCALES", "EncodedFrame", "FrameLike", "gray_roi", "jpeg_size", "same_frame"]
 
 EncodedFrame = Union[bytes, bytearray, memoryview]
 FrameLike = Union[np.ndarray, EncodedFrame]
@@ -75,6 +75,15 @@ def gray_roi(
     if isinstance(frame, np.ndarray):
         return _array_roi(frame, roi, decode_scale)
     raise BadImageError(f"a frame must be image bytes or a numpy array, got {type(frame).__name__}")
+
+
+def same_frame(a: Optional[FrameLike], b: Optional[FrameLike]) -> bool:
+    """Whether two frames are the very same capture: equal bytes, or equal arrays."""
+    if a is None or b is None or isinstance(a, np.ndarray) != isinstance(b, np.ndarray):
+        return False
+    if isinstance(a, np.ndarray):
+        return a.shape == b.shape and bool(np.array_equal(a, b))
+    return bytes(a) == bytes(b)
 
 
 def jpeg_size(data: EncodedFrame) -> Optional[Tuple[int, int]]:

@@ -16,6 +16,7 @@ from .checks import MIN_R2
 from .curve import Points, combined, merge_plateaus
 from .errors import CameraError, Cancelled
 from .fit import PeakFit, fit_peak
+from .frames import FrameLike, same_frame
 from .messages import plain_message
 from .noise import repeat_noise
 from .options import Options
@@ -77,6 +78,9 @@ class RunState:
         self.scorer = FrameScorer(metric, roi, opts.decode_scale)
         self.samples: List[Sample] = []
         self.frames = 0
+        self.last_frame: Optional[FrameLike] = None
+        self.moves_at_last_frame = 0
+        self.frames_vary = True  # see _fresh_frame
         self.fit: Optional[PeakFit] = None
         self.verify_score: Optional[float] = None
         self.guessed = False  # the peak is a poor fit's best sample (see _fallback)
@@ -94,12 +98,29 @@ class RunState:
         frames = []
         for _ in range(self.opts.frames_per_position):
             self._checkpoint()
-            frames.append(self._grab())
+            frames.append(self._fresh_frame())
         sample = self.scorer.sample(self.motion.position, frames, phase)
         self.samples.append(sample)
         if self.opts.on_sample is not None:
             self.opts.on_sample(sample.z, sample.score, phase)
         return sample
+
+    def _fresh_frame(self) -> FrameLike:
+        """One frame, not the camera's old frame sent again after a move.
+
+        Sensor noise makes every real capture differ, so a frame identical to the last one
+        taken before a move is stale: another is taken in its place. If that one is identical
+        too, the source repeats an unchanged image exactly (a replayed stack, a noiseless
+        simulation) and the check is off for the rest of the run.
+        """
+        moved = self.motion.moves != self.moves_at_last_frame
+        frame = self._grab()
+        if self.frames_vary and moved and same_frame(frame, self.last_frame):
+            self._checkpoint()
+            frame = self._grab()
+            self.frames_vary = not same_frame(frame, self.last_frame)
+        self.last_frame, self.moves_at_last_frame = frame, self.motion.moves
+        return frame
 
     def _grab(self):
         """One frame; any failure of the camera becomes a CameraError."""

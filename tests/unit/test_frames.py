@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus.errors import BadImageError
-from octoprint_autofocus.focus.frames import gray_roi, jpeg_size
+from octoprint_autofocus.focus.frames import gray_roi, jpeg_size, same_frame
 
 
 def scene(seed: int = 1, size=(240, 320)) -> np.ndarray:
@@ -196,3 +196,12 @@ def test_any_bytes_like_frame_decodes_like_bytes(wrap):
     data = jpeg(scene())
     roi = (8, 8, 100, 60)
     np.testing.assert_array_equal(gray_roi(wrap(data), roi, 2), gray_roi(data, roi, 2))
+
+
+def test_the_same_capture_is_equal_bytes_or_equal_arrays_and_nothing_else():
+    a = np.arange(12, dtype=np.uint8).reshape(3, 4)
+    assert same_frame(a, a.copy()) and same_frame(b"\xff\xd8jpeg", bytearray(b"\xff\xd8jpeg"))
+    assert not same_frame(a, a.reshape(4, 3)) and not same_frame(a, a + 1)
+    assert not same_frame(b"\xff\xd8jpeg", b"\xff\xd8jpef")
+    assert not same_frame(a, a.tobytes()) and not same_frame(a.tobytes(), a)
+    assert not same_frame(None, a) and not same_frame(a, None)

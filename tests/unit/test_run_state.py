@@ -172,3 +172,42 @@ def test_a_fall_to_exactly_a_quarter_of_the_best_counts_as_the_tails_seen():
                       points=5, strong=5, floor=2.5, params=(c2, 0.0, c0), centre=4.3)
     level = 2.5 + 0.8 * (10.0 - 2.5)  # the tails seen: the band is measured over the fit's floor
     assert run._tolerance() == pytest.approx(math.sqrt((1.0 / level - c0) / c2))
+
+
+class ResendingCamera:
+    """Frames numbered by capture; after every move it sends its previous frame once more,
+    as some camera drivers do (``stuck``: it sends the same frame always)."""
+
+    def __init__(self, stage, stuck=False):
+        self.stage, self.stuck, self.taken = stage, stuck, 0
+        self.last, self.moves_seen = None, len(stage.commanded)
+
+    def frame(self):
+        if self.last is not None and (self.stuck or len(self.stage.commanded) != self.moves_seen):
+            self.moves_seen = len(self.stage.commanded)
+            return self.last
+        self.taken += 1
+        self.last = bytes([self.taken % 256]) * 16
+        return self.last
+
+
+def test_the_old_frame_sent_again_after_a_move_is_replaced_by_a_fresh_one():
+    stage = FakeStage(limits=(0.0, 10.0), start=5.0)
+    run = state(stage=stage)
+    run.camera = ResendingCamera(stage)
+    grabbed = []
+    run.scorer.sample = lambda z, frames, phase: grabbed.extend(frames) or Sample(z, (1.0,), 1.0, phase)
+    for z in (2.0, 3.0, 4.0):
+        run._measure(z, "coarse")
+    assert len(set(grabbed)) == 3  # each sample scored its own capture, none a resent one
+    assert run.frames == 5  # the first frame, then a resent and a fresh one after each move
+
+
+def test_a_source_that_repeats_an_unchanged_image_exactly_is_checked_only_once():
+    stage = FakeStage(limits=(0.0, 10.0), start=5.0)
+    run = state(stage=stage)
+    run.camera = ResendingCamera(stage, stuck=True)
+    run.scorer.sample = lambda z, frames, phase: Sample(z, (1.0,), 1.0, phase)
+    for z in (2.0, 3.0, 4.0, 5.0):
+        run._measure(z, "coarse")
+    assert run.frames == 5  # one extra frame after the first move, none after the others
