@@ -16,10 +16,13 @@ import numpy as np
 
 from .fit import TINY
 
-__all__ = ["PLATEAU_REL", "Points", "combined", "merge_plateaus", "union"]
+__all__ = ["HELD_SHARE", "PLATEAU_REL", "Points", "combined", "merge_held_end", "merge_plateaus", "union"]
 
 PLATEAU_REL = 1e-6
 """Neighbouring samples whose full-resolution scores differ by less than this share match."""
+HELD_SHARE = 0.05
+"""Points at a held end (:func:`merge_held_end`) scoring within this share of the end point's
+score show the same image."""
 
 
 @dataclass(frozen=True)
@@ -68,6 +71,38 @@ def merge_plateaus(zs: Sequence[float], levels: Sequence[Sequence[float]]) -> Po
     return Points(np.array([zs[g].mean() for g in groups]),
                   np.array([levels[g].mean(axis=0) for g in groups]),
                   np.array([(zs[g].min(), zs[g].max()) for g in groups]))
+
+
+def merge_held_end(points: Points, held_zs: Sequence[float], side: int) -> Points:
+    """``points`` with the run of held points at the approach-side end (``side`` +1: the
+    top) merged into one, placed at the run's inner end.
+
+    Backlash can hold the carriage short of a target the stage could not overshoot (the
+    range ends there): every target within the backlash of that end then shows the same
+    image, of a Z at most as far out as the innermost of them. So the end point, if any of
+    its Zs was held (``held_zs``), and the held points next to it that score within
+    ``HELD_SHARE`` of it count as one point at the inner end of their span.
+    """
+    held_zs = np.asarray(held_zs, dtype=float)
+    order = np.arange(len(points))[::-side]  # from the approach-side end inwards
+    count = 0
+    for i in order:
+        lo, hi = points.spans[i]
+        if not np.any((lo <= held_zs) & (held_zs <= hi)):
+            break
+        if abs(points.scores[i] - points.scores[order[0]]) > HELD_SHARE * points.scores[order[0]]:
+            break
+        count += 1
+    if count < 2:
+        return points
+    group = np.sort(order[:count])
+    keep = np.setdiff1d(np.arange(len(points)), group)
+    span = (points.spans[group, 0].min(), points.spans[group, 1].max())
+    z = span[0] if side > 0 else span[1]
+    at = int(np.searchsorted(points.zs[keep], z))
+    return Points(np.insert(points.zs[keep], at, z),
+                  np.insert(points.levels[keep], at, points.levels[group].mean(axis=0), axis=0),
+                  np.insert(points.spans[keep], at, span, axis=0))
 
 
 def union(starts: np.ndarray, ends: np.ndarray) -> List[Tuple[float, float]]:

@@ -14,7 +14,9 @@ therefore arrives at every scored Z from the same side (``approach="above"``: mo
 down). When the next target lies on the wrong side it first overshoots past the target
 by ``overscan`` and comes back. The overshoot never leaves ``[z_min, z_max]``: near the
 edge on the approach side it shrinks to what is left of the range, and a target exactly
-at that edge (``z_max`` for ``"above"``) can only be reached from the other side.
+at that edge (``z_max`` for ``"above"``) can only be reached from the other side. There the
+carriage may stay held back by the backlash, short of the target (:attr:`Motion.held`): a
+target within the backlash of that edge cannot be reached exactly at all.
 """
 
 import math
@@ -49,6 +51,8 @@ MIN_TOLERANCE_SHARE = 1e-4
 """... at least this share of the searched span..."""
 SPAN_PER_TOLERANCE = 8.0
 """... and the span over this while the width is unknown."""
+ROUNDING = 1e-9
+"""A travel this share short of the overscan is the full overscan (``z + overscan`` rounds)."""
 
 
 def coarse_grid(z_min: float, z_max: float, points: int, start_z: float) -> List[float]:
@@ -93,6 +97,7 @@ class Motion:
         self.moves = 0
         self.travel = 0.0
         self._last_direction = 0  # +1 up, -1 down, 0 unknown
+        self._away_end: Optional[float] = None  # where the last move away from the approach side ended
 
     def arrive(self, z: float) -> None:
         """Bring the stage to ``z`` moving towards the approach side, then settle."""
@@ -111,6 +116,14 @@ class Motion:
         if self.settle > 0:
             self.sleep(self.settle)
 
+    @property
+    def held(self) -> bool:
+        """Whether backlash may still hold the carriage short of the last target: the final
+        travel towards the approach side, since the last move away from it, was shorter
+        than ``overscan`` (the overshoot was cut by the range's end)."""
+        travel = self.side * (self._away_end - self.position) if self._away_end is not None else math.inf
+        return travel < (1.0 - ROUNDING) * self.overscan
+
     def _move(self, z: float) -> None:
         """One absolute move, checked against the range, counted."""
         if not self.z_min <= z <= self.z_max:
@@ -124,6 +137,8 @@ class Motion:
             raise StageError(f"stage failed to move to Z{z}: {exc!r}") from exc
         if z != self.position:
             self._last_direction = 1 if z > self.position else -1
+            if self._last_direction == self.side:
+                self._away_end = z
         self.travel += abs(z - self.position)
         self.position = z
         self.moves += 1

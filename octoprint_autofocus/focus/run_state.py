@@ -13,7 +13,7 @@ import numpy as np
 
 from . import checks
 from .checks import MIN_R2
-from .curve import Points, combined, merge_plateaus
+from .curve import Points, combined, merge_held_end, merge_plateaus
 from .errors import CameraError, Cancelled
 from .fit import PeakFit, fit_peak
 from .frames import FrameLike, same_frame
@@ -77,6 +77,8 @@ class RunState:
         self.start_z = self.motion.position
         self.scorer = FrameScorer(metric, roi, opts.decode_scale)
         self.samples: List[Sample] = []
+        self.held_zs: List[float] = []  # Zs where backlash may have held the carriage short
+        self.held_probes = 0  # samples taken inside a held end (search._Run)
         self.frames = 0
         self.last_frame: Optional[FrameLike] = None
         self.moves_at_last_frame = 0
@@ -95,6 +97,8 @@ class RunState:
     def _measure(self, z: float, phase: str) -> Sample:
         """Arrive at ``z``, grab and score the frames, record and report the sample."""
         self.motion.arrive(z)
+        if self.motion.held:
+            self.held_zs.append(self.motion.position)
         frames = []
         for _ in range(self.opts.frames_per_position):
             self._checkpoint()
@@ -142,8 +146,10 @@ class RunState:
         return fit_peak(points.zs, points.scores, floor=float(points.scores.min()))
 
     def _points(self) -> Points:
-        """The samples as points ascending in Z, plateaus merged (:func:`.curve.merge_plateaus`)."""
-        return merge_plateaus([s.z for s in self.samples], [s.levels for s in self.samples])
+        """The samples as points ascending in Z, plateaus merged (:func:`.curve.merge_plateaus`)
+        and the held end too (:func:`.curve.merge_held_end`)."""
+        points = merge_plateaus([s.z for s in self.samples], [s.levels for s in self.samples])
+        return merge_held_end(points, self.held_zs, self.motion.side)
 
     def _scores_at(self, z: float) -> List[float]:
         """The scores of every sample taken at exactly ``z``."""

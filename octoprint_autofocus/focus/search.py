@@ -93,6 +93,9 @@ EXTENSION_GROWTH = 2.0
 ``EXTENSION_STEPS_MAX`` coarse steps."""
 MAX_FINE = 12
 """At most this many refinement samples a round."""
+HELD_END_PROBES = 2
+"""At most this many samples a run between a held end and its inner neighbour (see
+:meth:`_Run._probe_inside_held_end`)."""
 REFINE_ROUNDS = 2
 """Rounds of refinement: one more when the last round's checks took new samples (frames at the
 fitted peak, flanks to pin it down) and did not end in a trusted peak."""
@@ -242,7 +245,7 @@ class _Run(PeakVerdict):
                 if not self._explore():
                     raise SearchFailed("no_peak", self._faint_detail()) from None
             except AtEdge as at_edge:
-                if not self._extend(at_edge.below):
+                if not self._extend(at_edge.below) and not self._probe_inside_held_end(at_edge.below):
                     self.stopped_below = at_edge.below
                     raise
 
@@ -352,6 +355,28 @@ class _Run(PeakVerdict):
         else:
             self.z_max = z
         self._measure(z, "coarse")
+        return True
+
+    def _probe_inside_held_end(self, below: bool) -> bool:
+        """At an end the run may not pass, on the approach side: take one sample halfway
+        between the held end point (:func:`.curve.merge_held_end`) and its inner neighbour;
+        whether one was taken (at most ``HELD_END_PROBES`` a run).
+
+        Backlash holds the carriage short of targets near that end, so samples there show
+        one image whose Z is only known to lie inside them. A peak just inside looks like a
+        curve rising into the end until a sample between shows it.
+        """
+        if below != (self.motion.side < 0) or self.held_probes >= HELD_END_PROBES:
+            return False
+        points = self._points()
+        if len(points) < 2:
+            return False
+        (lo, hi), inner = points.spans[0 if below else -1], points.spans[1 if below else -2]
+        if not any(lo <= z <= hi for z in self.held_zs):
+            return False
+        z = 0.5 * (hi + inner[0]) if below else 0.5 * (inner[1] + lo)
+        self.held_probes += 1
+        self._measure(z, "fine")
         return True
 
     # ~~ phase 3: refinement, fit and confirmation
