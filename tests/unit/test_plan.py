@@ -291,3 +291,36 @@ def test_a_vertex_inside_a_plateau_moves_past_its_far_end_when_that_is_nearer():
     scores = [1.0 / shape[1.0]] + [1.0 / shape[2.1]] * 3 + [1.0 / shape[3.0]]
     z = propose(points_of(zs, scores), tolerance=0.1, width_known=True)
     assert z == pytest.approx(2.2 + 0.05, abs=1e-4)  # not 2.15, inside the plateau
+
+
+# ~~ held by backlash
+
+
+def test_a_target_the_overscan_could_not_fully_pass_may_be_held_by_backlash():
+    stage = FakeStage(limits=(0.0, 10.0), start=4.0)
+    m = motion(stage, overscan=0.5, z_range=(1.0, 5.0))
+    assert m.held is False  # no move away from the approach side yet
+    m.arrive(4.8)  # up to the end Z5 (0.2 of overscan left), then down 0.2
+    assert m.held is True
+    m.arrive(4.5)  # straight down: 0.5 below the end of the last move up
+    assert m.held is False
+    m.arrive(2.0)
+    assert m.held is False
+
+
+def test_below_the_mirror_holds_and_a_zero_overscan_never_does():
+    stage = FakeStage(limits=(0.0, 10.0), start=2.0)
+    m = motion(stage, approach="below", overscan=0.5, z_range=(1.0, 5.0))
+    m.arrive(1.3)  # down to the end Z1, then up 0.3
+    assert m.held is True
+    m.arrive(1.6)  # straight up: 0.6 above the end of the last move down
+    assert m.held is False
+    none = motion(FakeStage(limits=(0.0, 10.0), start=2.0), overscan=0.0, z_range=(1.0, 5.0))
+    none.arrive(4.9)
+    assert none.held is False
+
+
+def test_a_full_overscan_that_rounds_short_still_counts_as_full():
+    m = motion(FakeStage(limits=(0.0, 10.0), start=0.5), overscan=0.2, z_range=(0.0, 5.0))
+    m.arrive(0.7)  # up to 0.7 + 0.2 (rounded), then down
+    assert m.held is False

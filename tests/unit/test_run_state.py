@@ -211,3 +211,14 @@ def test_a_source_that_repeats_an_unchanged_image_exactly_is_checked_only_once()
     for z in (2.0, 3.0, 4.0, 5.0):
         run._measure(z, "coarse")
     assert run.frames == 5  # one extra frame after the first move, none after the others
+
+
+def test_frames_repeated_at_one_z_without_a_move_are_all_kept():
+    stage = FakeStage(limits=(0.0, 10.0), start=5.0)
+    run = state(stage=stage, frames_per_position=3)
+    run.camera = ResendingCamera(stage, stuck=True)  # one identical frame, always
+    run.scorer.sample = lambda z, frames, phase: Sample(z, (1.0,), 1.0, phase)
+    run._measure(5.0, "coarse")
+    run.motion.arrive(5.0)  # already there: no move
+    run._measure(5.0, "verify")
+    assert run.frames == 6 and run.frames_vary

@@ -147,3 +147,30 @@ def test_a_window_that_shows_nothing_is_looked_past_on_both_sides(focal_z, start
     assert rig.optical_error() <= 0.01
     assert min(result.extended) > 0  # both sides looked at, the focus found on one of them
     assert inside(rig, 0.0, 12.0 + 0.2)
+
+
+HELD_DOF = 0.05
+
+
+def run_at_a_held_top(scene, backlash, focal_z):
+    """A window 6..8 that is a wall (no limits): approached from above, the carriage lags
+    ``backlash`` behind any move up to Z8, so nothing above 8 - backlash can be reached."""
+    rig = make_rig(scene=scene, seed=0, focal_z=focal_z, dof=HELD_DOF, z_limits=(-30.0, 50.0),
+                   start_z=6.0, size=SIZE, backlash=backlash)
+    return rig, autofocus(rig.stage, rig.camera, 6.0, 8.0, sleep=rig.clock.sleep, clock=rig.clock.now)
+
+
+@pytest.mark.parametrize("backlash", [0.05, 0.1])
+@pytest.mark.parametrize("scene", ["texture", "grid", "cells"])
+def test_focus_just_inside_what_a_held_top_lets_the_optics_reach_is_found(scene, backlash):
+    rig, result = run_at_a_held_top(scene, backlash, 8.0 - backlash - 0.3 * HELD_DOF)
+    assert result.ok, result.detail
+    assert rig.optical_error() <= HELD_DOF / 2
+
+
+@pytest.mark.parametrize("beyond", [1.0, 2.0, 4.0])
+@pytest.mark.parametrize("scene", ["pcb", "cells"])
+def test_focus_beyond_what_a_held_top_lets_the_optics_reach_is_never_ok(scene, beyond):
+    rig, result = run_at_a_held_top(scene, 0.1, 8.0 - 0.1 + beyond * HELD_DOF)
+    assert not result.ok, f"ok at Z{result.z:.4f}, {rig.optical_error() / HELD_DOF:.1f} DOF off"
+    assert result.reason in ("peak_at_edge", "poor_fit")
