@@ -427,3 +427,18 @@ def test_a_second_look_no_higher_than_the_median_other_point_is_background():
     # the points other than the best one (Z3.5) have the median 121
     assert run._fell_to_background(3.5, 121.0) is True
     assert run._fell_to_background(3.5, 121.5) is False
+
+
+def test_near_the_lower_bound_the_flank_below_is_needed_only_as_near_as_that_bound():
+    run = Scripted(None, coarse([0.05, 1.0, 2.0], [3.0, 2.0, 1.0]), tolerance=0.1)  # bound 0.0
+    below, above = run._pin_reaches(0.05)
+    assert below == pytest.approx((0.05, 0.25)) and above == pytest.approx((0.1, 0.25))
+
+
+def test_a_pinned_side_takes_no_flank_when_the_other_side_has_no_room():
+    curve = lambda z: 10.0 / (1.0 + ((z - 3.0) / 0.3) ** 2)  # noqa: E731
+    zs = [3.0, 3.15, 4.0, 5.0]
+    run = Scripted(curve, coarse(zs, [curve(z) for z in zs]), window=(3.0, 5.0), limits=(3.0, 6.0),
+                   tolerance=0.1)
+    assert run._pin_reaches(3.0)[0] is None
+    assert run._take_flanks(3.0) is False and len(run.samples) == len(zs)
