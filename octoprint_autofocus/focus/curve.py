@@ -20,7 +20,7 @@ __all__ = ["HELD_SHARE", "PLATEAU_REL", "Points", "combined", "merge_held_end", 
 
 PLATEAU_REL = 1e-6
 """Neighbouring samples whose full-resolution scores differ by less than this share match."""
-HELD_SHARE = 0.05
+HELD_SHARE = 0.02
 """Points at a held end (:func:`merge_held_end`) scoring within this share of the end point's
 score show the same image."""
 
