@@ -112,3 +112,35 @@ def test_nothing_merges_without_a_held_end_point_or_with_one_held_point_alone():
     assert merge_held_end(points, [2.8], side=1).zs.tolist() == [1.0, 2.8, 3.0]  # the end is exact
     assert merge_held_end(points, [3.0], side=1).zs.tolist() == [1.0, 2.8, 3.0]
     assert merge_held_end(points, [], side=1).zs.tolist() == [1.0, 2.8, 3.0]
+
+
+def plateau_points(groups):
+    """Points from [(zs, score)]: each group of Zs shows one identical image (a plateau)."""
+    zs = [z for group, _ in groups for z in group]
+    return merge_plateaus(zs, [(s, s / 2.0) for group, s in groups for _ in group])
+
+
+def test_a_held_z_anywhere_inside_a_plateau_makes_it_held():
+    points = plateau_points([([1.0], 1.0), ([2.5, 2.6, 2.7], 10.1), ([2.8, 2.9, 3.0], 10.0)])
+    for held in ([2.6, 2.9], [2.5, 2.8], [2.7, 3.0]):
+        merged = merge_held_end(points, held, side=1)
+        assert merged.zs.tolist() == [1.0, 2.5], held
+        assert merged.spans.tolist() == [[1.0, 1.0], [2.5, 3.0]]
+
+
+def test_a_held_plateau_alone_at_the_end_stays_as_it_was():
+    points = plateau_points([([1.0], 1.0), ([2.8, 2.9, 3.0], 10.0)])
+    merged = merge_held_end(points, [3.0], side=1)
+    assert merged.zs.tolist() == pytest.approx([1.0, 2.9])
+
+
+def test_a_point_reached_exactly_ends_the_held_run_even_with_held_points_beyond_it():
+    points = held_points([1.0, 2.6, 2.8, 3.0], [1.0, 10.0, 10.1, 10.0])
+    assert merge_held_end(points, [2.6, 3.0], side=1).zs.tolist() == [1.0, 2.6, 2.8, 3.0]
+
+
+def test_every_held_point_is_compared_with_the_end_point_and_exactly_two_percent_is_alike():
+    points = held_points([1.0, 2.6, 2.8, 3.0], [1.0, 102.01, 101.9, 100.0])
+    assert merge_held_end(points, [2.6, 2.8, 3.0], side=1).zs.tolist() == [1.0, 2.6, 2.8]
+    alike = held_points([1.0, 2.8, 3.0], [1.0, 102.0, 100.0])
+    assert merge_held_end(alike, [2.8, 3.0], side=1).zs.tolist() == [1.0, 2.8]
