@@ -4,9 +4,7 @@ tolerance, and the one motion choke point.
 Refinement (:func:`propose`): successive parabolic interpolation on ``1 / combined score``
 through the best point and its neighbours (a Lorentzian focus curve is exactly such a
 parabola, so the guess is good even from the tails), safeguarded by golden-section steps
-and kept half a tolerance away from earlier samples (while the peak's width is unknown, an
-eighth of the bracket, but never less than half of 1/1000 of the sampled span: Zs closer
-than that differ in noise, not focus, and a search would spend its frames there).
+and kept half a tolerance away from earlier samples.
 
 Backlash: a lead screw that reverses leaves the carriage a little behind the command, so
 two visits to the same Z from opposite sides see different images. :class:`Motion`
@@ -40,9 +38,6 @@ SPACING = 0.5
 """A new refinement Z keeps this many tolerances away from every earlier sample..."""
 BRACKET_PER_SPACING = 8.0
 """... or, before the peak's width is known, at most 1/this of the bracket it falls in."""
-MIN_GAP_SHARE = 1e-3
-"""... but never nearer than SPACING times this share of the sampled span: closer Zs differ
-in noise, not in focus."""
 SPACING_SLACK = 0.999
 """The keep-out zones shrink by this factor, so a Z exactly at their edge is allowed."""
 WIDTH_PER_TOLERANCE = 4.0
@@ -175,9 +170,8 @@ def propose(points: Points, tolerance: float, width_known: bool) -> Optional[flo
         wide_left = zs[b] - lo > hi - zs[b]
         vertex = zs[b] - GOLDEN * (zs[b] - lo) if wide_left else zs[b] + GOLDEN * (hi - zs[b])
     gap = SPACING * tolerance
-    if not width_known:  # no reliable width yet: bracket-relative, with a floor
-        floor = SPACING * MIN_GAP_SHARE * (zs[-1] - zs[0])
-        gap = max(min(gap, (hi - lo) / BRACKET_PER_SPACING), floor)
+    if not width_known:  # no reliable width yet: bracket-relative
+        gap = min(gap, (hi - lo) / BRACKET_PER_SPACING)
     return _spaced(float(vertex), spans, lo, hi, gap)
 
 
