@@ -719,3 +719,36 @@ def test_a_featureless_roi_explains_any_failure_first(monkeypatch):
 
     monkeypatch.setattr(run, "_search", fail)
     assert run.execute().reason == "low_texture"
+
+
+# ~~ a held end
+
+
+def test_a_held_top_is_probed_halfway_inside_at_most_twice_a_run():
+    scores = {1.0: 1.0, 3.0: 2.0, 4.8: 10.0, 5.0: 10.05}
+    run = Scripted(lambda z: scores.get(z, 5.0), limits=(1.0, 5.0))
+    for z in scores:
+        run._measure(z, "coarse")
+    run.held_zs = [4.8, 5.0]  # reached with the overscan cut by the top: one image, Z <= 4.8
+    assert run._probe_inside_held_end(below=True) is False  # the bottom is no held end
+    assert run._probe_inside_held_end(below=False) is True
+    assert run.samples[-1].z == pytest.approx(3.9)  # halfway from 3.0 to the held end's 4.8
+    assert run._probe_inside_held_end(below=False) is True
+    assert run.samples[-1].z == pytest.approx(4.35)
+    assert run._probe_inside_held_end(below=False) is False and len(run.samples) == 6
+
+
+def test_approached_from_below_the_held_end_is_the_bottom_and_an_exact_end_is_not_probed():
+    scores = {1.0: 10.05, 1.2: 10.0, 3.0: 2.0, 5.0: 1.0}
+    run = Scripted(lambda z: scores.get(z, 5.0), limits=(1.0, 5.0), approach="below")
+    for z in scores:
+        run._measure(z, "coarse")
+    run.held_zs = [1.0, 1.2]
+    assert run._probe_inside_held_end(below=False) is False
+    assert run._probe_inside_held_end(below=True) is True
+    assert run.samples[-1].z == pytest.approx(2.1)
+    exact = Scripted(lambda z: scores.get(z, 5.0), limits=(1.0, 5.0), approach="below")
+    for z in scores:
+        exact._measure(z, "coarse")
+    exact.held_zs = [1.2]  # the end point itself was reached exactly
+    assert exact._probe_inside_held_end(below=True) is False
