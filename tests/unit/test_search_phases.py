@@ -752,3 +752,41 @@ def test_approached_from_below_the_held_end_is_the_bottom_and_an_exact_end_is_no
         exact._measure(z, "coarse")
     exact.held_zs = [1.2]  # the end point itself was reached exactly
     assert exact._probe_inside_held_end(below=True) is False
+
+
+def scripted_held(scores, held, **options):
+    """A run that sampled ``scores`` {z: score} (identical scores make a plateau) with the
+    Zs ``held`` reached with the overscan cut by the limit."""
+    run = Scripted(lambda z: scores.get(z, 5.0), limits=(1.0, 5.0), **options)
+    for z in scores:
+        run._measure(z, "coarse")
+    run.held_zs = list(held)
+    return run
+
+
+def test_only_the_approach_side_end_is_probed_even_when_the_other_end_is_held():
+    above = scripted_held({1.0: 10.0, 1.2: 10.1, 3.0: 2.0, 5.0: 1.0}, [1.0, 1.2])
+    assert above._probe_inside_held_end(below=True) is False and len(above.samples) == 4
+    below = scripted_held({1.0: 1.0, 3.0: 2.0, 4.8: 10.0, 5.0: 10.1}, [4.8, 5.0], approach="below")
+    assert below._probe_inside_held_end(below=False) is False and len(below.samples) == 4
+
+
+def test_a_held_end_with_one_neighbour_is_probed_and_one_held_point_alone_is_not():
+    pair = scripted_held({3.0: 2.0, 5.0: 10.0}, [5.0])
+    assert pair._probe_inside_held_end(below=False) is True
+    assert pair.samples[-1].z == pytest.approx(4.0)
+    alone = scripted_held({5.0: 10.0}, [5.0])
+    assert alone._probe_inside_held_end(below=False) is False and len(alone.samples) == 1
+
+
+@pytest.mark.parametrize("held", [4.8, 4.9, 5.0])
+def test_a_held_z_anywhere_in_the_end_plateau_makes_it_a_held_end(held):
+    run = scripted_held({1.0: 1.0, 3.0: 2.0, 3.2: 2.0, 4.8: 10.0, 4.9: 10.0, 5.0: 10.0}, [held])
+    assert run._probe_inside_held_end(below=False) is True
+    assert run.samples[-1].z == pytest.approx(4.0)  # from the inner plateau's top 3.2 to 4.8
+
+
+def test_from_below_the_probe_starts_at_the_bottom_of_the_inner_plateau():
+    run = scripted_held({1.0: 10.0, 1.2: 10.0, 3.0: 2.0, 3.2: 2.0, 5.0: 1.0}, [1.0], approach="below")
+    assert run._probe_inside_held_end(below=True) is True
+    assert run.samples[-1].z == pytest.approx(2.1)  # from the held plateau's top 1.2 to 3.0
