@@ -426,6 +426,7 @@ def test_a_second_look_no_higher_than_the_median_other_point_is_background():
     run = Scripted(None, coarse(zs, [120.0, 112.0, 126.0, 124.0, 118.0, 136.0, 122.0]), tolerance=0.1)
     # the points other than the best one (Z3.5) have the median 121
     assert run._fell_to_background(3.5, 121.0) is True
+    assert run._fell_to_background(3.5, 114.0) is True
     assert run._fell_to_background(3.5, 121.5) is False
 
 
