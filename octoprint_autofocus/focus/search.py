@@ -486,7 +486,8 @@ class _Run(PeakVerdict):
         Without a trusted fit (poor_fit) the best sample is only a guess: it is tried when
         it is clearly interior, and if verified :meth:`_check_noise` always tests it
         against the noise with repeated frames. A curve whose best sample does not even
-        stand out of the noise fails as no_peak rather than verify_failed.
+        stand out of the noise, or whose second look at it scores as background, fails as
+        no_peak rather than verify_failed.
         """
         best = max(self.samples, key=lambda s: s.score)
         try:
