@@ -18,7 +18,8 @@ class ZStage(Protocol):
 
     ``move_to(z)`` is an absolute move that returns only once the motion has finished and
     been confirmed; it raises :class:`~.errors.MoveRefused` for a target outside the
-    stage's own limits (it never clips) and :class:`~.errors.StageError` on failure.
+    stage's own limits (it never clips) and :class:`~.errors.StageError` on failure; a
+    stage that watches the run's cancel may raise :class:`~.errors.Cancelled` while it waits.
     ``position()`` returns the current Z as the stage knows it.
     """
 

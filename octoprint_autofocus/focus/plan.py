@@ -24,7 +24,7 @@ import numpy as np
 
 from .curve import Points, combined, union
 from .devices import ZStage
-from .errors import StageError
+from .errors import Cancelled, StageError
 from .fit import vertex_of_three
 
 __all__ = ["APPROACHES", "Motion", "coarse_grid", "propose", "derived_tolerance"]
@@ -64,9 +64,12 @@ def coarse_grid(z_min: float, z_max: float, points: int, start_z: float) -> List
 class Motion:
     """The only code that moves the stage: limits, approach side, overscan, settle, counts.
 
-    ``checkpoint`` is called before every move (it raises to cancel). A target outside
-    ``[z_min, z_max]`` is a bug in the plan and raises :class:`AssertionError` before the
-    stage is asked, instead of being clipped.
+    ``checkpoint`` is called before every move (it raises to cancel). A
+    :class:`~.errors.Cancelled` from the stage (cancelled while it waited for the move's
+    confirmation) passes through as it is; any other device exception becomes a
+    :class:`~.errors.StageError`. A target outside ``[z_min, z_max]`` is a bug in the
+    plan and raises :class:`AssertionError` before the stage is asked, instead of being
+    clipped.
     """
 
     def __init__(
@@ -126,7 +129,7 @@ class Motion:
         self.checkpoint()
         try:
             self.stage.move_to(z)
-        except StageError:
+        except (StageError, Cancelled):  # a cancel that stopped the wait for the move stays a cancel
             raise
         except Exception as exc:  # a device's own exception type: report, don't crash
             raise StageError(f"stage failed to move to Z{z}: {exc!r}") from exc

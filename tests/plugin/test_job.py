@@ -10,7 +10,7 @@ import types
 import numpy as np
 import pytest
 
-from octoprint_autofocus.focus import FocusResult
+from octoprint_autofocus.focus import FocusResult, autofocus
 from octoprint_autofocus import job as job_module
 from octoprint_autofocus.focus.errors import CameraError, Cancelled, MoveRefused, StageError, StageTimeout
 from octoprint_autofocus.job import Busy, FocusJob, NotReady, RunPlan, Wiring
@@ -490,6 +490,35 @@ def poll_until(condition, timeout=5.0):
             return False
         time.sleep(0.01)
     return True
+
+
+def confirm_no_search_move(printer, camera):
+    """From the search's first frame on (the run's first frame only checks the camera),
+    ``printer`` answers ``M114`` with a bare ``ok``: the next move waits for a confirmation
+    that never comes. Returns the number of lines sent at each frame."""
+    frames = []
+
+    def on_frame():
+        frames.append(len(printer.sent))
+        printer.answer_m114 = len(frames) < 2
+
+    camera.on_frame = on_frame
+    return frames
+
+
+def test_a_cancel_while_a_search_move_waits_for_its_confirmation_is_a_cancel(rig_factory):
+    rig = rig_factory(autofocus)
+    frames = confirm_no_search_move(rig.printer, rig.camera)
+    run_id = rig.job.start(RunPlan(kind="focus", config=rig.config))
+    assert poll_until(lambda: len(frames) >= 2 and "M114" in rig.printer.sent_lines()[frames[1]:])
+    rig.printer.wait_idle()
+    waiting, moved_to = len(rig.printer.sent), rig.printer.z
+    rig.job.cancel("cancelled by the user")
+    assert rig.job.wait(10)
+    record = rig.records.load(run_id)
+    assert (record["reason"], record["message"]) == ("cancelled", "cancelled by the user")
+    assert rig.pushed("aborted") and not rig.pushed("failed")
+    assert len(rig.printer.sent) == waiting and rig.printer.z == moved_to  # left where it is
 
 
 def test_a_record_keeps_no_credentials_tokens_or_custom_gcode(rig_factory):

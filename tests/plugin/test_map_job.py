@@ -7,7 +7,7 @@ import time
 import numpy as np
 import pytest
 
-from octoprint_autofocus.focus import FocusResult
+from octoprint_autofocus.focus import FocusResult, autofocus
 from octoprint_autofocus.job import Busy, FocusJob, RunPlan, Wiring
 from octoprint_autofocus.map_job import MapJob, MapWiring
 from octoprint_autofocus.map_settings import MapRequest, resolve_map, validate_map
@@ -17,7 +17,7 @@ from octoprint_autofocus.settings import safety_limits, validate
 from octoprint_autofocus.xy_stage import PrinterHead
 
 from .fakes import FakePrinter
-from .test_job import FakeCamera
+from .test_job import FakeCamera, confirm_no_search_move, poll_until
 
 BED = (0.0, 200.0, 0.0, 200.0)
 
@@ -52,7 +52,10 @@ def surface_search(printer, truth=tilted, fail_at=None, block_at=None, blocked=N
 
 
 class Rig:
-    def __init__(self, tmp_path, settings=None, camera_fails=False, **search):
+    """A MapJob on a FocusJob wired to fakes; the search is ``surface_search(**search)``,
+    or ``real_search`` (the library's autofocus) when given."""
+
+    def __init__(self, tmp_path, settings=None, camera_fails=False, real_search=None, **search):
         self.printer = FakePrinter(z=5.0)
         self.camera = FakeCamera(fail=camera_fails)
         self.pushes = []
@@ -76,7 +79,7 @@ class Rig:
             open_camera=self.camera.open, volume=lambda: (0.0, 8.0),
             push=lambda kind, data: self.pushes.append((kind, data)),
             fire=lambda key, payload: self.events.append((key, payload)),
-        ), search=surface_search(self.printer, **search))
+        ), search=real_search or surface_search(self.printer, **search))
         self.printer.add_listener(self.job.feed_line)
         self.printer.add_sending_listener(lambda line, tags: self.job.note_sending(line, tags))
 
@@ -208,6 +211,32 @@ def test_cancel_lifts_once_to_the_travel_height_then_sends_nothing(make_rig):
     assert len(record["points"]) == 2
     assert rig.printer.holds == [True, False] and rig.printer.pauses == 0
     assert rig.pushed("map_failed")[0]["map"]["reason"] == "cancelled"
+
+
+def test_a_cancel_while_a_search_move_waits_for_its_confirmation_ends_the_map_as_cancelled(make_rig):
+    rig = make_rig(real_search=autofocus)
+    frames = confirm_no_search_move(rig.printer, rig.camera)
+    run_id = rig.start(in_job=True)
+    assert poll_until(lambda: len(frames) >= 2 and "M114" in rig.printer.sent_lines()[frames[1]:])
+    rig.printer.wait_idle()
+    waiting, moved_to = len(rig.printer.sent), rig.printer.z
+    rig.job.cancel("cancelled by the user")
+    assert rig.job.wait(10)
+    record = rig.records.load(run_id)
+    assert (record["reason"], record["message"]) == ("cancelled", "cancelled by the user")
+    assert not rig.job.running and rig.printer.holds == [True, False] and rig.printer.pauses == 0
+    # the search sent nothing more; the cancelled map's lift asked where Z is (unanswered), no move
+    assert rig.printer.sent_lines()[waiting:] == ["M400", "M114"]
+    assert rig.printer.z == moved_to and all(1.0 <= z <= 8.0 for _, _, z in moves(rig.printer) if z is not None)
+
+
+def test_a_search_move_never_confirmed_without_a_cancel_is_still_a_stage_error(make_rig, caplog):
+    rig = make_rig(real_search=autofocus)
+    confirm_no_search_move(rig.printer, rig.camera)
+    with caplog.at_level("DEBUG", logger="octoprint_autofocus.focus.search"):
+        record = rig.run()
+    assert record["reason"] == "stage_error" and record["points"][0]["reason"] == "stage_error"
+    assert "(no M114 reply after M400)" in caplog.text  # the stage's timeout, not a cancel
 
 
 def test_a_disconnect_aborts_without_a_lift(make_rig):

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus.curve import merge_plateaus
-from octoprint_autofocus.focus.errors import StageError
+from octoprint_autofocus.focus.errors import Cancelled, StageError
 from octoprint_autofocus.focus.plan import (GOLDEN, SPACING_SLACK, Motion, coarse_grid,
                                             derived_tolerance, propose)
 from tests.fakes import FakeStage
@@ -152,6 +152,17 @@ def test_a_device_exception_of_the_stage_becomes_a_stage_error():
 
     with pytest.raises(StageError):
         motion(Broken(start=3.0)).arrive(2.0)
+
+
+def test_a_cancel_raised_by_the_stage_while_it_moves_stays_a_cancel():
+    class CancelledInTheWait(FakeStage):  # as PrinterStage, cancelled while awaiting its M114
+        def move_to(self, z):
+            raise Cancelled("cancelled")
+
+    m = motion(CancelledInTheWait(start=3.0))
+    with pytest.raises(Cancelled):
+        m.arrive(2.0)
+    assert (m.moves, m.position) == (0, 3.0)
 
 
 # ~~ motion: when a target is reached directly (tests written for the mutation pass)

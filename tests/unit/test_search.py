@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus import FocusResult, autofocus
+from octoprint_autofocus.focus.errors import Cancelled
 from octoprint_autofocus.focus.options import DEFAULTS
 from octoprint_autofocus.simulator import SCENES, make_rig
 from tests.fakes import BlurringCamera, FakeStage, StackCamera
@@ -294,6 +295,26 @@ def test_cancel_after_some_samples_stops_before_any_further_move_or_frame():
     assert result.reason == "cancelled"
     assert len(stage.log) == seen[3]
     assert len(result.samples) == 3
+
+
+def test_a_cancel_that_arrives_while_a_move_awaits_confirmation_is_a_cancel_and_nothing_follows():
+    cancel = threading.Event()
+
+    class ConfirmsLate(FakeStage):
+        """Its fourth move is cancelled while the stage waits for the printer's confirmation."""
+
+        def move_to(self, z):
+            super().move_to(z)
+            if len(self.commanded) == 4:
+                cancel.set()
+                raise Cancelled("cancelled")
+
+    stage = ConfirmsLate(start=2.0)
+    result = autofocus(stage, BlurringCamera(stage, 3.0, seed=1), 1.0, 5.0, cancel=cancel, sleep=lambda s: None)
+    assert (result.reason, result.ok) == ("cancelled", False)
+    assert len(stage.commanded) == 4 and result.moves == 3  # no move back, the cut-short one not counted
+    assert stage.log[-1] == ("move", stage.commanded[-1])  # no frame after it either
+    assert stage.violations == []
 
 
 # ~~ callbacks, record, arguments
