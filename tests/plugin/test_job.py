@@ -506,15 +506,23 @@ def confirm_no_search_move(printer, camera):
     return frames
 
 
-def test_a_cancel_while_a_search_move_waits_for_its_confirmation_is_a_cancel(rig_factory):
-    rig = rig_factory(autofocus)
-    frames = confirm_no_search_move(rig.printer, rig.camera)
-    run_id = rig.job.start(RunPlan(kind="focus", config=rig.config))
+def cancel_while_a_search_move_waits(rig, frames):
+    """Once a search's move awaits the confirmation :func:`confirm_no_search_move` withholds,
+    cancel as the user does and wait for the run to end; return the number of lines sent
+    and the printer's Z at the cancel."""
     assert poll_until(lambda: len(frames) >= 2 and "M114" in rig.printer.sent_lines()[frames[1]:])
     rig.printer.wait_idle()
     waiting, moved_to = len(rig.printer.sent), rig.printer.z
     rig.job.cancel("cancelled by the user")
     assert rig.job.wait(10)
+    return waiting, moved_to
+
+
+def test_a_cancel_while_a_search_move_waits_for_its_confirmation_is_a_cancel(rig_factory):
+    rig = rig_factory(autofocus)
+    frames = confirm_no_search_move(rig.printer, rig.camera)
+    run_id = rig.job.start(RunPlan(kind="focus", config=rig.config))
+    waiting, moved_to = cancel_while_a_search_move_waits(rig, frames)
     record = rig.records.load(run_id)
     assert (record["reason"], record["message"]) == ("cancelled", "cancelled by the user")
     assert rig.pushed("aborted") and not rig.pushed("failed")

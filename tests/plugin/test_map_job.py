@@ -17,7 +17,7 @@ from octoprint_autofocus.settings import safety_limits, validate
 from octoprint_autofocus.xy_stage import PrinterHead
 
 from .fakes import FakePrinter
-from .test_job import FakeCamera, confirm_no_search_move, poll_until
+from .test_job import FakeCamera, cancel_while_a_search_move_waits, confirm_no_search_move
 
 BED = (0.0, 200.0, 0.0, 200.0)
 
@@ -217,11 +217,7 @@ def test_a_cancel_while_a_search_move_waits_for_its_confirmation_ends_the_map_as
     rig = make_rig(real_search=autofocus)
     frames = confirm_no_search_move(rig.printer, rig.camera)
     run_id = rig.start(in_job=True)
-    assert poll_until(lambda: len(frames) >= 2 and "M114" in rig.printer.sent_lines()[frames[1]:])
-    rig.printer.wait_idle()
-    waiting, moved_to = len(rig.printer.sent), rig.printer.z
-    rig.job.cancel("cancelled by the user")
-    assert rig.job.wait(10)
+    waiting, moved_to = cancel_while_a_search_move_waits(rig, frames)
     record = rig.records.load(run_id)
     assert (record["reason"], record["message"]) == ("cancelled", "cancelled by the user")
     assert not rig.job.running and rig.printer.holds == [True, False] and rig.printer.pauses == 0
