@@ -127,10 +127,10 @@ class RunState:
         return frame
 
     def _grab(self):
-        """One frame; any failure of the camera becomes a CameraError."""
+        """One frame; any failure of the camera becomes a CameraError (a cancel stays one)."""
         try:
             frame = self.camera.frame()
-        except CameraError:
+        except (CameraError, Cancelled):
             raise
         except Exception as exc:  # a device's own exception type: report, don't crash
             raise CameraError(f"camera failed: {exc!r}") from exc
@@ -210,6 +210,8 @@ class RunState:
         if restore and self.opts.restore_on_failure and inside:
             try:
                 self.motion.arrive(self.start_z)
+            except Cancelled:
+                detail = f"{detail or REASONS[reason]}; the move back to the start Z was cancelled"
             except Exception as exc:  # restoring is best effort; the first failure is the story
                 logger.debug("could not restore the start Z: %r", exc)
         best = max(self.samples, key=lambda s: s.score).z if self.samples else self.start_z

@@ -317,6 +317,36 @@ def test_a_cancel_that_arrives_while_a_move_awaits_confirmation_is_a_cancel_and_
     assert stage.violations == []
 
 
+def test_a_camera_that_raises_cancelled_while_it_waits_for_a_frame_ends_the_run_as_cancelled():
+    stage = FakeStage(start=2.0)
+
+    class CancelledWhileWaiting(BlurringCamera):
+        def frame(self):
+            if self.frames == 3:
+                raise Cancelled("cancelled")
+            return super().frame()
+
+    camera = CancelledWhileWaiting(stage, 3.0, seed=1)
+    result = autofocus(stage, camera, 1.0, 5.0, sleep=lambda s: None)
+    assert (result.reason, result.ok) == ("cancelled", False)  # not a camera_error
+    assert stage.position() == pytest.approx(result.final_z)  # and no move back to the start
+
+
+def test_a_cancel_during_the_move_back_after_a_failure_keeps_the_failure_and_says_so():
+    class CancelsTheMoveBack(FakeStage):
+        def move_to(self, z):
+            if z == pytest.approx(2.35):  # no grid point nor overshoot of the search
+                raise Cancelled("cancelled")
+            super().move_to(z)
+
+    stage = CancelsTheMoveBack(limits=(0.0, 6.0), start=2.35)
+    camera = BlurringCamera(stage, 3.0, seed=3, texture=0.0, noise=0.0)
+    result = autofocus(stage, camera, 1.0, 5.0, metric="spot", sleep=lambda s: None)
+    assert result.reason in ("no_peak", "low_texture")
+    assert result.detail.endswith("the move back to the start Z was cancelled")
+    assert stage.position() != pytest.approx(2.35) and result.final_z == pytest.approx(stage.position())
+
+
 # ~~ callbacks, record, arguments
 
 
