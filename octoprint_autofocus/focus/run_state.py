@@ -24,7 +24,8 @@ from .plan import WIDTH_PER_TOLERANCE, Motion, derived_tolerance
 from .result import Fit, FocusResult, REASONS
 from .sampling import FrameScorer, Sample
 
-__all__ = ["RunState", "SearchFailed", "AtEdge", "ExploreFirst", "SHARP_BAND", "TAILS_CONTRAST"]
+__all__ = ["RunState", "SearchFailed", "AtEdge", "ExploreFirst", "SHARP_BAND", "TAILS_CONTRAST",
+           "REDUCED_FALL"]
 
 logger = logging.getLogger("octoprint_autofocus.focus.search")
 
@@ -33,6 +34,10 @@ SHARP_BAND = 0.8
 of its height over the curve's floor (the sharp band a person sees as in focus)."""
 TAILS_CONTRAST = 0.75
 """A run has seen a focus curve's tails once its lowest score is this share below its best."""
+REDUCED_FALL = 0.5
+"""A reduced level of the pyramid whose scores vary by this share of their best has fallen past
+its half height on the way out; its curve is wider than the full resolution's, so the run has
+seen past the top of the peak at the finer scales too."""
 
 
 class SearchFailed(Exception):
@@ -173,25 +178,28 @@ class RunState:
 
         With a trusted fit (:meth:`_fit_trusted`) it is the half-width of the sharp band,
         where the fitted curve stays above ``SHARP_BAND`` of its height over the curve's
-        floor. Once the run has seen the curve's tails (its scores fell by
-        ``TAILS_CONTRAST``) the floor is the lowest sample, and the tolerance is at most a
-        quarter of the bracket of the points below half height around the best one
-        (:func:`.checks.half_height_bracket`) on the full-resolution or the combined curve:
-        a fit gone wide, or full-resolution scores that are only noise far from a narrow
-        peak, cannot loosen it. A narrow window around the focus never sees the tails: its
-        lowest sample is no floor, so the noise floor serves
-        (:meth:`.sampling.FrameScorer.noise_floor`), and the top's shape, which such a
-        window measures best, sets the band.
+        floor. It is at most a quarter of the bracket of the points below half height
+        around the best one (:func:`.checks.half_height_bracket`) on the full-resolution
+        and the combined curve and every level of the pyramid once the full resolution has
+        seen its tails (its scores fell by ``TAILS_CONTRAST``) or without a trusted fit;
+        before that on each reduced level whose scores fell by ``REDUCED_FALL``: a fit gone
+        wide, or full-resolution scores that are only noise far from a narrow peak (a
+        faint, flickering image that a reduced copy shows clearly), cannot loosen it. Once
+        the run has seen the tails the band's floor is the lowest sample. A narrow window
+        around the focus never sees them: its lowest sample is no floor, so the noise floor
+        serves (:meth:`.sampling.FrameScorer.noise_floor`), and the top's shape, which such
+        a window measures best, sets the band.
         """
         if self.opts.tolerance is not None:
             return self.opts.tolerance
         span = self.z_max - self.z_min
         tails = checks.relative_contrast([s.score for s in self.samples]) >= TAILS_CONTRAST
-        width = math.inf
-        if tails or not self._fit_trusted():
-            points = self._points()
-            width = min(checks.half_height_bracket(points.zs, points.scores),
-                        checks.half_height_bracket(points.zs, combined(points.levels)))
+        points = self._points()
+        seen = tails or not self._fit_trusted()
+        curves = [combined(points.levels), points.scores] if seen else []
+        curves += [level for level in points.levels.T[1:]
+                   if seen or checks.relative_contrast(level) >= REDUCED_FALL]
+        width = min((checks.half_height_bracket(points.zs, curve) for curve in curves), default=math.inf)
         if self._fit_trusted():
             base = self.fit.floor if tails else min(self.scorer.noise_floor(), self.fit.floor)
             band = self.fit.width_at(base + SHARP_BAND * (self.fit.height - base))

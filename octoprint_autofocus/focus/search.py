@@ -38,8 +38,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    some sample must score lower beyond the noise; and a blurred best (full resolution
    varying by less than ``EARLY_STOP_CONTRAST``) is trusted only once the rest of the
    window was seen and the sharpness died away on both sides within the range searched
-   (else the focus may lie beyond). Before refusing a faint or blurred result the run
-   looks at the whole window.
+   (else the focus may lie beyond). Before refusing a faint or blurred result, or a
+   curve rising into an end it may not pass, the run looks at the whole window.
 6. **Rescan**: a run that would refuse with no_peak, poor_fit or verify_failed first samples
    the midpoints of the window's grid (a narrow depth of field can hide a peak between
    coarse points) and judges again only if one of them beats every earlier sample.
@@ -48,7 +48,8 @@ Neighbouring samples with identical scores (a camera replaying a recorded focus 
 returns the same slice between slice positions) are merged into one point, so a plateau
 does not pose as a peak (:mod:`.curve`). Where the run may not extend any further (a hard
 limit, or the extension budget spent) a curve still rising into that end makes the run end
-as ``peak_at_edge``, naming that edge (``edge_z``, ``edge_kind``).
+as ``peak_at_edge``, naming that edge (``edge_z``, ``edge_kind``), once the rest of the window
+was seen too.
 
 Failures are reported, not guessed around: ``low_texture``, ``no_peak``,
 ``peak_at_edge``, ``poor_fit``, ``verify_failed``, device errors and ``cancelled``
@@ -228,26 +229,34 @@ class _Run(PeakVerdict):
 
     def _judged_peak(self, explored: bool) -> float:
         """Refine, check and, where the evidence asks for it, look further until a peak is
-        trusted; returns its Z or raises. ``explored``: the whole window was seen."""
+        trusted; returns its Z or raises. ``explored``: the whole window was seen.
+
+        A curve rising into an end the run may not pass is refused as peak_at_edge only
+        once the whole window was seen: an early stop may have left the sharp peak unseen
+        behind a bright blur at that end.
+        """
         self._check_contrast()
         while True:
             try:
                 z = self._checked_peak(explored)
                 if self._weak():
                     self._check_weak_ends()
-                    if not explored:
+                    if not explored and self._explore():
                         explored = True
-                        if self._explore():
-                            continue
+                        continue
                 return z
             except ExploreFirst:
                 explored = True
                 if not self._explore():
                     raise SearchFailed("no_peak", self._faint_detail()) from None
             except AtEdge as at_edge:
-                if not self._extend(at_edge.below) and not self._probe_inside_held_end(at_edge.below):
-                    self.stopped_below = at_edge.below
-                    raise
+                if self._extend(at_edge.below) or self._probe_inside_held_end(at_edge.below):
+                    continue
+                if not explored and self._explore():
+                    explored = True
+                    continue
+                self.stopped_below = at_edge.below
+                raise
 
     def _checked_peak(self, explored: bool) -> float:
         """Refine to a confirmed peak, then check that it is real; returns its Z.

@@ -164,6 +164,19 @@ def test_a_fit_gone_wide_cannot_loosen_the_tolerance_past_the_half_height_bracke
     assert run._tolerance() == pytest.approx((4.5 - 4.0) / 4.0)  # the points either side below half
 
 
+def test_a_reduced_level_that_saw_its_tails_bounds_the_tolerance_the_full_resolution_did_not():
+    zs = [1.0 + 0.5 * i for i in range(17)]
+    full = [100.0 + 30.0 / (1.0 + ((z - 5.0) / 3.0) ** 2) for z in zs]  # faint and broad: no tails
+    reduced = [40.0 + 60.0 / (1.0 + ((z - 5.0) / 0.3) ** 2) for z in zs]  # narrow, fell by 60%
+    run = state()
+    run.samples.extend(Sample(z, (f, r), 1.0, "coarse") for z, f, r in zip(zs, full, reduced))
+    c2, c0 = 1.0 / 1170.0, 1.0 / 130.0  # a trusted Lorentzian over the full resolution, FWHM 6
+    run.fit = PeakFit(model="lorentzian", z_peak=5.0, height=130.0, fwhm=6.0, r2=0.99, z_lo=1.0, z_hi=9.0,
+                      points=17, strong=17, floor=0.0, params=(c2, 0.0, c0), centre=5.0)
+    assert run._fit_trusted()
+    assert run._tolerance() == pytest.approx((5.5 - 4.5) / 4.0)  # the reduced level's bracket
+
+
 def test_a_fall_to_exactly_a_quarter_of_the_best_counts_as_the_tails_seen():
     zs = [3.0, 3.5, 4.0, 4.3, 4.6, 5.1, 5.6]
     run = state(list(zip(zs, [2.5, 4.0, 7.0, 10.0, 7.0, 4.0, 2.5])))  # (10 - 2.5) / 10 = TAILS_CONTRAST

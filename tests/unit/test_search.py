@@ -240,6 +240,28 @@ def test_a_real_peak_seen_through_the_same_small_noisy_roi_is_still_found(scene)
         assert rig.optical_error() <= rig.dof / 2, f"seed {seed}"
 
 
+class SharpAlsoAtTheLowerEnd(BlurringCamera):
+    """Focus at Z4.5; towards Z1 the image sharpens again, a little less (a reflection of
+    the lamp, a contrast that grows with defocus): the window's lower end scores high."""
+
+    def frame(self):
+        actual = self.stage.actual_z
+        self.stage.actual_z = self.focus_z + min(abs(actual - self.focus_z), 0.08 + 0.6 * (actual - 1.0))
+        try:
+            return super().frame()
+        finally:
+            self.stage.actual_z = actual
+
+
+def test_a_curve_rising_into_a_wall_is_refused_only_once_the_rest_of_the_window_was_seen():
+    stage = FakeStage(limits=(0.0, 6.0), start=1.0)
+    result = autofocus(stage, SharpAlsoAtTheLowerEnd(stage, 4.5, seed=2), 1.0, 5.0, sleep=lambda s: None)
+    before_refining = [z for z, _ in result.samples[:result.phases.index("fine")]]
+    assert max(before_refining) < 2.5  # the sweep stopped early, the lower end looking best
+    assert result.ok, result.detail
+    assert result.z == pytest.approx(4.5, abs=0.02)
+
+
 def test_a_curve_of_zeros_fails_cleanly_and_restores_the_start():
     stage, _, result = run_fake(start=2.5, metric="spot",
                                 camera_args={"texture": 0.0, "noise": 0.0})
