@@ -10,7 +10,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    combined score of all levels fell below half its best, or the full-resolution score
    below half its height), but only when the full-resolution top stands out (varies by
    ``EARLY_STOP_CONTRAST``): a side lobe of a periodic scene makes a bump in the coarse
-   levels only.
+   levels only. While the coarsest level rises steeply and steadily, the sweep skips the
+   grid points between it and the peak that rise predicts (:meth:`_Run._next_coarse`).
 2. **Extension**: the window is a first guess, not a wall. While the curve still rises
    towards an end of the range searched so far (that end is the best point, or its rise
    would reach the best within a few steps), the search steps past it (one coarse step,
@@ -64,7 +65,8 @@ The parts: the checks are pure functions in :mod:`.checks`, the noise statistics
 """
 
 import logging
-from typing import Any, Optional, Sequence
+import math
+from typing import Any, List, Optional, Sequence
 
 import numpy as np
 
@@ -73,6 +75,7 @@ from .checks import CONFIRM_HIGH, MIN_CONTRAST, MIN_R2, MIN_TEXTURE, VERIFY_RATI
 from .curve import combined
 from .devices import FrameSource, ZStage
 from .errors import BadImageError, Cancelled, CameraError, CameraStalled, StageError
+from .fit import vertex_of_three
 from .options import DEFAULTS, checked_limits, checked_range, checked_roi, parse_options
 from .plan import coarse_grid, propose
 from .result import FocusResult
@@ -89,6 +92,13 @@ EARLY_STOP_DROP = 0.5
 full-resolution score below this share of its height), the top being sharp."""
 EARLY_STOP_DROP_FIRST = 0.25
 """The same, when the best is the sweep's first sample (no rise seen before the fall)."""
+SKIP_RISE = 1.15
+"""The coarse sweep may skip grid points only after the coarsest level rose by this factor at
+each of its last two steps (see :meth:`_Run._next_coarse`)..."""
+SKIP_AHEAD = 2.5
+"""... and the peak those samples predict lies this many grid steps ahead or more;..."""
+SKIP_MARGIN = 0.5
+"""... it then goes on at the grid point this many steps short of that peak (rounded down)."""
 EXTENSION_GROWTH = 2.0
 """Each further extension step on one side is this many times the previous one, up to
 ``EXTENSION_STEPS_MAX`` coarse steps."""
@@ -158,6 +168,19 @@ def autofocus(
     roi = checked_roi(roi)
     run = _Run(stage, camera, window, limits, roi, metric, opts)
     return run.execute()
+
+
+def peak_predicted(zs: Sequence[float], scores: Sequence[float]) -> Optional[float]:
+    """The peak Z three samples on a focus curve's tail predict (:func:`.fit.vertex_of_three`),
+    or None when the parabola through their inverse scores falls to zero or below before its
+    vertex: the scores rise faster than a focus curve's tail does, and the top may be just
+    ahead."""
+    vertex = vertex_of_three(zs, scores)
+    if vertex is None:
+        return None
+    inverse = sum(np.prod([(vertex - other) / (z - other) for other in zs if other != z]) / score
+                  for z, score in zip(zs, scores))
+    return vertex if inverse > 0 else None
 
 
 class _Run(PeakVerdict):
@@ -279,8 +302,11 @@ class _Run(PeakVerdict):
 
     def _coarse(self) -> None:
         """Sweep the window's grid from the nearer end; stop once the peak is clearly behind."""
-        for z in coarse_grid(*self.window, self.grid_points, self.start_z):
-            self._measure(z, "coarse")
+        grid = coarse_grid(*self.window, self.grid_points, self.start_z)
+        index = 0
+        while index < len(grid):
+            self._measure(grid[index], "coarse")
+            index = self._next_coarse(grid, index)
             cs = self._combined()
             best = int(np.argmax(cs))
             drop = EARLY_STOP_DROP if best > 0 else EARLY_STOP_DROP_FIRST
@@ -288,6 +314,28 @@ class _Run(PeakVerdict):
             if best < len(cs) - 1 and textured and not self._weak() and (
                     cs[-1] < drop * cs[best] or self._fell_at_full_resolution()):
                 break
+
+    def _next_coarse(self, grid: List[float], index: int) -> int:
+        """The index of the grid point to sample after ``grid[index]``: the next one, or,
+        while the coarsest level rose by ``SKIP_RISE`` at each of the last two steps, the
+        point ``SKIP_MARGIN`` steps short of the peak those three samples predict
+        (:func:`peak_predicted`), when that lies ``SKIP_AHEAD`` steps ahead or more.
+
+        Far from focus the coarsest level's curve is the tail of one broad peak: a steady
+        steep rise says where it tops, and the grid points before that show only more of
+        the rise. A rise within the noise (a faint star field) never skips.
+        """
+        if index < 2:
+            return index + 1
+        last = self.samples[-3:]
+        coarsest = [s.levels[-1] for s in last]
+        if not (SKIP_RISE * coarsest[0] < coarsest[1] and SKIP_RISE * coarsest[1] < coarsest[2]):
+            return index + 1
+        vertex = peak_predicted([s.z for s in last], coarsest)
+        ahead = (vertex - grid[index]) / (grid[1] - grid[0]) if vertex is not None else 0.0
+        if ahead < SKIP_AHEAD:
+            return index + 1
+        return max(index + 1, min(index + math.floor(ahead - SKIP_MARGIN), len(grid) - 1))
 
     def _fell_at_full_resolution(self) -> bool:
         """Whether the last sample's full-resolution score fell below half the best one's

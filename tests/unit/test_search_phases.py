@@ -69,6 +69,48 @@ def test_a_narrow_peak_passed_at_full_resolution_is_judged_by_its_height_over_th
     assert not run._fell_at_full_resolution()
 
 
+def test_a_steady_steep_rise_skips_the_grid_points_before_the_peak_it_predicts():
+    run = Scripted(sharp(8.0, width=1.0, floor=0.0), window=(1.0, 9.0), limits=(0.0, 10.0))
+    run._coarse()  # a Lorentzian tail: 1 / score is exactly a parabola, its vertex Z8
+    assert [s.z for s in run.samples] == [1.0, 2.0, 3.0, 7.0, 8.0, 9.0]  # 7 is half a step short
+
+
+def test_a_peak_predicted_past_the_window_skips_to_its_last_grid_point():
+    run = Scripted(sharp(14.0, width=1.0, floor=0.0), window=(1.0, 9.0), limits=(0.0, 10.0))
+    run._coarse()
+    assert [s.z for s in run.samples] == [1.0, 2.0, 3.0, 9.0]
+
+
+@pytest.mark.parametrize("rise, skips", [(1.15, False), (1.16, True)])
+def test_only_a_rise_beyond_the_noise_at_both_steps_skips(rise, skips):
+    tail = sharp(8.0, width=1.0, floor=0.0)
+    scores = {1.0: 1.0, 2.0: rise, 3.0: rise * rise}  # the rest on a tail peaking at Z8
+    run = Scripted(lambda z: scores.get(z, tail(z)), window=(1.0, 9.0), limits=(0.0, 10.0))
+    run._coarse()
+    assert (4.0 not in [s.z for s in run.samples]) is skips
+
+
+@pytest.mark.parametrize("peak, fourth", [(5.6, 5.0), (5.4, 4.0)])
+def test_a_peak_predicted_two_and_a_half_steps_ahead_or_more_is_far_enough_to_skip(peak, fourth):
+    run = Scripted(sharp(peak, width=0.5, floor=0.0), window=(1.0, 9.0), limits=(0.0, 10.0))
+    run._coarse()  # from Z3, the third sample: 2.6 and 2.4 steps ahead
+    assert [s.z for s in run.samples][:4] == [1.0, 2.0, 3.0, fourth]
+
+
+def test_a_sweep_from_the_upper_end_skips_downwards():
+    run = Scripted(sharp(2.0, width=1.0, floor=0.0), window=(1.0, 9.0), limits=(0.0, 10.0), start=9.0)
+    run._coarse()
+    assert [s.z for s in run.samples] == [9.0, 8.0, 7.0, 3.0, 2.0, 1.0]
+
+
+def test_a_tail_rising_faster_than_a_focus_curve_predicts_no_peak():
+    zs = [1.0, 1.5, 2.0]
+    assert search_module.peak_predicted(zs, [1.0, 2.0, 10.0]) is None  # 1 / score reaches 0 first
+    assert search_module.peak_predicted(zs, [1.0, 1.1, 1.5]) is None  # 1 / score bends down
+    tail = sharp(4.0, width=0.5, floor=0.0)
+    assert search_module.peak_predicted(zs, [tail(z) for z in zs]) == pytest.approx(4.0)
+
+
 # ~~ extension
 
 
