@@ -164,6 +164,21 @@ def test_a_fit_gone_wide_cannot_loosen_the_tolerance_past_the_half_height_bracke
     assert run._tolerance() == pytest.approx((4.5 - 4.0) / 4.0)  # the points either side below half
 
 
+@pytest.mark.parametrize("floor, bounds", [(50.0, True), (70.0, False)])
+def test_a_reduced_level_bounds_the_tolerance_once_it_fell_by_half(floor, bounds):
+    zs = [1.0 + 0.5 * i for i in range(17)]
+    full = [100.0 + 30.0 / (1.0 + ((z - 5.0) / 3.0) ** 2) for z in zs]  # faint and broad: no tails
+    peak = {4.5: 60.0 + floor - 50.0, 5.0: 100.0, 5.5: 60.0 + floor - 50.0}  # (100 - floor) / 100
+    run = state()
+    run.samples.extend(Sample(z, (f, peak.get(z, floor)), 1.0, "coarse") for z, f in zip(zs, full))
+    c2, c0 = 1.0 / 1170.0, 1.0 / 130.0  # a trusted Lorentzian over the full resolution, FWHM 6
+    run.fit = PeakFit(model="lorentzian", z_peak=5.0, height=130.0, fwhm=6.0, r2=0.99, z_lo=1.0, z_hi=9.0,
+                      points=17, strong=17, floor=0.0, params=(c2, 0.0, c0), centre=5.0)
+    band_tolerance = 0.5 * run.fit.width_at(0.8 * 130.0)
+    expected = (5.5 - 4.5) / 4.0 if bounds else band_tolerance
+    assert run._tolerance() == pytest.approx(expected)
+
+
 def test_a_reduced_level_that_saw_its_tails_bounds_the_tolerance_the_full_resolution_did_not():
     zs = [1.0 + 0.5 * i for i in range(17)]
     full = [100.0 + 30.0 / (1.0 + ((z - 5.0) / 3.0) ** 2) for z in zs]  # faint and broad: no tails

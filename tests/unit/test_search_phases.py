@@ -220,6 +220,9 @@ def test_a_rescan_finds_more_only_with_a_sample_above_every_earlier_one():
     higher = Scripted(lambda z: 3.0 if z == 1.25 else 1.0)
     higher.samples.append(Sample(1.0, (2.0,), 1.0, "coarse"))
     assert higher._rescan_found_more() is True
+    lower = Scripted(lambda z: 1.0)  # every midpoint lower: nothing more
+    lower.samples.append(Sample(1.0, (2.0,), 1.0, "coarse"))
+    assert lower._rescan_found_more() is False
 
 
 def fitted(z_peak, r2=0.99, z_lo=2.0, z_hi=4.0):
@@ -341,12 +344,48 @@ def test_the_sweep_stops_once_the_full_resolution_fell_below_half_its_height_ove
 def test_a_weak_peak_makes_the_run_look_at_the_rest_of_the_window_first(monkeypatch):
     run = Scripted(lambda z: 3.0 if z == 4.0 else 1.0)  # the sharp peak lies where it did not look
     run.samples.extend(Sample(z, (s,), 1.0, "coarse") for z, s in ((1.0, 1.0), (1.5, 1.4), (2.0, 1.2)))
-    best = lambda explored: max(run.samples, key=lambda s: s.score).z  # noqa: E731
-    monkeypatch.setattr(run, "_checked_peak", best)  # the peak: the best sample so far
+    judged = []
+
+    def best(explored):  # the peak: the best sample so far
+        judged.append(explored)
+        return max(run.samples, key=lambda s: s.score).z
+
+    monkeypatch.setattr(run, "_checked_peak", best)
     monkeypatch.setattr(run, "_check_weak_ends", lambda: None)
     assert run._weak()  # a blurred bump at 1.5
     assert run._judged_peak(explored=False) == 4.0
     assert sorted(s.z for s in run.samples[3:]) == [2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+    assert judged == [False, True]  # judged again only after the rest of the window was seen
+
+
+def test_a_curve_rising_into_a_bound_is_judged_again_once_the_rest_of_the_window_was_seen(monkeypatch):
+    run = Scripted(lambda z: 3.0 if z == 4.0 else 1.0, limits=(1.0, 5.0))  # nowhere to extend
+    run.samples.extend(Sample(z, (s,), 1.0, "coarse") for z, s in ((1.0, 2.0), (1.5, 1.4)))
+    judged = []
+
+    def checked_peak(explored):
+        judged.append(explored)
+        if len(judged) == 1:
+            raise AtEdge(True, "the sharpness still rises into Z1")
+        return max(run.samples, key=lambda s: s.score).z
+
+    monkeypatch.setattr(run, "_checked_peak", checked_peak)
+    assert run._judged_peak(explored=False) == 4.0
+    assert judged == [False, True]
+    assert sorted(s.z for s in run.samples[2:]) == [2.0, 2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
+
+
+def test_a_curve_still_rising_into_a_bound_once_the_window_was_seen_is_at_the_edge(monkeypatch):
+    run = Scripted(lambda z: 1.0, limits=(1.0, 5.0))
+    run.samples.extend(Sample(z, (s,), 1.0, "coarse") for z, s in ((1.0, 2.0), (1.5, 1.4)))
+
+    def checked_peak(explored):
+        raise AtEdge(True, "the sharpness still rises into Z1")
+
+    monkeypatch.setattr(run, "_checked_peak", checked_peak)
+    with pytest.raises(AtEdge):
+        run._judged_peak(explored=False)
+    assert run.stopped_below is True and len(run.samples) == 9  # the window seen once, then refused
 
 
 class FirstVerifyLow(Scripted):
@@ -430,6 +469,14 @@ def test_a_proposal_from_coarse_samples_keeps_half_the_tolerance_from_them():
     first_fine = next(s.z for s in run.samples if s.phase == "fine")
     nearest = min(abs(first_fine - s.z) for s in run.samples if s.phase == "coarse")
     assert nearest == pytest.approx(0.5 * 0.5, rel=2e-3)  # not the bracket's eighth (0.125)
+
+
+def test_coarse_points_alone_whose_tolerance_leaves_no_room_are_refined_within_their_bracket():
+    run = Scripted(sharp(3.1, width=0.4), tolerance=5.0)  # a trusted fit; half the tolerance covers the window
+    run._coarse()
+    assert all(s.phase == "coarse" for s in run.samples)
+    run._refine_round()
+    assert any(s.phase == "fine" for s in run.samples)
 
 
 def test_a_curve_rising_out_of_the_window_is_followed_until_it_falls():
