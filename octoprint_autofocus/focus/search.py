@@ -94,11 +94,10 @@ EARLY_STOP_DROP_FIRST = 0.25
 """The same, when the best is the sweep's first sample (no rise seen before the fall)."""
 SKIP_RISE = 1.15
 """The coarse sweep may skip grid points only after the coarsest level rose by this factor at
-each of its last two steps (see :meth:`_Run._next_coarse`)..."""
-SKIP_AHEAD = 2.5
-"""... and the peak those samples predict lies this many grid steps ahead or more;..."""
+each of its last two steps (see :meth:`_Run._next_coarse`);..."""
 SKIP_MARGIN = 0.5
-"""... it then goes on at the grid point this many steps short of that peak (rounded down)."""
+"""... it then goes on at the grid point this many steps short of the peak they predict
+(rounded down)."""
 EXTENSION_GROWTH = 2.0
 """Each further extension step on one side is this many times the previous one, up to
 ``EXTENSION_STEPS_MAX`` coarse steps."""
@@ -319,7 +318,8 @@ class _Run(PeakVerdict):
         """The index of the grid point to sample after ``grid[index]``: the next one, or,
         while the coarsest level rose by ``SKIP_RISE`` at each of the last two steps, the
         point ``SKIP_MARGIN`` steps short of the peak those three samples predict
-        (:func:`peak_predicted`), when that lies ``SKIP_AHEAD`` steps ahead or more.
+        (:func:`peak_predicted`; rounded down, so it skips when that lies 2.5 steps ahead
+        or more).
 
         Far from focus the coarsest level's curve is the tail of one broad peak: a steady
         steep rise says where it tops, and the grid points before that show only more of
@@ -329,12 +329,11 @@ class _Run(PeakVerdict):
             return index + 1
         last = self.samples[-3:]
         coarsest = [s.levels[-1] for s in last]
-        if not (SKIP_RISE * coarsest[0] < coarsest[1] and SKIP_RISE * coarsest[1] < coarsest[2]):
-            return index + 1
         vertex = peak_predicted([s.z for s in last], coarsest)
-        ahead = (vertex - grid[index]) / (grid[1] - grid[0]) if vertex is not None else 0.0
-        if ahead < SKIP_AHEAD:
+        rising = SKIP_RISE * coarsest[0] < coarsest[1] and SKIP_RISE * coarsest[1] < coarsest[2]
+        if vertex is None or not rising:
             return index + 1
+        ahead = (vertex - grid[index]) / (grid[1] - grid[0])
         return max(index + 1, min(index + math.floor(ahead - SKIP_MARGIN), len(grid) - 1))
 
     def _fell_at_full_resolution(self) -> bool:

@@ -81,13 +81,59 @@ def test_a_peak_predicted_past_the_window_skips_to_its_last_grid_point():
     assert [s.z for s in run.samples] == [1.0, 2.0, 3.0, 9.0]
 
 
-@pytest.mark.parametrize("rise, skips", [(1.15, False), (1.16, True)])
-def test_only_a_rise_beyond_the_noise_at_both_steps_skips(rise, skips):
+@pytest.mark.parametrize("second, third, skips", [
+    (1.16, 1.16 * 1.16, True),
+    (1.15, 1.15 * 1.16, False),  # the first step rose by exactly SKIP_RISE
+    (1.16, 1.16 * 1.15, False),  # the second did
+    (1.16, 1.16 * 1.149, False),  # the second a little less
+    (1.149, 1.0 / 0.756, False),  # the first a little less (the second 15.1%; a peak 8 steps on)
+])
+def test_only_a_rise_beyond_the_noise_at_both_steps_skips(second, third, skips):
     tail = sharp(8.0, width=1.0, floor=0.0)
-    scores = {1.0: 1.0, 2.0: rise, 3.0: rise * rise}  # the rest on a tail peaking at Z8
+    scores = {1.0: 1.0, 2.0: second, 3.0: third}  # the rest on a tail peaking at Z8
     run = Scripted(lambda z: scores.get(z, tail(z)), window=(1.0, 9.0), limits=(0.0, 10.0))
     run._coarse()
     assert (4.0 not in [s.z for s in run.samples]) is skips
+
+
+def test_the_skip_counts_in_grid_steps_of_any_size():
+    run = Scripted(sharp(4.5, width=0.5, floor=0.0), window=(1.0, 5.0), limits=(0.0, 6.0))
+    run._coarse()  # steps of 0.5: from Z2 the peak lies 5 steps ahead, Z4 is half a step short
+    assert [s.z for s in run.samples][:4] == [1.0, 1.5, 2.0, 4.0]
+
+
+def test_a_rise_that_starts_late_skips_from_there_and_never_past_the_last_point():
+    tail = sharp(14.0, width=1.0, floor=0.0)
+    run = Scripted(lambda z: tail(max(z, 6.0)), window=(1.0, 9.0), limits=(0.0, 10.0))
+    run._coarse()  # flat up to Z6: the first steady rise is Z6, Z7, Z8, and Z9 is the last point
+    assert [s.z for s in run.samples] == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    late = Scripted(lambda z: tail(max(z, 3.0)) if z < 9.0 else 0.0, window=(1.0, 12.0), limits=(0.0, 13.0),
+                    coarse_points=12)
+    late._coarse()  # the rise Z3, Z4, Z5 predicts Z14: on to the last point, Z12
+    assert [s.z for s in late.samples] == [1.0, 2.0, 3.0, 4.0, 5.0, 12.0]
+
+
+class TwoLevels(Scripted):
+    """Full resolution ``curve(z)``, the coarsest level ``coarse(z)``."""
+
+    def __init__(self, curve, coarse, **kwargs):
+        super().__init__(curve, **kwargs)
+        self.coarse = coarse
+
+    def _measure(self, z, phase):
+        sample = super()._measure(z, phase)
+        self.samples[-1] = Sample(sample.z, (sample.score, self.coarse(z)), sample.texture, phase)
+        return self.samples[-1]
+
+
+def test_the_skip_follows_the_coarsest_level_not_the_full_resolution():
+    narrow, broad = sharp(8.0, width=0.2, floor=1.0), sharp(8.0, width=1.0, floor=0.0)
+    run = TwoLevels(narrow, broad, window=(1.0, 9.0), limits=(0.0, 10.0))
+    run._coarse()  # the full resolution is flat this far out; the coarsest level rises steadily
+    assert [s.z for s in run.samples][:4] == [1.0, 2.0, 3.0, 7.0]
+    flat = TwoLevels(broad, lambda z: 1.0, window=(1.0, 9.0), limits=(0.0, 10.0))
+    flat._coarse()
+    assert [s.z for s in flat.samples][:4] == [1.0, 2.0, 3.0, 4.0]
 
 
 @pytest.mark.parametrize("peak, fourth", [(5.6, 5.0), (5.4, 4.0)])
@@ -109,6 +155,7 @@ def test_a_tail_rising_faster_than_a_focus_curve_predicts_no_peak():
     assert search_module.peak_predicted(zs, [1.0, 1.1, 1.5]) is None  # 1 / score bends down
     tail = sharp(4.0, width=0.5, floor=0.0)
     assert search_module.peak_predicted(zs, [tail(z) for z in zs]) == pytest.approx(4.0)
+    assert search_module.peak_predicted([0.0, 1.0, 2.0], [1 / 9, 1 / 4, 1.0]) is None  # 0 at Z3
 
 
 # ~~ extension
