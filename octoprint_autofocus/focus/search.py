@@ -11,7 +11,9 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    below half its height), but only when the full-resolution top stands out (varies by
    ``EARLY_STOP_CONTRAST``): a side lobe of a periodic scene makes a bump in the coarse
    levels only. While the coarsest level rises steeply and steadily, the sweep skips the
-   grid points between it and the peak that rise predicts (:meth:`_Run._next_coarse`).
+   grid points between it and the peak that rise predicts (:meth:`_Run._next_coarse`);
+   when it falls so from the start, past an end the run may pass, the sweep turns back
+   (:meth:`_Run._behind_start`).
 2. **Extension**: the window is a first guess, not a wall. While the curve still rises
    towards an end of the range searched so far (that end is the best point, or its rise
    would reach the best within a few steps), the search steps past it (one coarse step,
@@ -19,8 +21,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    ``max_extension`` mm past the window. Later phases extend the same way whenever they
    find the curve still rising into an end. A window that shows nothing at all (its
    scores are faint, see step 5) gives no direction: the search then steps past both
-   ends in turn, the nearer first, until something shows
-   (:meth:`_Run._look_past_blank_window`).
+   ends in turn, the nearer first, until something shows, going on the same way after a
+   step where the coarsest level rose steeply (:meth:`_Run._look_past_blank_window`).
 3. **Refinement**: successive parabolic interpolation on ``1 / combined score`` through the
    best point and its neighbours, safeguarded by golden-section steps
    (:func:`.plan.propose`), until a Lorentzian or Gaussian fit (:mod:`.fit`) of the
@@ -98,6 +100,9 @@ each of its last two steps (see :meth:`_Run._next_coarse`);..."""
 SKIP_MARGIN = 0.5
 """... it then goes on at the grid point this many steps short of the peak they predict
 (rounded down)."""
+TURN_BACK_AFTER = 3
+"""After this many samples falling steeply from the start, the sweep turns back (see
+:meth:`_Run._behind_start`)."""
 EXTENSION_GROWTH = 2.0
 """Each further extension step on one side is this many times the previous one, up to
 ``EXTENSION_STEPS_MAX`` coarse steps."""
@@ -305,6 +310,8 @@ class _Run(PeakVerdict):
         index = 0
         while index < len(grid):
             self._measure(grid[index], "coarse")
+            if index == TURN_BACK_AFTER - 1 and self._behind_start(grid):
+                break
             index = self._next_coarse(grid, index)
             cs = self._combined()
             best = int(np.argmax(cs))
@@ -335,6 +342,22 @@ class _Run(PeakVerdict):
             return index + 1
         ahead = (vertex - grid[index]) / (grid[1] - grid[0])
         return max(index + 1, min(index + math.floor(ahead - SKIP_MARGIN), len(grid) - 1))
+
+    def _behind_start(self, grid: List[float]) -> bool:
+        """Whether the first ``TURN_BACK_AFTER`` samples of the sweep say the peak lies behind
+        its start, past an end of the window the run may pass: the coarsest level fell by
+        ``SKIP_RISE`` at each step away from the start. The sweep then stops and the search
+        extends past that end (:meth:`_follow_rising_end`); the rest of the window is seen
+        before the run refuses.
+
+        Far from focus the coarsest level's curve is the tail of one broad peak, so a steady
+        steep fall from the start shows which way the peak lies, as a steady rise does.
+        """
+        coarsest = [s.levels[-1] for s in self.samples[-TURN_BACK_AFTER:]]
+        falling = all(SKIP_RISE * after < before for before, after in zip(coarsest, coarsest[1:]))
+        below = grid[0] < grid[-1]
+        passable = self.bounds[0] < grid[0] if below else grid[0] < self.bounds[1]
+        return len(grid) > TURN_BACK_AFTER and falling and passable
 
     def _fell_at_full_resolution(self) -> bool:
         """Whether the last sample's full-resolution score fell below half the best one's
@@ -382,14 +405,18 @@ class _Run(PeakVerdict):
         or neither end may go further.
 
         A focus far outside the window leaves every sample in featureless blur, so the
-        curve gives no direction to extend in: a careful person looks on both sides.
+        curve gives no direction to extend in: a careful person looks on both sides. A step
+        after which the coarsest level rose by ``SKIP_RISE`` shows a direction: the next
+        step goes the same way.
         """
         nearer_below = self.motion.position - self.z_min <= self.z_max - self.motion.position
         sides = [nearer_below, not nearer_below]
         while sides and self._faint():
             below = sides.pop(0)
+            end = self._points().levels[0 if below else -1][-1]
             if self._extend(below):
-                sides.append(below)
+                rose = self.samples[-1].levels[-1] > SKIP_RISE * end
+                sides.insert(0 if rose else len(sides), below)
 
     def _extend(self, below: bool) -> bool:
         """Take one step past the lower (``below``) or upper end of the searched range,

@@ -15,6 +15,7 @@ from octoprint_autofocus.focus.options import parse_options
 from octoprint_autofocus.focus.run_state import AtEdge, SearchFailed
 from octoprint_autofocus.focus.sampling import Sample
 from octoprint_autofocus.focus.search import _Run
+from octoprint_autofocus.simulator import make_rig
 from tests.fakes import BlurringCamera, FakeStage
 
 
@@ -740,6 +741,64 @@ def test_a_refinement_without_room_ends_the_round_once_it_has_fine_samples(monke
     assert run._refine_round() is None and len(run.samples) == 10
 
 
+# ~~ turning back: the coarsest level falls steeply from the start
+
+FALLING = {1.0: 10.0, 1.5: 8.0, 2.0: 6.5}
+"""The first three coarse samples from Z1 up: falls of 25% and 23%, a weak full resolution
+(contrast 35% over the rest at 6.0), so the early stop does not end the sweep."""
+
+
+def test_a_steady_steep_fall_from_a_passable_start_stops_the_sweep_after_three_samples():
+    run = Scripted(lambda z: FALLING.get(z, 6.0), limits=(0.0, 6.0))
+    run._coarse()
+    assert [s.z for s in run.samples] == [1.0, 1.5, 2.0]
+
+
+def test_a_fall_from_a_start_at_a_hard_bound_sweeps_the_whole_window():
+    run = Scripted(lambda z: FALLING.get(z, 6.0), limits=(1.0, 6.0))  # nothing below Z1
+    run._coarse()
+    assert len(run.samples) == 9
+    above = Scripted(lambda z: FALLING.get(6.0 - z, 6.0), limits=(0.0, 5.0), start=5.0)
+    above._coarse()  # the same from Z5 down, Z5 being the upper limit
+    assert len(above.samples) == 9
+    passable = Scripted(lambda z: FALLING.get(6.0 - z, 6.0), limits=(0.0, 6.0), start=5.0)
+    passable._coarse()
+    assert [s.z for s in passable.samples] == [5.0, 4.5, 4.0]
+
+
+@pytest.mark.parametrize("second, third, turns", [
+    (8.6, 7.4, True),
+    (8.7, 7.4, False),  # the first step fell by 1 / 0.870: less than SKIP_RISE
+    (8.6, 7.48, False),  # the second by 8.6 / 7.48 = 1.1497
+])
+def test_only_a_fall_beyond_the_noise_at_both_steps_turns_back(second, third, turns):
+    scores = {1.0: 10.0, 1.5: second, 2.0: third}
+    run = Scripted(lambda z: scores.get(z, 6.0), limits=(0.0, 6.0))
+    run._coarse()
+    assert (len(run.samples) == 3) is turns
+
+
+def test_the_turn_back_follows_the_coarsest_level_and_needs_more_points_than_it_looks_at():
+    flat_full = TwoLevels(lambda z: 1.0, lambda z: FALLING.get(z, 6.0), limits=(0.0, 6.0))
+    flat_full._coarse()  # the full resolution shows nothing yet: the coarsest level turns back
+    assert len(flat_full.samples) == 3
+    flat_coarse = TwoLevels(lambda z: FALLING.get(z, 6.0), lambda z: 1.0, limits=(0.0, 6.0))
+    flat_coarse._coarse()
+    assert len(flat_coarse.samples) == 9
+    three = Scripted(lambda z: {1.0: 10.0, 3.0: 8.0, 5.0: 6.5}.get(z, 6.0), limits=(0.0, 6.0),
+                     coarse_points=3)
+    three._coarse()  # the sweep is those three samples: nothing to turn back from
+    assert [s.z for s in three.samples] == [1.0, 3.0, 5.0]
+
+
+def test_a_focus_behind_the_start_of_a_window_is_found_without_sweeping_the_window():
+    rig = make_rig(focal_z=3.6, dof=0.05, start_z=4.0, z_limits=(0.0, 10.0), seed=3)
+    result = autofocus(rig.stage, rig.camera, 4.0, 6.0, limits=(0.0, 10.0), sleep=rig.clock.sleep,
+                       clock=rig.clock.now)
+    assert result.ok and rig.optical_error() <= rig.dof / 2
+    assert max(z for z, _ in result.samples) < 5.0  # the upper half of the window never seen
+
+
 def test_without_a_fit_a_best_sample_below_the_searched_range_is_at_the_lower_edge():
     run = with_samples([0.8, 1.0, 1.5, 2.0, 2.5], [10.0, 9.0, 5.0, 3.0, 2.0])  # 0.8: a flank below Z1
     run.fit = None
@@ -762,6 +821,22 @@ def test_a_blank_window_is_looked_past_on_both_sides_in_turn_the_nearer_first():
     # 8.5 scores 1.62: no longer faint
     assert [s.z for s in run.samples[taken:]] == pytest.approx([5.5, 0.5, 6.5, 0.0, 8.5])
     assert (run.z_min, run.z_max) == pytest.approx((0.0, 8.5))
+
+
+def test_past_a_blank_window_a_steep_rise_of_the_coarsest_level_is_followed_the_same_way():
+    def coarse(z):
+        return 1.0 + 2.0 * max(1.0 - z, 0.0)  # rises below the window; the fine levels show nothing
+
+    run = TwoLevels(lambda z: 1.0, coarse, limits=(-3.0, 9.0))  # window 1..5
+    for z in (1.0, 3.0, 5.0):
+        run._measure(z, "coarse")
+    run._look_past_blank_window()  # the stage is at Z5: above first, then below, and on below
+    assert [s.z for s in run.samples[3:]] == pytest.approx([5.5, 0.5, -0.5, -2.5, -3.0, 6.5, 8.5, 9.0])
+    alternating = TwoLevels(lambda z: 1.0, lambda z: 1.0, limits=(-3.0, 9.0))
+    for z in (1.0, 3.0, 5.0):
+        alternating._measure(z, "coarse")
+    alternating._look_past_blank_window()
+    assert [s.z for s in alternating.samples[3:]] == pytest.approx([5.5, 0.5, 6.5, -0.5, 8.5, -2.5, 9.0, -3.0])
 
 
 def test_a_blank_window_started_from_below_is_looked_past_below_first():
