@@ -247,12 +247,17 @@ class _Run(PeakVerdict):
         return self._judged_peak(explored=True)
 
     def _rescan_found_more(self) -> bool:
-        """Sample the midpoints of the window's grid (:meth:`_explore`); whether one of them
-        scores above every earlier sample (else the failure stands as it was)."""
+        """Sample the midpoints of the window's grid and the steps past it left out
+        (:meth:`_explore`); whether one of them scores above every earlier sample on the
+        combined curve (else the failure stands as it was).
+
+        The combined curve, not the full resolution: a narrow peak glimpsed a few depths of
+        field away shows first on the coarse levels.
+        """
         taken = len(self.samples)
-        best = max(s.score for s in self.samples)
         self._explore(fine=True)
-        return any(s.score > best for s in self.samples[taken:])
+        cs = self._combined()
+        return len(cs) > taken and bool(cs[taken:].max() > cs[:taken].max())
 
     def _judged_peak(self, explored: bool) -> float:
         """Refine, check and, where the evidence asks for it, look further until a peak is

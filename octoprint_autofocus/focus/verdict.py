@@ -207,19 +207,31 @@ class PeakVerdict(RunState):
 
     def _explore(self, fine: bool = False) -> bool:
         """Sample the window's grid points an early stop left out (``fine``: and the
-        midpoints between them); whether any was taken.
+        midpoints between them), and the coarse steps past the window that growing
+        extension steps left out; whether any was taken.
 
         A careful person who found only a blurred bump, or nothing clear, looks at the
         whole window before deciding: the sharp peak may lie where the sweep did not look,
-        or, on a narrow depth of field, between two coarse points.
+        or, on a narrow depth of field, between two coarse points, or where a step past a
+        blank window jumped.
         """
         taken = len(self.samples)
         points = 2 * self.grid_points - 1 if fine else self.grid_points
         spacing = (self.window[1] - self.window[0]) / (points - 1)
-        for z in coarse_grid(*self.window, points, self.motion.position):
-            if min(abs(s.z - z) for s in self.samples) > 0.5 * spacing:
+        grid = [(z, spacing) for z in coarse_grid(*self.window, points, self.window[0])]
+        grid += [(z, self.step) for z in self._extension_grid()]
+        grid.sort(reverse=bool(self.motion.position - self.z_min > self.z_max - self.motion.position))
+        for z, gap in grid:
+            if min(abs(s.z - z) for s in self.samples) > 0.5 * gap:
                 self._measure(z, "coarse")
         return len(self.samples) > taken
+
+    def _extension_grid(self) -> List[float]:
+        """The Zs one coarse step apart from the window's ends out to the ends of the range
+        searched so far."""
+        below = np.arange(self.window[0] - self.step, self.z_min - 0.5 * self.step, -self.step)
+        above = np.arange(self.window[1] + self.step, self.z_max + 0.5 * self.step, self.step)
+        return [float(z) for z in np.concatenate((below, above)) if self.z_min <= z <= self.z_max]
 
     def _check_weak_ends(self) -> None:
         """For a weak best (:meth:`_weak`): fail at an end of the searched range where the
