@@ -45,7 +45,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    curve rising into an end it may not pass, the run looks at the whole window.
 6. **Rescan**: a run that would refuse with no_peak, poor_fit or verify_failed first samples
    the midpoints of the window's grid (a narrow depth of field can hide a peak between
-   coarse points) and judges again only if one of them beats every earlier sample.
+   coarse points) and the coarse steps past the window that growing extension steps
+   jumped over, and judges again only if one of them tops the combined curve.
 
 Neighbouring samples with identical scores (a camera replaying a recorded focus stack
 returns the same slice between slice positions) are merged into one point, so a plateau
@@ -117,7 +118,8 @@ fitted peak, flanks to pin it down) and did not end in a trusted peak."""
 FAINT_EXPLAINS = ("poor_fit", "verify_failed")
 """Failures that scores varying too little to hold a peak (faint) explain as no_peak."""
 RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed")
-"""Failures after which the run first looks at the midpoints of the window's grid."""
+"""Failures after which the run first looks at the midpoints of the window's grid (and the
+steps an extension jumped over)."""
 
 
 def autofocus(
@@ -231,8 +233,9 @@ class _Run(PeakVerdict):
         Whenever a phase finds the curve still rising into an end of the searched range,
         the search extends past that end and goes on; where it may not, it fails there.
         A run that finds no peak it can trust (``RESCAN_REASONS``) looks once more, at the
-        midpoints of the window's grid (a narrow peak may hide between coarse points), and
-        judges again if one of them beats every earlier sample; else the failure stands.
+        midpoints of the window's grid (a narrow peak may hide between coarse points) and the
+        steps past it an extension jumped over, and judges again if one of them tops the
+        combined curve; else the failure stands.
         """
         self._coarse()
         self._look_past_blank_window()

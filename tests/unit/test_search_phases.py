@@ -273,6 +273,18 @@ def test_a_rescan_finds_more_only_with_a_sample_above_every_earlier_one():
     assert lower._rescan_found_more() is False
 
 
+def test_a_rescan_counts_a_sample_that_tops_the_combined_curve_with_a_lower_full_resolution():
+    def coarse(z):
+        return 3.0 if z == 1.25 else 1.0
+
+    glimpse = TwoLevels(lambda z: 1.5, coarse)  # full resolution below the earlier 2.0 everywhere
+    glimpse.samples.append(Sample(1.0, (2.0, 1.0), 1.0, "coarse"))
+    assert glimpse._rescan_found_more() is True  # at Z1.25 the combined score is (0.75 + 1) / 2
+    level = TwoLevels(lambda z: 1.0, lambda z: 2.0)  # (0.5 + 1) / 2 = 0.75 everywhere: no higher
+    level.samples.append(Sample(1.0, (2.0, 1.0), 1.0, "coarse"))
+    assert level._rescan_found_more() is False
+
+
 def fitted(z_peak, r2=0.99, z_lo=2.0, z_hi=4.0):
     from octoprint_autofocus.focus.fit import PeakFit
     return PeakFit(model="lorentzian", z_peak=z_peak, height=10.0, fwhm=1.0, r2=r2, z_lo=z_lo, z_hi=z_hi,

@@ -239,6 +239,27 @@ def test_exploring_finely_takes_the_midpoints_and_counts_a_point_half_a_spacing_
     assert sorted(s.z for s in half.samples[5:]) == [1.5, 3.5, 4.0]  # 2.25 covers 2.0 and 2.5
 
 
+def test_exploring_takes_the_coarse_steps_a_growing_extension_jumped_over():
+    zs = [1.0 + 0.5 * i for i in range(9)] + [0.5, 5.5, -0.5, 6.5]  # steps of 0.5, then 1 mm
+    run = Scripted(lambda z: 1.0, coarse(zs, [1.0] * len(zs)), limits=(-3.0, 9.0))
+    run.z_min, run.z_max = -0.5, 6.5
+    assert run._extension_grid() == pytest.approx([0.5, 0.0, -0.5, 5.5, 6.0, 6.5])
+    assert run._explore() is True
+    assert sorted(s.z for s in run.samples[len(zs):]) == pytest.approx([0.0, 6.0])
+    run.z_min = -0.7  # not a whole step past the last one: nothing beyond -0.5
+    assert run._extension_grid()[:3] == pytest.approx([0.5, 0.0, -0.5])
+    assert run._explore() is False
+
+
+def test_exploring_goes_from_the_end_of_the_searched_range_nearer_the_stage():
+    zs = [1.0, 5.0, 0.0, 6.0]
+    run = Scripted(lambda z: 1.0, coarse(zs, [1.0] * 4), limits=(-3.0, 9.0), start=6.0)
+    run.z_min, run.z_max = 0.0, 6.0  # the stage is at Z6, the upper end
+    run._explore()
+    new = [s.z for s in run.samples[4:]]
+    assert new == sorted(new, reverse=True) and new[0] == pytest.approx(5.5) and new[-1] == pytest.approx(0.5)
+
+
 def test_a_peak_on_the_bound_approached_first_still_gets_its_other_flank():
     curve = lambda z: 10.0 / (1.0 + (z / 0.3) ** 2)  # noqa: E731
     zs = [0.0, 1.0, 2.0]
