@@ -87,7 +87,8 @@ def window_of(case: Case) -> Dict[str, Any]:
     """The ``--window`` arguments: a window around the start inside the stack's span."""
     half = 0.5 * WINDOW_SHARE * (case.z_max - case.z_min)
     lo = min(max(case.start_z - half, case.z_min), case.z_max - 2 * half)
-    return {"z_min": lo, "z_max": lo + 2 * half, "limits": (case.z_min, case.z_max),
+    hi = min(lo + 2 * half, case.z_max)  # lo + 2 * half may round past the stack's end
+    return {"z_min": lo, "z_max": hi, "limits": (case.z_min, case.z_max),
             "max_extension": case.z_max - case.z_min}
 
 
