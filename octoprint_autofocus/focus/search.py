@@ -258,9 +258,10 @@ class _Run(PeakVerdict):
         field away shows first on the coarse levels.
         """
         taken = len(self.samples)
-        self._explore(fine=True)
+        if not self._explore(fine=True):
+            return False
         cs = self._combined()
-        return len(cs) > taken and bool(cs[taken:].max() > cs[:taken].max())
+        return bool(cs[taken:].max() > cs[:taken].max())
 
     def _judged_peak(self, explored: bool) -> float:
         """Refine, check and, where the evidence asks for it, look further until a peak is
@@ -352,8 +353,8 @@ class _Run(PeakVerdict):
         return max(index + 1, min(index + math.floor(ahead - SKIP_MARGIN), len(grid) - 1))
 
     def _behind_start(self, grid: List[float]) -> bool:
-        """Whether the first ``TURN_BACK_AFTER`` samples of the sweep say the peak lies behind
-        its start, past an end of the window the run may pass: the coarsest level fell by
+        """Whether the run's first ``TURN_BACK_AFTER`` samples (its sweep's) say the peak lies
+        behind its start, past an end of the window the run may pass: the coarsest level fell by
         ``SKIP_RISE`` at each step away from the start. The sweep then stops and the search
         extends past that end (:meth:`_follow_rising_end`); the rest of the window is seen
         before the run refuses.
@@ -361,11 +362,10 @@ class _Run(PeakVerdict):
         Far from focus the coarsest level's curve is the tail of one broad peak, so a steady
         steep fall from the start shows which way the peak lies, as a steady rise does.
         """
-        coarsest = [s.levels[-1] for s in self.samples[-TURN_BACK_AFTER:]]
+        coarsest = [s.levels[-1] for s in self.samples[:TURN_BACK_AFTER]]
         falling = all(SKIP_RISE * after < before for before, after in zip(coarsest, coarsest[1:]))
-        below = grid[0] < grid[-1]
-        passable = self.bounds[0] < grid[0] if below else grid[0] < self.bounds[1]
-        return len(grid) > TURN_BACK_AFTER and falling and passable
+        start_bound = self.bounds[0] if grid[0] == self.window[0] else self.bounds[1]
+        return falling and grid[0] != start_bound
 
     def _fell_at_full_resolution(self) -> bool:
         """Whether the last sample's full-resolution score fell below half the best one's
@@ -424,7 +424,7 @@ class _Run(PeakVerdict):
             end = self._points().levels[0 if below else -1][-1]
             if self._extend(below):
                 rose = self.samples[-1].levels[-1] > SKIP_RISE * end
-                sides.insert(0 if rose else len(sides), below)
+                sides = [below] + sides if rose else sides + [below]
 
     def _extend(self, below: bool) -> bool:
         """Take one step past the lower (``below``) or upper end of the searched range,

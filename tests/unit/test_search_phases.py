@@ -283,6 +283,10 @@ def test_a_rescan_counts_a_sample_that_tops_the_combined_curve_with_a_lower_full
     level = TwoLevels(lambda z: 1.0, lambda z: 2.0)  # (0.5 + 1) / 2 = 0.75 everywhere: no higher
     level.samples.append(Sample(1.0, (2.0, 1.0), 1.0, "coarse"))
     assert level._rescan_found_more() is False
+    seen = TwoLevels(lambda z: 1.5, coarse)
+    for z in np.linspace(1.0, 5.0, 17):  # every grid point and midpoint already sampled
+        seen._measure(float(z), "coarse")
+    assert seen._rescan_found_more() is False and len(seen.samples) == 17
 
 
 def fitted(z_peak, r2=0.99, z_lo=2.0, z_hi=4.0):
@@ -501,6 +505,13 @@ def test_a_sweep_whose_first_sample_is_best_stops_only_once_the_combined_curve_f
     run = Levels(lambda z: levels.get(z, (10.0, 0.1, 0.1)))
     run._coarse()
     assert len(run.samples) > 2  # the full resolution still rises: not behind the peak yet
+
+
+def test_a_sweep_whose_first_sample_is_best_stops_once_the_combined_curve_fell_to_a_quarter():
+    levels = {1.0: (1.0, 10.0, 10.0, 10.0), 1.5: (10.0, 1.0, 1.0, 1.0)}  # combined 0.775, then 0.325
+    run = Levels(lambda z: levels.get(z, (6.0, 0.1, 0.1, 0.1)), limits=(1.0, 5.0))
+    run._coarse()  # Z2: combined 0.1575, below a quarter of 0.775; the full resolution 6 of 1..10
+    assert [s.z for s in run.samples] == [1.0, 1.5, 2.0]
 
 
 def test_the_sweep_goes_on_while_the_combined_curve_still_rises_at_its_last_sample():
@@ -782,6 +793,7 @@ def test_a_fall_from_a_start_at_a_hard_bound_sweeps_the_whole_window():
     (8.6, 7.4, True),
     (8.7, 7.4, False),  # the first step fell by 1 / 0.870: less than SKIP_RISE
     (8.6, 7.48, False),  # the second by 8.6 / 7.48 = 1.1497
+    (search_module.SKIP_RISE * 7.0, 7.0, False),  # the second by exactly SKIP_RISE
 ])
 def test_only_a_fall_beyond_the_noise_at_both_steps_turns_back(second, third, turns):
     scores = {1.0: 10.0, 1.5: second, 2.0: third}
@@ -790,17 +802,13 @@ def test_only_a_fall_beyond_the_noise_at_both_steps_turns_back(second, third, tu
     assert (len(run.samples) == 3) is turns
 
 
-def test_the_turn_back_follows_the_coarsest_level_and_needs_more_points_than_it_looks_at():
+def test_the_turn_back_follows_the_coarsest_level():
     flat_full = TwoLevels(lambda z: 1.0, lambda z: FALLING.get(z, 6.0), limits=(0.0, 6.0))
     flat_full._coarse()  # the full resolution shows nothing yet: the coarsest level turns back
     assert len(flat_full.samples) == 3
     flat_coarse = TwoLevels(lambda z: FALLING.get(z, 6.0), lambda z: 1.0, limits=(0.0, 6.0))
     flat_coarse._coarse()
     assert len(flat_coarse.samples) == 9
-    three = Scripted(lambda z: {1.0: 10.0, 3.0: 8.0, 5.0: 6.5}.get(z, 6.0), limits=(0.0, 6.0),
-                     coarse_points=3)
-    three._coarse()  # the sweep is those three samples: nothing to turn back from
-    assert [s.z for s in three.samples] == [1.0, 3.0, 5.0]
 
 
 def test_a_focus_behind_the_start_of_a_window_is_found_without_sweeping_the_window():
@@ -844,11 +852,33 @@ def test_past_a_blank_window_a_steep_rise_of_the_coarsest_level_is_followed_the_
         run._measure(z, "coarse")
     run._look_past_blank_window()  # the stage is at Z5: above first, then below, and on below
     assert [s.z for s in run.samples[3:]] == pytest.approx([5.5, 0.5, -0.5, -2.5, -3.0, 6.5, 8.5, 9.0])
-    alternating = TwoLevels(lambda z: 1.0, lambda z: 1.0, limits=(-3.0, 9.0))
+
+ALTERNATING = [5.5, 0.5, 6.5, -0.5, 8.5, -2.5, 9.0, -3.0]
+"""The steps past the window 1..5 (limits -3..9), the stage at Z5, when nothing shows a direction."""
+
+
+@pytest.mark.parametrize("coarse", [
+    lambda z: 10.0,  # flat
+    lambda z: 2.0 * search_module.SKIP_RISE if z < 1.0 else 2.0,  # a rise of exactly SKIP_RISE below
+])
+def test_past_a_blank_window_without_a_steep_rise_the_steps_alternate(coarse):
+    run = TwoLevels(lambda z: 1.0, coarse, limits=(-3.0, 9.0))
     for z in (1.0, 3.0, 5.0):
-        alternating._measure(z, "coarse")
-    alternating._look_past_blank_window()
-    assert [s.z for s in alternating.samples[3:]] == pytest.approx([5.5, 0.5, 6.5, -0.5, 8.5, -2.5, 9.0, -3.0])
+        run._measure(z, "coarse")
+    run._look_past_blank_window()
+    assert [s.z for s in run.samples[3:]] == pytest.approx(ALTERNATING)
+
+
+def test_a_steep_rise_is_measured_from_the_end_stepped_past():
+    # the window's top scores 3 on the coarsest level, its bottom 1; below it rises to 2, 4 ..
+    def coarse(z):
+        return 3.0 if z >= 5.0 else 1.0 + 2.0 * max(1.0 - z, 0.0)
+
+    run = TwoLevels(lambda z: 5.0 + 0.01 * z, coarse, limits=(-3.0, 9.0))  # faint, no plateau
+    for z in (1.0, 3.0, 5.0):
+        run._measure(z, "coarse")
+    run._look_past_blank_window()  # 5.5 ties the top (3): no rise; 0.5 doubles the bottom's 1
+    assert [s.z for s in run.samples[3:]] == pytest.approx([5.5, 0.5, -0.5, -2.5, -3.0, 6.5, 8.5, 9.0])
 
 
 def test_a_blank_window_started_from_below_is_looked_past_below_first():
