@@ -8,6 +8,7 @@ the window before a faint or blurred result is refused or trusted. Each failure 
 past an end of the range, for the run to extend there).
 """
 
+import math
 from typing import List, Optional, Tuple
 
 import numpy as np
@@ -16,7 +17,7 @@ from . import checks
 from .checks import MIN_CONTRAST, MIN_TEXTURE, NOISE_SURE
 from .curve import Points, combined
 from .noise import relative_noise
-from .plan import coarse_grid
+from .options import STEP_ROUNDING
 from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
@@ -218,7 +219,7 @@ class PeakVerdict(RunState):
         taken = len(self.samples)
         points = 2 * self.grid_points - 1 if fine else self.grid_points
         spacing = (self.window[1] - self.window[0]) / (points - 1)
-        grid = [(z, spacing) for z in coarse_grid(*self.window, points, self.window[0])]
+        grid = [(float(z), spacing) for z in np.linspace(*self.window, points)]
         grid += [(z, self.step) for z in self._extension_grid()]
         grid.sort(reverse=bool(self.motion.position - self.z_min > self.z_max - self.motion.position))
         for z, gap in grid:
@@ -229,9 +230,10 @@ class PeakVerdict(RunState):
     def _extension_grid(self) -> List[float]:
         """The Zs one coarse step apart from the window's ends out to the ends of the range
         searched so far."""
-        below = np.arange(self.window[0] - self.step, self.z_min - 0.5 * self.step, -self.step)
-        above = np.arange(self.window[1] + self.step, self.z_max + 0.5 * self.step, self.step)
-        return [float(z) for z in np.concatenate((below, above)) if self.z_min <= z <= self.z_max]
+        below = math.floor((self.window[0] - self.z_min) / self.step + STEP_ROUNDING)
+        above = math.floor((self.z_max - self.window[1]) / self.step + STEP_ROUNDING)
+        return ([max(self.window[0] - k * self.step, self.z_min) for k in range(1, below + 1)]
+                + [min(self.window[1] + k * self.step, self.z_max) for k in range(1, above + 1)])
 
     def _check_weak_ends(self) -> None:
         """For a weak best (:meth:`_weak`): fail at an end of the searched range where the

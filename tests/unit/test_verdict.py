@@ -260,6 +260,17 @@ def test_exploring_goes_from_the_end_of_the_searched_range_nearer_the_stage():
     assert new == sorted(new, reverse=True) and new[0] == pytest.approx(5.5) and new[-1] == pytest.approx(0.5)
 
 
+@pytest.mark.parametrize("start, descending", [(4.0, False), (5.5, False), (5.6, True)])
+def test_exploring_an_extended_range_starts_at_its_end_nearer_the_stage(start, descending):
+    zs = [3.0, 7.0, 2.0, 9.0]  # window 3..7 (steps of 0.5), searched 2..9
+    run = Scripted(lambda z: 1.0, coarse(zs, [1.0] * 4), window=(3.0, 7.0), limits=(0.0, 10.0), start=start)
+    run.z_min, run.z_max = 2.0, 9.0  # from Z5.5 both ends lie 3.5 away: upwards
+    assert run._extension_grid() == pytest.approx([2.5, 2.0, 7.5, 8.0, 8.5, 9.0])
+    run._explore()
+    new = [s.z for s in run.samples[4:]]
+    assert new == sorted(new, reverse=descending) and len(new) == 11  # 7 grid points, 2.5, 7.5 .. 8.5
+
+
 def test_a_peak_on_the_bound_approached_first_still_gets_its_other_flank():
     curve = lambda z: 10.0 / (1.0 + (z / 0.3) ** 2)  # noqa: E731
     zs = [0.0, 1.0, 2.0]
