@@ -22,7 +22,13 @@ def tick_labels(page, axis: str) -> list:
 
 
 def boxes(page, selector: str) -> list:
-    return [element.bounding_box() for element in page.locator(selector).all()]
+    """The viewport boxes of every element ``selector`` matches, measured in one script: the
+    plot may redraw (and replace its labels) between two separate measurements."""
+    return page.evaluate(
+        """(selector) => [...document.querySelectorAll(selector)].map((element) => {
+            const r = element.getBoundingClientRect();
+            return {x: r.x, y: r.y, width: r.width, height: r.height};
+        })""", selector)
 
 
 def overlapping(a: dict, b: dict) -> bool:
