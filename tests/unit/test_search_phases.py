@@ -853,6 +853,7 @@ def test_past_a_blank_window_a_steep_rise_of_the_coarsest_level_is_followed_the_
     run._look_past_blank_window()  # the stage is at Z5: above first, then below, and on below
     assert [s.z for s in run.samples[3:]] == pytest.approx([5.5, 0.5, -0.5, -2.5, -3.0, 6.5, 8.5, 9.0])
 
+
 ALTERNATING = [5.5, 0.5, 6.5, -0.5, 8.5, -2.5, 9.0, -3.0]
 """The steps past the window 1..5 (limits -3..9), the stage at Z5, when nothing shows a direction."""
 
