@@ -28,6 +28,8 @@ __all__ = [
     "HALF_RESOLUTION_AT_PEAK",
     "CONVERGED_GAP_TOLERANCES",
     "CONVERGED_GAP_WIDTH",
+    "WALL_FALL",
+    "WALL_FALL_STEPS",
     "relative_contrast",
     "levels_contrast",
     "clearly_above_noise",
@@ -36,6 +38,8 @@ __all__ = [
     "clearly_lower",
     "confirms",
     "verified",
+    "new_top",
+    "falls_away_to",
     "clearly_interior",
     "levels_agree",
     "straddled",
@@ -71,6 +75,10 @@ CONVERGED_GAP_TOLERANCES = 4.0
 """A fit is converged once the samples either side of its peak are this many tolerances apart..."""
 CONVERGED_GAP_WIDTH = 0.5
 """... and at most this fraction of the fitted width."""
+WALL_FALL = 0.15
+"""A curve falls away to a hard bound once it fell this share below its best there..."""
+WALL_FALL_STEPS = 2
+"""... falling at each of at least this many steps from the best."""
 
 
 def relative_contrast(scores: Sequence[float]) -> float:
@@ -151,15 +159,33 @@ def confirms(score: float, best_other: float, fit: PeakFit) -> bool:
     """Whether a frame scoring ``score`` at the fitted peak shows what the fit predicts.
 
     Above the fit's floor it must reach ``CONFIRM_LOW`` of the best earlier sample and
-    stay below ``CONFIRM_HIGH`` times the fitted height.
+    stay below ``CONFIRM_HIGH`` times the fitted height (a high floor, the background
+    sharpness of a faint scene, would hide a frame far above a fit of a narrow peak's
+    tails).
     """
     return (score - fit.floor >= CONFIRM_LOW * (best_other - fit.floor)
-            and score <= CONFIRM_HIGH * fit.height)
+            and score - fit.floor <= CONFIRM_HIGH * (fit.height - fit.floor))
 
 
 def verified(score: float, best: float, floor: float) -> bool:
     """Whether a last-chance frame reaches ``VERIFY_RATIO`` of the best sample above ``floor``."""
     return score - floor >= VERIFY_RATIO * (best - floor)
+
+
+def new_top(score: float, best: float, floor: float) -> bool:
+    """Whether a last-chance frame scoring ``score`` stands ``CONFIRM_HIGH`` times higher over
+    ``floor`` than the best earlier sample: it found a top the run never refined around."""
+    return score - floor > CONFIRM_HIGH * (best - floor)
+
+
+def falls_away_to(scores: Sequence[float], end: int) -> bool:
+    """Whether ``scores`` (in Z order) fall at every step from their best to index ``end``,
+    at least ``WALL_FALL_STEPS`` steps, ending ``WALL_FALL`` of the best below it."""
+    values = np.asarray(scores, dtype=float)
+    best = int(np.argmax(values))
+    path = values[best:end + 1] if end > best else values[end:best + 1][::-1]
+    return bool(len(path) > WALL_FALL_STEPS and np.all(np.diff(path) < 0)
+                and path[-1] <= (1.0 - WALL_FALL) * path[0])
 
 
 def clearly_interior(zs: Sequence[float], scores: Sequence[float], z: float, score: float) -> bool:

@@ -41,7 +41,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    some sample must score lower beyond the noise; and a blurred best (full resolution
    varying by less than ``EARLY_STOP_CONTRAST``) is trusted only once the rest of the
    window was seen and the sharpness died away on both sides within the range searched
-   (else the focus may lie beyond). Before refusing a faint or blurred result, or a
+   (else the focus may lie beyond; at a hard bound, a fall at every step to it will do).
+   Before refusing a faint or blurred result, or a
    curve rising into an end it may not pass, the run looks at the whole window.
 6. **Rescan**: a run that would refuse with no_peak, poor_fit or verify_failed first samples
    the midpoints of the window's grid (a narrow depth of field can hide a peak between
@@ -477,7 +478,9 @@ class _Run(PeakVerdict):
 
         A round of refinement ends with a confirmed, pinned peak, or out of samples or
         room; then :meth:`_fallback` verifies the fitted (or best) Z once, which must be
-        pinned down too (the samples taken to pin it start one more round).
+        pinned down too (the samples taken to pin it start one more round). A frame there
+        far above every earlier sample found a top no sample bracketed yet (a fit of a
+        narrow peak's tails): one more round refines around it.
         """
         for _ in range(REFINE_ROUNDS):
             z = self._refine_round()
@@ -485,7 +488,7 @@ class _Run(PeakVerdict):
                 return z
             self.fit = self._fit()
             z = self._fallback()
-            if self._pinned(z) and not self._fit_too_low():
+            if z is not None and self._pinned(z) and not self._fit_too_low():
                 return z
         raise SearchFailed("poor_fit", "the samples around the best Z do not pin its peak down to "
                       f"the tolerance {self._tolerance():.4g}")
@@ -571,8 +574,9 @@ class _Run(PeakVerdict):
         return (fit is not None and score is not None
                 and score - fit.floor > CONFIRM_HIGH * (fit.height - fit.floor))
 
-    def _fallback(self) -> float:
-        """Out of refinement budget: check the fitted (or else the best) Z once.
+    def _fallback(self) -> Optional[float]:
+        """Out of refinement budget: check the fitted (or else the best) Z once; None when
+        the frame there found a new top (:func:`.checks.new_top`), to refine around.
 
         Without a trusted fit (poor_fit) the best sample is only a guess: it is tried when
         it is clearly interior, and if verified :meth:`_check_noise` always tests it
@@ -594,7 +598,7 @@ class _Run(PeakVerdict):
             sample = self._measure(target, "verify")
             self.verify_score = sample.score
             if checks.verified(sample.score, best.score, floor):
-                return target
+                return None if checks.new_top(sample.score, best.score, floor) else target
         if not self._clearly_above_noise() and not self._stands_out(best.z):
             raise SearchFailed("no_peak", "the best sample does not stand out of the score noise "
                           "of the frames repeated at its Z")

@@ -244,7 +244,11 @@ class PeakVerdict(RunState):
         A sharp peak needs only a fall beyond the noise on each side (the bracket check);
         a blurred bump is trusted only where the sharpness clearly dies away on both sides
         within the range searched, or the real focus may lie beyond (a side lobe of a
-        periodic scene rides on the rising flank of a focus outside the range).
+        periodic scene rides on the rising flank of a focus outside the range). At a hard
+        bound, beyond which the run cannot look, a full resolution falling at every step
+        from its best to the bound (:func:`.checks.falls_away_to`) has died away enough: a
+        narrow window around the focus (a refocus) seldom reaches the tails of a broad
+        curve, and a curve turning up again towards the bound still fails there.
         """
         points = self._points()
         cs = combined(points.levels)
@@ -256,7 +260,9 @@ class PeakVerdict(RunState):
             dz = abs(points.zs[end] - points.zs[inner])
             rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
                                                         cs.max())
-            if rising or cs[end] > tail:
+            at_wall = points.zs[end] == (self.bounds[0] if below else self.bounds[1])
+            fell = at_wall and checks.falls_away_to(points.scores, end)
+            if rising or (cs[end] > tail and not fell):
                 raise AtEdge(below, f"the best image is blurred (full-resolution scores vary "
                                      f"by less than {EARLY_STOP_CONTRAST:.0%}) and the sharpness "
                                      f"has not died away towards Z{points.zs[end]:.4f}")

@@ -408,3 +408,28 @@ def test_the_half_resolution_bar_is_measured_from_the_lowest_score_not_from_zero
     half = [100.0, 101.0, 110.0]  # range 100..110: the bar is 107
     assert checks.seen_at_half_resolution(half, [107.0])
     assert not checks.seen_at_half_resolution(half, [106.0])
+
+
+def test_a_frame_at_the_fitted_peak_counts_its_height_over_the_fits_floor():
+    fit = peak_fit(height=10.0, floor=6.0)  # a faint scene: most of the score is background
+    assert checks.confirms(6.0 + 1.33 * 4.0, best_other=9.0, fit=fit)
+    assert not checks.confirms(6.0 + 1.33 * 4.0 + 0.01, best_other=9.0, fit=fit)
+    assert not checks.confirms(13.0, best_other=9.0, fit=fit)  # 1.3 x the height, 1.75 x over the floor
+
+
+def test_a_last_chance_frame_far_above_every_earlier_sample_is_a_new_top():
+    assert not checks.new_top(1.33 * 10.0, best=10.0, floor=0.0)
+    assert checks.new_top(1.33 * 10.0 + 0.01, best=10.0, floor=0.0)
+    assert checks.new_top(13.0, best=10.0, floor=4.0)  # 9 over the floor is 1.5 x 6
+    assert not checks.new_top(11.9, best=10.0, floor=4.0)  # 7.9 over the floor: under 1.33 x 6 = 7.98
+
+
+def test_a_curve_falls_away_to_an_end_only_at_every_step_and_by_its_share():
+    scores = [0.7, 0.8, 1.0, 0.95, 0.9, 0.85]
+    assert checks.falls_away_to(scores, 5)  # 1.0 to 0.85: 15% in three steps
+    assert not checks.falls_away_to(scores[:-1] + [0.86], 5)  # 14%
+    assert checks.falls_away_to(scores, 0)  # two steps down to the lower end
+    assert not checks.falls_away_to(scores[1:], 0)  # 20%, but in one step
+    assert not checks.falls_away_to([0.6, 0.7, 0.7, 1.0], 0)  # a flat step
+    assert not checks.falls_away_to([0.6, 0.75, 0.7, 1.0], 0)  # a rise on the way
+    assert not checks.falls_away_to(scores, 2)  # the best itself

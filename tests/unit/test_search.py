@@ -515,3 +515,14 @@ def test_cancel_is_checked_between_the_frames_averaged_at_one_position():
                        sleep=lambda s: None)
     assert result.reason == "cancelled"
     assert camera.frames == 4
+
+
+def test_a_narrow_star_peak_beyond_a_faint_window_is_found_not_its_fitted_tails():
+    # A star field 25-77 DOF below focus: the search extends up past the window, and a fit of
+    # the narrow peak's tails put its vertex 4 DOF off focus, where a last-chance frame scored
+    # twice the best sample: a top never refined around (checks.new_top), not the focus.
+    rig, result = run_rig(10.187, 12.187, scene="stars", seed=3579, focal_z=13.1704, dof=0.0388,
+                          z_limits=(-5.0, 35.0), start_z=11.187, noise=0.005, jpeg_quality=60,
+                          backlash=0.02, options={"limits": (0.0, 30.0), "settle": 0.05})
+    assert result.ok
+    assert rig.optical_error() <= rig.dof / 2

@@ -375,6 +375,33 @@ def test_a_fallback_that_verifies_nothing_fails_as_verify_failed_on_a_clear_curv
     assert failed.value.reason == "verify_failed" and run.verify_score == 1.5
 
 
+def test_a_last_chance_frame_far_above_the_best_sample_is_refined_around_not_taken():
+    run = with_samples(*PEAK, tolerance=0.1)
+    run.fit = fitted(3.2)
+    run.curve = lambda z: 1.0 + 1.34 * (9.0 - 1.0)  # above the best 1.33 times over the lowest
+    assert run._fallback() is None
+    assert [(s.z, s.phase) for s in run.samples[5:]] == [(3.2, "verify")]  # no second try
+    run.curve = lambda z: 1.0 + 1.33 * (9.0 - 1.0)
+    assert run._fallback() == 3.2
+
+
+def test_a_new_top_found_by_the_fallback_starts_another_round(monkeypatch):
+    run = Scripted(sharp(3.0))
+    run._coarse()
+    rounds = []
+
+    def refine_round():
+        rounds.append(len(run.samples))
+        return None
+
+    monkeypatch.setattr(run, "_refine_round", refine_round)
+    monkeypatch.setattr(run, "_fallback", lambda: None)
+    monkeypatch.setattr(run, "_pinned", lambda z: pytest.fail("a new top is not pinned"))
+    with pytest.raises(SearchFailed) as failed:
+        run._refine()
+    assert failed.value.reason == "poor_fit" and len(rounds) == search_module.REFINE_ROUNDS
+
+
 def test_a_verification_of_exactly_the_ratio_passes():
     run = with_samples(*PEAK, tolerance=0.1)
     run.fit = fitted(3.2)

@@ -309,10 +309,10 @@ def test_weak_ends_need_two_points():
     assert alone._check_weak_ends() is None
 
 
-def weak_ends_edge(scores):
+def weak_ends_edge(scores, limits=(0.0, 6.0)):
     """Where _check_weak_ends stops a weak curve over 1..5 (coarse step 0.5): "below",
-    "above" or None."""
-    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], scores))
+    "above" or None (``limits`` (1, 5): the window is a wall)."""
+    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], scores), limits=limits)
     try:
         run._check_weak_ends()
     except AtEdge as at_edge:
@@ -475,3 +475,22 @@ def test_a_pinned_side_takes_no_flank_when_the_other_side_has_no_room():
                    tolerance=0.1)
     assert run._pin_reaches(3.0)[0] is None
     assert run._take_flanks(3.0) is False and len(run.samples) == len(zs)
+
+
+WALL = (1.0, 5.0)
+
+
+def test_a_weak_curve_falling_at_every_point_to_a_wall_has_died_away_there():
+    falling = [0.2, 0.5, 0.8, 1.0, 0.9, 0.85, 0.8, 0.75, 0.7]  # never in the tails (0.4)
+    assert weak_ends_edge(falling) == "above"  # the end may be passed: look beyond it
+    assert weak_ends_edge(falling, limits=WALL) is None
+    assert weak_ends_edge(falling[::-1], limits=WALL) is None  # the mirror image, at the lower wall
+    assert weak_ends_edge(falling[:-1] + [0.76], limits=WALL) == "above"  # the last step rises
+    assert weak_ends_edge(falling[:-1] + [0.75], limits=WALL) == "above"  # a flat step is no fall
+
+
+def test_a_fall_to_a_wall_needs_its_share_and_two_steps():
+    exactly = 1.0 - 0.15  # WALL_FALL below the best
+    assert weak_ends_edge([0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 0.9, 0.88, exactly], limits=WALL) is None
+    assert weak_ends_edge([0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 0.9, 0.88, 0.86], limits=WALL) == "above"
+    assert weak_ends_edge([0.2, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 0.5], limits=WALL) == "above"
