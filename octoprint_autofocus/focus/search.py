@@ -42,8 +42,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    varying by less than ``EARLY_STOP_CONTRAST``) is trusted only once the rest of the
    window was seen and the sharpness died away on both sides within the range searched
    (else the focus may lie beyond; at a hard bound, a fall at every step to it will do).
-   Before refusing a faint or blurred result, or a
-   curve rising into an end it may not pass, the run looks at the whole window.
+   Before refusing a faint or blurred result, or a curve rising into an end it may not
+   pass, the run looks at the whole window.
 6. **Rescan**: a run that would refuse with no_peak, poor_fit or verify_failed first samples
    the midpoints of the window's grid (a narrow depth of field can hide a peak between
    coarse points) and the coarse steps past the window that growing extension steps
