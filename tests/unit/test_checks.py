@@ -433,3 +433,11 @@ def test_a_curve_falls_away_to_an_end_only_at_every_step_and_by_its_share():
     assert not checks.falls_away_to([0.6, 0.7, 0.7, 1.0], 0)  # a flat step
     assert not checks.falls_away_to([0.6, 0.75, 0.7, 1.0], 0)  # a rise on the way
     assert not checks.falls_away_to(scores, 2)  # the best itself
+
+
+def test_a_fall_away_is_measured_to_the_end_asked_for_on_any_scale():
+    scores = [0.7, 0.8, 1.0, 0.95, 0.84, 0.9]
+    assert checks.falls_away_to(scores, 4)  # what lies beyond the end does not count
+    assert checks.falls_away_to([10.0 * s for s in scores], 4)
+    assert not checks.falls_away_to([10.0, 9.5, 8.6], 2)  # 14% of 10
+    assert not checks.falls_away_to([0.0, 0.0], 0)  # a black frame falls nowhere
