@@ -484,7 +484,8 @@ def test_a_weak_curve_falling_at_every_point_to_a_wall_has_died_away_there():
     falling = [0.2, 0.5, 0.8, 1.0, 0.9, 0.85, 0.8, 0.75, 0.7]  # never in the tails (0.4)
     assert weak_ends_edge(falling) == "above"  # the end may be passed: look beyond it
     assert weak_ends_edge(falling, limits=WALL) is None
-    assert weak_ends_edge(falling[::-1], limits=WALL) is None  # the mirror image, at the lower wall
+    assert weak_ends_edge(falling[::-1]) == "below"  # the mirror image: look below the window
+    assert weak_ends_edge(falling[::-1], limits=WALL) is None  # ... unless its end is a wall
     assert weak_ends_edge(falling[:-1] + [0.76], limits=WALL) == "above"  # the last step rises
     assert weak_ends_edge(falling[:-1] + [0.75], limits=WALL) == "above"  # a flat step is no fall
 
