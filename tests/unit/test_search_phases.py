@@ -176,7 +176,10 @@ def test_a_rising_end_that_would_reach_the_best_within_the_reach_is_extended():
 # ~~ refinement rounds
 
 
-def test_a_second_refinement_round_follows_a_first_that_took_new_samples(monkeypatch):
+def refine_rounds(monkeypatch, fallback, pinned):
+    """Refine a coarse-swept run whose rounds find nothing (each returns None), with
+    ``fallback(run)`` and ``pinned(z)`` in place; the sample counts at each round's start and
+    the failure it ends with."""
     run = Scripted(sharp(3.0))
     run._coarse()
     rounds = []
@@ -186,11 +189,17 @@ def test_a_second_refinement_round_follows_a_first_that_took_new_samples(monkeyp
         return None
 
     monkeypatch.setattr(run, "_refine_round", refine_round)
-    monkeypatch.setattr(run, "_fallback", lambda: run._measure(3.0, "verify").z)
-    monkeypatch.setattr(run, "_pinned", lambda z: False)
+    monkeypatch.setattr(run, "_fallback", lambda: fallback(run))
+    monkeypatch.setattr(run, "_pinned", pinned)
     with pytest.raises(SearchFailed) as failed:
         run._refine()
-    assert failed.value.reason == "poor_fit"
+    return rounds, failed.value
+
+
+def test_a_second_refinement_round_follows_a_first_that_took_new_samples(monkeypatch):
+    rounds, failure = refine_rounds(monkeypatch, lambda run: run._measure(3.0, "verify").z,
+                                    lambda z: False)
+    assert failure.reason == "poor_fit"
     assert len(rounds) == search_module.REFINE_ROUNDS == 2 and rounds[1] > rounds[0]
 
 
@@ -386,20 +395,9 @@ def test_a_last_chance_frame_far_above_the_best_sample_is_refined_around_not_tak
 
 
 def test_a_new_top_found_by_the_fallback_starts_another_round(monkeypatch):
-    run = Scripted(sharp(3.0))
-    run._coarse()
-    rounds = []
-
-    def refine_round():
-        rounds.append(len(run.samples))
-        return None
-
-    monkeypatch.setattr(run, "_refine_round", refine_round)
-    monkeypatch.setattr(run, "_fallback", lambda: None)
-    monkeypatch.setattr(run, "_pinned", lambda z: pytest.fail("a new top is not pinned"))
-    with pytest.raises(SearchFailed) as failed:
-        run._refine()
-    assert failed.value.reason == "poor_fit" and len(rounds) == search_module.REFINE_ROUNDS
+    rounds, failure = refine_rounds(monkeypatch, lambda run: None,
+                                    lambda z: pytest.fail("a new top is not pinned"))
+    assert failure.reason == "poor_fit" and len(rounds) == search_module.REFINE_ROUNDS
 
 
 def test_a_verification_of_exactly_the_ratio_passes():
