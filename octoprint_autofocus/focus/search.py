@@ -43,7 +43,9 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    window was seen and the sharpness died away on both sides within the range searched
    (else the focus may lie beyond; at a hard bound, a fall at every step to it will do).
    Before refusing a faint or blurred result, or a curve rising into an end it may not
-   pass, the run looks at the whole window.
+   pass, the run looks at the whole window. A peak whose coarsest level still tops at an
+   end of the range, clearly above its score at the peak, is a lesser layer: the run
+   steps past that end first (:meth:`_Run._coarsest_tops_past`).
 6. **Rescan**: a run that would refuse with no_peak, poor_fit or verify_failed first samples
    the midpoints of the window's grid (a narrow depth of field can hide a peak between
    coarse points) and the coarse steps past the window that growing extension steps
@@ -281,6 +283,9 @@ class _Run(PeakVerdict):
                     if not explored and self._explore():
                         explored = True
                         continue
+                below = self._coarsest_tops_past(z)
+                if below is not None and self._extend(below):
+                    continue
                 return z
             except ExploreFirst:
                 explored = True
@@ -407,6 +412,22 @@ class _Run(PeakVerdict):
                     break
             else:
                 return
+
+    def _coarsest_tops_past(self, z: float) -> Optional[bool]:
+        """Whether the coarsest level tops at the lower (True) or upper (False) end of the
+        searched range, ``SKIP_RISE`` times higher than at the peak ``z``; None if not.
+
+        A focus curve tops at one Z on every level. A coarsest level still rising into an end
+        past a sharp peak sees a larger structure beyond (another layer of a layered sample):
+        the run looks past that end before it takes the peak.
+        """
+        points = self._points()
+        coarsest = points.levels[:, -1]
+        top = int(np.argmax(coarsest))
+        at_peak = coarsest[int(np.argmin(np.abs(points.zs - z)))]
+        if top not in (0, len(coarsest) - 1) or coarsest[top] <= SKIP_RISE * at_peak:
+            return None
+        return top == 0
 
     def _look_past_blank_window(self) -> None:
         """When the window shows nothing (its scores are faint, :meth:`_faint`), step past

@@ -173,6 +173,45 @@ def test_a_rising_end_that_would_reach_the_best_within_the_reach_is_extended():
     assert run.z_max > 5.0 and run.z_min == 1.0
 
 
+def layered(zs, full, coarsest, **options):
+    """A run holding samples of two levels: full resolution and the coarsest."""
+    run = Scripted(None, **options)
+    run.samples.extend(Sample(z, (f, c), 1.0, "coarse") for z, f, c in zip(zs, full, coarsest))
+    return run
+
+
+PEAK_FULL = [1.0, 2.0, 9.0, 2.0, 1.0]  # a sharp peak at Z3 over Z1..Z5
+
+
+@pytest.mark.parametrize("coarsest, expected", [
+    ([3.0, 3.5, 4.0, 4.2, 4.0 * 1.16], False),  # tops at the upper end, past SKIP_RISE
+    ([4.0 * 1.16, 4.2, 4.0, 3.5, 3.0], True),  # at the lower end
+    ([3.0, 3.5, 4.0, 4.2, 4.0 * search_module.SKIP_RISE], None),  # exactly SKIP_RISE: no more
+    ([3.0, 3.5, 4.0, 5.0, 4.5], None),  # tops inside the range
+])
+def test_a_coarsest_level_topping_at_an_end_well_above_the_peak_names_that_end(coarsest, expected):
+    run = layered([1.0, 2.0, 3.0, 4.0, 5.0], PEAK_FULL, coarsest)
+    assert run._coarsest_tops_past(3.0) is expected
+
+
+class Layered(Scripted):
+    """A sample with two layers: a faint one at Z4.6 inside the window [1, 5] and a richer one
+    at Z6.5 past it, which the coarsest level sees from far away."""
+
+    def _measure(self, z, phase):
+        self.motion.arrive(z)
+        full = sharp(4.6, width=0.1)(z) + sharp(6.5, width=0.1)(z) * 5.0
+        coarsest = 1.0 + 5.0 / (1.0 + ((z - 6.5) / 1.5) ** 2) + 2.0 / (1.0 + ((z - 4.6) / 1.5) ** 2)
+        sample = Sample(self.motion.position, (full, coarsest), 1.0, phase)
+        self.samples.append(sample)
+        return sample
+
+
+def test_a_sharp_peak_short_of_an_end_the_coarsest_level_still_rises_into_is_looked_past():
+    run = Layered(None, window=(1.0, 5.0), limits=(0.0, 9.0), start=1.0)
+    assert abs(run._search() - 6.5) < 0.1
+
+
 # ~~ refinement rounds
 
 
