@@ -187,6 +187,7 @@ PEAK_FULL = [1.0, 2.0, 9.0, 2.0, 1.0]  # a sharp peak at Z3 over Z1..Z5
     ([3.0, 3.5, 4.0, 4.2, 4.0 * 1.16], False),  # tops at the upper end, past SKIP_RISE
     ([4.0 * 1.16, 4.2, 4.0, 3.5, 3.0], True),  # at the lower end
     ([3.0, 3.5, 4.0, 4.2, 4.0 * search_module.SKIP_RISE], None),  # exactly SKIP_RISE: no more
+    ([3.0, 3.5, 4.0, 4.1, 4.2], None),  # tops at an end, but only 5% above the peak
     ([3.0, 3.5, 4.0, 5.0, 4.5], None),  # tops inside the range
 ])
 def test_a_coarsest_level_topping_at_an_end_well_above_the_peak_names_that_end(coarsest, expected):
