@@ -12,7 +12,8 @@ import numpy as np
 
 from .curve import Points
 from .fit import NEAR_TOP, TINY, PeakFit
-from .noise import (log_scores, mean_standard_error, median_standard_error, relative_noise,
+from .noise import (log_scores, mean_standard_error, median_standard_error, neighbour_noise,
+                    relative_noise,
                     significant)
 
 __all__ = [
@@ -79,6 +80,13 @@ WALL_FALL = 0.15
 """A curve falls away to a hard bound once it fell this share below its best there..."""
 WALL_FALL_STEPS = 2
 """... falling at each of at least this many steps from the best."""
+DRIFT_FRAMES = 4
+"""Frames at one Z show a drift in time only when there are at least this many of them..."""
+DRIFT_T = 3.0
+"""... the slope of their log scores over time is this many standard errors from flat..."""
+DRIFT_CHANGE = 0.05
+"""... and changes their log score by at least this much from the first frame to the last (more
+than the top of a curve changes it between the frames the drift test counts as at its peak)."""
 
 
 def relative_contrast(scores: Sequence[float]) -> float:
@@ -217,6 +225,34 @@ def straddled(zs: np.ndarray, scores: np.ndarray, fit: PeakFit) -> bool:
     strong = np.flatnonzero(scores >= fit.floor + NEAR_TOP * (fit.height - fit.floor))
     return (bool(np.any(strong < top)) and bool(np.any(strong > top))
             and zs[strong.min()] < fit.z_peak < zs[strong.max()])
+
+
+def drifting(order: Sequence[int], scores: Sequence[float]) -> bool:
+    """Whether frames taken at one Z drift in time: their log scores, against their places
+    ``order`` in the run (ascending), change by ``DRIFT_CHANGE`` and by ``DRIFT_T`` standard
+    errors, as a steady drift (the slope of a line through them, over its residuals' noise)
+    or as a step (the later half's mean against the earlier half's, the middle frame of an
+    odd count left out, over the noise of successive frames); needs ``DRIFT_FRAMES`` frames.
+
+    A lamp warming up, LED flicker beating with the frame rate or an auto-exposure hunting
+    change the sharpness of frames at one Z over time; a run whose late frames gather at one
+    Z then sees a peak that the time made, not the Z. The noise comes from successive
+    frames (:func:`~.noise.neighbour_noise`), which a drift hardly moves.
+    """
+    if len(scores) < DRIFT_FRAMES:
+        return False
+    logs = log_scores(scores)
+    times = np.asarray(order, dtype=float) - float(np.mean(order))
+    spread = float((times * times).sum())
+    slope = float((times * (logs - logs.mean())).sum()) / spread
+    steady = abs(slope) * float(times.max() - times.min())
+    steady_error = neighbour_noise(logs - logs.mean() - slope * times) * math.sqrt(
+        float(np.ptp(times)) ** 2 / spread)
+    half = len(logs) // 2
+    step = abs(float(logs[-half:].mean() - logs[:half].mean()))
+    step_error = neighbour_noise(logs) * math.sqrt(2.0 / half)
+    return any(change >= DRIFT_CHANGE and change > DRIFT_T * error
+               for change, error in ((steady, steady_error), (step, step_error)))
 
 
 def converged(zs: Sequence[float], fit: PeakFit, tolerance: float) -> bool:

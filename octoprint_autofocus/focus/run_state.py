@@ -156,9 +156,9 @@ class RunState:
         points = merge_plateaus([s.z for s in self.samples], [s.levels for s in self.samples])
         return merge_held_end(points, self.held_zs, self.motion.side)
 
-    def _scores_at(self, z: float) -> List[float]:
-        """The scores of every sample taken at exactly ``z``."""
-        return [s.score for s in self.samples if s.z == z]
+    def _scores_at(self, z: float, start: int = 0) -> List[float]:
+        """The scores of every sample taken at exactly ``z`` (from the run's sample ``start`` on)."""
+        return [s.score for s in self.samples[start:] if s.z == z]
 
     def _repeat_noise(self) -> Tuple[float, int]:
         """:func:`.noise.repeat_noise` of every sample."""

@@ -38,7 +38,9 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    that varies is no peak), and the half resolution must score high at the peak too; the
    peak must stand out of the score noise (a free relative bound, else a t-test of
    repeated frames against the points off the peak); on each side
-   some sample must score lower beyond the noise; and a blurred best (full resolution
+   some sample must score lower beyond the noise, in fresh frames too when the frames near
+   the peak drift in time (a lamp warming up, flicker, an auto-exposure hunting); and a
+   blurred best (full resolution
    varying by less than ``EARLY_STOP_CONTRAST``) is trusted only once the rest of the
    window was seen and the sharpness died away on both sides within the range searched
    (else the focus may lie beyond; at a hard bound, a fall at every step to it will do).

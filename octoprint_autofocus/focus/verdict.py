@@ -21,7 +21,7 @@ from .options import STEP_ROUNDING
 from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
-           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK"]
+           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
@@ -39,6 +39,10 @@ NOISE_REPEATS = 3
 """At most this many repeat frames at one Z for a noise test, taken one by one until it passes."""
 MIN_OFF_PEAK = 3
 """The noise test compares the peak with the points off it when there are this many."""
+DRIFT_REACH = 0.25
+"""Frames within this many tolerances of a peak count as taken at its Z for the drift test
+(:meth:`PeakVerdict._drift_start`): the top of the curve changes their scores by about 1% there
+(the tolerance is the half-width of the band above 80% of the height)."""
 
 
 class PeakVerdict(RunState):
@@ -156,32 +160,64 @@ class PeakVerdict(RunState):
         bound below the frames at ``z``, or below the near-top cut of the fit; otherwise
         frames are repeated at ``z`` and at that sample's Z (up to ``NOISE_REPEATS`` more
         at each) until a one-sided t-test shows it lower (:func:`.checks.clearly_lower`).
+        When the frames near ``z`` drift in time (:meth:`_drift_start`), each side must pass
+        once more on the frames taken since the later of them began (fresh frames at that
+        sample's Z first): an early low sample may only have been taken before the drift.
         The stage ends at ``z``.
         """
         points = self._points()
         free_bound = NOISE_SURE * relative_noise(points.zs, points.scores)
         floor = float(points.scores.min())
         spans = points.spans
+        since = self._drift_start(z)
         for below, edge in ((True, self.z_min), (False, self.z_max)):
             side = [s for s in self.samples if (s.z < z if below else s.z > z)]
             # a plateau holding z (one replayed slice) is no lower sample on either side
             plateau = spans[(spans[:, 0] <= z) & (z <= spans[:, 1])]
             side = [s for s in side if not np.any((plateau[:, 0] <= s.z) & (s.z <= plateau[:, 1]))]
             low_z = min(side, key=lambda s: s.score).z if side else None
-            while low_z is None or not self._clearly_lower(z, low_z, free_bound, floor):
-                counts = {t: sum(s.z == t for s in self.samples) for t in (z, low_z)}
-                target = min(counts, key=counts.get)
-                if low_z is None or counts[target] > NOISE_REPEATS:
-                    detail = (f"no sample between Z{z:.4f} and the end Z{edge:.4f} of the "
-                              f"searched range scores lower beyond the score noise")
-                    if low_z is None or edge in (s.z for s in side):
-                        raise AtEdge(below, detail)
-                    raise SearchFailed("no_peak", detail)
-                sample = self._measure(target, "verify")
-                if target == z:
-                    self.verify_score = sample.score
+            at_edge = low_z is None or edge in (s.z for s in side)
+            for start in (0,) if since is None else (0, since):
+                detail = (f"no sample between Z{z:.4f} and the end Z{edge:.4f} of the searched "
+                          f"range scores lower beyond the score noise"
+                          + (" in frames taken since the frames near the peak drifted in time"
+                             if start else ""))
+                failure = AtEdge(below, detail) if at_edge else SearchFailed("no_peak", detail)
+                self._show_lower(z, low_z, start, (free_bound, floor), failure)
         if self.motion.position != z:  # the last frames were taken at a lower sample's Z
             self.motion.arrive(z)
+
+    def _show_lower(self, z: float, low_z: Optional[float], start: int,
+                    bounds: Tuple[float, float], failure: SearchFailed) -> None:
+        """Repeat frames at ``z`` and ``low_z`` (the fewer first, up to ``NOISE_REPEATS`` more)
+        until the frames from the run's sample ``start`` on show ``low_z`` clearly lower
+        (:meth:`_clearly_lower`; ``bounds``: its free noise bound and floor); else raise
+        ``failure``."""
+        while True:
+            counts = {t: sum(s.z == t for s in self.samples[start:]) for t in (z, low_z)}
+            if (low_z is not None and min(counts.values()) > 0
+                    and self._clearly_lower(z, low_z, *bounds, start)):
+                return
+            target = min(counts, key=counts.get)
+            if low_z is None or counts[target] > NOISE_REPEATS:
+                raise failure
+            sample = self._measure(target, "verify")
+            if target == z:
+                self.verify_score = sample.score
+
+    def _drift_start(self, z: float) -> Optional[int]:
+        """When the frames within ``DRIFT_REACH`` tolerances of ``z`` drift in time
+        (:func:`.checks.drifting`), the place in the run where their later half begins; else None.
+
+        Under a drift the frames a refinement gathered late near ``z`` and the lower samples
+        taken early differ by time as well as by Z: the bracket check then asks the lower
+        samples again, with frames taken since.
+        """
+        reach = DRIFT_REACH * self._tolerance()
+        near = [i for i, s in enumerate(self.samples) if abs(s.z - z) <= reach]
+        if not checks.drifting(near, [self.samples[i].score for i in near]):
+            return None
+        return near[len(near) // 2]
 
     def _weak(self) -> bool:
         """Whether the best sample hardly stands out at full resolution (``EARLY_STOP_CONTRAST``):
@@ -269,11 +305,13 @@ class PeakVerdict(RunState):
 
     # ~~ helpers
 
-    def _clearly_lower(self, z: float, low_z: float, free_bound: float, floor: float) -> bool:
-        """:func:`.checks.clearly_lower` for the frames at ``z`` and ``low_z``."""
+    def _clearly_lower(self, z: float, low_z: float, free_bound: float, floor: float,
+                       start: int = 0) -> bool:
+        """:func:`.checks.clearly_lower` for the frames at ``z`` and ``low_z`` from the run's
+        sample ``start`` on."""
         sigma, freedom = self._repeat_noise()
-        return checks.clearly_lower(self._scores_at(z), self._scores_at(low_z), free_bound,
-                                    floor, sigma, freedom)
+        return checks.clearly_lower(self._scores_at(z, start), self._scores_at(low_z, start),
+                                    free_bound, floor, sigma, freedom)
 
     def _clearly_above_noise(self) -> bool:
         """:func:`.checks.clearly_above_noise` of the points (plateaus merged)."""

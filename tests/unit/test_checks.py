@@ -441,3 +441,29 @@ def test_a_fall_away_is_measured_to_the_end_asked_for_on_any_scale():
     assert checks.falls_away_to([10.0 * s for s in scores], 4)
     assert not checks.falls_away_to([10.0, 9.5, 8.6], 2)  # 14% of 10
     assert not checks.falls_away_to([0.0, 0.0], 0)  # a black frame falls nowhere
+
+
+# ~~ drifting
+
+
+def test_frames_whose_sharpness_climbs_steadily_over_time_drift():
+    scores = [100.0 * 1.03 ** k for k in range(5)]  # 3% a frame, no noise
+    assert checks.drifting(range(5), scores)
+    assert checks.drifting(range(5), scores[::-1])  # down as well as up
+
+
+def test_a_step_between_otherwise_steady_frames_is_a_drift():
+    scores = [181.4, 176.3, 194.1, 194.5, 195.8, 191.8]  # a lamp switching: 8% up after two frames
+    order = [16, 18, 19, 20, 21, 22]
+    assert checks.drifting(order, scores)
+
+
+def test_noise_alone_and_too_few_frames_are_no_drift():
+    assert not checks.drifting(range(6), [100.0, 106.0, 97.0, 104.0, 99.0, 105.0])
+    assert not checks.drifting(range(3), [100.0, 110.0, 121.0])  # DRIFT_FRAMES is 4
+
+
+def test_a_significant_change_smaller_than_the_top_of_a_curve_makes_is_no_drift():
+    # 1% a frame without noise is significant, but 4% over the frames is within DRIFT_CHANGE
+    assert not checks.drifting(range(5), [100.0 * 1.01 ** k for k in range(5)])
+    assert checks.drifting(range(7), [100.0 * 1.01 ** k for k in range(7)])  # 6% over seven

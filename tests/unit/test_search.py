@@ -526,3 +526,26 @@ def test_a_narrow_star_peak_beyond_a_faint_window_is_found_not_its_fitted_tails(
                           backlash=0.02, options={"limits": (0.0, 30.0), "settle": 0.05})
     assert result.ok
     assert rig.optical_error() <= rig.dof / 2
+
+
+class DriftingCamera(BlurringCamera):
+    """A :class:`BlurringCamera` whose contrast grows by ``gain`` with every frame (a lamp
+    warming up): a late frame scores higher than an early one at the same Z."""
+
+    def __init__(self, stage, focus_z, gain=0.02, **kwargs):
+        super().__init__(stage, focus_z, **kwargs)
+        self.gain = gain
+
+    def frame(self):
+        image = super().frame().astype(np.float32)
+        grown = 128.0 + (image - 128.0) * (1.0 + self.gain * self.frames)
+        return np.clip(grown, 0, 255).astype(np.uint8)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_drift_in_time_never_makes_a_peak_inside_a_wall_the_focus_lies_beyond(seed):
+    # focus 2 mm past the upper wall: inside, the drift grows more than the defocus changes
+    stage = FakeStage(limits=(0.0, 10.0), start=5.0)
+    camera = DriftingCamera(stage, 12.0, seed=seed, noise=2.0)
+    result = autofocus(stage, camera, 0.0, 10.0, sleep=lambda s: None)
+    assert not result.ok, f"said ok at Z{result.z:.3f}, {result.frames} frames"

@@ -983,7 +983,8 @@ def test_a_window_that_shows_something_is_not_looked_past():
 def test_a_peak_the_half_resolution_does_not_see_is_refused_after_the_noise_check(monkeypatch):
     # full resolution: a clear peak at Z3 (frames there drifted up); half resolution: it
     # peaks at Z2 and is low at Z3 (5.5 of 5..10, the bar is 8.5)
-    run = Levels(lambda z: (30.0, 5.5, 5.0))  # the frames at the peak: full 30, half 5.5
+    # new frames: full 30, half 5.5 at the peak, low elsewhere
+    run = Levels(lambda z: (30.0, 5.5, 5.0) if z == 3.0 else (1.0, 5.0, 5.0))
     run.samples.extend(Sample(z, levels, 1.0, "coarse") for z, levels in (
         (1.0, (1.0, 5.0, 5.0)), (2.0, (2.0, 10.0, 6.0)), (3.0, (20.0, 5.5, 5.0)),
         (4.0, (1.0, 5.0, 5.0)), (5.0, (1.0, 5.0, 5.0))))

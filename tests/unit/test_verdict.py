@@ -495,3 +495,37 @@ def test_a_fall_to_a_wall_needs_its_share_and_two_steps():
     assert weak_ends_edge([0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 0.9, 0.88, exactly], limits=WALL) is None
     assert weak_ends_edge([0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 0.9, 0.88, 0.86], limits=WALL) == "above"
     assert weak_ends_edge([0.2, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 0.5], limits=WALL) == "above"
+
+
+# ~~ a drift in time
+
+
+DRIFTED = coarse([1.0, 2.0, 3.0, 4.0, 5.0], [2.0, 3.0, 5.0, 3.0, 2.5]) + [
+    (3.0, 6.0, "fine"), (3.0, 7.0, "fine"), (3.0, 8.0, "verify"), (3.0, 9.0, "verify")]
+"""A peak at Z3 whose frames climbed from 5 to 9 after the coarse sweep (a lamp warming up)."""
+
+
+def test_frames_drifting_at_the_peak_make_the_bracket_check_ask_the_lower_samples_again():
+    run = Scripted(lambda z: 9.5, DRIFTED, tolerance=0.5)  # now everything scores as high
+    run.motion.arrive(3.0)
+    with pytest.raises(AtEdge) as at_edge:
+        run._check_bracketed(3.0)
+    assert at_edge.value.below is True  # the window's end Z1 is no lower now
+    fresh = [s.z for s in run.samples[len(DRIFTED):]]
+    assert fresh[0] == 1.0 and set(fresh) == {1.0, 3.0}  # then repeats as the noise test wants
+
+
+def test_lower_samples_still_lower_when_asked_again_pass_and_the_stage_ends_at_the_peak():
+    run = Scripted(lambda z: 9.0 if z == 3.0 else 2.0, DRIFTED, tolerance=0.5)
+    run.motion.arrive(3.0)
+    run._check_bracketed(3.0)
+    assert [s.z for s in run.samples[len(DRIFTED):]] == [1.0, 5.0]  # one fresh frame each side
+    assert run.motion.position == 3.0
+
+
+def test_steady_frames_at_the_peak_need_no_fresh_lower_samples():
+    samples = DRIFTED[:5] + [(3.0, s, "fine") for s in (5.1, 4.9, 5.0, 5.05)]
+    run = Scripted(None, samples, tolerance=0.5)
+    run.motion.arrive(3.0)
+    run._check_bracketed(3.0)
+    assert len(run.samples) == len(samples)
