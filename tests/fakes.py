@@ -109,6 +109,21 @@ class BlurringCamera:
         return np.clip(noisy + 0.5, 0, 255).astype(np.uint8)
 
 
+class DriftingCamera(BlurringCamera):
+    """A :class:`BlurringCamera` whose contrast grows by ``gain`` with every frame (a lamp
+    warming up): a late frame scores higher than an early one at the same Z."""
+
+    def __init__(self, stage: FakeStage, focus_z: float, gain: float = 0.02, **kwargs) -> None:
+        super().__init__(stage, focus_z, **kwargs)
+        self.gain = gain
+
+    def frame(self) -> np.ndarray:
+        """The blurred frame, its contrast around mid-grey grown by the frames taken so far."""
+        image = super().frame().astype(np.float32)
+        grown = 128.0 + (image - 128.0) * (1.0 + self.gain * self.frames)
+        return np.clip(grown, 0, 255).astype(np.uint8)
+
+
 class StackCamera(BlurringCamera):
     """A :class:`BlurringCamera` that only has the slices of a recorded focus stack.
 

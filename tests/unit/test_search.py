@@ -10,7 +10,7 @@ from octoprint_autofocus.focus import FocusResult, autofocus
 from octoprint_autofocus.focus.errors import Cancelled
 from octoprint_autofocus.focus.options import DEFAULTS
 from octoprint_autofocus.simulator import SCENES, make_rig
-from tests.fakes import BlurringCamera, FakeStage, StackCamera
+from tests.fakes import BlurringCamera, DriftingCamera, FakeStage, StackCamera
 
 SIZE = (320, 240)
 
@@ -526,20 +526,6 @@ def test_a_narrow_star_peak_beyond_a_faint_window_is_found_not_its_fitted_tails(
                           backlash=0.02, options={"limits": (0.0, 30.0), "settle": 0.05})
     assert result.ok
     assert rig.optical_error() <= rig.dof / 2
-
-
-class DriftingCamera(BlurringCamera):
-    """A :class:`BlurringCamera` whose contrast grows by ``gain`` with every frame (a lamp
-    warming up): a late frame scores higher than an early one at the same Z."""
-
-    def __init__(self, stage, focus_z, gain=0.02, **kwargs):
-        super().__init__(stage, focus_z, **kwargs)
-        self.gain = gain
-
-    def frame(self):
-        image = super().frame().astype(np.float32)
-        grown = 128.0 + (image - 128.0) * (1.0 + self.gain * self.frames)
-        return np.clip(grown, 0, 255).astype(np.uint8)
 
 
 @pytest.mark.parametrize("seed", range(6))
