@@ -467,3 +467,17 @@ def test_a_significant_change_smaller_than_the_top_of_a_curve_makes_is_no_drift(
     # 1% a frame without noise is significant, but 4% over the frames is within DRIFT_CHANGE
     assert not checks.drifting(range(5), [100.0 * 1.01 ** k for k in range(5)])
     assert checks.drifting(range(7), [100.0 * 1.01 ** k for k in range(7)])  # 6% over seven
+
+
+def test_a_slow_noisy_climb_is_a_steady_drift_though_its_halves_differ_too_little():
+    scores = [100.0, 102.0, 102.4, 104.9, 105.0, 107.5]  # 6.8% along the line, 4.2% between halves
+    assert checks.drifting(range(6), scores)
+
+
+def test_a_climb_within_three_standard_errors_of_flat_is_no_drift():
+    assert not checks.drifting(range(6), [100.0, 103.0, 109.0, 104.0, 113.0, 112.0])
+
+
+def test_a_step_compares_the_later_half_alone_with_the_earlier():
+    step = 100.0 * math.exp(0.06)
+    assert checks.drifting(range(4), [100.0, 100.0, step, step])  # one frame more would dilute it
