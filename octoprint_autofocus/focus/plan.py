@@ -37,7 +37,9 @@ GOLDEN = 0.381966
 SPACING = 0.5
 """A new refinement Z keeps this many tolerances away from every earlier sample..."""
 BRACKET_PER_SPACING = 8.0
-"""... or, before the peak's width is known, at most 1/this of the bracket it falls in."""
+"""... or, before the peak's width is known, at most 1/this of the bracket it falls in, but not
+less than ``SPACING`` finest derived tolerances (``MIN_TOLERANCE_SHARE`` of the span the points
+cover)."""
 SPACING_SLACK = 0.999
 """The keep-out zones shrink by this factor, so a Z exactly at their edge is allowed."""
 WIDTH_PER_TOLERANCE = 4.0
@@ -156,6 +158,10 @@ def propose(points: Points, tolerance: float, width_known: bool) -> Optional[flo
 
     Around the best point of the combined curve (at an end: its two nearest points), kept
     clear of the known points (see :func:`_spaced`). None when there is no room left.
+
+    Before the width is known the spacing shrinks with the bracket, but never below what the
+    finest derived tolerance asks for: on a flat top (frames drifting in time, one slice of a
+    replayed stack) the bracket would otherwise draw every new sample closer to one Z.
     """
     zs, spans = points.zs, points.spans
     if len(zs) < 2:
@@ -173,8 +179,9 @@ def propose(points: Points, tolerance: float, width_known: bool) -> Optional[flo
         wide_left = zs[b] - lo > hi - zs[b]
         vertex = zs[b] - GOLDEN * (zs[b] - lo) if wide_left else zs[b] + GOLDEN * (hi - zs[b])
     gap = SPACING * tolerance
-    if not width_known:  # no reliable width yet: bracket-relative
-        gap = min(gap, (hi - lo) / BRACKET_PER_SPACING)
+    if not width_known:  # no reliable width yet: bracket-relative, down to the finest spacing
+        finest = SPACING * MIN_TOLERANCE_SHARE * (zs[-1] - zs[0])
+        gap = min(gap, max((hi - lo) / BRACKET_PER_SPACING, finest))
     return _spaced(float(vertex), spans, lo, hi, gap)
 
 

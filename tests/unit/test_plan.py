@@ -7,14 +7,17 @@ import pytest
 
 from octoprint_autofocus.focus.curve import merge_plateaus
 from octoprint_autofocus.focus.errors import Cancelled, StageError
-from octoprint_autofocus.focus.plan import (GOLDEN, SPACING_SLACK, Motion, coarse_grid,
-                                            derived_tolerance, propose)
+from octoprint_autofocus.focus.plan import (GOLDEN, MIN_TOLERANCE_SHARE, SPACING, SPACING_SLACK,
+                                            Motion, coarse_grid, derived_tolerance, propose)
 from tests.fakes import FakeStage
 
 
 def points_of(zs, scores):
     """Points with one pyramid level per sample."""
     return merge_plateaus(list(zs), [(s,) for s in scores])
+
+
+FLAT_TOP = [1.0, 1.0001, 1.0]  # the vertex of the three is the middle sample itself
 
 
 def motion(stage, approach="above", overscan=0.5, z_range=(1.0, 5.0)):
@@ -76,10 +79,28 @@ def test_a_plateau_of_identical_scores_is_kept_clear_of_as_a_whole():
 
 
 def test_without_a_known_width_a_vertex_on_a_sample_moves_an_eighth_of_the_bracket_off():
-    zs = [1.0, 1.5, 2.0]
-    scores = [1.0, 1.0001, 1.0]  # the vertex is the middle sample itself
-    near = propose(points_of(zs, scores), tolerance=1.0, width_known=False)
+    near = propose(points_of([1.0, 1.5, 2.0], FLAT_TOP), tolerance=1.0, width_known=False)
     assert abs(near - 1.5) == pytest.approx(SPACING_SLACK * 1.0 / 8.0)
+
+
+def test_without_a_known_width_the_spacing_stops_shrinking_at_the_finest_derived_tolerance():
+    # a bracket of 0.002 in a span of 10: an eighth of it (0.00025) is finer than the finest
+    # tolerance a run derives (1e-4 of the span) asks for
+    zs = [0.0, 4.999, 5.0, 5.001, 10.0]
+    z = propose(points_of(zs, [0.5] + FLAT_TOP + [0.5]), tolerance=1.0, width_known=False)
+    finest = SPACING * MIN_TOLERANCE_SHARE * 10.0
+    assert abs(z - 5.0) == pytest.approx(SPACING_SLACK * finest)
+
+
+def test_without_a_known_width_a_bracket_narrower_than_the_finest_spacing_has_no_room():
+    zs = [0.0, 4.9999, 5.0, 5.0001, 10.0]  # a flat top refined down to a tenth of a micrometre
+    assert propose(points_of(zs, [0.5] + FLAT_TOP + [0.5]), tolerance=1.0, width_known=False) is None
+
+
+def test_a_tolerance_finer_than_the_finest_derived_one_keeps_its_own_spacing():
+    zs = [0.0, 4.999, 5.0, 5.001, 10.0]
+    z = propose(points_of(zs, [0.5] + FLAT_TOP + [0.5]), tolerance=1e-5, width_known=True)
+    assert abs(z - 5.0) == pytest.approx(SPACING_SLACK * SPACING * 1e-5)
 
 
 def test_an_interior_best_among_many_points_proposes_the_vertex_of_its_three():
