@@ -13,7 +13,8 @@ import numpy as np
 from .curve import Points
 from .fit import NEAR_TOP, TINY, PeakFit
 from .noise import (log_scores, mean_standard_error, median_standard_error, neighbour_noise,
-                    relative_noise, significant)
+                    relative_noise,
+                    significant)
 
 __all__ = [
     "MIN_CONTRAST",
@@ -30,9 +31,6 @@ __all__ = [
     "CONVERGED_GAP_WIDTH",
     "WALL_FALL",
     "WALL_FALL_STEPS",
-    "DRIFT_FRAMES",
-    "DRIFT_T",
-    "DRIFT_CHANGE",
     "relative_contrast",
     "levels_contrast",
     "clearly_above_noise",
@@ -46,7 +44,6 @@ __all__ = [
     "clearly_interior",
     "levels_agree",
     "straddled",
-    "drifting",
     "converged",
     "rising_into_edge",
     "worth_extending",
@@ -86,10 +83,10 @@ WALL_FALL_STEPS = 2
 DRIFT_FRAMES = 4
 """Frames at one Z show a drift in time only when there are at least this many of them..."""
 DRIFT_T = 3.0
-"""... their log scores change over time by this many standard errors..."""
+"""... the slope of their log scores over time is this many standard errors from flat..."""
 DRIFT_CHANGE = 0.05
-"""... and by at least this much (more than the top of a curve changes them between the frames
-the drift test counts as taken at its peak)."""
+"""... and changes their log score by at least this much from the first frame to the last (more
+than the top of a curve changes it between the frames the drift test counts as at its peak)."""
 
 
 def relative_contrast(scores: Sequence[float]) -> float:
@@ -247,10 +244,10 @@ def drifting(order: Sequence[int], scores: Sequence[float]) -> bool:
     logs = log_scores(scores)
     times = np.asarray(order, dtype=float) - float(np.mean(order))
     spread = float((times * times).sum())
-    span = float(times.max() - times.min())
     slope = float((times * (logs - logs.mean())).sum()) / spread
-    steady = abs(slope) * span
-    steady_error = neighbour_noise(logs - logs.mean() - slope * times) * span / math.sqrt(spread)
+    steady = abs(slope) * float(times.max() - times.min())
+    steady_error = neighbour_noise(logs - logs.mean() - slope * times) * math.sqrt(
+        float(np.ptp(times)) ** 2 / spread)
     half = len(logs) // 2
     step = abs(float(logs[-half:].mean() - logs[:half].mean()))
     step_error = neighbour_noise(logs) * math.sqrt(2.0 / half)

@@ -481,3 +481,11 @@ def test_a_climb_within_three_standard_errors_of_flat_is_no_drift():
 def test_a_step_compares_the_later_half_alone_with_the_earlier():
     step = 100.0 * math.exp(0.06)
     assert checks.drifting(range(4), [100.0, 100.0, step, step])  # one frame more would dilute it
+
+
+def test_the_middle_frame_of_an_odd_count_belongs_to_neither_half():
+    assert checks.drifting(range(5), [99.9, 100.7, 99.7, 106.1, 106.4])  # with it: no step
+
+
+def test_a_rise_the_noise_of_successive_frames_explains_is_no_step():
+    assert not checks.drifting(range(5), [98.1, 98.7, 101.1, 99.9, 107.7])

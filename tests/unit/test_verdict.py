@@ -511,6 +511,7 @@ def test_frames_drifting_at_the_peak_make_the_bracket_check_ask_the_lower_sample
     with pytest.raises(AtEdge) as at_edge:
         run._check_bracketed(3.0)
     assert at_edge.value.below is True  # the window's end Z1 is no lower now
+    assert "drifted in time" in str(at_edge.value)
     fresh = [s.z for s in run.samples[len(DRIFTED):]]
     assert fresh[0] == 1.0 and set(fresh) == {1.0, 3.0}  # then repeats as the noise test wants
 
@@ -529,3 +530,30 @@ def test_steady_frames_at_the_peak_need_no_fresh_lower_samples():
     run.motion.arrive(3.0)
     run._check_bracketed(3.0)
     assert len(run.samples) == len(samples)
+
+
+def step_at_the_peak(far_z):
+    """Coarse Z1, 2, 4, 5; two frames at ``far_z`` scoring 5, then two at Z3 scoring 9."""
+    return coarse([1.0, 2.0, 4.0, 5.0], [2.0, 3.0, 3.0, 2.5]) + [
+        (far_z, 5.0, "fine"), (far_z, 5.0, "fine"), (3.0, 9.0, "fine"), (3.0, 9.0, "verify")]
+
+
+@pytest.mark.parametrize("far_z, fresh", [(3.125, [1.0, 5.0]), (3.3, [])])
+def test_frames_within_a_quarter_tolerance_count_as_at_the_peak_for_the_drift_test(far_z, fresh):
+    # tolerance 0.5: Z3.125 lies exactly a quarter tolerance away, Z3.3 beyond it
+    samples = step_at_the_peak(far_z)
+    run = Scripted(lambda z: 9.0 if z == 3.0 else 2.0, samples, tolerance=0.5)
+    run.motion.arrive(3.0)
+    run._check_bracketed(3.0)
+    assert [s.z for s in run.samples[len(samples):]] == fresh
+
+
+def test_the_fresh_frames_are_those_since_the_later_half_of_the_frames_at_the_peak_began():
+    samples = coarse([1.0, 2.0, 4.0, 5.0], [2.0, 3.0, 3.0, 2.5]) + [
+        (3.0, 5.0, "fine"), (3.0, 5.0, "fine"), (3.0, 5.0, "fine"), (3.0, 9.0, "fine"),
+        (1.0, 2.0, "verify"), (3.0, 9.0, "verify"), (3.0, 9.0, "verify")]
+    run = Scripted(lambda z: 9.0 if z == 3.0 else 2.0, samples, tolerance=0.5)
+    run.motion.arrive(3.0)
+    run._check_bracketed(3.0)
+    # the later half began with the fourth frame at Z3: the frame at Z1 after it is fresh
+    assert [s.z for s in run.samples[len(samples):]] == [5.0]
