@@ -86,10 +86,11 @@ def test_without_a_known_width_a_vertex_on_a_sample_moves_an_eighth_of_the_brack
 def test_without_a_known_width_the_spacing_stops_shrinking_at_the_finest_derived_tolerance():
     # a bracket of 0.002 in a span of 10: an eighth of it (0.00025) is finer than the finest
     # tolerance a run derives (1e-4 of the span) asks for
-    zs = [0.0, 4.999, 5.0, 5.001, 10.0]
-    z = propose(points_of(zs, [0.5] + FLAT_TOP + [0.5]), tolerance=1.0, width_known=False)
-    finest = SPACING * MIN_TOLERANCE_SHARE * 10.0
-    assert abs(z - 5.0) == pytest.approx(SPACING_SLACK * finest)
+    for offset in (0.0, 100.0):  # the span the points cover, wherever it lies
+        zs = [offset + z for z in (0.0, 4.999, 5.0, 5.001, 10.0)]
+        z = propose(points_of(zs, [0.5] + FLAT_TOP + [0.5]), tolerance=1.0, width_known=False)
+        finest = SPACING * MIN_TOLERANCE_SHARE * 10.0
+        assert abs(z - (offset + 5.0)) == pytest.approx(SPACING_SLACK * finest, rel=1e-6)
 
 
 def test_without_a_known_width_a_bracket_narrower_than_the_finest_spacing_has_no_room():
