@@ -250,3 +250,9 @@ def test_frames_repeated_at_one_z_without_a_move_are_all_kept():
     run.motion.arrive(5.0)  # already there: no move
     run._measure(5.0, "verify")
     assert run.frames == 6 and run.frames_vary
+
+
+def test_the_scores_at_a_z_are_every_frame_there_or_those_from_a_place_in_the_run_on():
+    run = state([(3.0, 1.0), (4.0, 2.0), (3.0, 3.0), (3.0, 4.0)])
+    assert run._scores_at(3.0) == [1.0, 3.0, 4.0]  # the run's first frame too
+    assert run._scores_at(3.0, 3) == [4.0]
