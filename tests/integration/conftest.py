@@ -165,6 +165,11 @@ class SerialLog:
                 commands.append(re.sub(r"\*\d+$", "", text).strip())
         return commands
 
+    def sent_besides_readout(self, mark: int) -> List[str]:
+        """:meth:`sent` without ``M114``: the Z readout asks for the position on its own time
+        (a delayed ask after an earlier test's move may fall into any window)."""
+        return [command for command in self.sent(mark) if command != "M114"]
+
 
 def reported_z(client: Client, log: SerialLog, timeout: float = 10.0) -> float:
     """The Z the printer reports to an M114 sent now (after M400), read from serial.log."""
