@@ -79,7 +79,7 @@ CONVERGED_GAP_WIDTH = 0.5
 WALL_FALL = 0.15
 """A curve falls away to a hard bound once it fell this share below its best there..."""
 WALL_FALL_STEPS = 2
-"""... falling at each of at least this many steps from the best."""
+"""... falling at each of the last this many steps into the bound."""
 DRIFT_FRAMES = 4
 """Frames at one Z show a drift in time only when there are at least this many of them..."""
 DRIFT_T = 3.0
@@ -187,13 +187,18 @@ def new_top(score: float, best: float, floor: float) -> bool:
 
 
 def falls_away_to(scores: Sequence[float], end: int) -> bool:
-    """Whether ``scores`` (in Z order) fall at every step from their best to index ``end``,
-    at least ``WALL_FALL_STEPS`` steps, ending ``WALL_FALL`` of the best below it."""
+    """Whether ``scores`` (in Z order) fall from their best to index ``end``: at each of the
+    last ``WALL_FALL_STEPS`` steps into it, to the lowest score on the way and ``WALL_FALL``
+    of the best below it.
+
+    Near the top a focus curve is flat, so noise may reorder neighbouring samples there; a
+    curve turning up again towards ``end`` still fails."""
     values = np.asarray(scores, dtype=float)
     best = int(np.argmax(values))
     path = values[best:end + 1] if end > best else values[end:best + 1][::-1]
-    return bool(len(path) > WALL_FALL_STEPS and np.all(np.diff(path) < 0)
-                and path[-1] <= (1.0 - WALL_FALL) * path[0])
+    last = path[-WALL_FALL_STEPS - 1:]
+    return bool(len(path) > WALL_FALL_STEPS and np.all(np.diff(last) < 0)
+                and path[-1] <= min(path.min(), (1.0 - WALL_FALL) * path[0]))
 
 
 def clearly_interior(zs: Sequence[float], scores: Sequence[float], z: float, score: float) -> bool:

@@ -43,7 +43,7 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    blurred best (full resolution
    varying by less than ``EARLY_STOP_CONTRAST``) is trusted only once the rest of the
    window was seen and the sharpness died away on both sides within the range searched
-   (else the focus may lie beyond; at a hard bound, a fall at every step to it will do).
+   (else the focus may lie beyond; at a hard bound, a fall into it, to its lowest, will do).
    Before refusing a faint or blurred result, or a curve rising into an end it may not
    pass, the run looks at the whole window. A peak whose coarsest level still tops at an
    end of the range, clearly above its score at the peak, is a lesser layer: the run

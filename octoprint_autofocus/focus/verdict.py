@@ -281,10 +281,11 @@ class PeakVerdict(RunState):
         a blurred bump is trusted only where the sharpness clearly dies away on both sides
         within the range searched, or the real focus may lie beyond (a side lobe of a
         periodic scene rides on the rising flank of a focus outside the range). At a hard
-        bound, beyond which the run cannot look, a full resolution falling at every step
-        from its best to the bound (:func:`.checks.falls_away_to`) has died away enough: a
-        narrow window around the focus (a refocus) seldom reaches the tails of a broad
-        curve, and a curve turning up again towards the bound still fails there.
+        bound, beyond which the run cannot look, a full resolution falling from its best to
+        the bound (:func:`.checks.falls_away_to`: at each of the last steps, to its lowest
+        there) has died away enough: a narrow window around the focus (a refocus) seldom
+        reaches the tails of a broad curve, and a curve turning up again towards the bound
+        still fails there.
         """
         points = self._points()
         cs = combined(points.levels)

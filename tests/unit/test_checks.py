@@ -435,6 +435,13 @@ def test_a_curve_falls_away_to_an_end_only_at_every_step_and_by_its_share():
     assert not checks.falls_away_to(scores, 2)  # the best itself
 
 
+def test_a_fall_away_may_reorder_samples_near_the_top_but_not_turn_up_towards_the_end():
+    flat_top = [0.85, 0.9, 0.97, 0.95, 1.0]  # from the best: 0.95, then 0.97 (noise at the top)
+    assert checks.falls_away_to(flat_top, 0)  # the last two steps fall, to the lowest, by 15%
+    assert not checks.falls_away_to([0.8, 0.85, 0.9, 0.7, 1.0], 0)  # 0.7 on the way is lower
+    assert not checks.falls_away_to([0.85, 0.84, 0.97, 0.95, 1.0], 0)  # up at the last step
+
+
 def test_a_fall_away_is_measured_to_the_end_asked_for_on_any_scale():
     scores = [0.7, 0.8, 1.0, 0.95, 0.84, 0.9]
     assert checks.falls_away_to(scores, 4)  # what lies beyond the end does not count
