@@ -43,7 +43,9 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    blurred best (full resolution
    varying by less than ``EARLY_STOP_CONTRAST``) is trusted only once the rest of the
    window was seen and the sharpness died away on both sides within the range searched
-   (else the focus may lie beyond; at a hard bound, a fall into it, to its lowest, will do).
+   (else the focus may lie beyond; at a hard bound, a fall into it, to its lowest, will do);
+   a hard bound within a coarse step of the peak towards which the curve climbs again past
+   a dip fails there (the flank of a focus just outside).
    Before refusing a faint or blurred result, or a curve rising into an end it may not
    pass, the run looks at the whole window. A peak whose coarsest level still tops at an
    end of the range, clearly above its score at the peak, is a lesser layer: the run
@@ -317,6 +319,7 @@ class _Run(PeakVerdict):
         self._check_noise(z)
         self._check_half_resolution(z)
         self._check_bracketed(z)
+        self._check_turn_up(z)
         return z
 
     # ~~ phase 1: the coarse sweep

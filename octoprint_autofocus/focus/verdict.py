@@ -21,7 +21,7 @@ from .options import STEP_ROUNDING
 from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
-           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH"]
+           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
@@ -39,6 +39,9 @@ NOISE_REPEATS = 3
 """At most this many repeat frames at one Z for a noise test, taken one by one until it passes."""
 MIN_OFF_PEAK = 3
 """The noise test compares the peak with the points off it when there are this many."""
+TURN_UP = 0.1
+"""A curve turns up again towards an end when it climbs there from its lowest sample past the
+peak by this share of the peak's height over the floor (and beyond the noise)."""
 DRIFT_REACH = 0.25
 """Frames within this many tolerances of a peak count as taken at its Z for the drift test
 (:meth:`PeakVerdict._drift_start`): the top of the curve changes their scores by about 1% there
@@ -166,8 +169,7 @@ class PeakVerdict(RunState):
         The stage ends at ``z``.
         """
         points = self._points()
-        free_bound = NOISE_SURE * relative_noise(points.zs, points.scores)
-        floor = float(points.scores.min())
+        bounds = self._noise_bounds()
         spans = points.spans
         since = self._drift_start(z)
         for below, edge in ((True, self.z_min), (False, self.z_max)):
@@ -182,25 +184,54 @@ class PeakVerdict(RunState):
                           f"range scores lower beyond the score noise"
                           + (" in frames taken since the frames near the peak drifted in time"
                              if start else ""))
-                failure = AtEdge(below, detail) if at_edge else SearchFailed("no_peak", detail)
-                self._show_lower(z, low_z, start, (free_bound, floor), failure)
+                if not self._shown_lower(z, low_z, start, bounds):
+                    raise AtEdge(below, detail) if at_edge else SearchFailed("no_peak", detail)
         if self.motion.position != z:  # the last frames were taken at a lower sample's Z
             self.motion.arrive(z)
 
-    def _show_lower(self, z: float, low_z: Optional[float], start: int,
-                    bounds: Tuple[float, float], failure: SearchFailed) -> None:
+    def _check_turn_up(self, z: float) -> None:
+        """Fail at a hard bound within one coarse step of ``z`` towards which the curve
+        turns up again: past the lowest sample between ``z`` and that end, the end scores
+        higher by ``TURN_UP`` of the peak's height over the floor, and repeated frames show
+        that lowest sample clearly lower than the end (:meth:`_shown_lower`).
+
+        The run may not look past that end, and the rising flank of a focus just outside
+        the window looks like this: a lesser bump inside, a dip, and the curve climbing
+        again into the end. The stage ends at ``z``.
+        """
+        bounds = self._noise_bounds()
+        height = float(np.mean(self._scores_at(z))) - bounds[1]
+        for below, edge, bound in ((True, self.z_min, self.bounds[0]), (False, self.z_max, self.bounds[1])):
+            side = [s for s in self.samples if (edge <= s.z < z if below else z < s.z <= edge)]
+            if edge != bound or abs(edge - z) > self.step or not any(s.z == edge for s in side):
+                continue
+            low_z = min(side, key=lambda s: s.score).z
+            rise = float(np.mean(self._scores_at(edge))) - float(np.mean(self._scores_at(low_z)))
+            if rise > TURN_UP * height and self._shown_lower(edge, low_z, 0, bounds):
+                raise AtEdge(below, f"past Z{low_z:.4f} the sharpness rises again towards Z{edge:.4f}, "
+                                    f"an end of the range the run may not pass")
+        if self.motion.position != z:  # the last frames were taken at the end or below it
+            self.motion.arrive(z)
+
+    def _noise_bounds(self) -> Tuple[float, float]:
+        """The free noise bound (``NOISE_SURE`` times :func:`.noise.relative_noise` of the
+        points) and the floor (their lowest score) that :meth:`_clearly_lower` judges by."""
+        points = self._points()
+        return NOISE_SURE * relative_noise(points.zs, points.scores), float(points.scores.min())
+
+    def _shown_lower(self, z: float, low_z: Optional[float], start: int,
+                     bounds: Tuple[float, float]) -> bool:
         """Repeat frames at ``z`` and ``low_z`` (the fewer first, up to ``NOISE_REPEATS`` more)
         until the frames from the run's sample ``start`` on show ``low_z`` clearly lower
-        (:meth:`_clearly_lower`; ``bounds``: its free noise bound and floor); else raise
-        ``failure``."""
+        (:meth:`_clearly_lower`; ``bounds``: its free noise bound and floor); whether they did."""
         while True:
             counts = {t: sum(s.z == t for s in self.samples[start:]) for t in (z, low_z)}
             if (low_z is not None and min(counts.values()) > 0
                     and self._clearly_lower(z, low_z, *bounds, start)):
-                return
+                return True
             target = min(counts, key=counts.get)
             if low_z is None or counts[target] > NOISE_REPEATS:
-                raise failure
+                return False
             sample = self._measure(target, "verify")
             if target == z:
                 self.verify_score = sample.score

@@ -262,6 +262,42 @@ def test_a_curve_rising_into_a_wall_is_refused_only_once_the_rest_of_the_window_
     assert result.z == pytest.approx(4.5, abs=0.02)
 
 
+class LesserBumpBeforeTheWall(BlurringCamera):
+    """Focus at ``focus_z``, just past the window's upper end; a lesser sharp bump inside at
+    ``bump_z`` (a reflection), then a dip, and the curve climbing again into the end."""
+
+    def __init__(self, stage, focus_z, bump_z, **kwargs):
+        super().__init__(stage, focus_z, **kwargs)
+        self.bump_z = bump_z
+
+    def frame(self):
+        actual = self.stage.actual_z
+        defocus = min(abs(actual - self.focus_z), 0.03 + 3.0 * abs(actual - self.bump_z))
+        self.stage.actual_z = self.focus_z + defocus
+        try:
+            return super().frame()
+        finally:
+            self.stage.actual_z = actual
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_a_curve_turning_up_again_into_a_wall_next_to_the_peak_is_refused(seed):
+    stage = FakeStage(limits=(0.0, 10.0), start=4.0)
+    camera = LesserBumpBeforeTheWall(stage, 5.06, 4.93, seed=seed)
+    result = autofocus(stage, camera, 1.0, 5.0, sleep=lambda s: None)
+    assert not result.ok  # the old check said ok at the bump, 4.93
+    assert result.reason == "peak_at_edge" and result.edge_z == 5.0
+    assert "rises again towards Z5.0000" in result.detail
+
+
+def test_a_bump_next_to_a_wall_the_curve_falls_into_is_taken():
+    stage = FakeStage(limits=(0.0, 10.0), start=4.0)
+    camera = LesserBumpBeforeTheWall(stage, 5.2, 4.93, seed=0)  # the end scores below the dip
+    result = autofocus(stage, camera, 1.0, 5.0, sleep=lambda s: None)
+    assert result.ok, result.detail
+    assert result.z == pytest.approx(4.93, abs=0.005)
+
+
 def test_a_curve_of_zeros_fails_cleanly_and_restores_the_start():
     stage, _, result = run_fake(start=2.5, metric="spot",
                                 camera_args={"texture": 0.0, "noise": 0.0})
