@@ -207,7 +207,10 @@ class PeakVerdict(RunState):
                 continue
             low_z = min(side, key=lambda s: s.score).z
             rise = float(np.mean(self._scores_at(edge))) - float(np.mean(self._scores_at(low_z)))
-            if rise > TURN_UP * height and self._shown_lower(edge, low_z, 0, bounds):
+            verified = self.verify_score
+            shown = rise > TURN_UP * height and self._shown_lower(edge, low_z, 0, bounds)
+            self.verify_score = verified  # frames at the end verify no peak
+            if shown:
                 raise AtEdge(below, f"past Z{low_z:.4f} the sharpness rises again towards Z{edge:.4f}, "
                                     f"an end of the range the run may not pass")
         if self.motion.position != z:  # the last frames were taken at the end or below it

@@ -288,6 +288,8 @@ def test_a_curve_turning_up_again_into_a_wall_next_to_the_peak_is_refused(seed):
     assert not result.ok  # the old check said ok at the bump, 4.93
     assert result.reason == "peak_at_edge" and result.edge_z == 5.0
     assert "rises again towards Z5.0000" in result.detail
+    at_bump = [score for z, score in result.samples if abs(z - 4.93) < 0.005]
+    assert result.verify_score in at_bump  # a frame at the peak, not one the check took at the end
 
 
 def test_a_bump_next_to_a_wall_the_curve_falls_into_is_taken():

@@ -557,3 +557,52 @@ def test_the_fresh_frames_are_those_since_the_later_half_of_the_frames_at_the_pe
     run._check_bracketed(3.0)
     # the later half began with the fourth frame at Z3: the frame at Z1 after it is fresh
     assert [s.z for s in run.samples[len(samples):]] == [5.0]
+
+
+# ~~ a curve turning up again into a bound
+
+
+def near_bound(top=4.7, dip=4.85, end=7.5, mirror=False):
+    """A flat grid 1..5 (a coarse step of 0.5), a peak of 10 at ``top``, a dip of 6 and the
+    bound's score ``end`` (mirrored about 3: the lower bound)."""
+    points = [(z, 1.0, "coarse") for z in np.arange(1.0, 4.75, 0.5)]
+    points += [(5.0, end, "coarse"), (top, 10.0, "fine"), (dip, 6.0, "fine")]
+    if mirror:
+        points = [(6.0 - z, s, phase) for z, s, phase in points]
+    return points
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_curve_climbing_again_into_a_bound_next_to_the_peak_fails_there(mirror):
+    samples = near_bound(mirror=mirror)
+    scores = {z: s for z, s, _ in samples}
+    run = Scripted(scores.get, samples, limits=(1.0, 5.0))
+    with pytest.raises(AtEdge) as raised:
+        run._check_turn_up(6.0 - 4.7 if mirror else 4.7)
+    assert raised.value.below is mirror
+    assert "rises again towards Z" + ("1.0000" if mirror else "5.0000") in str(raised.value)
+
+
+@pytest.mark.parametrize("case", [
+    dict(end=6.85),  # climbs 0.85, under a tenth of the peak's 9 over the floor
+    dict(top=4.3, dip=4.6),  # the bound lies 0.7 from the peak, past one coarse step
+    dict(limits=(0.0, 6.0)),  # the end is no bound: the run may look past it
+])
+def test_a_climb_too_small_too_far_or_at_an_end_that_is_no_bound_passes(case):
+    limits = case.pop("limits", (1.0, 5.0))
+    samples = near_bound(**case)
+    scores = {z: s for z, s, _ in samples}
+    run = Scripted(scores.get, samples, limits=limits)
+    run._check_turn_up(case.get("top", 4.7))
+    assert len(run.samples) == len(samples)  # nothing to ask again
+
+
+def test_frames_the_turn_up_check_takes_at_the_bound_are_no_verification_of_the_peak():
+    samples = near_bound(end=7.0)
+    repeats = {5.0: iter([5.0, 6.9, 5.2, 6.8]), 4.85: iter([6.4, 5.6, 6.3, 5.7])}
+    run = Scripted(lambda z: next(repeats[z]), samples, limits=(1.0, 5.0))
+    run.verify_score = 9.9
+    run._check_turn_up(4.7)  # noisy repeats cannot show the dip lower than the bound
+    assert len(run.samples) > len(samples)
+    assert run.verify_score == 9.9
+    assert run.motion.position == 4.7
