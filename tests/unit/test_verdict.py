@@ -2,6 +2,8 @@
 pass of verdict.py; the search tests (test_search.py) drive the same code through whole
 runs. The frames are scripted: a sample taken at Z scores ``curve(Z)``."""
 
+import warnings
+
 import numpy as np
 import pytest
 
@@ -562,11 +564,13 @@ def test_the_fresh_frames_are_those_since_the_later_half_of_the_frames_at_the_pe
 # ~~ a curve turning up again into a bound
 
 
-def near_bound(top=4.7, dip=4.85, end=7.5, mirror=False):
-    """A flat grid 1..5 (a coarse step of 0.5), a peak of 10 at ``top``, a dip of 6 and the
-    bound's score ``end`` (mirrored about 3: the lower bound)."""
-    points = [(z, 1.0, "coarse") for z in np.arange(1.0, 4.75, 0.5)]
-    points += [(5.0, end, "coarse"), (top, 10.0, "fine"), (dip, 6.0, "fine")]
+def near_bound(top=4.7, dip=4.85, end=7.5, mirror=False, wobble=0.001):
+    """A grid 1..5 (a coarse step of 0.5) scoring 1 to 1 + ``wobble``, a peak of 10 at ``top``, a dip
+    of 6 and the bound's score ``end`` (mirrored about 3: the lower bound), the bound's frame
+    the run's first."""
+    grid = [z for z in np.arange(1.0, 4.75, 0.5) if z not in (top, dip)]
+    points = [(5.0, end, "coarse")] + [(z, 1.0 + wobble * (i % 2), "coarse") for i, z in enumerate(grid)]
+    points += [(top, 10.0, "fine"), (dip, 6.0, "fine")]
     if mirror:
         points = [(6.0 - z, s, phase) for z, s, phase in points]
     return points
@@ -579,30 +583,56 @@ def test_a_curve_climbing_again_into_a_bound_next_to_the_peak_fails_there(mirror
     run = Scripted(scores.get, samples, limits=(1.0, 5.0))
     with pytest.raises(AtEdge) as raised:
         run._check_turn_up(6.0 - 4.7 if mirror else 4.7)
+    assert len(run.samples) == len(samples)  # the run's first frame, at the bound, shows it at once
     assert raised.value.below is mirror
     assert "rises again towards Z" + ("1.0000" if mirror else "5.0000") in str(raised.value)
 
 
+@pytest.mark.parametrize("mirror", [False, True])
 @pytest.mark.parametrize("case", [
     dict(end=6.85),  # climbs 0.85, under a tenth of the peak's 9 over the floor
     dict(top=4.3, dip=4.6),  # the bound lies 0.7 from the peak, past one coarse step
     dict(limits=(0.0, 6.0)),  # the end is no bound: the run may look past it
 ])
-def test_a_climb_too_small_too_far_or_at_an_end_that_is_no_bound_passes(case):
+def test_a_climb_too_small_too_far_or_at_an_end_that_is_no_bound_passes(case, mirror):
+    case = dict(case)
     limits = case.pop("limits", (1.0, 5.0))
-    samples = near_bound(**case)
+    samples = near_bound(mirror=mirror, **case)
     scores = {z: s for z, s, _ in samples}
     run = Scripted(scores.get, samples, limits=limits)
-    run._check_turn_up(case.get("top", 4.7))
+    top = case.get("top", 4.7)
+    run._check_turn_up(6.0 - top if mirror else top)
     assert len(run.samples) == len(samples)  # nothing to ask again
 
 
-def test_frames_the_turn_up_check_takes_at_the_bound_are_no_verification_of_the_peak():
-    samples = near_bound(end=7.0)
-    repeats = {5.0: iter([5.0, 6.9, 5.2, 6.8]), 4.85: iter([6.4, 5.6, 6.3, 5.7])}
+def test_a_bound_exactly_one_coarse_step_away_counts_and_a_climb_of_exactly_a_tenth_does_not():
+    samples = near_bound(top=4.5, dip=4.75)  # 5.0 - 4.5 is the coarse step, 0.5
+    run = Scripted({z: s for z, s, _ in samples}.get, samples, limits=(1.0, 5.0))
+    with pytest.raises(AtEdge):
+        run._check_turn_up(4.5)
+    tenth = [(z, 11.0 if z == 4.7 else s, phase) for z, s, phase in near_bound(end=7.0)]
+    run = Scripted({z: s for z, s, _ in tenth}.get, tenth, limits=(1.0, 5.0))
+    run._check_turn_up(4.7)  # 7 - 6 is a tenth of the peak's 11 - 1 over the floor, no more
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_bound_never_sampled_is_skipped_without_a_mean_of_nothing(mirror):
+    samples = [p for p in near_bound(mirror=mirror) if p[0] not in (1.0, 5.0)]
+    run = Scripted({z: s for z, s, _ in samples}.get, samples, limits=(1.0, 5.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        run._check_turn_up(6.0 - 4.7 if mirror else 4.7)
+    assert len(run.samples) == len(samples)
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_frames_the_turn_up_check_takes_at_the_bound_are_no_verification_of_the_peak(mirror):
+    samples = near_bound(end=7.0, mirror=mirror, wobble=0.3)  # a noisy grid: no free bound
+    bound, dip, top = (1.0, 6.0 - 4.85, 6.0 - 4.7) if mirror else (5.0, 4.85, 4.7)
+    repeats = {bound: iter([5.0, 6.9, 5.2, 6.8]), dip: iter([6.4, 5.6, 6.3, 5.7])}
     run = Scripted(lambda z: next(repeats[z]), samples, limits=(1.0, 5.0))
     run.verify_score = 9.9
-    run._check_turn_up(4.7)  # noisy repeats cannot show the dip lower than the bound
+    run._check_turn_up(top)  # noisy repeats cannot show the dip lower than the bound
     assert len(run.samples) > len(samples)
     assert run.verify_score == 9.9
-    assert run.motion.position == 4.7
+    assert run.motion.position == top
