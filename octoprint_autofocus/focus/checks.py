@@ -13,8 +13,7 @@ import numpy as np
 from .curve import Points
 from .fit import NEAR_TOP, TINY, PeakFit
 from .noise import (log_scores, mean_standard_error, median_standard_error, neighbour_noise,
-                    relative_noise,
-                    significant)
+                    relative_noise, significant)
 
 __all__ = [
     "MIN_CONTRAST",
