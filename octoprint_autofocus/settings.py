@@ -66,7 +66,7 @@ DEFAULTS: Dict[str, Any] = {
     "max_extension": None,
     "z_min": 0.0,
     "z_max": 100.0,
-    "coarse_points": 9,
+    "coarse_points": 5,
     "tolerance": None,
     "feedrate": 600.0,
     "settle": 0.1,

@@ -15,7 +15,7 @@ from .plan import APPROACHES
 __all__ = ["DEFAULTS", "Options", "parse_options", "checked_range", "checked_limits", "checked_roi"]
 
 DEFAULTS: Dict[str, Any] = {
-    "coarse_points": 9,
+    "coarse_points": 5,
     "coarse_step": None,
     "tolerance": None,
     "overscan": 0.2,

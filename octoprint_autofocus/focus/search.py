@@ -124,9 +124,10 @@ REFINE_ROUNDS = 2
 fitted peak, flanks to pin it down) and did not end in a trusted peak."""
 FAINT_EXPLAINS = ("poor_fit", "verify_failed")
 """Failures that scores varying too little to hold a peak (faint) explain as no_peak."""
-RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed")
+RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed", "peak_at_edge")
 """Failures after which the run first looks at the midpoints of the window's grid (and the
-steps an extension jumped over)."""
+steps an extension jumped over): a narrow peak between two coarse points leaves a curve with
+no peak, or one that still rises into an end."""
 
 
 def autofocus(

@@ -21,7 +21,7 @@ from .options import STEP_ROUNDING
 from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
-           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP"]
+           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
@@ -42,6 +42,10 @@ MIN_OFF_PEAK = 3
 TURN_UP = 0.1
 """A curve turns up again towards an end when it climbs there from its lowest sample past the
 peak by this share of the peak's height over the floor (and beyond the noise)."""
+RESCAN_POINTS = 17
+"""A rescan of the window (:meth:`PeakVerdict._explore` with ``fine``) samples at least this many
+evenly spaced Zs over it: a narrow depth of field hides between the points of a short coarse grid
+(the coarse sweep's grid halved, when that is finer)."""
 DRIFT_REACH = 0.25
 """Frames within this many tolerances of a peak count as taken at its Z for the drift test
 (:meth:`PeakVerdict._drift_start`): the top of the curve changes their scores by about 1% there
@@ -245,13 +249,24 @@ class PeakVerdict(RunState):
 
         Under a drift the frames a refinement gathered late near ``z`` and the lower samples
         taken early differ by time as well as by Z: the bracket check then asks the lower
-        samples again, with frames taken since.
+        samples again, with frames taken since. A peak the coarse sweep did not see
+        (:meth:`_unseen_by_the_sweep`) may be such a drift alone: frames are taken at ``z``
+        until the drift test has the ``DRIFT_FRAMES`` it needs.
         """
         reach = DRIFT_REACH * self._tolerance()
+        if self._unseen_by_the_sweep():
+            while sum(abs(s.z - z) <= reach for s in self.samples) < checks.DRIFT_FRAMES:
+                self._measure(z, "verify")
         near = [i for i, s in enumerate(self.samples) if abs(s.z - z) <= reach]
         if not checks.drifting(near, [self.samples[i].score for i in near]):
             return None
         return near[len(near) // 2]
+
+    def _unseen_by_the_sweep(self) -> bool:
+        """Whether the coarse samples' full resolution varies by less than ``MIN_CONTRAST``:
+        the peak showed only in the frames taken after the sweep, and a lamp warming up makes
+        later frames score higher as well."""
+        return checks.relative_contrast([s.score for s in self.samples if s.phase == "coarse"]) < MIN_CONTRAST
 
     def _weak(self) -> bool:
         """Whether the best sample hardly stands out at full resolution (``EARLY_STOP_CONTRAST``):
@@ -287,7 +302,7 @@ class PeakVerdict(RunState):
         blank window jumped.
         """
         taken = len(self.samples)
-        points = 2 * self.grid_points - 1 if fine else self.grid_points
+        points = max(2 * self.grid_points - 1, RESCAN_POINTS) if fine else self.grid_points
         spacing = (self.window[1] - self.window[0]) / (points - 1)
         grid = [(float(z), spacing) for z in np.linspace(*self.window, points)]
         grid += [(z, self.step) for z in self._extension_grid()]

@@ -46,7 +46,7 @@ def test_defaults_validate():
 FRESH_INSTALL = {
     "camera": "", "stream_url": "", "snapshot_url": "", "metric": "tenengrad",
     "roi": {"x": 0.25, "y": 0.25, "w": 0.5, "h": 0.5}, "search_range": 2.0, "max_extension": None,
-    "z_min": 0.0, "z_max": 100.0, "coarse_points": 9, "tolerance": None, "feedrate": 600.0, "settle": 0.1,
+    "z_min": 0.0, "z_max": 100.0, "coarse_points": 5, "tolerance": None, "feedrate": 600.0, "settle": 0.1,
     "frames_per_position": 1, "overscan": 0.2, "approach": "above", "move_template": "G1 Z{z:.3f} F{feedrate}",
     "before_gcode": "", "after_gcode": "", "reference_z": None, "max_correction": 5.0, "on_failure": "pause",
     "latency": 0.1, "camera_timeout": 5.0, "history_size": 20, "jog_step": 0.1,

@@ -19,6 +19,7 @@ class Scripted(PeakVerdict):
 
     def __init__(self, curve, samples=(), window=(1.0, 5.0), limits=(0.0, 6.0), start=3.0, **options):
         options.setdefault("sleep", lambda s: None)
+        options.setdefault("coarse_points", 9)  # the scripted cases are drawn on a 0.5 mm grid
         super().__init__(FakeStage(limits=limits, start=start), None, window, limits, None,
                          "tenengrad", parse_options(options))
         self.curve = curve
