@@ -50,10 +50,12 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    pass, the run looks at the whole window. A peak whose coarsest level still tops at an
    end of the range, clearly above its score at the peak, is a lesser layer: the run
    steps past that end first (:meth:`_Run._coarsest_tops_past`).
-6. **Rescan**: a run that would refuse with no_peak, poor_fit or verify_failed first samples
-   the midpoints of the window's grid (a narrow depth of field can hide a peak between
-   coarse points) and the coarse steps past the window that growing extension steps
-   jumped over, and judges again only if one of them tops the combined curve.
+6. **Rescan**: a run that would refuse with no_peak, poor_fit, verify_failed or
+   peak_at_edge first samples the window at ``RESCAN_POINTS`` evenly spaced Zs (the midpoints
+   of its grid when that is finer: a narrow depth of field can hide a peak between coarse
+   points, and leave a blur brighter at an end) and the coarse steps past the window that
+   growing extension steps jumped over, and judges again only if one of them tops the
+   combined curve.
 
 Neighbouring samples with identical scores (a camera replaying a recorded focus stack
 returns the same slice between slice positions) are merged into one point, so a plateau
@@ -125,7 +127,7 @@ fitted peak, flanks to pin it down) and did not end in a trusted peak."""
 FAINT_EXPLAINS = ("poor_fit", "verify_failed")
 """Failures that scores varying too little to hold a peak (faint) explain as no_peak."""
 RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed", "peak_at_edge")
-"""Failures after which the run first looks at the midpoints of the window's grid (and the
+"""Failures after which the run first looks at a finer grid over the window (and the
 steps an extension jumped over): a narrow peak between two coarse points leaves a curve with
 no peak, or one that still rises into an end."""
 
@@ -240,8 +242,8 @@ class _Run(PeakVerdict):
 
         Whenever a phase finds the curve still rising into an end of the searched range,
         the search extends past that end and goes on; where it may not, it fails there.
-        A run that finds no peak it can trust (``RESCAN_REASONS``) looks once more, at the
-        midpoints of the window's grid (a narrow peak may hide between coarse points) and the
+        A run that finds no peak it can trust (``RESCAN_REASONS``) looks once more, at a finer
+        grid over the window (a narrow peak may hide between coarse points) and the
         steps past it an extension jumped over, and judges again if one of them tops the
         combined curve; else the failure stands.
         """
@@ -258,7 +260,7 @@ class _Run(PeakVerdict):
         return self._judged_peak(explored=True)
 
     def _rescan_found_more(self) -> bool:
-        """Sample the midpoints of the window's grid and the steps past it left out
+        """Sample a finer grid over the window and the steps past it left out
         (:meth:`_explore`); whether one of them scores above every earlier sample on the
         combined curve (else the failure stands as it was).
 

@@ -292,9 +292,10 @@ class PeakVerdict(RunState):
                 f"at both)")
 
     def _explore(self, fine: bool = False) -> bool:
-        """Sample the window's grid points an early stop left out (``fine``: and the
-        midpoints between them), and the coarse steps past the window that growing
-        extension steps left out; whether any was taken.
+        """Sample the window's grid points an early stop left out (``fine``: a grid of
+        ``RESCAN_POINTS``, or the midpoints between the grid's points when that is finer),
+        and the coarse steps past the window that growing extension steps left out; whether
+        any was taken.
 
         A careful person who found only a blurred bump, or nothing clear, looks at the
         whole window before deciding: the sharp peak may lie where the sweep did not look,

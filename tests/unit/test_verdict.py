@@ -535,6 +535,35 @@ def test_steady_frames_at_the_peak_need_no_fresh_lower_samples():
     assert len(run.samples) == len(samples)
 
 
+UNSEEN = coarse([1.0, 2.0, 3.0, 4.0, 5.0], [10.0, 10.5, 10.0, 10.9, 10.2]) + [
+    (3.5, 12.0, "fine"), (3.5, 13.0, "verify")]
+"""A sweep varying by 8% (no peak seen), then two frames at Z3.5 climbing higher."""
+
+
+def warming(start):
+    """A curve that scores one more with every frame it returns, from ``start`` (a lamp
+    warming up), at every Z."""
+    frames = iter(range(1000))
+    return lambda z: start + next(frames)
+
+
+def test_a_peak_the_sweep_did_not_see_takes_frames_enough_for_the_drift_test():
+    run = Scripted(warming(14.0), UNSEEN, tolerance=0.5)
+    run.motion.arrive(3.5)
+    with pytest.raises(AtEdge) as at_edge:  # 12, 13, 14, 15 at Z3.5: the lamp, not the Z
+        run._check_bracketed(3.5)
+    assert "drifted in time" in str(at_edge.value)
+    assert [s.z for s in run.samples[len(UNSEEN):len(UNSEEN) + 2]] == [3.5, 3.5]
+
+
+@pytest.mark.parametrize("end_score", [11.0, 11.2])  # the sweep varies by 9.1% and 10.7%
+def test_a_peak_the_sweep_saw_takes_no_frames_for_the_drift_test(end_score):
+    samples = UNSEEN[:4] + [(5.0, end_score, "coarse")] + UNSEEN[5:]
+    run = Scripted(warming(14.0), samples, tolerance=0.5)
+    run._drift_start(3.5)
+    assert len(run.samples) == len(samples) + (2 if end_score == 11.0 else 0)
+
+
 def step_at_the_peak(far_z):
     """Coarse Z1, 2, 4, 5; two frames at ``far_z`` scoring 5, then two at Z3 scoring 9."""
     return coarse([1.0, 2.0, 4.0, 5.0], [2.0, 3.0, 3.0, 2.5]) + [
