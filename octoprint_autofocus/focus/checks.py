@@ -73,7 +73,7 @@ HALF_RESOLUTION_AT_PEAK = 0.7
 """At a real peak the half-resolution score reaches this share of its range over the run."""
 CONVERGED_GAP_TOLERANCES = 4.0
 """A fit is converged once the samples either side of its peak are this many tolerances apart..."""
-CONVERGED_GAP_WIDTH = 0.5
+CONVERGED_GAP_WIDTH = 0.4
 """... and at most this fraction of the fitted width."""
 WALL_FALL = 0.15
 """A curve falls away to a hard bound once it fell this share below its best there..."""

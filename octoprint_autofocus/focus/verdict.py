@@ -323,9 +323,9 @@ class PeakVerdict(RunState):
 
     def _check_weak_ends(self) -> None:
         """For a weak best (:meth:`_weak`): fail at an end of the searched range where the
-        combined curve has not fallen into its tails (within ``1 - TAILS_CONTRAST`` of its
-        height above the lowest point), or still rises enough to reach the best beyond it
-        (:func:`.checks.worth_extending`).
+        combined curve or the full resolution has not fallen into its tails (within
+        ``1 - TAILS_CONTRAST`` of its height above the lowest point), or the combined curve
+        still rises enough to reach the best beyond it (:func:`.checks.worth_extending`).
 
         A sharp peak needs only a fall beyond the noise on each side (the bracket check);
         a blurred bump is trusted only where the sharpness clearly dies away on both sides
@@ -335,13 +335,17 @@ class PeakVerdict(RunState):
         the bound (:func:`.checks.falls_away_to`: at each of the last steps, to its lowest
         there) has died away enough: a narrow window around the focus (a refocus) seldom
         reaches the tails of a broad curve, and a curve turning up again towards the bound
-        still fails there.
+        still fails there. The full resolution counts on its own: the pyramid's reduced
+        levels of a periodic scene may fall into their tails at an end where the full
+        resolution, near a focus beyond, has not.
         """
         points = self._points()
         cs = combined(points.levels)
         if len(cs) < 2:
             return
         tail = cs.min() + (1.0 - TAILS_CONTRAST) * (cs.max() - cs.min())
+        full = points.scores
+        full_tail = full.min() + (1.0 - TAILS_CONTRAST) * (full.max() - full.min())
         reach = EXTENSION_STEPS_MAX * self.step
         for below, end, inner in ((True, 0, 1), (False, len(cs) - 1, len(cs) - 2)):
             dz = abs(points.zs[end] - points.zs[inner])
@@ -349,7 +353,7 @@ class PeakVerdict(RunState):
                                                         cs.max())
             at_wall = points.zs[end] == (self.bounds[0] if below else self.bounds[1])
             fell = at_wall and checks.falls_away_to(points.scores, end)
-            if rising or (cs[end] > tail and not fell):
+            if rising or ((cs[end] > tail or full[end] > full_tail) and not fell):
                 raise AtEdge(below, f"the best image is blurred (full-resolution scores vary "
                                      f"by less than {EARLY_STOP_CONTRAST:.0%}) and the sharpness "
                                      f"has not died away towards Z{points.zs[end]:.4f}")

@@ -229,8 +229,8 @@ def test_converged_at_exactly_its_gap_and_with_a_sample_on_the_peak():
     assert not checks.converged([1.0, 1.74, 2.25, 3.0], fit, tolerance=0.125)
     assert checks.converged([1.0, 1.5, 2.0, 3.0], peak_fit(z_peak=2.0, fwhm=0.4), tolerance=1.0)  # on it
     assert checks.converged([1.0, 1.5, 2.0, 3.0], peak_fit(z_peak=2.0, fwhm=0.4, strong=3), tolerance=1.0)
-    assert checks.converged([1.75, 2.25], peak_fit(z_peak=2.0, fwhm=1.0), tolerance=1.0)  # 0.5 of the width
-    assert not checks.converged([1.74, 2.25], peak_fit(z_peak=2.0, fwhm=1.0), tolerance=1.0)
+    assert checks.converged([1.75, 2.25], peak_fit(z_peak=2.0, fwhm=1.25), tolerance=1.0)  # 0.4 of the width
+    assert not checks.converged([1.75, 2.25], peak_fit(z_peak=2.0, fwhm=1.24), tolerance=1.0)
 
 
 def test_an_end_whose_rise_reaches_exactly_the_best_is_worth_extending():

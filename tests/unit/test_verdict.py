@@ -666,3 +666,20 @@ def test_frames_the_turn_up_check_takes_at_the_bound_are_no_verification_of_the_
     assert len(run.samples) > len(samples)
     assert run.verify_score == 9.9
     assert run.motion.position == top
+
+
+@pytest.mark.parametrize("end", [0.8, 0.6])
+def test_a_weak_end_whose_full_resolution_has_not_fallen_into_its_tails_is_an_edge(end):
+    # the coarser level falls into its tails at Z1 (the combined curve: 0.45 below its tail
+    # line 0.475); the full resolution, near a focus below, scores 0.8 there (its tail line
+    # 0.625) or 0.6 (in its tails)
+    full = [end, 0.6, 0.55, 0.7, 1.0, 0.7, 0.55, 0.5, 0.5]
+    half = [0.1, 0.3, 0.6, 0.9, 1.0, 0.9, 0.6, 0.3, 0.1]
+    zs = [1.0 + 0.5 * i for i in range(9)]
+    run = TwoLevels([(z, (f, h), "coarse") for z, f, h in zip(zs, full, half)])
+    if end == 0.8:
+        with pytest.raises(AtEdge) as at_edge:
+            run._check_weak_ends()
+        assert at_edge.value.below is True
+    else:
+        run._check_weak_ends()
