@@ -556,6 +556,13 @@ def test_a_peak_the_sweep_did_not_see_takes_frames_enough_for_the_drift_test():
     assert [s.z for s in run.samples[len(UNSEEN):len(UNSEEN) + 2]] == [3.5, 3.5]
 
 
+def test_a_peak_the_sweep_did_not_see_with_frames_enough_at_it_takes_no_more():
+    samples = UNSEEN + [(3.5, 13.0, "verify")] * 3  # five frames at Z3.5
+    run = Scripted(warming(14.0), samples, tolerance=0.5)
+    run._drift_start(3.5)
+    assert len(run.samples) == len(samples)
+
+
 @pytest.mark.parametrize("end_score", [11.0, 11.2])  # the sweep varies by 9.1% and 10.7%
 def test_a_peak_the_sweep_saw_takes_no_frames_for_the_drift_test(end_score):
     samples = UNSEEN[:4] + [(5.0, end_score, "coarse")] + UNSEEN[5:]
@@ -683,3 +690,15 @@ def test_a_weak_end_whose_full_resolution_has_not_fallen_into_its_tails_is_an_ed
         assert at_edge.value.below is True
     else:
         run._check_weak_ends()
+
+
+def test_a_weak_end_whose_combined_curve_has_not_fallen_into_its_tails_is_an_edge_alone():
+    # the full resolution is at its lowest at Z1; the combined curve scores 0.55 there, above
+    # its tail line 0.3 + 0.25 x 0.7 = 0.475, and level with Z1.5 (no rise to follow)
+    full = [0.5, 0.6, 0.55, 0.7, 1.0, 0.7, 0.55, 0.5, 0.5]
+    half = [0.6, 0.5, 0.6, 0.9, 1.0, 0.9, 0.6, 0.3, 0.1]
+    zs = [1.0 + 0.5 * i for i in range(9)]
+    run = TwoLevels([(z, (f, h), "coarse") for z, f, h in zip(zs, full, half)])
+    with pytest.raises(AtEdge) as at_edge:
+        run._check_weak_ends()
+    assert at_edge.value.below is True
