@@ -563,6 +563,20 @@ def test_a_peak_the_sweep_did_not_see_with_frames_enough_at_it_takes_no_more():
     assert len(run.samples) == len(samples)
 
 
+def test_a_frame_a_quarter_tolerance_from_an_unseen_peak_counts_towards_the_drift_test():
+    samples = UNSEEN + [(3.625, 13.0, "fine")]  # exactly DRIFT_REACH x 0.5 from Z3.5
+    run = Scripted(warming(14.0), samples, tolerance=0.5)
+    run._drift_start(3.5)
+    assert len(run.samples) == len(samples) + 1  # three frames near it: one more makes four
+
+
+def test_a_sweep_varying_by_exactly_a_tenth_saw_the_peak():
+    samples = coarse([1.0, 2.0, 3.0, 4.0, 5.0], [9.0, 9.5, 9.2, 10.0, 9.4]) + UNSEEN[5:]
+    run = Scripted(warming(14.0), samples, tolerance=0.5)
+    run._drift_start(3.5)  # (10 - 9) / 10 = MIN_CONTRAST: not below it
+    assert len(run.samples) == len(samples)
+
+
 @pytest.mark.parametrize("end_score", [11.0, 11.2])  # the sweep varies by 9.1% and 10.7%
 def test_a_peak_the_sweep_saw_takes_no_frames_for_the_drift_test(end_score):
     samples = UNSEEN[:4] + [(5.0, end_score, "coarse")] + UNSEEN[5:]
