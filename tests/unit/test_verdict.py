@@ -664,6 +664,10 @@ def test_a_bound_exactly_one_coarse_step_away_counts_and_a_climb_of_exactly_a_te
     tenth = [(z, 11.0 if z == 4.7 else s, phase) for z, s, phase in near_bound(end=7.0)]
     run = Scripted({z: s for z, s, _ in tenth}.get, tenth, limits=(1.0, 5.0))
     run._check_turn_up(4.7)  # 7 - 6 is a tenth of the peak's 11 - 1 over the floor, no more
+    over = near_bound(end=6.95)  # 0.95 over the dip: more than a tenth of the 9 over the floor
+    run = Scripted({z: s for z, s, _ in over}.get, over, limits=(1.0, 5.0))
+    with pytest.raises(AtEdge):  # (a tenth of the 10 over the free noise bound would pass it)
+        run._check_turn_up(4.7)
 
 
 @pytest.mark.parametrize("mirror", [False, True])
