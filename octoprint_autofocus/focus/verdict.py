@@ -21,7 +21,8 @@ from .options import STEP_ROUNDING
 from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
-           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS"]
+           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS",
+           "STALE_AFTER"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
@@ -50,6 +51,10 @@ DRIFT_REACH = 0.25
 """Frames within this many tolerances of a peak count as taken at its Z for the drift test
 (:meth:`PeakVerdict._drift_start`): the top of the curve changes their scores by about 1% there
 (the tolerance is the half-width of the band above 80% of the height)."""
+STALE_AFTER = 12
+"""A lower sample taken this many frames or more before the last look at a peak is stale next to
+an end the run may not pass (:meth:`PeakVerdict._check_bracketed`): a lamp or an exposure
+drifting over a long run lifts the late frames near that end above its early frame."""
 
 
 class PeakVerdict(RunState):
@@ -170,24 +175,31 @@ class PeakVerdict(RunState):
         When the frames near ``z`` drift in time (:meth:`_drift_start`), each side must pass
         once more on the frames taken since the later of them began (fresh frames at that
         sample's Z first): an early low sample may only have been taken before the drift.
-        The stage ends at ``z``.
+        So must a side ending within one coarse step at a bound the run may not pass, whose
+        lower sample is stale (``STALE_AFTER``), on frames since the last look at ``z``: a
+        focus past that bound and a slow drift make a peak inside it that no drift test of
+        the few frames at ``z`` sees. The stage ends at ``z``.
         """
         points = self._points()
         bounds = self._noise_bounds()
         spans = points.spans
         since = self._drift_start(z)
-        for below, edge in ((True, self.z_min), (False, self.z_max)):
+        last_look = max(i for i, s in enumerate(self.samples) if s.z == z)
+        for below, edge, bound in ((True, self.z_min, self.bounds[0]), (False, self.z_max, self.bounds[1])):
             side = [s for s in self.samples if (s.z < z if below else s.z > z)]
             # a plateau holding z (one replayed slice) is no lower sample on either side
             plateau = spans[(spans[:, 0] <= z) & (z <= spans[:, 1])]
             side = [s for s in side if not np.any((plateau[:, 0] <= s.z) & (s.z <= plateau[:, 1]))]
             low_z = min(side, key=lambda s: s.score).z if side else None
             at_edge = low_z is None or edge in (s.z for s in side)
-            for start in (0,) if since is None else (0, since):
+            starts = [(0, "")]
+            if since is not None:
+                starts.append((since, " in frames taken since the frames near the peak drifted in time"))
+            if edge == bound and abs(edge - z) <= self.step and self._stale(low_z, last_look):
+                starts.append((last_look, " in frames taken since the last look at the peak"))
+            for start, since_when in starts:
                 detail = (f"no sample between Z{z:.4f} and the end Z{edge:.4f} of the searched "
-                          f"range scores lower beyond the score noise"
-                          + (" in frames taken since the frames near the peak drifted in time"
-                             if start else ""))
+                          f"range scores lower beyond the score noise{since_when}")
                 if not self._shown_lower(z, low_z, start, bounds):
                     raise AtEdge(below, detail) if at_edge else SearchFailed("no_peak", detail)
         if self.motion.position != z:  # the last frames were taken at a lower sample's Z
@@ -242,6 +254,14 @@ class PeakVerdict(RunState):
             sample = self._measure(target, "verify")
             if target == z:
                 self.verify_score = sample.score
+
+    def _stale(self, low_z: Optional[float], last_look: int) -> bool:
+        """Whether the last frame at ``low_z`` came ``STALE_AFTER`` frames or more before the
+        run's sample ``last_look``."""
+        if low_z is None:
+            return False
+        last_low = max(i for i, s in enumerate(self.samples) if s.z == low_z)
+        return last_look - last_low >= STALE_AFTER
 
     def _drift_start(self, z: float) -> Optional[int]:
         """When the frames within ``DRIFT_REACH`` tolerances of ``z`` drift in time

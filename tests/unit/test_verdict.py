@@ -10,7 +10,7 @@ import pytest
 from octoprint_autofocus.focus.options import parse_options
 from octoprint_autofocus.focus.run_state import AtEdge, SearchFailed
 from octoprint_autofocus.focus.sampling import Sample
-from octoprint_autofocus.focus.verdict import PeakVerdict
+from octoprint_autofocus.focus.verdict import STALE_AFTER, PeakVerdict
 from tests.fakes import FakeStage
 
 
@@ -610,6 +610,49 @@ def test_the_fresh_frames_are_those_since_the_later_half_of_the_frames_at_the_pe
     run._check_bracketed(3.0)
     # the later half began with the fourth frame at Z3: the frame at Z1 after it is fresh
     assert [s.z for s in run.samples[len(samples):]] == [5.0]
+
+
+def by_the_bound(top=4.7, looks=STALE_AFTER):
+    """A grid 1..5 (a coarse step of 0.5) scoring 1, its bound Z5 last and scoring 2, then
+    ``looks`` frames of 10 at a peak at ``top``, the last a verification: Z5's frame came
+    ``looks`` frames before it."""
+    grid = [(z, 2.0 if z == 5.0 else 1.0 + 0.001 * (i % 2), "coarse")
+            for i, z in enumerate(np.arange(1.0, 5.25, 0.5)) if z != top]
+    return grid + [(top, 10.0, "fine")] * (looks - 1) + [(top, 10.0, "verify")]
+
+
+def test_a_stale_bound_within_a_coarse_step_of_the_peak_is_asked_again_after_the_last_look():
+    samples = by_the_bound()
+    run = Scripted(lambda z: 10.0, samples, limits=(1.0, 5.0))  # now the bound scores as high
+    run.motion.arrive(4.7)
+    with pytest.raises(AtEdge) as at_edge:
+        run._check_bracketed(4.7)
+    assert at_edge.value.below is False
+    assert "since the last look at the peak" in str(at_edge.value)
+    assert run.samples[len(samples)].z == 5.0  # the bound first, then repeats at both
+
+
+@pytest.mark.parametrize("top", [4.7, 4.5])  # 4.5: exactly one coarse step from the bound
+def test_a_stale_bound_still_lower_after_the_last_look_passes_with_one_fresh_frame(top):
+    samples = by_the_bound(top)
+    run = Scripted(lambda z: 10.0 if z == top else 2.0, samples, limits=(1.0, 5.0))
+    run.motion.arrive(top)
+    run._check_bracketed(top)
+    assert [s.z for s in run.samples[len(samples):]] == [5.0]
+    assert run.motion.position == top
+
+
+@pytest.mark.parametrize("top, limits, looks", [
+    (4.3, (1.0, 5.0), STALE_AFTER),  # the bound lies 0.7 from the peak, past one coarse step
+    (4.7, (0.0, 6.0), STALE_AFTER),  # the run may look past Z5: no bound
+    (4.7, (1.0, 5.0), STALE_AFTER - 1),  # the bound's frame is not stale yet
+])
+def test_a_bound_too_far_no_bound_or_a_fresh_one_is_not_asked_again(top, limits, looks):
+    samples = by_the_bound(top, looks)
+    run = Scripted(lambda z: 10.0, samples, limits=limits)
+    run.motion.arrive(top)
+    run._check_bracketed(top)
+    assert len(run.samples) == len(samples)
 
 
 # ~~ a curve turning up again into a bound
