@@ -248,10 +248,10 @@ def drifting(order: Sequence[int], scores: Sequence[float]) -> bool:
     logs = log_scores(scores)
     times = np.asarray(order, dtype=float) - float(np.mean(order))
     spread = float((times * times).sum())
-    slope = float((times * (logs - logs.mean())).sum()) / spread
-    steady = abs(slope) * float(times.max() - times.min())
-    steady_error = neighbour_noise(logs - logs.mean() - slope * times) * math.sqrt(
-        float(np.ptp(times)) ** 2 / spread)
+    span = float(np.ptp(times))
+    slope = float((times * logs).sum()) / spread  # the times are centred
+    steady = abs(slope) * span
+    steady_error = neighbour_noise(logs - slope * times) * span / math.sqrt(spread)
     half = len(logs) // 2
     step = abs(float(logs[-half:].mean() - logs[:half].mean()))
     step_error = neighbour_noise(logs) * math.sqrt(2.0 / half)

@@ -21,6 +21,7 @@ __all__ = [
     "NOISE_LEVEL",
     "t_quantile",
     "neighbour_noise",
+    "z_means",
     "interpolation_noise",
     "relative_noise",
     "log_scores",
@@ -70,6 +71,12 @@ def neighbour_noise(scores: Sequence[float]) -> float:
     return float(np.median(np.abs(np.diff(np.asarray(scores, dtype=float))))) / MAD_OF_DIFFERENCE
 
 
+def z_means(zs: Sequence[float], values: Sequence[float]) -> Tuple[np.ndarray, np.ndarray]:
+    """The distinct Zs of ``zs`` (ascending) and the mean of the ``values`` taken at each."""
+    z, inverse = np.unique(np.asarray(zs, dtype=float), return_inverse=True)
+    return z, np.bincount(inverse, weights=np.asarray(values, dtype=float)) / np.bincount(inverse)
+
+
 def interpolation_noise(zs: Sequence[float], values: Sequence[float]) -> float:
     """A bound of the noise SD of ``values`` at ``zs`` (ascending): the median residual of each
     inner point from the straight line through its neighbours, scaled to unit noise.
@@ -77,8 +84,7 @@ def interpolation_noise(zs: Sequence[float], values: Sequence[float]) -> float:
     A straight stretch of the curve leaves noise alone; only its bends add. Values at one Z
     are averaged first. Fewer than three Zs: :func:`neighbour_noise`.
     """
-    z, inverse = np.unique(np.asarray(zs, dtype=float), return_inverse=True)
-    v = np.bincount(inverse, weights=np.asarray(values, dtype=float)) / np.bincount(inverse)
+    z, v = z_means(zs, values)
     if len(z) < 3:
         return neighbour_noise(v)
     left, right = z[1:-1] - z[:-2], z[2:] - z[1:-1]

@@ -16,7 +16,7 @@ import numpy as np
 from . import checks
 from .checks import MIN_CONTRAST, MIN_TEXTURE, NOISE_SURE
 from .curve import Points, combined
-from .noise import relative_noise
+from .noise import relative_noise, z_means
 from .options import STEP_ROUNDING
 from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
@@ -275,7 +275,7 @@ class PeakVerdict(RunState):
         """
         reach = DRIFT_REACH * self._tolerance()
         if self._unseen_by_the_sweep():
-            while sum(abs(s.z - z) <= reach for s in self.samples) < checks.DRIFT_FRAMES:
+            for _ in range(checks.DRIFT_FRAMES - sum(abs(s.z - z) <= reach for s in self.samples)):
                 self._measure(z, "verify")
         near = [i for i, s in enumerate(self.samples) if abs(s.z - z) <= reach]
         if not checks.drifting(near, [self.samples[i].score for i in near]):
@@ -363,25 +363,30 @@ class PeakVerdict(RunState):
         cs = combined(points.levels)
         if len(cs) < 2:
             return
-        tail = cs.min() + (1.0 - TAILS_CONTRAST) * (cs.max() - cs.min())
         full = points.scores
-        full_tail = full.min() + (1.0 - TAILS_CONTRAST) * (full.max() - full.min())
+        means = z_means(points.zs, full)[1]  # frames repeated at an end fall there as one
         reach = EXTENSION_STEPS_MAX * self.step
         for below, end, inner in ((True, 0, 1), (False, len(cs) - 1, len(cs) - 2)):
             dz = abs(points.zs[end] - points.zs[inner])
             rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
                                                         cs.max())
             at_wall = points.zs[end] == (self.bounds[0] if below else self.bounds[1])
-            fell = at_wall and checks.falls_away_to(points.scores, end)
-            if rising or ((cs[end] > tail or full[end] > full_tail) and not fell):
+            fell = at_wall and checks.falls_away_to(means, 0 if below else len(means) - 1)
+            above_tails = any(curve[end] > self._tail_line(curve) for curve in (cs, full))
+            if rising or (above_tails and not fell):
                 raise AtEdge(below, f"the best image is blurred (full-resolution scores vary "
                                      f"by less than {EARLY_STOP_CONTRAST:.0%}) and the sharpness "
                                      f"has not died away towards Z{points.zs[end]:.4f}")
 
     # ~~ helpers
 
+    @staticmethod
+    def _tail_line(curve: np.ndarray) -> float:
+        """Where a curve's tails end: ``1 - TAILS_CONTRAST`` of its height above its lowest point."""
+        return float(curve.min() + (1.0 - TAILS_CONTRAST) * (curve.max() - curve.min()))
+
     def _clearly_lower(self, z: float, low_z: float, free_bound: float, floor: float,
-                       start: int = 0) -> bool:
+                       start: int) -> bool:
         """:func:`.checks.clearly_lower` for the frames at ``z`` and ``low_z`` from the run's
         sample ``start`` on."""
         sigma, freedom = self._repeat_noise()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus.noise import (
-    NOISE_LEVEL, interpolation_noise, log_scores, mean_standard_error, median_standard_error,
+    NOISE_LEVEL, interpolation_noise, z_means, log_scores, mean_standard_error, median_standard_error,
     neighbour_noise, relative_noise, repeat_noise, significant, t_quantile)
 
 
@@ -202,3 +202,9 @@ def test_the_interpolation_bound_weighs_each_neighbour_by_its_share_on_uneven_zs
     rng = np.random.default_rng(9)  # spacings 1, 3, 1, 3 ...: weights 3/4 and 1/4 in turn
     zs = np.cumsum(np.tile([1.0, 3.0], 20000))
     assert interpolation_noise(zs, rng.normal(10.0, 0.5, zs.size)) == pytest.approx(0.5, rel=0.02)
+
+
+def test_z_means_are_the_mean_at_each_distinct_z_in_ascending_order():
+    zs, means = z_means([2.0, 1.0, 2.0, 3.0, 1.0], [4.0, 1.0, 6.0, 7.0, 2.0])
+    assert zs.tolist() == [1.0, 2.0, 3.0]
+    assert means.tolist() == [1.5, 5.0, 7.0]

@@ -493,6 +493,25 @@ def test_a_weak_curve_falling_at_every_point_to_a_wall_has_died_away_there():
     assert weak_ends_edge(falling[:-1] + [0.75], limits=WALL) == "above"  # a flat step is no fall
 
 
+@pytest.mark.parametrize("mirror", [False, True])
+def test_frames_repeated_at_a_wall_fall_to_it_as_their_mean(mirror):
+    falling = [0.2, 0.5, 0.8, 1.0, 0.9, 0.85, 0.8, 0.75, 0.7]  # never in the tails (0.4)
+    grid = [1.0 + 0.5 * i for i in range(9)]
+    wall, side = (1.0, "below") if mirror else (5.0, "above")
+
+    def edge(again):
+        run = Scripted(None, coarse(grid, falling[::-1] if mirror else falling) + [(wall, again, "verify")],
+                       limits=WALL)
+        try:
+            run._check_weak_ends()
+        except AtEdge as at_edge:
+            return "below" if at_edge.below else "above"
+        return None
+
+    assert edge(0.72) is None  # 0.7 and 0.72: 0.71 at the wall, under the 0.75 before it
+    assert edge(0.82) == side  # 0.76: the last step rises
+
+
 def test_a_fall_to_a_wall_needs_its_share_and_two_steps():
     exactly = 1.0 - 0.15  # WALL_FALL below the best
     assert weak_ends_edge([0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 0.9, 0.88, exactly], limits=WALL) is None
@@ -652,6 +671,15 @@ def test_a_bound_too_far_no_bound_or_a_fresh_one_is_not_asked_again(top, limits,
     run = Scripted(lambda z: 10.0, samples, limits=limits)
     run.motion.arrive(top)
     run._check_bracketed(top)
+    assert len(run.samples) == len(samples)
+
+
+def test_a_bound_seen_again_lately_is_not_stale():
+    samples = by_the_bound()
+    samples.insert(-1, (5.0, 2.0, "fine"))  # a second frame at Z5, just before the last look
+    run = Scripted(lambda z: 10.0, samples, limits=(1.0, 5.0))
+    run.motion.arrive(4.7)
+    run._check_bracketed(4.7)
     assert len(run.samples) == len(samples)
 
 
