@@ -256,12 +256,10 @@ class PeakVerdict(RunState):
                 self.verify_score = sample.score
 
     def _stale(self, low_z: Optional[float], last_look: int) -> bool:
-        """Whether the last frame at ``low_z`` came ``STALE_AFTER`` frames or more before the
-        run's sample ``last_look``."""
-        if low_z is None:
-            return False
-        last_low = max(i for i, s in enumerate(self.samples) if s.z == low_z)
-        return last_look - last_low >= STALE_AFTER
+        """Whether there are frames at ``low_z`` and the last of them came ``STALE_AFTER``
+        frames or more before the run's sample ``last_look``."""
+        lows = [i for i, s in enumerate(self.samples) if s.z == low_z]
+        return bool(lows) and last_look - lows[-1] >= STALE_AFTER
 
     def _drift_start(self, z: float) -> Optional[int]:
         """When the frames within ``DRIFT_REACH`` tolerances of ``z`` drift in time
@@ -371,7 +369,7 @@ class PeakVerdict(RunState):
             rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
                                                         cs.max())
             at_wall = points.zs[end] == (self.bounds[0] if below else self.bounds[1])
-            fell = at_wall and checks.falls_away_to(means, 0 if below else len(means) - 1)
+            fell = at_wall and checks.falls_away_to(means if below else means[::-1], 0)
             above_tails = any(curve[end] > self._tail_line(curve) for curve in (cs, full))
             if rising or (above_tails and not fell):
                 raise AtEdge(below, f"the best image is blurred (full-resolution scores vary "

@@ -631,24 +631,28 @@ def test_the_fresh_frames_are_those_since_the_later_half_of_the_frames_at_the_pe
     assert [s.z for s in run.samples[len(samples):]] == [5.0]
 
 
-def by_the_bound(top=4.7, looks=STALE_AFTER):
+def by_the_bound(top=4.7, looks=12, mirror=False):
     """A grid 1..5 (a coarse step of 0.5) scoring 1, its bound Z5 last and scoring 2, then
     ``looks`` frames of 10 at a peak at ``top``, the last a verification: Z5's frame came
-    ``looks`` frames before it."""
+    ``looks`` frames before it (12: ``STALE_AFTER``). Mirrored about 3: the bound Z1."""
     grid = [(z, 2.0 if z == 5.0 else 1.0 + 0.001 * (i % 2), "coarse")
             for i, z in enumerate(np.arange(1.0, 5.25, 0.5)) if z != top]
-    return grid + [(top, 10.0, "fine")] * (looks - 1) + [(top, 10.0, "verify")]
+    samples = grid + [(top, 10.0, "fine")] * (looks - 1) + [(top, 10.0, "verify")]
+    return [(6.0 - z, s, phase) for z, s, phase in samples] if mirror else samples
 
 
-def test_a_stale_bound_within_a_coarse_step_of_the_peak_is_asked_again_after_the_last_look():
-    samples = by_the_bound()
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_stale_bound_within_a_coarse_step_of_the_peak_is_asked_again_after_the_last_look(mirror):
+    samples = by_the_bound(4.75, mirror=mirror)
+    top, bound = (1.25, 1.0) if mirror else (4.75, 5.0)
     run = Scripted(lambda z: 10.0, samples, limits=(1.0, 5.0))  # now the bound scores as high
-    run.motion.arrive(4.7)
+    run.motion.arrive(top)
     with pytest.raises(AtEdge) as at_edge:
-        run._check_bracketed(4.7)
-    assert at_edge.value.below is False
+        run._check_bracketed(top)
+    assert at_edge.value.below is mirror
     assert "since the last look at the peak" in str(at_edge.value)
-    assert run.samples[len(samples)].z == 5.0  # the bound first, then repeats at both
+    assert run.samples[len(samples)].z == bound  # the bound first, then repeats at both
+    assert STALE_AFTER == 12  # the frames by_the_bound puts between the bound and the last look
 
 
 @pytest.mark.parametrize("top", [4.7, 4.5])  # 4.5: exactly one coarse step from the bound
@@ -661,13 +665,14 @@ def test_a_stale_bound_still_lower_after_the_last_look_passes_with_one_fresh_fra
     assert run.motion.position == top
 
 
-@pytest.mark.parametrize("top, limits, looks", [
-    (4.3, (1.0, 5.0), STALE_AFTER),  # the bound lies 0.7 from the peak, past one coarse step
-    (4.7, (0.0, 6.0), STALE_AFTER),  # the run may look past Z5: no bound
-    (4.7, (1.0, 5.0), STALE_AFTER - 1),  # the bound's frame is not stale yet
+@pytest.mark.parametrize("top, limits, looks, mirror", [
+    (4.3, (1.0, 5.0), 12, False),  # the bound lies 0.7 from the peak, past one coarse step
+    (4.7, (0.0, 6.0), 12, False),  # the run may look past Z5: no bound
+    (1.25, (0.0, 6.0), 12, True),  # ... nor past Z1
+    (4.7, (1.0, 5.0), 11, False),  # the bound's frame is not stale yet
 ])
-def test_a_bound_too_far_no_bound_or_a_fresh_one_is_not_asked_again(top, limits, looks):
-    samples = by_the_bound(top, looks)
+def test_a_bound_too_far_no_bound_or_a_fresh_one_is_not_asked_again(top, limits, looks, mirror):
+    samples = by_the_bound(6.0 - top if mirror else top, looks, mirror)
     run = Scripted(lambda z: 10.0, samples, limits=limits)
     run.motion.arrive(top)
     run._check_bracketed(top)
@@ -677,6 +682,15 @@ def test_a_bound_too_far_no_bound_or_a_fresh_one_is_not_asked_again(top, limits,
 def test_a_bound_seen_again_lately_is_not_stale():
     samples = by_the_bound()
     samples.insert(-1, (5.0, 2.0, "fine"))  # a second frame at Z5, just before the last look
+    run = Scripted(lambda z: 10.0, samples, limits=(1.0, 5.0))
+    run.motion.arrive(4.7)
+    run._check_bracketed(4.7)
+    assert len(run.samples) == len(samples)
+
+
+@pytest.mark.parametrize("later", [(4.0, 5.0), (4.8, 9.0)])  # below the peak, above it
+def test_the_last_look_is_the_last_frame_at_the_peak_not_the_last_frame(later):
+    samples = by_the_bound(looks=11) + [(*later, "fine")]  # Z5 11 frames before the last look
     run = Scripted(lambda z: 10.0, samples, limits=(1.0, 5.0))
     run.motion.arrive(4.7)
     run._check_bracketed(4.7)
