@@ -312,10 +312,10 @@ def test_weak_ends_need_two_points():
     assert alone._check_weak_ends() is None
 
 
-def weak_ends_edge(scores, limits=(0.0, 6.0)):
-    """Where _check_weak_ends stops a weak curve over 1..5 (coarse step 0.5): "below",
-    "above" or None (``limits`` (1, 5): the window is a wall)."""
-    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], scores), limits=limits)
+def weak_ends_edge(scores, limits=(0.0, 6.0), later=()):
+    """Where _check_weak_ends stops a weak curve over 1..5 (coarse step 0.5) and the ``later``
+    samples: "below", "above" or None (``limits`` (1, 5): the window is a wall)."""
+    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], scores) + list(later), limits=limits)
     try:
         run._check_weak_ends()
     except AtEdge as at_edge:
@@ -496,20 +496,11 @@ def test_a_weak_curve_falling_at_every_point_to_a_wall_has_died_away_there():
 @pytest.mark.parametrize("mirror", [False, True])
 def test_frames_repeated_at_a_wall_fall_to_it_as_their_mean(mirror):
     falling = [0.2, 0.5, 0.8, 1.0, 0.9, 0.85, 0.8, 0.75, 0.7]  # never in the tails (0.4)
-    grid = [1.0 + 0.5 * i for i in range(9)]
+    scores = falling[::-1] if mirror else falling
     wall, side = (1.0, "below") if mirror else (5.0, "above")
-
-    def edge(again):
-        run = Scripted(None, coarse(grid, falling[::-1] if mirror else falling) + [(wall, again, "verify")],
-                       limits=WALL)
-        try:
-            run._check_weak_ends()
-        except AtEdge as at_edge:
-            return "below" if at_edge.below else "above"
-        return None
-
-    assert edge(0.72) is None  # 0.7 and 0.72: 0.71 at the wall, under the 0.75 before it
-    assert edge(0.82) == side  # 0.76: the last step rises
+    # 0.7 and 0.72: 0.71 at the wall, under the 0.75 before it; 0.7 and 0.82: 0.76, a rise
+    assert weak_ends_edge(scores, WALL, [(wall, 0.72, "verify")]) is None
+    assert weak_ends_edge(scores, WALL, [(wall, 0.82, "verify")]) == side
 
 
 def test_a_fall_to_a_wall_needs_its_share_and_two_steps():
