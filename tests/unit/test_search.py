@@ -585,7 +585,7 @@ def test_a_drift_in_time_never_makes_a_peak_inside_a_wall_the_focus_lies_beyond(
 def test_a_fast_drift_over_a_long_run_never_makes_a_peak_next_to_a_wall_the_focus_lies_beyond(
         focus, seed):
     # contrast +4% a frame, 20 px of blur a mm: the frames a refinement takes late near the
-    # wall outscore the wall's own frame 15 to 39 frames older, and a rescan in one direction
+    # wall outscore the wall's own frame, taken long before, and a rescan in one direction
     # makes a peak at its last end
     stage = FakeStage(limits=(0.0, 10.0), start=5.0)
     camera = DriftingCamera(stage, focus, gain=0.04, blur_per_mm=20.0, seed=seed, noise=2.0)
