@@ -184,8 +184,8 @@ class PeakVerdict(RunState):
         bounds = self._noise_bounds()
         spans = points.spans
         since = self._drift_start(z)
-        last_look = max(i for i, s in enumerate(self.samples) if s.z == z)
-        for below, edge, bound in ((True, self.z_min, self.bounds[0]), (False, self.z_max, self.bounds[1])):
+        last_look = self._last_frame_at(z)
+        for below, edge, bound in self._ends():
             side = [s for s in self.samples if (s.z < z if below else s.z > z)]
             # a plateau holding z (one replayed slice) is no lower sample on either side
             plateau = spans[(spans[:, 0] <= z) & (z <= spans[:, 1])]
@@ -217,16 +217,13 @@ class PeakVerdict(RunState):
         """
         bounds = self._noise_bounds()
         height = float(np.mean(self._scores_at(z))) - bounds[1]
-        for below, edge, bound in ((True, self.z_min, self.bounds[0]), (False, self.z_max, self.bounds[1])):
+        for below, edge, bound in self._ends():
             side = [s for s in self.samples if (edge <= s.z < z if below else z < s.z <= edge)]
             if edge != bound or abs(edge - z) > self.step or not any(s.z == edge for s in side):
                 continue
             low_z = min(side, key=lambda s: s.score).z
             rise = float(np.mean(self._scores_at(edge))) - float(np.mean(self._scores_at(low_z)))
-            verified = self.verify_score
-            shown = rise > TURN_UP * height and self._shown_lower(edge, low_z, 0, bounds)
-            self.verify_score = verified  # frames at the end verify no peak
-            if shown:
+            if rise > TURN_UP * height and self._shown_lower(edge, low_z, 0, bounds, verifies=False):
                 raise AtEdge(below, f"past Z{low_z:.4f} the sharpness rises again towards Z{edge:.4f}, "
                                     f"an end of the range the run may not pass")
         if self.motion.position != z:  # the last frames were taken at the end or below it
@@ -239,10 +236,11 @@ class PeakVerdict(RunState):
         return NOISE_SURE * relative_noise(points.zs, points.scores), float(points.scores.min())
 
     def _shown_lower(self, z: float, low_z: Optional[float], start: int,
-                     bounds: Tuple[float, float]) -> bool:
+                     bounds: Tuple[float, float], verifies: bool = True) -> bool:
         """Repeat frames at ``z`` and ``low_z`` (the fewer first, up to ``NOISE_REPEATS`` more)
         until the frames from the run's sample ``start`` on show ``low_z`` clearly lower
-        (:meth:`_clearly_lower`; ``bounds``: its free noise bound and floor); whether they did."""
+        (:meth:`_clearly_lower`; ``bounds``: its free noise bound and floor); whether they did.
+        A repeat at ``z`` is the run's verify score when ``verifies`` (``z`` is the peak)."""
         while True:
             counts = {t: sum(s.z == t for s in self.samples[start:]) for t in (z, low_z)}
             if (low_z is not None and min(counts.values()) > 0
@@ -252,14 +250,23 @@ class PeakVerdict(RunState):
             if low_z is None or counts[target] > NOISE_REPEATS:
                 return False
             sample = self._measure(target, "verify")
-            if target == z:
+            if verifies and target == z:
                 self.verify_score = sample.score
+
+    def _ends(self) -> Tuple[Tuple[bool, float, float], Tuple[bool, float, float]]:
+        """``(below, end, bound)`` for the lower and the upper end of the range searched so far:
+        ``end`` is a hard bound the run may not pass when it equals ``bound``."""
+        return (True, self.z_min, self.bounds[0]), (False, self.z_max, self.bounds[1])
+
+    def _last_frame_at(self, z: Optional[float]) -> Optional[int]:
+        """The index in the run of the last frame taken at ``z`` (None: no frame there)."""
+        return max((i for i, s in enumerate(self.samples) if s.z == z), default=None)
 
     def _stale(self, low_z: Optional[float], last_look: int) -> bool:
         """Whether there are frames at ``low_z`` and the last of them came ``STALE_AFTER``
         frames or more before the run's sample ``last_look``."""
-        lows = [i for i, s in enumerate(self.samples) if s.z == low_z]
-        return bool(lows) and last_look - lows[-1] >= STALE_AFTER
+        last_low = self._last_frame_at(low_z)
+        return last_low is not None and last_look - last_low >= STALE_AFTER
 
     def _drift_start(self, z: float) -> Optional[int]:
         """When the frames within ``DRIFT_REACH`` tolerances of ``z`` drift in time
