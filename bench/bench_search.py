@@ -6,6 +6,7 @@ Usage::
     .venv/bin/python bench/bench_search.py --holdout    # held-out scenes, a fresh seed every run
     .venv/bin/python bench/bench_search.py --seed 123   # the same design from another seed
     .venv/bin/python bench/bench_search.py --cases 30   # a quick subset
+    .venv/bin/python bench/bench_search.py --should-fail 16 --seed 123   # 16 should-fail sets
 
 Every case is a :func:`~octoprint_autofocus.simulator.make_rig` microscope with its own
 scene, depth of field (range / DOF from 3 to 150), noise, JPEG, flicker, backlash, range,
@@ -30,14 +31,16 @@ Violations count every Z commanded outside the case's limits (or the stage's).
 
 The should-fail table runs cases a correct search must refuse: flat scenes, focus outside
 the hard bounds (also with wider limits to extend into), small noisy ROIs far from focus,
-and periodic scenes far from focus (defocus side lobes).
+and periodic scenes far from focus (defocus side lobes). One set has 90 cases, so one wrong ok
+moves its rate by more than a point: ``--should-fail N`` runs only that table, over the sets of
+N consecutive seeds (the sets N ordinary runs from ``--seed`` on would draw), for a rate.
 """
 
 import argparse
 import secrets
 import sys
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -427,9 +430,11 @@ def print_should_fail(cases: List[Case], verbose: bool) -> None:
               f"violations: {sum(o.violations for _, o in chosen)}")
         for c, o in chosen:
             if o.ok or verbose:
-                print(f"    {c.name:12s} ok={o.ok!s:5s} frames={o.frames:3d} {o.reason}")
+                print(f"    {c.name:12s} {c.rig_args.get('scene', '')!s:8s} ok={o.ok!s:5s} "
+                      f"frames={o.frames:3d} {o.reason}")
     refused = sum(not o.ok for o in outcomes)
-    print(f"  all      refused {refused}/{len(outcomes)}")
+    print(f"  all      refused {refused}/{len(outcomes)} ({len(outcomes) - refused} wrong ok, "
+          f"{(len(outcomes) - refused) / len(outcomes):.2%})")
 
 
 def main(argv: Optional[List[str]] = None) -> None:
@@ -443,11 +448,21 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--seed", type=int, help="draw the cases from this seed")
     parser.add_argument("--no-sweep", action="store_true", help="skip the baseline")
     parser.add_argument("--only", choices=FOCUSABLE, help="run one focusable group only")
+    parser.add_argument("--should-fail", type=int, metavar="N",
+                        help="only the should-fail table, over the case sets that N runs with "
+                             "the seeds from --seed on (seed, seed+1, ...) would draw")
     args = parser.parse_args(argv)
     scenes = HOLDOUT_SCENES if args.holdout else MAIN_SCENES
     seed = args.seed
     if seed is None:
-        seed = secrets.randbelow(2**31) if args.holdout else 7
+        seed = secrets.randbelow(2**31) if args.holdout or args.should_fail else 7
+    if args.should_fail:
+        seeds = range(seed, seed + args.should_fail)
+        print(f"should-fail case sets of the seeds {seed} to {seeds[-1]}")
+        print_should_fail([replace(c, name=f"{s}:{c.name}") for s in seeds
+                           for c in should_fail_cases(s + 1)], args.verbose)
+        print(f"\nseed {seed}")
+        return
     other = max(args.cases // 3, 4)
     groups = {
         "main": draw_cases(args.cases, seed, scenes),
