@@ -452,6 +452,8 @@ def main(argv: Optional[List[str]] = None) -> None:
                         help="only the should-fail table, over the case sets that N runs with "
                              "the seeds from --seed on (seed, seed+1, ...) would draw")
     args = parser.parse_args(argv)
+    if args.should_fail is not None and args.should_fail < 1:
+        parser.error("--should-fail takes a number of case sets, 1 or more")
     scenes = HOLDOUT_SCENES if args.holdout else MAIN_SCENES
     seed = args.seed
     if seed is None:
