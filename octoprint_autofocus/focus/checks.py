@@ -30,6 +30,7 @@ __all__ = [
     "CONVERGED_GAP_WIDTH",
     "WALL_FALL",
     "WALL_FALL_STEPS",
+    "SHELF_POINTS",
     "relative_contrast",
     "levels_contrast",
     "clearly_above_noise",
@@ -79,6 +80,8 @@ WALL_FALL = 0.15
 """A curve falls away to a hard bound once it fell this share below its best there..."""
 WALL_FALL_STEPS = 2
 """... falling at each of the last this many steps into the bound."""
+SHELF_POINTS = 3
+"""A curve holds level into a hard bound (:func:`holds_level_to`) over this many Zs there."""
 DRIFT_FRAMES = 4
 """Frames at one Z show a drift in time only when there are at least this many of them..."""
 DRIFT_T = 3.0
@@ -198,6 +201,23 @@ def falls_away_to(scores: Sequence[float], end: int) -> bool:
     last = path[-WALL_FALL_STEPS - 1:]
     return bool(len(path) > WALL_FALL_STEPS and np.all(np.diff(last) < 0)
                 and path[-1] <= min(path.min(), (1.0 - WALL_FALL) * path[0]))
+
+
+def holds_level_to(zs: Sequence[float], scores: Sequence[float], end: int, noise: float,
+                   span: float) -> bool:
+    """Whether ``scores`` at ``zs`` (in Z order) hold level below their best into index
+    ``end``: the last ``SHELF_POINTS`` on the way from the best lie ``span`` or more apart in
+    Z and within ``noise`` of each other in logs, and the best stands above each of them by
+    more than ``noise``.
+
+    A blurred bump beside a level tail is no side lobe on the rising flank of a focus past
+    ``end``: that flank would climb into it."""
+    zs, values = np.asarray(zs, dtype=float), np.asarray(scores, dtype=float)
+    best = int(np.argmax(values))
+    way = np.arange(best, end + 1) if end > best else np.arange(best, end - 1, -1)
+    last, last_zs = np.log(np.maximum(values[way[-SHELF_POINTS:]], TINY)), zs[way[-SHELF_POINTS:]]
+    return bool(len(way) > SHELF_POINTS and abs(last_zs[-1] - last_zs[0]) >= span
+                and np.ptp(last) < noise and math.log(max(values[best], TINY)) - last.max() > noise)
 
 
 def clearly_interior(zs: Sequence[float], scores: Sequence[float], z: float, score: float) -> bool:

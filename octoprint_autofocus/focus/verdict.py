@@ -22,7 +22,7 @@ from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
            "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS",
-           "STALE_AFTER"]
+           "SHELF_SPAN", "STALE_AFTER"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
@@ -51,6 +51,9 @@ DRIFT_REACH = 0.25
 """Frames within this many tolerances of a peak count as taken at its Z for the drift test
 (:meth:`PeakVerdict._drift_start`): the top of the curve changes their scores by about 1% there
 (the tolerance is the half-width of the band above 80% of the height)."""
+SHELF_SPAN = 2.0
+"""A blurred bump's tail holding level into a hard bound (:func:`.checks.holds_level_to`) counts
+as died away over at least this many tolerances (over fewer, the top of a curve is level too)."""
 STALE_AFTER = 12
 """A lower sample taken this many frames or more before the last look at a peak is stale next to
 an end the run may not pass (:meth:`PeakVerdict._check_bracketed`): a lamp or an exposure
@@ -358,9 +361,10 @@ class PeakVerdict(RunState):
         periodic scene rides on the rising flank of a focus outside the range). At a hard
         bound, beyond which the run cannot look, a full resolution falling from its best to
         the bound (:func:`.checks.falls_away_to`: at each of the last steps, to its lowest
-        there) has died away enough: a narrow window around the focus (a refocus) seldom
-        reaches the tails of a broad curve, and a curve turning up again towards the bound
-        still fails there. The full resolution counts on its own: the pyramid's reduced
+        there), or holding level into it over ``SHELF_SPAN`` tolerances clearly below its best
+        (:func:`.checks.holds_level_to`), has died away enough: a narrow window around the
+        focus (a refocus) seldom reaches the tails of a broad curve, and a curve turning up
+        again towards the bound still fails there. The full resolution counts on its own: the pyramid's reduced
         levels of a periodic scene may fall into their tails at an end where the full
         resolution, near a focus beyond, has not.
         """
@@ -369,14 +373,17 @@ class PeakVerdict(RunState):
         if len(cs) < 2:
             return
         full = points.scores
-        means = z_means(points.zs, full)[1]  # frames repeated at an end fall there as one
+        zs, means = z_means(points.zs, full)  # frames repeated at an end fall there as one
+        free, span = self._noise_bounds()[0], SHELF_SPAN * self._tolerance()
         reach = EXTENSION_STEPS_MAX * self.step
         for below, end, inner in ((True, 0, 1), (False, len(cs) - 1, len(cs) - 2)):
             dz = abs(points.zs[end] - points.zs[inner])
             rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
                                                         cs.max())
             at_wall = points.zs[end] == (self.bounds[0] if below else self.bounds[1])
-            fell = at_wall and checks.falls_away_to(means if below else means[::-1], 0)
+            way = means if below else means[::-1]
+            fell = at_wall and (checks.falls_away_to(way, 0)
+                                or checks.holds_level_to(zs if below else zs[::-1], way, 0, free, span))
             above_tails = any(curve[end] > self._tail_line(curve) for curve in (cs, full))
             if rising or (above_tails and not fell):
                 raise AtEdge(below, f"the best image is blurred (full-resolution scores vary "

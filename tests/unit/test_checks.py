@@ -450,6 +450,18 @@ def test_a_fall_away_is_measured_to_the_end_asked_for_on_any_scale():
     assert not checks.falls_away_to([0.0, 0.0], 0)  # a black frame falls nowhere
 
 
+def test_a_curve_holds_level_into_an_end_over_the_span_asked_and_under_its_best():
+    zs, scores = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5], [0.8, 1.0, 0.95, 0.9, 0.91, 0.9]
+    assert checks.holds_level_to(zs, scores, 5, 0.05, 1.0)  # Z2.5..3.5 within 0.011 in logs
+    assert not checks.holds_level_to(zs, scores, 5, 0.05, 1.01)  # level over less than the span
+    assert not checks.holds_level_to(zs, scores, 5, 0.01, 1.0)  # 0.011 apart: beyond that noise
+    assert not checks.holds_level_to(zs, scores, 5, 0.1, 1.0)  # 0.094 under the best: within it
+    assert not checks.holds_level_to(zs, scores[:-1] + [0.96], 5, 0.05, 1.0)  # climbs into the end
+    assert checks.holds_level_to(zs, scores[::-1], 0, 0.05, 1.0)  # the mirror image, to Z1
+    assert checks.holds_level_to(zs[:4], [1.0, 0.9, 0.9, 0.9], 3, 0.05, 0.0)  # three Zs past the best
+    assert not checks.holds_level_to(zs[:3], [1.0, 0.9, 0.9], 2, 0.05, 0.0)  # two are too few
+
+
 # ~~ drifting
 
 

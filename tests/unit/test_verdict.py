@@ -312,10 +312,11 @@ def test_weak_ends_need_two_points():
     assert alone._check_weak_ends() is None
 
 
-def weak_ends_edge(scores, limits=(0.0, 6.0), later=()):
+def weak_ends_edge(scores, limits=(0.0, 6.0), later=(), **options):
     """Where _check_weak_ends stops a weak curve over 1..5 (coarse step 0.5) and the ``later``
     samples: "below", "above" or None (``limits`` (1, 5): the window is a wall)."""
-    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], scores) + list(later), limits=limits)
+    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], scores) + list(later), limits=limits,
+                   **options)
     try:
         run._check_weak_ends()
     except AtEdge as at_edge:
@@ -508,6 +509,18 @@ def test_a_fall_to_a_wall_needs_its_share_and_two_steps():
     assert weak_ends_edge([0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 0.9, 0.88, exactly], limits=WALL) is None
     assert weak_ends_edge([0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 0.9, 0.88, 0.86], limits=WALL) == "above"
     assert weak_ends_edge([0.2, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 0.5], limits=WALL) == "above"
+
+
+SHELF = [0.125, 0.25, 0.5, 1.0, 0.9, 0.91, 0.9, 0.91, 0.9]
+"""A weak peak at Z2.5 whose upper side holds level at 0.9, far above the tails, up to Z5."""
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_weak_curve_holding_level_into_a_wall_over_two_tolerances_has_died_away_there(mirror):
+    scores, side = (SHELF[::-1], "below") if mirror else (SHELF, "above")
+    assert weak_ends_edge(scores, WALL, tolerance=0.5) is None  # level over Z4..5 (or Z1..2)
+    assert weak_ends_edge(scores, WALL, tolerance=0.51) == side  # over fewer, a top is level too
+    assert weak_ends_edge(scores, tolerance=0.5) == side  # an end the run may pass: look beyond
 
 
 # ~~ a drift in time
