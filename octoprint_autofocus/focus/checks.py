@@ -216,8 +216,9 @@ def holds_level_to(zs: Sequence[float], scores: Sequence[float], end: int, noise
     best = int(np.argmax(values))
     way = np.arange(best, end + 1) if end > best else np.arange(best, end - 1, -1)
     last, last_zs = np.log(np.maximum(values[way[-SHELF_POINTS:]], TINY)), zs[way[-SHELF_POINTS:]]
-    return bool(len(way) > SHELF_POINTS and abs(last_zs[-1] - last_zs[0]) >= span
-                and np.ptp(last) < noise and math.log(max(values[best], TINY)) - last.max() > noise)
+    # with fewer Zs past the best, the best is among the last: it stands above none of them
+    return bool(abs(last_zs[-1] - last_zs[0]) >= span and np.ptp(last) < noise
+                and math.log(max(values[best], TINY)) - last.max() > noise)
 
 
 def clearly_interior(zs: Sequence[float], scores: Sequence[float], z: float, score: float) -> bool:

@@ -460,6 +460,14 @@ def test_a_curve_holds_level_into_an_end_over_the_span_asked_and_under_its_best(
     assert checks.holds_level_to(zs, scores[::-1], 0, 0.05, 1.0)  # the mirror image, to Z1
     assert checks.holds_level_to(zs[:4], [1.0, 0.9, 0.9, 0.9], 3, 0.05, 0.0)  # three Zs past the best
     assert not checks.holds_level_to(zs[:3], [1.0, 0.9, 0.9], 2, 0.05, 0.0)  # two are too few
+    assert not checks.holds_level_to(zs, [0.8, 1.0, 0.95, 0.85, 0.91, 0.9], 5, 0.05, 1.0)  # Z2.5 low
+
+
+def test_a_level_tail_must_lie_within_the_noise_and_under_the_best_by_more_than_it():
+    zs, scores = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5], [0.8, 1.0, 0.95, 0.9, 0.91, 0.9]
+    tail = np.log(np.array([0.9, 0.91, 0.9]))
+    assert not checks.holds_level_to(zs, scores, 5, float(np.ptp(tail)), 1.0)  # spread = noise
+    assert not checks.holds_level_to(zs, scores, 5, math.log(1.0) - float(tail.max()), 1.0)  # gap = noise
 
 
 # ~~ drifting
