@@ -523,6 +523,19 @@ def test_a_weak_curve_holding_level_into_a_wall_over_two_tolerances_has_died_awa
     assert weak_ends_edge(scores, tolerance=0.5) == side  # an end the run may pass: look beyond
 
 
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_level_tail_is_measured_on_the_zs_of_its_own_end(mirror):
+    later = [(4.75 if mirror else 1.25, 0.18, "fine")]  # in the other tail: uneven Zs there
+    assert weak_ends_edge(SHELF[::-1] if mirror else SHELF, WALL, later, tolerance=0.5) is None
+
+
+@pytest.mark.parametrize("mirror", [False, True])
+def test_a_level_tail_reaches_the_wall_itself(mirror):
+    dropped = SHELF[:-1] + [0.8]  # level to Z4.5, then 0.8 at the wall: neither level nor a fall
+    scores, side = (dropped[::-1], "below") if mirror else (dropped, "above")
+    assert weak_ends_edge(scores, WALL, tolerance=0.5) == side
+
+
 # ~~ a drift in time
 
 
