@@ -196,8 +196,7 @@ def falls_away_to(scores: Sequence[float], end: int) -> bool:
     Near the top a focus curve is flat, so noise may reorder neighbouring samples there; a
     curve turning up again towards ``end`` still fails."""
     values = np.asarray(scores, dtype=float)
-    best = int(np.argmax(values))
-    path = values[best:end + 1] if end > best else values[end:best + 1][::-1]
+    path = values[_way_from_best(values, end)]
     last = path[-WALL_FALL_STEPS - 1:]
     return bool(len(path) > WALL_FALL_STEPS and np.all(np.diff(last) < 0)
                 and path[-1] <= min(path.min(), (1.0 - WALL_FALL) * path[0]))
@@ -213,12 +212,17 @@ def holds_level_to(zs: Sequence[float], scores: Sequence[float], end: int, noise
     A blurred bump beside a level tail is no side lobe on the rising flank of a focus past
     ``end``: that flank would climb into it."""
     zs, values = np.asarray(zs, dtype=float), np.asarray(scores, dtype=float)
-    best = int(np.argmax(values))
-    way = np.arange(best, end + 1) if end > best else np.arange(best, end - 1, -1)
+    way = _way_from_best(values, end)
     last, last_zs = np.log(np.maximum(values[way[-SHELF_POINTS:]], TINY)), zs[way[-SHELF_POINTS:]]
     # with fewer Zs past the best, the best is among the last: it stands above none of them
     return bool(abs(last_zs[-1] - last_zs[0]) >= span and np.ptp(last) < noise
-                and math.log(max(values[best], TINY)) - last.max() > noise)
+                and math.log(max(values[way[0]], TINY)) - last.max() > noise)
+
+
+def _way_from_best(values: np.ndarray, end: int) -> np.ndarray:
+    """The indices from the best of ``values`` to index ``end``, in that order."""
+    best = int(np.argmax(values))
+    return np.arange(best, end + 1) if end > best else np.arange(best, end - 1, -1)
 
 
 def clearly_interior(zs: Sequence[float], scores: Sequence[float], z: float, score: float) -> bool:
