@@ -518,7 +518,9 @@ class _Run(PeakVerdict):
             self.fit = self._fit()
             z = self._fallback()
             if z is not None and self._pinned(z) and not self._fit_too_low():
-                return z
+                z = self._settled(z)
+                if z is not None:
+                    return z
         raise SearchFailed("poor_fit", "the samples around the best Z do not pin its peak down to "
                       f"the tolerance {self._tolerance():.4g}")
 
@@ -541,7 +543,9 @@ class _Run(PeakVerdict):
                 self.verify_score = sample.score
                 best_other = max(s.score for s in self.samples[:-1])
                 if checks.confirms(sample.score, best_other, self.fit) and self._pinned(z):
-                    return z
+                    z = self._settled(z)
+                    if z is not None:
+                        return z
                 rejected = True  # refine before trying to confirm again
                 continue
             rejected = False

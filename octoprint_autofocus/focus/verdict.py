@@ -22,7 +22,7 @@ from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
            "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS",
-           "SHELF_SPAN", "STALE_AFTER"]
+           "SHELF_SPAN", "SHARPER_SHARE", "STALE_AFTER"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
@@ -54,6 +54,10 @@ DRIFT_REACH = 0.25
 SHELF_SPAN = 2.0
 """A blurred bump's tail holding level into a hard bound (:func:`.checks.holds_level_to`) counts
 as died away over at least this many tolerances (over fewer, the top of a curve is level too)."""
+SHARPER_SHARE = 0.05
+"""A sample near a confirmed peak may be sharper (:meth:`PeakVerdict._sharper_near`) when it scores
+above the frames at the peak by this share of their height over the floor; less lies within the
+top (a quarter of the depth of the sharp band, about half a tolerance from its middle)."""
 STALE_AFTER = 12
 """A lower sample taken this many frames or more before the last look at a peak is stale next to
 an end the run may not pass (:meth:`PeakVerdict._check_bracketed`): a lamp or an exposure
@@ -79,6 +83,42 @@ class PeakVerdict(RunState):
         if self.motion.position != z:
             self.motion.arrive(z)
         return checks.pinned(self._points(), z, self._pin_reaches(z))
+
+    def _settled(self, z: float) -> Optional[float]:
+        """The peak the run settles on: ``z`` (pinned already), or a sample near it that
+        scores clearly higher (:meth:`_sharper_near`) once it is pinned too; None where it is
+        not (refinement goes on with the new samples). The stage ends at the Z returned.
+
+        A fit follows its model's symmetric shape: on an asymmetric curve (a halo, a lens
+        that blurs faster on one side) it leans towards the broad flank, and frames at its
+        peak score below a sample on the steep side. A careful person takes the sharper Z.
+        """
+        sharper = self._sharper_near(z)
+        if sharper is None:
+            if self.motion.position != z:  # the last frames were taken at the other Z
+                self.motion.arrive(z)
+            return z
+        if not self._pinned(sharper):
+            return None
+        self.verify_score = self._scores_at(sharper)[-1]
+        return sharper
+
+    def _sharper_near(self, z: float) -> Optional[float]:
+        """The Z of the best sample within ``PIN_FAR`` tolerances of ``z`` if it scores above the
+        mean frame at ``z`` by ``SHARPER_SHARE`` of that frame's height over the floor and
+        repeated frames show ``z`` clearly lower (:meth:`_shown_lower`); else None."""
+        reach = PIN_FAR * self._tolerance()
+        bounds = self._noise_bounds()
+        at_z = float(np.mean(self._scores_at(z)))
+        near = [s for s in self.samples if 0 < abs(s.z - z) <= reach]
+        if not near:
+            return None
+        sharper = max(near, key=lambda s: s.score)
+        if sharper.score - at_z < SHARPER_SHARE * (at_z - bounds[1]):
+            return None
+        if self._shown_lower(sharper.z, z, 0, bounds, verifies=False):
+            return sharper.z
+        return None
 
     def _take_flanks(self, z: float) -> bool:
         """Take the flank samples :meth:`_pinned` lacks around ``z`` (the side approached
@@ -298,8 +338,10 @@ class PeakVerdict(RunState):
 
     def _weak(self) -> bool:
         """Whether the best sample hardly stands out at full resolution (``EARLY_STOP_CONTRAST``):
-        a blurred bump (a side lobe of a periodic scene) rather than a sharp image."""
-        return checks.relative_contrast([s.score for s in self.samples]) < EARLY_STOP_CONTRAST
+        a blurred bump (a side lobe of a periodic scene) rather than a sharp image. Frames
+        repeated at one Z count as their mean: one bright flash among them lifts no bump."""
+        _, means = z_means([s.z for s in self.samples], [s.score for s in self.samples])
+        return checks.relative_contrast(means) < EARLY_STOP_CONTRAST
 
     def _fine_contrasts(self) -> List[float]:
         """The relative contrast of the full- and the half-resolution scores (as many as exist)."""

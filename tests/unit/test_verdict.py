@@ -80,6 +80,62 @@ def test_a_peak_on_a_bound_has_no_reach_on_that_side():
     assert above is None and below == pytest.approx((0.1, 0.25))
 
 
+# ~~ settling on the sharper sample
+
+
+def lopsided(z):
+    """A peak at Z3.1 that falls five times faster above it than below."""
+    width = 0.5 if z < 3.1 else 0.1
+    return 1.0 + 10.0 / (1.0 + ((z - 3.1) / width) ** 2)
+
+
+def settling(at_z, sharper, **options):
+    """A run whose fit settled at Z2.9 (frames ``at_z``) next to a sample at Z3.1 (``sharper``)."""
+    frames = {2.9: iter(at_z), 3.1: iter(sharper)}
+    curve = lambda z: next(frames[z]) if z in frames else lopsided(z)  # noqa: E731
+    zs = [1.0, 2.0, 2.5, 4.0, 5.0]
+    samples = coarse(zs, [lopsided(z) for z in zs]) + [(3.1, next(frames[3.1]), "fine"),
+                                                        (2.9, next(frames[2.9]), "verify")]
+    options.setdefault("tolerance", 0.1)
+    return Scripted(curve, samples, **options)
+
+
+def test_a_sample_on_the_steep_side_scoring_clearly_higher_is_where_the_run_settles():
+    run = settling(iter(lambda: lopsided(2.9), None), iter(lambda: lopsided(3.1), None))
+    assert run._settled(2.9) == 3.1
+    assert run.motion.position == 3.1 and run.verify_score == pytest.approx(11.0)
+    assert any(s.z > 3.1 for s in run.samples[7:])  # pinned: a flank taken above it
+
+
+def test_a_sharper_sample_that_cannot_be_pinned_asks_for_more_refinement():
+    run = settling(iter(lambda: lopsided(2.9), None), iter(lambda: lopsided(3.1), None))
+    run.curve = lambda z: 12.0 if z > 3.1 else lopsided(z)  # the flank above it scores higher
+    assert run._settled(2.9) is None
+
+
+@pytest.mark.parametrize("excess, settles_at, repeats", [(0.5, 3.1, True), (0.4999, 2.9, False)])
+def test_a_sample_higher_by_less_than_its_share_of_the_height_is_within_the_top(excess, settles_at,
+                                                                                repeats):
+    frames = {2.9: 11.0, 3.1: 11.0 + excess}  # the frame at Z2.9 stands 10 over the floor 1.0
+    samples = coarse([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 2.0, 4.0, 2.0, 1.5])
+    samples += [(3.1, frames[3.1], "fine"), (2.9, 11.0, "verify")]
+    run = Scripted(lambda z: frames.get(z, 0.5), samples, tolerance=0.1)
+    assert run._settled(2.9) == settles_at
+    assert (len(run.samples) > 7) is repeats
+
+
+def test_a_higher_sample_within_the_noise_leaves_the_run_at_its_peak():
+    run = settling([9.0, 10.4, 9.1, 10.5], [10.4, 9.2, 10.3, 9.0])  # noisy frames at both Zs
+    assert run._settled(2.9) == 2.9
+    assert run.motion.position == 2.9
+    assert {s.z for s in run.samples[7:]} == {2.9, 3.1}  # the repeats asked at both
+
+
+def test_only_samples_within_the_pin_reach_can_be_sharper():
+    run = settling(iter(lambda: lopsided(2.9), None), iter(lambda: lopsided(3.1), None), tolerance=0.07)
+    assert run._sharper_near(2.9) is None and len(run.samples) == 7  # 0.2 away, reach 0.175
+
+
 # ~~ the peak and the others
 
 
@@ -165,6 +221,12 @@ def test_a_best_exactly_twice_the_lowest_is_not_weak_and_a_tenth_is_not_faint():
     assert Scripted(None, coarse([1.0, 2.0], [1.01, 2.0]))._weak()
     assert not Scripted(None, coarse([1.0, 2.0], [9.0, 10.0]))._faint()
     assert Scripted(None, coarse([1.0, 2.0], [9.01, 10.0]))._faint()
+
+
+def test_frames_repeated_at_one_z_count_as_their_mean_for_the_weak_test():
+    run = Scripted(None, coarse([1.0, 2.0, 2.0], [1.0, 1.4, 2.4]))
+    assert run._weak()  # 1.9 over 1.0; one bright frame (2.4) would make it sharp
+    assert not Scripted(None, coarse([1.0, 2.0, 2.0], [1.0, 1.5, 2.5]))._weak()  # 2.0: exactly twice
 
 
 def test_the_half_resolution_must_vary_too():
