@@ -108,16 +108,12 @@ class PeakVerdict(RunState):
         mean frame at ``z`` by ``SHARPER_SHARE`` of that frame's height over the floor and
         repeated frames show ``z`` clearly lower (:meth:`_shown_lower`); else None."""
         reach = PIN_FAR * self._tolerance()
-        bounds = self._noise_bounds()
-        at_z = float(np.mean(self._scores_at(z)))
         near = [s for s in self.samples if 0 < abs(s.z - z) <= reach]
         if not near:
             return None
-        sharper = max(near, key=lambda s: s.score)
-        if sharper.score - at_z < SHARPER_SHARE * (at_z - bounds[1]):
-            return None
-        if self._shown_lower(sharper.z, z, 0, bounds, verifies=False):
-            return sharper.z
+        sharper = max(near, key=lambda s: s.score).z
+        if self._shown_lower(sharper, z, 0, self._noise_bounds(), verifies=False, lead=SHARPER_SHARE):
+            return sharper
         return None
 
     def _take_flanks(self, z: float) -> bool:
@@ -279,13 +275,20 @@ class PeakVerdict(RunState):
         return NOISE_SURE * relative_noise(points.zs, points.scores), float(points.scores.min())
 
     def _shown_lower(self, z: float, low_z: Optional[float], start: int,
-                     bounds: Tuple[float, float], verifies: bool = True) -> bool:
+                     bounds: Tuple[float, float], verifies: bool = True,
+                     lead: Optional[float] = None) -> bool:
         """Repeat frames at ``z`` and ``low_z`` (the fewer first, up to ``NOISE_REPEATS`` more)
         until the frames from the run's sample ``start`` on show ``low_z`` clearly lower
         (:meth:`_clearly_lower`; ``bounds``: its free noise bound and floor); whether they did.
-        A repeat at ``z`` is the run's verify score when ``verifies`` (``z`` is the peak)."""
+        A repeat at ``z`` is the run's verify score when ``verifies`` (``z`` is the peak).
+        With ``lead``, the frames give up as soon as their mean at ``z`` leads the mean at
+        ``low_z`` by less than that share of the latter's height over the floor."""
         while True:
             counts = {t: sum(s.z == t for s in self.samples[start:]) for t in (z, low_z)}
+            if lead is not None:
+                high, low = (float(np.mean(self._scores_at(t, start))) for t in (z, low_z))
+                if high - low < lead * (low - bounds[1]):
+                    return False
             if (low_z is not None and min(counts.values()) > 0
                     and self._clearly_lower(z, low_z, *bounds, start)):
                 return True

@@ -131,6 +131,12 @@ def test_a_higher_sample_within_the_noise_leaves_the_run_at_its_peak():
     assert {s.z for s in run.samples[7:]} == {2.9, 3.1}  # the repeats asked at both
 
 
+def test_a_sharper_sample_whose_repeat_falls_back_costs_one_frame():
+    run = settling([10.0] * 9, [10.6, 10.0, 10.0])  # 0.6 over 10.0: above 5% of its height 9
+    assert run._settled(2.9) == 2.9
+    assert [s.z for s in run.samples[7:]] == [3.1] and run.motion.position == 2.9
+
+
 def test_only_samples_within_the_pin_reach_can_be_sharper():
     run = settling(iter(lambda: lopsided(2.9), None), iter(lambda: lopsided(3.1), None), tolerance=0.07)
     assert run._sharper_near(2.9) is None and len(run.samples) == 7  # 0.2 away, reach 0.175
