@@ -104,9 +104,9 @@ class PeakVerdict(RunState):
         return sharper
 
     def _sharper_near(self, z: float) -> Optional[float]:
-        """The Z of the best sample within ``PIN_FAR`` tolerances of ``z`` if it scores above the
-        mean frame at ``z`` by ``SHARPER_SHARE`` of that frame's height over the floor and
-        repeated frames show ``z`` clearly lower (:meth:`_shown_lower`); else None."""
+        """The Z of the best sample within ``PIN_FAR`` tolerances of ``z`` if the mean frame there
+        leads the mean frame at ``z`` by ``SHARPER_SHARE`` of the latter's height over the floor
+        and repeated frames show ``z`` clearly lower (:meth:`_shown_lower`); else None."""
         reach = PIN_FAR * self._tolerance()
         near = [s for s in self.samples if 0 < abs(s.z - z) <= reach]
         if not near:
