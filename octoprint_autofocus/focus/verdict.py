@@ -92,8 +92,10 @@ class PeakVerdict(RunState):
         A fit follows its model's symmetric shape: on an asymmetric curve (a halo, a lens
         that blurs faster on one side) it leans towards the broad flank, and frames at its
         peak score below a sample on the steep side. A careful person takes the sharper Z.
+        A blurred best (:meth:`_weak`) stays at ``z``: its ends are judged first (the window
+        explored), and frames spent on its top would only delay that.
         """
-        sharper = self._sharper_near(z)
+        sharper = None if self._weak() else self._sharper_near(z)
         if sharper is None:
             if self.motion.position != z:  # the last frames were taken at the other Z
                 self.motion.arrive(z)

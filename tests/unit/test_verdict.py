@@ -137,6 +137,17 @@ def test_a_sharper_sample_whose_repeat_falls_back_costs_one_frame():
     assert [s.z for s in run.samples[7:]] == [3.1] and run.motion.position == 2.9
 
 
+@pytest.mark.parametrize("floor, settles_at", [(7.0, 2.9), (5.0, 3.1)])
+def test_a_blurred_best_stays_at_its_peak_without_spending_frames(floor, settles_at):
+    frames = {2.9: 10.0, 3.1: 11.0}
+    samples = coarse([1.0, 2.0, 2.5, 4.0, 5.0], [floor, 8.0, 9.0, 8.0, 8.0])
+    samples += [(3.1, 11.0, "fine"), (2.9, 10.0, "verify")]
+    run = Scripted(lambda z: frames.get(z, 6.0), samples, tolerance=0.1)
+    assert run._weak() is (floor == 7.0)  # 11 over 7 varies by 36%, over 5 by 55%
+    assert run._settled(2.9) == settles_at
+    assert (len(run.samples) == 7) is run._weak()
+
+
 def test_only_samples_within_the_pin_reach_can_be_sharper():
     run = settling(iter(lambda: lopsided(2.9), None), iter(lambda: lopsided(3.1), None), tolerance=0.07)
     assert run._sharper_near(2.9) is None and len(run.samples) == 7  # 0.2 away, reach 0.175
