@@ -89,13 +89,14 @@ def lopsided(z):
     return 1.0 + 10.0 / (1.0 + ((z - 3.1) / width) ** 2)
 
 
-def settling(at_z, sharper, **options):
-    """A run whose fit settled at Z2.9 (frames ``at_z``) next to a sample at Z3.1 (``sharper``)."""
-    frames = {2.9: iter(at_z), 3.1: iter(sharper)}
+def settling(at_z, sharper, peak=2.9, beside=3.1, **options):
+    """A run whose fit settled at ``peak`` (frames ``at_z``) next to a sample at ``beside``
+    (frames ``sharper``)."""
+    frames = {peak: iter(at_z), beside: iter(sharper)}
     curve = lambda z: next(frames[z]) if z in frames else lopsided(z)  # noqa: E731
     zs = [1.0, 2.0, 2.5, 4.0, 5.0]
-    samples = coarse(zs, [lopsided(z) for z in zs]) + [(3.1, next(frames[3.1]), "fine"),
-                                                        (2.9, next(frames[2.9]), "verify")]
+    samples = coarse(zs, [lopsided(z) for z in zs]) + [(beside, next(frames[beside]), "fine"),
+                                                        (peak, next(frames[peak]), "verify")]
     options.setdefault("tolerance", 0.1)
     return Scripted(curve, samples, **options)
 
@@ -126,15 +127,51 @@ def test_a_sample_higher_by_less_than_its_share_of_the_height_is_within_the_top(
 
 def test_a_higher_sample_within_the_noise_leaves_the_run_at_its_peak():
     run = settling([9.0, 10.4, 9.1, 10.5], [10.4, 9.2, 10.3, 9.0])  # noisy frames at both Zs
+    run.verify_score = 9.0
     assert run._settled(2.9) == 2.9
+    assert run.verify_score == 9.0  # the frames repeated at Z3.1 are not the peak's
     assert run.motion.position == 2.9
     assert {s.z for s in run.samples[7:]} == {2.9, 3.1}  # the repeats asked at both
 
 
-def test_a_sharper_sample_whose_repeat_falls_back_costs_one_frame():
-    run = settling([10.0] * 9, [10.6, 10.0, 10.0])  # 0.6 over 10.0: above 5% of its height 9
-    assert run._settled(2.9) == 2.9
-    assert [s.z for s in run.samples[7:]] == [3.1] and run.motion.position == 2.9
+@pytest.mark.parametrize("peak, beside", [(2.9, 3.1), (3.1, 2.9)])
+def test_a_sharper_sample_whose_repeat_falls_back_costs_one_frame(peak, beside):
+    run = settling([10.0] * 9, [10.6, 10.0, 10.0], peak, beside)  # 0.6 over 10: 5% of 9 is less
+    assert run._settled(peak) == peak
+    assert [s.z for s in run.samples[7:]] == [beside] and run.motion.position == peak
+
+
+def test_settling_on_a_sharper_sample_makes_its_last_frame_the_verify_score():
+    later = iter([11.05 + 0.02 * i for i in range(9)])
+    samples = coarse([1.0, 2.0, 2.5, 4.0, 5.0], [1.0, 2.0, 4.0, 2.0, 1.5])
+    samples += [(3.1, 10.9, "fine"), (3.1, 11.1, "fine"), (3.1, 11.0, "fine"), (2.9, 9.0, "verify")]
+    run = Scripted(lambda z: 9.0 if z == 2.9 else next(later) if z == 3.1 else 0.5, samples,
+                   tolerance=0.1)
+    assert run._settled(2.9) == 3.1
+    assert run.verify_score == run._scores_at(3.1)[-1]
+
+
+def test_a_high_frame_at_the_peak_itself_is_no_sharper_sample():
+    samples = coarse([1.0, 2.0, 2.5, 4.0, 5.0], [1.0, 2.0, 4.0, 2.0, 1.5])
+    samples += [(2.9, 11.5, "fine"), (3.1, 11.0, "fine"), (2.9, 9.0, "verify")]  # 10.25 at Z2.9
+    run = Scripted(lambda z: {2.9: 10.25, 3.1: 11.0}.get(z, 0.5), samples, tolerance=0.1)
+    run._sharper_near(2.9)
+    assert any(s.z == 3.1 for s in run.samples[8:])  # Z3.1 leads 10.25 by 0.75: asked again
+
+
+def test_frames_from_the_first_sample_on_count_for_the_lead():
+    samples = [(2.9, 12.5, "coarse")] + coarse([1.0, 2.0, 2.5, 4.0, 5.0], [1.0, 2.0, 4.0, 2.0, 1.5])
+    samples += [(3.1, 11.0, "fine"), (2.9, 9.0, "verify")]  # 10.75 at Z2.9: 11.0 leads too little
+    run = Scripted(lambda z: 11.0, samples, tolerance=0.1)
+    assert run._sharper_near(2.9) is None and len(run.samples) == 8
+
+
+@pytest.mark.parametrize("tolerance, found", [(0.1, 3.0), (0.0999, None)])
+def test_a_sample_exactly_at_the_pin_reach_can_be_sharper(tolerance, found):
+    samples = coarse([1.0, 2.0, 2.5, 4.0, 5.0], [1.0, 2.0, 4.0, 2.0, 1.5])
+    samples += [(3.0, 11.0, "fine"), (2.75, 9.0, "verify")]  # 0.25 apart: 2.5 tolerances of 0.1
+    run = Scripted(lambda z: {2.75: 9.0, 3.0: 11.0}.get(z, 0.5), samples, tolerance=tolerance)
+    assert run._sharper_near(2.75) == found
 
 
 @pytest.mark.parametrize("floor, settles_at", [(7.0, 2.9), (5.0, 3.1)])
