@@ -444,6 +444,16 @@ def test_a_fallback_that_verifies_nothing_fails_as_verify_failed_on_a_clear_curv
     assert failed.value.reason == "verify_failed" and run.verify_score == 1.5
 
 
+def test_a_fallback_on_a_curve_within_its_noise_whose_best_does_not_stand_out_is_no_peak():
+    run = with_samples([1.0, 2.0, 3.0, 4.0, 5.0], [5.0, 5.2, 5.5, 5.1, 5.0], tolerance=0.1)
+    run.fit = fitted(3.2)
+    run.curve = lambda z: 5.2  # not verified (5.3 needed), above the median other point 5.05
+    assert not run._clearly_above_noise()
+    with pytest.raises(SearchFailed) as failed:
+        run._fallback()
+    assert failed.value.reason == "no_peak" and "does not stand out" in str(failed.value)
+
+
 def test_a_last_chance_frame_far_above_the_best_sample_is_refined_around_not_taken():
     run = with_samples(*PEAK, tolerance=0.1)
     run.fit = fitted(3.2)
