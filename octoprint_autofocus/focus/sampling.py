@@ -16,9 +16,21 @@ brightness), and the noise's share is left alone. That share is the measure's re
 white noise times the sensor's noise variance, estimated on each level with Immerkaer's
 operator (blind to planes and ramps) from the median of its absolute response (blind to
 the few pixels on edges); fine texture can only inflate that estimate, so the lowest one
-of the run is used, and the share is never more than the lowest raw score seen so far. So frames near focus (all detail) are corrected whole, frames far from it (all
-noise) hardly at all, wherever the run samples. Values stay in the units of
+of the run is used, and the share is never more than the lowest raw score seen so far.
+So frames near focus (all detail) are corrected whole, frames far from it (all noise)
+hardly at all, wherever the run samples. Values stay in the units of
 :func:`~.scoring.score`.
+
+Stuck pixels: a hot pixel of the sensor reads full scale in every frame whatever the lens
+shows. Its edges add the same energy to every score, a floor that flattens the curve, and
+the brightness correction would scale that floor with the frames' darkness (a lamp that
+dims away from focus then makes the far frames look sharpest). So in 8-bit frames a pixel
+at full scale that stands ``STUCK_CONTRAST`` or more above its 3x3 median, in every frame
+of the run so far, is replaced by that median before scoring (one that stands out less
+adds little energy, and a bright scene's clipped noise is left as it is). A bright speck
+of the scene (a glint, a star) is at full scale only near its own focus, so after the
+first frames of a run only the sensor's own defects are left; once no pixel qualifies the
+check stops.
 """
 
 from dataclasses import dataclass
@@ -40,6 +52,10 @@ MIN_LEVEL_SIDE = 32
 """A pyramid level is made only while the previous one has twice this many pixels per side."""
 MAX_LEVELS = 4
 """Full resolution, 1/2, 1/4 and 1/8."""
+FULL_SCALE = 255
+"""The value a stuck pixel reads in an 8-bit frame."""
+STUCK_CONTRAST = 64
+"""A full-scale pixel counts as stuck only where its 3x3 median is this far below it."""
 MIN_REFERENCE_MEAN = 1e-6
 """The reference brightness of a black first frame (so later frames are not divided by 0)."""
 NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
@@ -71,12 +87,32 @@ def unit_noise_energy(metric: str) -> float:
     return max(float(measure_for(metric)(noise)), 0.0) / UNIT_NOISE_SD ** 2
 
 
+@lru_cache(maxsize=8)
+def _plane_fit(shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
+    """For images of ``shape``: the design matrix of a plane and its pseudo-inverse."""
+    h, w = shape
+    y, x = np.mgrid[0:h, 0:w]
+    design = np.column_stack([x.ravel(), y.ravel(), np.ones(h * w)]).astype(np.float64)
+    return design, np.linalg.pinv(design)
+
+
+def relative_texture(image: np.ndarray, mean: float) -> float:
+    """The relative contrast (std / ``mean``) of ``image`` about its best-fitting plane: a
+    smooth illumination gradient across a blank field is no texture."""
+    if mean <= 0:
+        return 0.0
+    design, inverse = _plane_fit(image.shape)
+    values = image.astype(np.float64).ravel()
+    return float(np.std(values - design @ (inverse @ values))) / mean
+
+
 @dataclass(frozen=True)
 class Sample:
     """Scores at one Z: ``levels[0]`` at full resolution, then each halving.
 
-    ``texture`` is the relative contrast (std / mean) of the coarsest level: a ROI with
-    nothing in it has almost none even in focus, and the averaging keeps sensor noise out
+    ``texture`` is the relative contrast (std / mean) of the coarsest level about its
+    best-fitting plane (:func:`relative_texture`): a ROI with nothing in it has almost none
+    even in focus, however its lighting slopes, and the averaging keeps sensor noise out
     of it.
     """
 
@@ -103,10 +139,25 @@ class FrameScorer:
         self.reference_mean: Optional[float] = None
         self.floors: Optional[np.ndarray] = None
         self.noise_variances: Optional[np.ndarray] = None
+        self.stuck: Optional[np.ndarray] = None
+
+    def without_stuck_pixels(self, gray: np.ndarray) -> np.ndarray:
+        """``gray`` with the pixels stuck at full scale in every frame so far (this one
+        included) replaced by their 3x3 median; ``gray`` itself when there are none."""
+        if gray.dtype != np.uint8 or (self.stuck is not None and not self.stuck.any()):
+            return gray
+        median = cv2.medianBlur(gray, 3)
+        isolated = (gray == FULL_SCALE) & (median <= FULL_SCALE - STUCK_CONTRAST)
+        self.stuck = isolated if self.stuck is None else isolated & self.stuck
+        if not self.stuck.any():
+            return gray
+        cleaned = gray.copy()
+        cleaned[self.stuck] = median[self.stuck]
+        return cleaned
 
     def score_frame(self, frame: FrameLike) -> Tuple[np.ndarray, float]:
         """Brightness-corrected per-level scores of one frame, and its texture statistic."""
-        gray = gray_roi(frame, self.roi, self.decode_scale)
+        gray = self.without_stuck_pixels(gray_roi(frame, self.roi, self.decode_scale))
         mean = float(cv2.mean(gray)[0])
         if self.reference_mean is None:
             self.reference_mean = max(mean, MIN_REFERENCE_MEAN)
@@ -117,8 +168,7 @@ class FrameScorer:
             levels.append(cv2.resize(levels[-1], (w // 2, h // 2), interpolation=cv2.INTER_AREA))
         raw = np.array([float(self.measure(level)) for level in levels])
         self.floors = raw if self.floors is None else np.minimum(self.floors, raw)
-        _, std = cv2.meanStdDev(levels[-1])
-        texture = float(std[0, 0]) / mean if mean > 0 else 0.0
+        texture = relative_texture(levels[-1], mean)
         if factor == 1.0:
             return raw, texture
         variances = np.array([noise_variance(level) for level in levels])

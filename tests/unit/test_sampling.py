@@ -5,7 +5,8 @@ import numpy as np
 import pytest
 
 from octoprint_autofocus.focus import score
-from octoprint_autofocus.focus.sampling import MAX_LEVELS, MIN_LEVEL_SIDE, FrameScorer
+from octoprint_autofocus.focus.checks import MIN_TEXTURE
+from octoprint_autofocus.focus.sampling import MAX_LEVELS, MIN_LEVEL_SIDE, STUCK_CONTRAST, FrameScorer, relative_texture
 from octoprint_autofocus.simulator import SCENES
 
 SIZE = (320, 240)
@@ -97,3 +98,105 @@ def test_flicker_is_corrected_near_focus_even_when_no_frame_was_far_from_it():
     raw = [score(f) for f in frames]
     assert np.std(raw) / np.mean(raw) > 0.1
     assert np.std(scores) / np.mean(scores) < 0.2 * np.std(raw) / np.mean(raw)
+
+
+# ----------------------------------------------------------------------------- stuck pixels
+
+def _stuck(frame, seed=9, count=40):
+    """``frame`` with ``count`` pixels stuck at full scale (a sensor's hot pixels)."""
+    rng = np.random.default_rng(seed)
+    out = frame.copy()
+    out.reshape(-1)[rng.choice(out.size, count, replace=False)] = 255
+    return out
+
+
+def test_hot_pixels_add_nothing_to_the_score():
+    frames = [_textured(gain=0.5, blur=blur, seed=i) for i, blur in enumerate((6.0, 0.0, 2.0))]
+    plain = FrameScorer("tenengrad", None, 1)
+    hot = FrameScorer("tenengrad", None, 1)
+    for frame in frames:
+        clean = plain.sample(0.0, [frame], "coarse")
+        stuck = hot.sample(0.0, [_stuck(frame)], "coarse")
+        assert score(_stuck(frame)) > 1.05 * score(frame)
+        assert stuck.levels == pytest.approx(clean.levels, rel=0.005)
+    assert score(_stuck(frames[0])) > 2 * score(frames[0])
+
+
+def test_a_dimming_lamp_does_not_make_hot_pixels_outscore_focus():
+    # the lamp dims away from focus: the far frame is dark, blurred and first; the scene
+    # is soft even in focus
+    scorer = FrameScorer("tenengrad", None, 1)
+    far = scorer.sample(0.0, [_stuck(_textured(gain=0.3, blur=8.0))], "coarse")
+    focus = scorer.sample(1.0, [_stuck(_textured(gain=0.6, blur=1.5, seed=1))], "coarse")
+    assert focus.score > 2 * far.score
+
+
+def test_a_full_scale_speck_is_scored_unless_it_was_at_full_scale_in_every_frame():
+    scorer = FrameScorer("tenengrad", None, 1)
+    scorer.sample(0.0, [_stuck(_textured(gain=0.5, seed=1), seed=4)], "coarse")
+    specks = np.random.default_rng(5).choice(SIZE[0] * SIZE[1], 40, replace=False)
+    reference = _textured(gain=0.5, seed=2)
+    reference.reshape(-1)[specks] = 255
+    later = _stuck(reference, seed=4)  # the same hot pixels, and new bright specks
+    without_hot = FrameScorer("tenengrad", None, 1)
+    without_hot.sample(0.0, [_textured(gain=0.5, seed=1)], "coarse")
+    assert scorer.sample(1.0, [later], "coarse").score == pytest.approx(
+        without_hot.sample(1.0, [reference], "coarse").score, rel=0.005)
+    assert score(reference) > 1.05 * score(_textured(gain=0.5, seed=2))
+
+
+def test_after_a_frame_without_stuck_pixels_none_are_looked_for():
+    scorer = FrameScorer("normalized_variance", None, 1)  # no brightness correction
+    scorer.sample(0.0, [_textured(gain=0.5, seed=1)], "coarse")
+    hot = _stuck(_textured(gain=0.5, seed=2))
+    assert scorer.sample(1.0, [hot], "coarse").score == pytest.approx(score(hot, metric="normalized_variance"))
+    fresh = FrameScorer("normalized_variance", None, 1).sample(1.0, [hot], "coarse").score
+    assert fresh < 0.99 * score(hot, metric="normalized_variance")
+
+
+@pytest.mark.parametrize("median", [255 - STUCK_CONTRAST, 255 - STUCK_CONTRAST + 1])
+def test_a_full_scale_pixel_is_stuck_only_where_it_stands_out_enough(median):
+    frame = np.full((120, 160), median, np.uint8)
+    frame[::2, ::2] = 0  # a fine pattern for the score
+    frame[1::4, 1::4] = 255
+    frame[60, 80] = 255
+    scorer = FrameScorer("tenengrad", None, 1)
+    stuck = scorer.sample(0.0, [frame], "coarse").score < score(frame)
+    assert stuck == (median == 255 - STUCK_CONTRAST)
+
+
+def test_a_glare_patch_is_scored_as_it_is_but_for_its_corners_and_a_float_frame_whole():
+    frame = _textured(gain=0.5, seed=1)
+    frame[100:120, 100:140] = 255  # along its edges the median is full scale too
+    corners = (np.array([100, 100, 119, 119]), np.array([100, 139, 100, 139]))
+    expected = frame.copy()
+    expected[corners] = cv2.medianBlur(frame, 3)[corners]
+    assert FrameScorer("tenengrad", None, 1).sample(0.0, [frame], "coarse").score == pytest.approx(score(expected))
+    assert score(expected) != pytest.approx(score(frame))
+    floats = _stuck(_textured(gain=0.5, seed=2)).astype(np.float32)
+    assert FrameScorer("tenengrad", None, 1).sample(0.0, [floats], "coarse").score == pytest.approx(score(floats))
+
+
+# ----------------------------------------------------------------------------- texture
+
+def test_a_sloping_light_on_a_blank_field_is_no_texture():
+    x = np.linspace(0.0, 1.0, SIZE[0], dtype=np.float32)
+    ramp = np.tile(100.0 + 60.0 * x, (SIZE[1], 1))
+    noisy = np.clip(ramp + np.random.default_rng(1).normal(0.0, 2.0, ramp.shape), 0, 255).astype(np.uint8)
+    sample = FrameScorer("tenengrad", None, 1).sample(0.0, [noisy], "coarse")
+    assert float(noisy.std()) / float(noisy.mean()) > 10 * MIN_TEXTURE
+    assert sample.texture < 0.5 * MIN_TEXTURE
+
+
+def test_texture_about_the_plane_keeps_a_scene_textured_under_sloping_light():
+    frame = _textured(gain=0.6, seed=1).astype(np.float32)
+    x = np.linspace(0.0, 1.0, SIZE[0], dtype=np.float32)
+    lit = np.clip(frame + 80.0 * x, 0, 255).astype(np.uint8)
+    flat = FrameScorer("tenengrad", None, 1).sample(0.0, [frame.astype(np.uint8)], "coarse")
+    sloped = FrameScorer("tenengrad", None, 1).sample(0.0, [lit], "coarse")
+    assert sloped.texture > 10 * MIN_TEXTURE
+    assert sloped.texture * float(lit.mean()) == pytest.approx(flat.texture * float(frame.mean()), rel=0.1)
+
+
+def test_a_black_frame_has_no_texture():
+    assert relative_texture(np.zeros((30, 40), np.uint8), 0.0) == 0.0
