@@ -349,22 +349,29 @@ class PeakVerdict(RunState):
         return checks.relative_contrast(means) < EARLY_STOP_CONTRAST
 
     def _fine_contrasts(self) -> List[float]:
-        """The relative contrast of the full- and the half-resolution scores (as many as exist)."""
+        """The relative contrast of the full-resolution scores above the sensor noise's floor
+        (:meth:`.sampling.FrameScorer.noise_floor`, never above the lowest score) and of the
+        half-resolution scores (when there is a half resolution)."""
         levels = np.array([s.levels for s in self.samples])
-        return [checks.relative_contrast(levels[:, k]) for k in range(min(2, levels.shape[1]))]
+        full = levels[:, 0] - min(self.scorer.noise_floor(), float(levels[:, 0].min()))
+        return [checks.relative_contrast(full)] + [checks.relative_contrast(levels[:, 1])
+                                                   for _ in range(min(1, levels.shape[1] - 1))]
 
     def _faint(self) -> bool:
         """Whether the full- or the half-resolution scores vary by less than ``MIN_CONTRAST``.
 
         Focus changes an image at every scale up to its blur: a "peak" that the half
         resolution does not see is pixel noise that varies (JPEG, exposure), not detail.
+        The full resolution is judged above the sensor noise's share: a noisy camera's
+        full-resolution scores are mostly that share, and a peak the coarser levels show
+        plainly varies them by less than a tenth.
         """
         return min(self._fine_contrasts()) < MIN_CONTRAST
 
     def _faint_detail(self) -> str:
         contrasts = ", ".join(f"{c:.1%}" for c in self._fine_contrasts())
-        return (f"full- and half-resolution scores vary by {contrasts} (needs {MIN_CONTRAST:.0%} "
-                f"at both)")
+        return (f"full-resolution scores above the sensor noise and half-resolution scores vary by "
+                f"{contrasts} (needs {MIN_CONTRAST:.0%} at both)")
 
     def _explore(self, fine: bool = False) -> bool:
         """Sample the window's grid points an early stop left out (``fine``: a grid of

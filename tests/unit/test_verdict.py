@@ -290,6 +290,19 @@ def test_the_half_resolution_must_vary_too():
     assert run._faint()  # the full resolution varies, the half hardly: pixel noise
 
 
+def test_the_full_resolution_varies_above_the_sensor_noise_floor():
+    # a noisy camera: the full-resolution scores are mostly sensor noise (a floor of 900)
+    samples = [(1.0, (920.0, 5.0)), (2.0, (1015.0, 9.0)), (3.0, (930.0, 5.2))]
+    run = Scripted(None)
+    run.samples.extend(Sample(z, levels, 1.0, "coarse") for z, levels in samples)
+    assert run._faint()  # 95 over 1015: 9.4%
+    run.scorer.noise_floor = lambda: 900.0
+    assert run._fine_contrasts() == pytest.approx([95.0 / 115.0, 4.0 / 9.0])
+    assert not run._faint()
+    run.scorer.noise_floor = lambda: 950.0  # never above the lowest score
+    assert run._fine_contrasts()[0] == pytest.approx(1.0)
+
+
 def test_noise_repeats_stop_after_three_frames_that_do_not_stand_out():
     flat = lambda z: 5.0  # noqa: E731
     zs = [1.0, 2.0, 3.0, 4.0, 5.0]
