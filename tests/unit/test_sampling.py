@@ -6,7 +6,7 @@ import pytest
 
 from octoprint_autofocus.focus import score
 from octoprint_autofocus.focus.checks import MIN_TEXTURE
-from octoprint_autofocus.focus.sampling import MAX_LEVELS, MIN_LEVEL_SIDE, STUCK_CONTRAST, FrameScorer, relative_texture
+from octoprint_autofocus.focus.sampling import MAX_LEVELS, MIN_LEVEL_SIDE, FrameScorer, relative_texture
 from octoprint_autofocus.simulator import SCENES
 
 SIZE = (320, 240)
@@ -154,15 +154,14 @@ def test_after_a_frame_without_stuck_pixels_none_are_looked_for():
     assert fresh < 0.99 * score(hot, metric="normalized_variance")
 
 
-@pytest.mark.parametrize("median", [255 - STUCK_CONTRAST, 255 - STUCK_CONTRAST + 1])
-def test_a_full_scale_pixel_is_stuck_only_where_it_stands_out_enough(median):
+@pytest.mark.parametrize("median, stuck", [(191, True), (192, False)])
+def test_a_full_scale_pixel_is_stuck_only_where_it_stands_a_quarter_of_the_scale_out(median, stuck):
     frame = np.full((120, 160), median, np.uint8)
     frame[::2, ::2] = 0  # a fine pattern for the score
     frame[1::4, 1::4] = 255
     frame[60, 80] = 255
     scorer = FrameScorer("tenengrad", None, 1)
-    stuck = scorer.sample(0.0, [frame], "coarse").score < score(frame)
-    assert stuck == (median == 255 - STUCK_CONTRAST)
+    assert (scorer.sample(0.0, [frame], "coarse").score < score(frame)) == stuck
 
 
 def test_a_glare_patch_is_scored_as_it_is_but_for_its_corners_and_a_float_frame_whole():
@@ -198,5 +197,9 @@ def test_texture_about_the_plane_keeps_a_scene_textured_under_sloping_light():
     assert sloped.texture * float(lit.mean()) == pytest.approx(flat.texture * float(frame.mean()), rel=0.1)
 
 
-def test_a_black_frame_has_no_texture():
+def test_a_black_frame_has_no_texture_and_a_dim_float_frame_has_its_own():
     assert relative_texture(np.zeros((30, 40), np.uint8), 0.0) == 0.0
+    pattern = np.indices((30, 40)).sum(axis=0) % 2  # a checkerboard: no plane in it
+    dim = (0.2 + 0.4 * pattern).astype(np.float32)  # a float frame in [0, 1]
+    assert relative_texture(dim, float(dim.mean())) == pytest.approx(0.2 / 0.4, rel=0.01)
+    assert relative_texture(dim - 1.0, float(dim.mean()) - 1.0) == 0.0  # no mean to divide by
