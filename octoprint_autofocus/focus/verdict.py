@@ -354,8 +354,10 @@ class PeakVerdict(RunState):
         half-resolution scores (when there is a half resolution)."""
         levels = np.array([s.levels for s in self.samples])
         full = levels[:, 0] - min(self.scorer.noise_floor(), float(levels[:, 0].min()))
-        return [checks.relative_contrast(full)] + [checks.relative_contrast(levels[:, 1])
-                                                   for _ in range(min(1, levels.shape[1] - 1))]
+        contrasts = [checks.relative_contrast(full)]
+        if levels.shape[1] > 1:
+            contrasts.append(checks.relative_contrast(levels[:, 1]))
+        return contrasts
 
     def _faint(self) -> bool:
         """Whether the full- or the half-resolution scores vary by less than ``MIN_CONTRAST``.
