@@ -203,3 +203,59 @@ def test_a_black_frame_has_no_texture_and_a_dim_float_frame_has_its_own():
     dim = (0.2 + 0.4 * pattern).astype(np.float32)  # a float frame in [0, 1]
     assert relative_texture(dim, float(dim.mean())) == pytest.approx(0.2 / 0.4, rel=0.01)
     assert relative_texture(dim - 1.0, float(dim.mean()) - 1.0) == 0.0  # no mean to divide by
+
+
+# ----------------------------------------------------------------------------- the pyramid and the noise
+
+@pytest.mark.parametrize("side, levels", [(64, 2), (62, 1), (1024, 4)])
+def test_a_level_is_halved_while_it_keeps_32_px_a_side_and_four_levels_at_most(side, levels):
+    frame = _textured(size=(side, side))
+    assert len(FrameScorer("tenengrad", None, 1).sample(0.0, [frame], "coarse").levels) == levels
+
+
+def test_each_level_halves_the_one_before():
+    frame = _textured(size=(322, 242))  # odd halves on the way down
+    half = cv2.resize(frame, (161, 121), interpolation=cv2.INTER_AREA)
+    quarter = cv2.resize(half, (80, 60), interpolation=cv2.INTER_AREA)
+    sample = FrameScorer("tenengrad", None, 1).sample(0.0, [frame], "coarse")
+    assert sample.levels[2] == pytest.approx(score(quarter))
+
+
+def test_after_one_frame_the_noise_floor_is_its_score_and_without_a_noise_share_it_is_zero():
+    frame = _textured(seed=1)
+    scorer = FrameScorer("tenengrad", None, 1)
+    assert scorer.noise_floor() == 0.0
+    scorer.sample(0.0, [frame], "coarse")
+    assert scorer.noise_floor() == pytest.approx(score(frame))
+    flat = FrameScorer("normalized_variance", None, 1)
+    flat.sample(0.0, [frame], "coarse")
+    flat.sample(1.0, [_textured(gain=0.5, seed=2)], "coarse")
+    assert flat.noise_floor() == 0.0
+
+
+def test_pure_noise_keeps_its_score_at_another_brightness():
+    rng = np.random.default_rng(4)
+    dim, bright = (np.clip(rng.normal(mean, 4.0, (240, 320)), 0, 255).astype(np.uint8) for mean in (60.0, 120.0))
+    scorer = FrameScorer("tenengrad", None, 1)
+    scorer.sample(0.0, [dim], "coarse")
+    assert scorer.sample(1.0, [bright], "coarse").score == pytest.approx(score(bright), rel=0.05)
+
+
+def test_a_black_frame_after_a_lit_one_scores_zero():
+    scorer = FrameScorer("tenengrad", None, 1)
+    scorer.sample(0.0, [_textured(seed=1)], "coarse")
+    assert scorer.sample(1.0, [np.zeros((240, 320), np.uint8)], "coarse").score == 0.0
+
+
+def test_the_noise_variance_needs_three_pixels_a_side():
+    from octoprint_autofocus.focus.sampling import noise_variance
+    noisy = np.random.default_rng(5).normal(100.0, 4.0, (3, 40)).astype(np.float32)
+    assert noise_variance(noisy[:2]) == 0.0
+    assert 8.0 < noise_variance(noisy) < 40.0  # one row of responses: roughly 4 squared
+
+
+def test_a_sample_cannot_be_changed():
+    import dataclasses
+    sample = FrameScorer("tenengrad", None, 1).sample(0.0, [_textured()], "coarse")
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        sample.z = 1.0
