@@ -33,6 +33,7 @@ first frames of a run only the sensor's own defects are left; once no pixel qual
 check stops.
 """
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Optional, Sequence, Tuple
@@ -64,6 +65,10 @@ out with SD 6 (the kernel's L2 norm)."""
 NOISE_KERNEL_NORM = 6.0
 MAD_PER_SD = 0.6745
 """median |x| of a zero-mean normal variable, in units of its SD."""
+TEXTURE_NOISE_MARGIN = 2.0
+"""How many times its estimated noise variance a texture's variance must exceed to count:
+on a small coarse level the median of the (integer) noise responses can read as little as
+two thirds of the noise's variance."""
 UNIT_NOISE_SIDE = 256
 UNIT_NOISE_SD = 10.0
 """The white-noise frame (this side, this SD) on which a measure's noise response is taken."""
@@ -97,13 +102,16 @@ def _plane_fit(shape: Tuple[int, int]) -> Tuple[np.ndarray, np.ndarray]:
 
 
 def relative_texture(image: np.ndarray, mean: float) -> float:
-    """The relative contrast (std / ``mean``) of ``image`` about its best-fitting plane: a
-    smooth illumination gradient across a blank field is no texture."""
+    """The relative contrast (std / ``mean``) of ``image`` about its best-fitting plane, above
+    its sensor noise (:func:`noise_variance`): a smooth illumination gradient across a blank
+    field is no texture, nor is the noise of a dim one."""
     if mean <= 0:
         return 0.0
     design, inverse = _plane_fit(image.shape)
     values = image.astype(np.float64).ravel()
-    return float(np.std(values - design @ (inverse @ values))) / mean
+    residual = values - design @ (inverse @ values)
+    variance = float(np.var(residual)) - TEXTURE_NOISE_MARGIN * noise_variance(image)
+    return math.sqrt(max(variance, 0.0)) / mean
 
 
 @dataclass(frozen=True)

@@ -153,20 +153,22 @@ class PeakVerdict(RunState):
     # ~~ real
 
     def _check_texture(self) -> None:
-        """Fail when the ROI is nearly featureless at the sharpest sample."""
+        """Fail when the ROI is nearly featureless at every Z sampled."""
         failure = self._texture_failure()
         if failure is not None:
             raise failure
 
     def _texture_failure(self) -> Optional[SearchFailed]:
-        """A low_texture failure if the sharpest sample's ROI is nearly featureless.
+        """A low_texture failure if the ROI is nearly featureless at every Z sampled.
 
-        It explains any other search failure better (a featureless ROI has no peak).
+        It explains any other search failure better (a featureless ROI has no peak). Every
+        sample counts, not only the sharpest: far from a narrow focus the best score may be
+        a noise frame's, while other Zs show the blurred detail a search can follow.
         """
-        best = max(self.samples, key=lambda s: s.score)
-        if best.texture >= MIN_TEXTURE:
+        most = max(s.texture for s in self.samples)
+        if most >= MIN_TEXTURE:
             return None
-        return SearchFailed("low_texture", f"relative contrast {best.texture:.4f} at the best Z "
+        return SearchFailed("low_texture", f"relative contrast {most:.4f} at most over the range "
                        f"is below {MIN_TEXTURE}")
 
     def _check_noise(self, z: float) -> None:

@@ -197,9 +197,28 @@ def test_texture_about_the_plane_keeps_a_scene_textured_under_sloping_light():
     assert sloped.texture * float(lit.mean()) == pytest.approx(flat.texture * float(frame.mean()), rel=0.1)
 
 
+@pytest.mark.parametrize("side", [32, 80])
+def test_the_noise_of_a_dim_blank_field_is_no_texture(side):
+    rng = np.random.default_rng(side)
+    for grey, sd in ((20.0, 1.0), (40.0, 3.0), (69.0, 2.5)):
+        blank = np.clip(np.round(grey + rng.normal(0.0, sd, (side, side))), 0, 255).astype(np.uint8)
+        assert float(blank.std()) / float(blank.mean()) > 3 * MIN_TEXTURE
+        assert relative_texture(blank, float(blank.mean())) < 0.5 * MIN_TEXTURE
+
+
+def test_a_noisy_faint_scene_keeps_about_the_texture_it_has_without_noise():
+    scene = cv2.GaussianBlur(SCENES["texture"](5, (80, 60)).astype(np.float32), (0, 0), 1.5)
+    faint = 100.0 + 0.1 * (scene - scene.mean())  # a few percent of contrast
+    clean = relative_texture(faint, float(faint.mean()))
+    noisy = np.clip(np.round(faint + np.random.default_rng(2).normal(0.0, 1.0, faint.shape)), 0, 255)
+    assert clean > 2 * MIN_TEXTURE
+    assert float(noisy.std()) / float(noisy.mean()) > 1.1 * clean  # the noise's share
+    assert relative_texture(noisy.astype(np.uint8), float(noisy.mean())) == pytest.approx(clean, rel=0.1)
+
+
 def test_a_black_frame_has_no_texture_and_a_dim_float_frame_has_its_own():
     assert relative_texture(np.zeros((30, 40), np.uint8), 0.0) == 0.0
-    pattern = np.indices((30, 40)).sum(axis=0) % 2  # a checkerboard: no plane in it
+    pattern = (np.indices((30, 40)) // 5).sum(axis=0) % 2  # a checkerboard of 5 px squares
     dim = (0.2 + 0.4 * pattern).astype(np.float32)  # a float frame in [0, 1]
     assert relative_texture(dim, float(dim.mean())) == pytest.approx(0.2 / 0.4, rel=0.01)
     assert relative_texture(dim - 1.0, float(dim.mean()) - 1.0) == 0.0  # no mean to divide by
