@@ -126,10 +126,11 @@ REFINE_ROUNDS = 2
 fitted peak, flanks to pin it down) and did not end in a trusted peak."""
 FAINT_EXPLAINS = ("poor_fit", "verify_failed")
 """Failures that scores varying too little to hold a peak (faint) explain as no_peak."""
-RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed", "peak_at_edge")
+RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed", "peak_at_edge", "low_texture")
 """Failures after which the run first looks at a finer grid over the window (and the
 steps an extension jumped over): a narrow peak between two coarse points leaves a curve with
-no peak, or one that still rises into an end."""
+no peak, or one that still rises into an end, and a dim sparse scene (stars) blurred to
+nothing at every coarse point looks featureless."""
 
 
 def autofocus(

@@ -193,11 +193,23 @@ def test_coarse_step_sets_the_spacing_of_the_coarse_sweep(step, points):
 # ~~ failures
 
 
-def test_flat_scene_fails_for_lack_of_texture_or_peak_and_restores_the_start():
-    rig, result = run_rig(scene="flat", seed=1, focal_z=3.0, dof=0.1, start_z=2.2)
-    assert not result.ok
-    assert result.reason in ("low_texture", "no_peak")
+@pytest.mark.parametrize("grey", [128.0, 40.0])
+def test_a_blank_field_fails_for_lack_of_texture_after_a_finer_look_and_restores_the_start(monkeypatch, grey):
+    # a dim blank field's noise is no texture either
+    monkeypatch.setitem(SCENES, "flat", lambda seed, size: np.full(size[::-1], grey, np.float32))
+    rig, result = run_rig(scene="flat", seed=1, focal_z=3.0, dof=0.1, start_z=2.2, noise=0.02,
+                          jpeg_quality=85)
+    assert result.reason == "low_texture"
+    assert len({z for z, _ in result.samples}) >= RESCAN_POINTS  # the window seen on a finer grid
     assert rig.stage.position() == pytest.approx(2.2)
+
+
+def test_stars_blurred_to_nothing_at_every_coarse_point_are_found_on_the_finer_grid():
+    # focus 17 DOF from the nearest of five coarse points: every one sees a featureless field
+    rig, result = run_rig(3.438, 7.438, scene="stars", seed=3440, focal_z=6.8406, dof=0.023,
+                          z_limits=(1.438, 9.438), start_z=3.438, noise=0.02)
+    assert result.ok, result.detail
+    assert rig.optical_error() <= rig.dof / 2
 
 
 @pytest.mark.parametrize("focal", [6.0, 0.2])

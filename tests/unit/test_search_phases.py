@@ -801,7 +801,7 @@ def test_a_rescan_clears_a_guessed_peak_before_judging_again(monkeypatch):
     assert seen == [(False, False), (True, False)]
 
 
-@pytest.mark.parametrize("failure", [SearchFailed("low_texture", "flat"), SearchFailed("camera_error", "x")])
+@pytest.mark.parametrize("failure", [SearchFailed("camera_error", "x"), SearchFailed("stage_error", "x")])
 def test_only_a_failure_to_find_a_peak_makes_the_run_rescan(monkeypatch, failure):
     run = Scripted(sharp(3.0))
     rescans = []
