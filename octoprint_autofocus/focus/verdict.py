@@ -194,10 +194,12 @@ class PeakVerdict(RunState):
 
     def _check_half_resolution(self, z: float) -> None:
         """Fail with no_peak when the half resolution does not see the peak at ``z``
-        (:func:`.checks.seen_at_half_resolution`); a run scored at one level only passes."""
+        (:func:`.checks.seen_at_half_resolution`, its range taken over the mean at each Z:
+        the frames at one Z are one measurement, and a flicker's bright frame at ``z`` is
+        no higher sample); a run scored at one level only passes."""
         if len(self.samples[0].levels) < 2:
             return
-        half = [s.levels[1] for s in self.samples]
+        _, half = z_means([s.z for s in self.samples], [s.levels[1] for s in self.samples])
         at_peak = [s.levels[1] for s in self.samples if s.z == z]
         if not checks.seen_at_half_resolution(half, at_peak):
             raise SearchFailed("no_peak", f"the half-resolution score at the peak, "

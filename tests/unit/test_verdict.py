@@ -575,6 +575,16 @@ def test_a_peak_the_half_resolution_sees_passes_judged_by_the_frames_at_its_z_on
         run._check_half_resolution(3.1)
 
 
+def test_the_half_resolution_is_judged_on_the_mean_at_each_z():
+    # one bright frame at the peak's Z (a flicker) tops the half resolution's range; the
+    # frames taken there since are one measurement with it, and no other Z scores higher
+    samples = [(2.0, (1.0, 5.0), "coarse"), (3.0, (12.0, 12.0), "coarse"), (4.0, (1.0, 6.0), "coarse"),
+               (3.2, (8.0, 8.0), "fine")] + [(3.0, (9.0, 9.0), "verify")] * 3
+    TwoLevels(samples)._check_half_resolution(3.0)  # 9.75 at Z3 against 8 at Z3.2: its top
+    with pytest.raises(SearchFailed):  # against 13 at Z3.2 it falls short of 0.7 of the way
+        TwoLevels(samples[:3] + [(3.2, (11.0, 13.0), "fine")] + samples[4:])._check_half_resolution(3.0)
+
+
 def test_a_run_scored_at_one_level_has_no_half_resolution_to_check():
     run = Scripted(None, coarse([2.0, 3.0, 4.0], [1.0, 9.0, 1.0]))
     run._check_half_resolution(3.0)
