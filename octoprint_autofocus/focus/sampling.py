@@ -31,6 +31,10 @@ adds little energy, and a bright scene's clipped noise is left as it is). A brig
 of the scene (a glint, a star) is at full scale only near its own focus, so after the
 first frames of a run only the sensor's own defects are left; once no pixel qualifies the
 check stops.
+
+Texture: whether the ROI has anything to focus on is judged on the coarsest level, about
+its best-fitting plane (a light sloping across a blank field is no detail) and above twice
+its noise variance from the same operator (the noise of a dim blank field is none either).
 """
 
 import math
@@ -119,9 +123,9 @@ class Sample:
     """Scores at one Z: ``levels[0]`` at full resolution, then each halving.
 
     ``texture`` is the relative contrast (std / mean) of the coarsest level about its
-    best-fitting plane (:func:`relative_texture`): a ROI with nothing in it has almost none
-    even in focus, however its lighting slopes, and the averaging keeps sensor noise out
-    of it.
+    best-fitting plane and above its noise (:func:`relative_texture`): a ROI with nothing in
+    it has almost none even in focus, however its lighting slopes and however dim and noisy
+    it is.
     """
 
     z: float
