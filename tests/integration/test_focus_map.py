@@ -121,7 +121,7 @@ def test_a_point_over_a_bare_spot_fails_and_the_map_goes_on(rehome, serial_log):
     failed = [p for p in record["points"] if not p["ok"]]
     assert [(p["x"], p["y"]) for p in failed] == [(100.0, 100.0)]
     # a bare spot shows the camera's noise only, and noise is no texture
-    assert failed[0]["reason"] == "low_texture"
+    assert failed[0]["reason"] == "low_texture", failed[0]["message"]
     assert failed[0]["message"]
     assert record["summary"]["failed"] == 1 and record["summary"]["measured"] == 8
     for p in record["points"]:
