@@ -55,7 +55,9 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    of its grid when that is finer: a narrow depth of field can hide a peak between coarse
    points, and leave a blur brighter at an end) and the coarse steps past the window that
    growing extension steps jumped over, and judges again only if one of them tops the
-   combined curve.
+   combined curve. A run that would refuse with low_texture looks at the midpoints of its
+   grid only: far from a narrow focus a dim sparse scene may be blurred to nothing at every
+   coarse point, but its texture shows from much further than its peak.
 
 Neighbouring samples with identical scores (a camera replaying a recorded focus stack
 returns the same slice between slice positions) are merged into one point, so a plateau
@@ -93,7 +95,7 @@ from .plan import coarse_grid, propose
 from .result import FocusResult
 from .run_state import AtEdge, ExploreFirst, SearchFailed
 from .scoring import measure_for
-from .verdict import EXTENSION_STEPS_MAX, PeakVerdict
+from .verdict import EXTENSION_STEPS_MAX, RESCAN_POINTS, PeakVerdict
 
 __all__ = ["autofocus", "DEFAULTS"]
 
@@ -254,22 +256,27 @@ class _Run(PeakVerdict):
         try:
             return self._judged_peak(explored=False)
         except SearchFailed as failure:
-            if failure.reason not in RESCAN_REASONS or not self._rescan_found_more():
+            featureless = failure.reason == "low_texture"
+            if failure.reason not in RESCAN_REASONS or not self._rescan_found_more(featureless):
                 raise
         self.guessed = False
         self._follow_rising_end()
         return self._judged_peak(explored=True)
 
-    def _rescan_found_more(self) -> bool:
+    def _rescan_found_more(self, featureless: bool = False) -> bool:
         """Sample a finer grid over the window and the steps past it left out
         (:meth:`_explore`); whether one of them scores above every earlier sample on the
         combined curve (else the failure stands as it was).
 
-        The combined curve, not the full resolution: a narrow peak glimpsed a few depths of
-        field away shows first on the coarse levels.
+        The finer grid has ``RESCAN_POINTS``, or the midpoints between the coarse grid's
+        points when that is finer, or after a ``featureless`` look the midpoints only: texture
+        shows many depths of field further from focus than a peak does. The combined curve,
+        not the full resolution: a narrow peak glimpsed a few depths of field away shows
+        first on the coarse levels.
         """
         taken = len(self.samples)
-        if not self._explore(fine=True):
+        midpoints = 2 * self.grid_points - 1
+        if not self._explore(midpoints if featureless else max(midpoints, RESCAN_POINTS)):
             return False
         cs = self._combined()
         return bool(cs[taken:].max() > cs[:taken].max())

@@ -379,11 +379,10 @@ class PeakVerdict(RunState):
         return (f"full-resolution scores above the sensor noise and half-resolution scores vary by "
                 f"{contrasts} (needs {MIN_CONTRAST:.0%} at both)")
 
-    def _explore(self, fine: bool = False) -> bool:
-        """Sample the window's grid points an early stop left out (``fine``: a grid of
-        ``RESCAN_POINTS``, or the midpoints between the grid's points when that is finer),
-        and the coarse steps past the window that growing extension steps left out; whether
-        any was taken.
+    def _explore(self, points: Optional[int] = None) -> bool:
+        """Sample the window's grid points an early stop left out (``points``: those of a
+        grid of that many points over the window instead), and the coarse steps past the
+        window that growing extension steps left out; whether any was taken.
 
         A careful person who found only a blurred bump, or nothing clear, looks at the
         whole window before deciding: the sharp peak may lie where the sweep did not look,
@@ -391,7 +390,7 @@ class PeakVerdict(RunState):
         blank window jumped.
         """
         taken = len(self.samples)
-        points = max(2 * self.grid_points - 1, RESCAN_POINTS) if fine else self.grid_points
+        points = points or self.grid_points
         spacing = (self.window[1] - self.window[0]) / (points - 1)
         grid = [(float(z), spacing) for z in np.linspace(*self.window, points)]
         grid += [(z, self.step) for z in self._extension_grid()]

@@ -15,6 +15,7 @@ from octoprint_autofocus.focus.options import parse_options
 from octoprint_autofocus.focus.run_state import AtEdge, SearchFailed
 from octoprint_autofocus.focus.sampling import Sample
 from octoprint_autofocus.focus.search import _Run
+from octoprint_autofocus.focus.verdict import RESCAN_POINTS
 from octoprint_autofocus.simulator import make_rig
 from tests.fakes import BlurringCamera, FakeStage
 
@@ -338,8 +339,19 @@ def test_a_rescan_samples_the_halved_grid_when_that_is_finer_than_its_own():
     run = Scripted(lambda z: 1.0, coarse_points=17)
     for z in zs:
         run._measure(z, "coarse")
-    assert run._explore(fine=True) is True
+    assert run._rescan_found_more() is False  # a level curve: nothing new tops it
     assert sorted(s.z for s in run.samples[17:]) == pytest.approx([1.125 + 0.25 * i for i in range(16)])
+
+
+@pytest.mark.parametrize("featureless, new", [(False, RESCAN_POINTS - 5), (True, 4)])
+def test_a_featureless_look_is_rescanned_at_the_grids_midpoints_only(featureless, new):
+    run = Scripted(lambda z: 1.0, coarse_points=5, limits=(1.0, 5.0))  # grid 1, 2, 3, 4, 5
+    for z in (1.0, 2.0, 3.0, 4.0, 5.0):
+        run._measure(z, "coarse")
+    run._rescan_found_more(featureless)
+    assert len(run.samples) == 5 + new
+    if featureless:
+        assert sorted(s.z for s in run.samples[5:]) == [1.5, 2.5, 3.5, 4.5]
 
 
 def test_a_rescan_counts_a_sample_that_tops_the_combined_curve_with_a_lower_full_resolution():
@@ -796,7 +808,7 @@ def test_a_rescan_clears_a_guessed_peak_before_judging_again(monkeypatch):
         return 3.0
 
     monkeypatch.setattr(run, "_judged_peak", judged_peak)
-    monkeypatch.setattr(run, "_rescan_found_more", lambda: True)
+    monkeypatch.setattr(run, "_rescan_found_more", lambda featureless: True)
     assert run._search() == 3.0
     assert seen == [(False, False), (True, False)]
 
@@ -810,7 +822,7 @@ def test_only_a_failure_to_find_a_peak_makes_the_run_rescan(monkeypatch, failure
         raise failure
 
     monkeypatch.setattr(run, "_judged_peak", judged_peak)
-    monkeypatch.setattr(run, "_rescan_found_more", lambda: rescans.append(1) or True)
+    monkeypatch.setattr(run, "_rescan_found_more", lambda featureless: rescans.append(1) or True)
     with pytest.raises(SearchFailed) as failed:
         run._search()
     assert failed.value is failure and rescans == []

@@ -10,7 +10,7 @@ import pytest
 from octoprint_autofocus.focus.options import parse_options
 from octoprint_autofocus.focus.run_state import AtEdge, SearchFailed
 from octoprint_autofocus.focus.sampling import Sample
-from octoprint_autofocus.focus.verdict import STALE_AFTER, PeakVerdict
+from octoprint_autofocus.focus.verdict import RESCAN_POINTS, STALE_AFTER, PeakVerdict
 from tests.fakes import FakeStage
 
 
@@ -363,7 +363,7 @@ def test_a_flank_near_a_bound_is_taken_on_the_bound():
 def test_exploring_finely_takes_the_midpoints_and_counts_a_point_half_a_spacing_away_as_sampled():
     zs = [1.0 + 0.5 * i for i in range(9)]
     run = Scripted(lambda z: 1.0, coarse(zs, [1.0] * 9))
-    assert run._explore(fine=True) is True
+    assert run._explore(RESCAN_POINTS) is True
     assert sorted(s.z for s in run.samples[9:]) == pytest.approx([1.25 + 0.5 * i for i in range(8)])
     half = Scripted(lambda z: 1.0, coarse([1.0, 3.0, 5.0], [1.0] * 3))  # 2.0 and 4.0 are missing
     half.samples.append(Sample(2.25, (1.0,), 1.0, "fine"))  # exactly half a spacing from 2.0
