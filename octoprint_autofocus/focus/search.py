@@ -94,6 +94,7 @@ from .options import DEFAULTS, checked_limits, checked_range, checked_roi, parse
 from .plan import coarse_grid, propose
 from .result import FocusResult
 from .run_state import AtEdge, ExploreFirst, SearchFailed
+from .sampling import Sample
 from .scoring import measure_for
 from .verdict import EXTENSION_STEPS_MAX, RESCAN_POINTS, PeakVerdict
 
@@ -123,6 +124,9 @@ MAX_FINE = 12
 HELD_END_PROBES = 2
 """At most this many samples a run between a held end and its inner neighbour (see
 :meth:`_Run._probe_inside_held_end`)."""
+SNAP_REACH = 0.15
+"""A refinement sample closer than this many tolerances to a fitted peak stands for a frame there (see
+:meth:`_Run._frame_at_peak`)."""
 REFINE_ROUNDS = 2
 """Rounds of refinement: one more when the last round's checks took new samples (frames at the
 fitted peak, flanks to pin it down) and did not end in a trusted peak."""
@@ -547,9 +551,10 @@ class _Run(PeakVerdict):
                 z = self._peak_z()
                 if self._take_flanks(z):
                     continue  # the fit takes the new flanks in before a frame is taken at z
-                sample = self._measure(z, "verify")
+                sample = self._frame_at_peak(z)
+                z = sample.z
                 self.verify_score = sample.score
-                best_other = max(s.score for s in self.samples[:-1])
+                best_other = max(s.score for s in self.samples if s is not sample)
                 if checks.confirms(sample.score, best_other, self.fit) and self._pinned(z):
                     z = self._settled(z)
                     if z is not None:
@@ -566,6 +571,23 @@ class _Run(PeakVerdict):
                 return None
             self._measure(z, "fine")
         return None
+
+    def _frame_at_peak(self, z: float) -> Sample:
+        """The frame that confirms the fitted peak ``z``: a refinement sample closer than
+        ``SNAP_REACH`` tolerances of it (the nearest; its Z becomes the peak's), else a fresh
+        frame at ``z``.
+
+        Refinement proposes the vertex of a parabola through the top, which often is where the
+        fit then puts the peak: a frame taken there before the fit that includes it was a
+        prediction tested already, and a second frame a fraction of a tolerance away would
+        only repeat it. Zs where backlash may have held the carriage short do not count.
+        """
+        reach = SNAP_REACH * self._tolerance()
+        near = [s for s in self.samples
+                if s.phase == "fine" and abs(s.z - z) < reach and s.z not in self.held_zs]
+        if near:
+            return min(near, key=lambda s: abs(s.z - z))
+        return self._measure(z, "verify")
 
     def _converged(self) -> bool:
         """Whether the fitted peak can be trusted enough to go and confirm it: both levels

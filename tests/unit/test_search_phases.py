@@ -500,9 +500,32 @@ def test_a_round_that_takes_flanks_goes_on_to_confirm_the_peak_in_the_same_round
     z = run._refine_round()
     assert z == pytest.approx(centre, abs=0.01)
     fine = [s for s in run.samples if s.phase != "coarse"]
-    flanks = [s.z for s in fine[:-1] if abs(s.z - z) >= 0.05]  # at least a tolerance away
+    flanks = [s.z for s in fine if abs(s.z - z) >= 0.05]  # at least a tolerance away
     assert flanks and min(flanks) < z < max(flanks)  # a lower point taken on each side
-    assert (fine[-1].phase, fine[-1].z) == ("verify", z) and run.verify_score == fine[-1].score
+    at_peak = [s for s in fine if s.z == z]  # a frame there: the last, or a refinement sample
+    assert at_peak and (fine[-1] is at_peak[-1] or at_peak[-1].phase == "fine")
+    assert run.verify_score == at_peak[-1].score and run.motion.position == z
+
+
+@pytest.mark.parametrize("phase, offset, held, fresh", [
+    ("fine", 0.0149, False, False),  # within SNAP_REACH (0.15) tolerances: it stands for a frame
+    ("fine", 0.0151, False, True),  # just beyond
+    ("fine", 0.0, True, True),  # backlash may have held the carriage short of that Z
+    ("coarse", 0.0, False, True),  # a sweep's frame was no prediction tested at the top
+    ("verify", 0.0, False, True),  # nor was a frame at an earlier fitted peak
+])
+def test_a_refinement_sample_near_the_fitted_peak_stands_for_a_frame_there(phase, offset, held, fresh):
+    run = Scripted(sharp(3.0), tolerance=0.1)
+    run.samples.extend(Sample(z, (run.curve(z),), 1.0, "coarse") for z in (2.0, 2.5, 3.5, 4.0))
+    run.samples.append(Sample(3.0 + offset, (run.curve(3.0 + offset),), 1.0, phase))
+    run.samples.append(Sample(3.0 + 0.03, (run.curve(3.03),), 1.0, "fine"))  # further away
+    if held:
+        run.held_zs.append(3.0 + offset)
+    sample = run._frame_at_peak(3.0)
+    if fresh:
+        assert (sample.z, sample.phase, len(run.samples)) == (3.0, "verify", 7)
+    else:
+        assert sample is run.samples[4] and len(run.samples) == 6
 
 
 def test_the_sweep_stops_once_the_full_resolution_fell_below_half_its_height_over_the_lowest():
@@ -574,7 +597,9 @@ class FirstVerifyLow(Scripted):
 
 
 @pytest.mark.parametrize("centre, width", [(3.0, 0.3), (3.13, 0.3), (2.9, 0.3), (3.0, 0.6), (3.37, 0.5)])
-def test_a_frame_at_the_peak_well_below_the_best_sample_is_refined_past_not_confirmed(centre, width):
+def test_a_frame_at_the_peak_well_below_the_best_sample_is_refined_past_not_confirmed(centre, width,
+                                                                                      monkeypatch):
+    monkeypatch.setattr(search_module, "SNAP_REACH", 0.0)  # a frame is taken at every fitted peak
     run = FirstVerifyLow(sharp(centre, width=width), tolerance=0.05)
     run._coarse()
     run._follow_rising_end()
@@ -585,7 +610,8 @@ def test_a_frame_at_the_peak_well_below_the_best_sample_is_refined_past_not_conf
     assert z is None or z == pytest.approx(centre, abs=0.05)  # within the tolerance asked for
 
 
-def test_the_frame_at_the_peak_is_judged_against_the_best_sample_even_when_that_was_the_last():
+def test_the_frame_at_the_peak_is_judged_against_the_best_sample_even_when_that_was_the_last(monkeypatch):
+    monkeypatch.setattr(search_module, "SNAP_REACH", 0.0)  # a frame is taken at the fitted peak
     curve = sharp(3.1, width=0.2)
     run = FirstVerifyLow(curve, tolerance=0.05)
     for z in [1.0 + 0.5 * i for i in range(9)]:
