@@ -30,8 +30,9 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
 4. **Pin and confirm**: on each side of the fitted peak a point one to 2.5 tolerances away
    must score lower (one is taken where none does): a fit over far points follows the
    model, not an asymmetric curve or the slices of a replayed stack. Then a frame at the
-   fitted peak must score what the fit predicts; otherwise refinement goes on. The
-   tolerance (unless given) is the half-width of the fitted curve's sharp band (80% of
+   fitted peak must score what the fit predicts; otherwise refinement goes on. A refinement
+   sample closer than ``SNAP_REACH`` tolerances to the fitted peak is that frame (its Z is
+   taken as the peak's, see :meth:`_Run._frame_at_peak`). The tolerance (unless given) is the half-width of the fitted curve's sharp band (80% of
    its height over the floor).
 5. **Is the peak real?** The ROI must have texture; the full- and half-resolution scores
    must vary by ``MIN_CONTRAST`` (a focus changes the image at every scale; pixel noise
