@@ -7,6 +7,8 @@ Usage::
     .venv/bin/python bench/bench_search.py --seed 123   # the same design from another seed
     .venv/bin/python bench/bench_search.py --cases 30   # a quick subset
     .venv/bin/python bench/bench_search.py --should-fail 16 --seed 123   # 16 should-fail sets
+    .venv/bin/python bench/bench_search.py --seed 123 --save a.json       # keep the focusable runs
+    .venv/bin/python bench/bench_search.py --seed 123 --compare a.json    # paired, against them
 
 Every case is a :func:`~octoprint_autofocus.simulator.make_rig` microscope with its own
 scene, depth of field (range / DOF from 3 to 150), noise, JPEG, flicker, backlash, range,
@@ -34,13 +36,20 @@ the hard bounds (also with wider limits to extend into), small noisy ROIs far fr
 and periodic scenes far from focus (defocus side lobes). One set has 90 cases, so one wrong ok
 moves its rate by more than a point: ``--should-fail N`` runs only that table, over the sets of
 N consecutive seeds (the sets N ordinary runs from ``--seed`` on would draw), for a rate.
+
+``--save FILE`` writes every focusable run's outcome; ``--compare FILE`` (the same seed, another
+library) then prints the runs paired case by case: the median and the range of the ratios of
+time/pass, the change in frames, and every case whose verdict changed. A group's median
+time/pass can move where the runs around it sit unevenly while no run got slower; the paired
+ratios show what each run did.
 """
 
 import argparse
+import json
 import secrets
 import sys
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple
 
@@ -437,6 +446,30 @@ def print_should_fail(cases: List[Case], verbose: bool) -> None:
           f"{(len(outcomes) - refused) / len(outcomes):.2%})")
 
 
+def verdict(outcome: Outcome) -> str:
+    """``success``, ``wrong ok`` or the reason of a refusal."""
+    if outcome.success:
+        return "success"
+    return "wrong ok" if outcome.wrong_ok else outcome.reason or "refused"
+
+
+def print_paired(cases: List[Case], outcomes: List[Outcome], path: Path) -> None:
+    """Pair the runs with the ones saved in ``path`` (``--save``, same seed) case by case."""
+    saved = {row["name"]: row for row in json.loads(path.read_text())}
+    pairs = [(c.name, saved[c.name], o) for c, o in zip(cases, outcomes) if c.name in saved]
+    if not pairs:
+        print(f"\npaired against {path}: no case in common (another seed?)")
+        return
+    ratios = np.array([o.per_pass / row["per_pass"] for _, row, o in pairs])
+    frames = Counter(o.frames - row["frames"] for _, row, o in pairs)
+    print(f"\npaired against {path}: {len(pairs)} runs; time/pass ratio median {np.median(ratios):.3f} "
+          f"(min {ratios.min():.3f}, max {ratios.max():.3f}, {int((ratios > 1).sum())} slower); "
+          f"frames changed {dict(sorted(frames.items()))}")
+    for name, row, o in pairs:
+        if verdict(o) != row["verdict"]:
+            print(f"  {name:40s} {row['verdict']} -> {verdict(o)}")
+
+
 def main(argv: Optional[List[str]] = None) -> None:
     """Parse the arguments, run the suite and print the tables."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -451,6 +484,9 @@ def main(argv: Optional[List[str]] = None) -> None:
     parser.add_argument("--should-fail", type=int, metavar="N",
                         help="only the should-fail table, over the case sets that N runs with "
                              "the seeds from --seed on (seed, seed+1, ...) would draw")
+    parser.add_argument("--save", type=Path, metavar="FILE", help="write the focusable runs as JSON")
+    parser.add_argument("--compare", type=Path, metavar="FILE",
+                        help="pair the focusable runs with those saved in FILE (same seed)")
     args = parser.parse_args(argv)
     if args.should_fail is not None and args.should_fail < 1:
         parser.error("--should-fail takes a number of case sets, 1 or more")
@@ -483,6 +519,11 @@ def main(argv: Optional[List[str]] = None) -> None:
         print_main(main_cases, main_ours, sweep)
     print_groups(cases, ours)
     print_failures(cases, ours, args.verbose)
+    if args.save:
+        args.save.write_text(json.dumps([dict(asdict(o), name=c.name, verdict=verdict(o))
+                                         for c, o in zip(cases, ours)]))
+    if args.compare:
+        print_paired(cases, ours, args.compare)
     if args.only is None:
         print_should_fail(should_fail_cases(seed + 1), args.verbose)
     print(f"\nseed {seed}")
