@@ -528,6 +528,14 @@ def test_a_refinement_sample_near_the_fitted_peak_stands_for_a_frame_there(phase
         assert sample is run.samples[4] and len(run.samples) == 6
 
 
+def test_of_refinement_samples_near_the_fitted_peak_the_nearest_stands_for_the_frame_there():
+    run = Scripted(sharp(3.0), tolerance=0.1)  # the reach: 0.015 either side of Z3
+    for z in (2.99, 3.004, 2.996, 3.012):
+        run.samples.append(Sample(z, (run.curve(z),), 1.0, "fine"))
+    assert run._frame_at_peak(3.005) is run.samples[1] and len(run.samples) == 4
+    assert run._frame_at_peak(2.992) is run.samples[0]  # below the peak as well as above it
+
+
 def test_the_sweep_stops_once_the_full_resolution_fell_below_half_its_height_over_the_lowest():
     scores = {1.0: 4.0, 1.5: 10.0, 2.0: 6.5}  # 6.5 is above half the best, below half of 4..10
     run = Scripted(lambda z: scores.get(z, 4.0))
