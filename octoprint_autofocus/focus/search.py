@@ -32,8 +32,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    model, not an asymmetric curve or the slices of a replayed stack. Then a frame at the
    fitted peak must score what the fit predicts; otherwise refinement goes on. A refinement
    sample closer than ``SNAP_REACH`` tolerances to the fitted peak is that frame (its Z is
-   taken as the peak's, see :meth:`_Run._frame_at_peak`). The tolerance (unless given) is the half-width of the fitted curve's sharp band (80% of
-   its height over the floor).
+   taken as the peak's, see :meth:`_Run._frame_at_peak`). The tolerance (unless given) is
+   the half-width of the fitted curve's sharp band (80% of its height over the floor).
 5. **Is the peak real?** The ROI must have texture; the full- and half-resolution scores
    must vary by ``MIN_CONTRAST`` (a focus changes the image at every scale; pixel noise
    that varies is no peak), and the half resolution must score high at the peak too; the
@@ -126,8 +126,8 @@ HELD_END_PROBES = 2
 """At most this many samples a run between a held end and its inner neighbour (see
 :meth:`_Run._probe_inside_held_end`)."""
 SNAP_REACH = 0.15
-"""A refinement sample closer than this many tolerances to a fitted peak stands for a frame there (see
-:meth:`_Run._frame_at_peak`)."""
+"""A refinement sample closer than this many tolerances to a fitted peak stands for a frame
+there (see :meth:`_Run._frame_at_peak`)."""
 REFINE_ROUNDS = 2
 """Rounds of refinement: one more when the last round's checks took new samples (frames at the
 fitted peak, flanks to pin it down) and did not end in a trusted peak."""
@@ -575,7 +575,7 @@ class _Run(PeakVerdict):
 
     def _frame_at_peak(self, z: float) -> Sample:
         """The frame that confirms the fitted peak ``z``: a refinement sample closer than
-        ``SNAP_REACH`` tolerances of it (the nearest; its Z becomes the peak's), else a fresh
+        ``SNAP_REACH`` tolerances to it (the nearest; its Z becomes the peak's), else a fresh
         frame at ``z``.
 
         Refinement proposes the vertex of a parabola through the top, which often is where the
