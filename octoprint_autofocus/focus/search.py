@@ -32,7 +32,10 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    model, not an asymmetric curve or the slices of a replayed stack. Then a frame at the
    fitted peak must score what the fit predicts; otherwise refinement goes on. A refinement
    sample closer than ``SNAP_REACH`` tolerances to the fitted peak is that frame (its Z is
-   taken as the peak's, see :meth:`_Run._frame_at_peak`). The tolerance (unless given) is
+   taken as the peak's, see :meth:`_Run._frame_at_peak`). Out of refinement samples, one
+   frame checks the fitted peak (:meth:`_Run._fallback`); a peak fitted past the Zs the fit
+   was made from needs that frame as high as the best sample, else one more round refines
+   with it. The tolerance (unless given) is
    the half-width of the fitted curve's sharp band (80% of its height over the floor).
 5. **Is the peak real?** The ROI must have texture; the full- and half-resolution scores
    must vary by ``MIN_CONTRAST`` (a focus changes the image at every scale; pixel noise
@@ -524,12 +527,12 @@ class _Run(PeakVerdict):
         far above every earlier sample found a top no sample bracketed yet (a fit of a
         narrow peak's tails): one more round refines around it.
         """
-        for _ in range(REFINE_ROUNDS):
+        for round_ in range(REFINE_ROUNDS):
             z = self._refine_round()
             if z is not None:
                 return z
             self.fit = self._fit()
-            z = self._fallback()
+            z = self._fallback(last_round=round_ == REFINE_ROUNDS - 1)
             if z is not None and self._pinned(z) and not self._fit_too_low():
                 z = self._settled(z)
                 if z is not None:
@@ -638,9 +641,12 @@ class _Run(PeakVerdict):
         return (fit is not None and score is not None
                 and score - fit.floor > CONFIRM_HIGH * (fit.height - fit.floor))
 
-    def _fallback(self) -> Optional[float]:
+    def _fallback(self, last_round: bool = True) -> Optional[float]:
         """Out of refinement budget: check the fitted (or else the best) Z once; None when
-        the frame there found a new top (:func:`.checks.new_top`), to refine around.
+        the frame there found a new top (:func:`.checks.new_top`), or, unless in the
+        ``last_round``, when the fitted peak lies past the Zs the fit was made from and its
+        frame scores below the best sample (a flat top's fit leaning out over one flank: the
+        frame, not the fit, says where the top is), to refine around.
 
         Without a trusted fit (poor_fit) the best sample is only a guess: it is tried when
         it is clearly interior, and if verified :meth:`_check_noise` always tests it
@@ -658,11 +664,13 @@ class _Run(PeakVerdict):
                 raise
             z, self.guessed = best.z, True
         floor = min(s.score for s in self.samples)
+        extrapolated = not last_round and self._beyond_fitted(z)
         for target in dict.fromkeys((z, best.z)):
             sample = self._measure(target, "verify")
             self.verify_score = sample.score
             if checks.verified(sample.score, best.score, floor):
-                return None if checks.new_top(sample.score, best.score, floor) else target
+                unconfirmed = target == z and extrapolated and sample.score < best.score
+                return None if checks.new_top(sample.score, best.score, floor) or unconfirmed else target
         if not self._clearly_above_noise() and not self._stands_out(best.z):
             raise SearchFailed("no_peak", "the best sample does not stand out of the score noise "
                           "of the frames repeated at its Z")
@@ -672,4 +680,6 @@ class _Run(PeakVerdict):
         raise SearchFailed("verify_failed", f"verification score {self.verify_score:.4g} is below "
                       f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
 
-
+    def _beyond_fitted(self, z: float) -> bool:
+        """Whether ``z`` lies outside the Zs the current fit was made from (extrapolated)."""
+        return self.fit is not None and not self.fit.z_lo <= z <= self.fit.z_hi

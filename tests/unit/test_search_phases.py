@@ -220,8 +220,8 @@ def test_a_sharp_peak_short_of_an_end_the_coarsest_level_still_rises_into_is_loo
 
 def refine_rounds(monkeypatch, fallback, pinned):
     """Refine a coarse-swept run whose rounds find nothing (each returns None), with
-    ``fallback(run)`` and ``pinned(z)`` in place; the sample counts at each round's start and
-    the failure it ends with."""
+    ``fallback(run, last_round)`` and ``pinned(z)`` in place; the sample counts at each
+    round's start and the failure it ends with."""
     run = Scripted(sharp(3.0))
     run._coarse()
     rounds = []
@@ -231,7 +231,7 @@ def refine_rounds(monkeypatch, fallback, pinned):
         return None
 
     monkeypatch.setattr(run, "_refine_round", refine_round)
-    monkeypatch.setattr(run, "_fallback", lambda: fallback(run))
+    monkeypatch.setattr(run, "_fallback", lambda last_round: fallback(run, last_round))
     monkeypatch.setattr(run, "_pinned", pinned)
     with pytest.raises(SearchFailed) as failed:
         run._refine()
@@ -239,10 +239,16 @@ def refine_rounds(monkeypatch, fallback, pinned):
 
 
 def test_a_second_refinement_round_follows_a_first_that_took_new_samples(monkeypatch):
-    rounds, failure = refine_rounds(monkeypatch, lambda run: run._measure(3.0, "verify").z,
-                                    lambda z: False)
+    last_rounds = []
+
+    def fallback(run, last_round):
+        last_rounds.append(last_round)
+        return run._measure(3.0, "verify").z
+
+    rounds, failure = refine_rounds(monkeypatch, fallback, lambda z: False)
     assert failure.reason == "poor_fit"
     assert len(rounds) == search_module.REFINE_ROUNDS == 2 and rounds[1] > rounds[0]
+    assert last_rounds == [False, True]
 
 
 # ~~ numbers no model foresaw
@@ -476,8 +482,32 @@ def test_a_last_chance_frame_far_above_the_best_sample_is_refined_around_not_tak
     assert run._fallback() == 3.2
 
 
+@pytest.mark.parametrize("z_peak, frame, taken", [
+    (1.95, 8.9, False),  # extrapolated past the samples fitted, scoring below the best: refine
+    (1.95, 9.0, True),   # ... scoring as high as the best: the extrapolation holds
+    (2.0, 8.9, True),    # on the fitted samples' end: no extrapolation
+    (4.0, 8.9, True),
+    (4.05, 8.9, False),
+])
+def test_a_fitted_peak_past_the_samples_fitted_must_score_as_high_as_the_best_sample(z_peak, frame, taken):
+    run = with_samples(*PEAK, tolerance=0.1)
+    run.fit = fitted(z_peak)
+    run.curve = lambda z: frame
+    assert run._fallback(last_round=False) == (z_peak if taken else None)
+    assert [(s.z, s.phase) for s in run.samples[5:]] == [(z_peak, "verify")]
+    assert run._fallback(last_round=True) == z_peak  # no round left to refine in: as before
+
+
+def test_only_the_fitted_peak_needs_the_height_of_the_best_sample_not_the_best_sample_itself():
+    run = with_samples(*PEAK, tolerance=0.1)
+    run.fit = fitted(4.05, z_lo=3.5, z_hi=4.0)  # the best sample, 3.0, lies outside the fit too
+    run.curve = lambda z: 1.0 if z == 4.05 else 8.9  # the fitted Z does not verify; 3.0 does
+    assert run._fallback(last_round=False) == 3.0
+    assert [s.z for s in run.samples[5:]] == [4.05, 3.0]
+
+
 def test_a_new_top_found_by_the_fallback_starts_another_round(monkeypatch):
-    rounds, failure = refine_rounds(monkeypatch, lambda run: None,
+    rounds, failure = refine_rounds(monkeypatch, lambda run, last_round: None,
                                     lambda z: pytest.fail("a new top is not pinned"))
     assert failure.reason == "poor_fit" and len(rounds) == search_module.REFINE_ROUNDS
 
