@@ -31,7 +31,9 @@ Verdicts. A focusable case passes when the run says ok and the stage's final *op
 is within half the measured DOF of the measured focus (real stacks: at least one slice).
 ``wrong-ok``: ok but outside that. A focusable case whose focus the camera does not show
 (``heldout_cases.visible``: noise hides it) is ``not-visible``, reported apart and left out
-of the rates. A should-fail case passes when the run refuses. A
+of the rates. A focusable case whose measured focus lies more than its tolerance past the
+optics' reach (``heldout_cases.past_reach``) has no right answer and is judged as a
+should-fail case. A should-fail case passes when the run refuses. A
 *violation* is any commanded Z outside the window (or outside ``limits`` when given), or
 one the stage refused. The report gives, per group and overall, for the search and the
 baseline: success % on focusable cases, wrong-ok %, refusals by reason, should-fail refused
@@ -60,7 +62,7 @@ from octoprint_autofocus.focus.errors import CameraError, MoveRefused
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from bench.heldout_cases import Case, Rig, build, draw_cases  # noqa: E402
+from bench.heldout_cases import Case, Rig, build, draw_cases, past_reach  # noqa: E402
 from bench.real_stacks import DATA_DIR, load_stacks  # noqa: E402
 
 SWEEP_POINTS = 15
@@ -164,7 +166,11 @@ def _judge(case: Case, rig: Rig, result: Any, out: Outcome) -> None:
     out.ok, out.reason = bool(result.ok), str(result.reason or "")
     out.frames, out.seconds = rig.camera.frames, rig.clock.now()
     out.violations = len(rig.stage.violations) + sum(not lo - eps <= z <= hi + eps for z in rig.stage.commanded)
-    if case.expect_fail:
+    if not rig.reachable:  # no right answer: judged as should-fail (module docstring)
+        out.expect_fail = True
+        past = past_reach(case, rig.peak, rig.tolerance)
+        out.detail = f"unreachable: the measured focus lies {past:.2f} tolerances past a hard end"
+    if out.expect_fail:
         out.verdict = "wrong-ok" if out.ok else "refused-ok"
         return
     out.error = rig.stage.rest_z() - rig.peak
@@ -222,6 +228,9 @@ def report(cases: List[Case], ours: List[Outcome], base: List[Outcome], verbose:
         print(f"   {'not visible (ok/refused)':24s} {a['not visible (ok/refused)']:>10s} "
               f"{b['not visible (ok/refused)']:>12s}")
         print(f"   {'refusals (focusable)':24s} autofocus {a['refusals']}  sweep {b['refusals']}")
+    moved = [(c, o) for c, o in zip(cases, ours) if o.expect_fail and not c.expect_fail]
+    print(f"\nplaced inside, measured focus past the reach (judged as should-fail): {len(moved)}, "
+          f"refused {sum(not o.ok for _, o in moved)}: {' '.join(c.name for c, _ in moved)}")
     print("\nsearch misses (focusable not passed, should-fail answered ok, crashes):")
     for case, o in zip(cases, ours):
         if verbose or o.verdict not in ("pass", "refused-ok", "not-visible"):
@@ -229,7 +238,7 @@ def report(cases: List[Case], ours: List[Outcome], base: List[Outcome], verbose:
                   f"{o.detail.splitlines()[0] if o.detail else ''}  [{' '.join(case.tags)}]")
     by_tag: Dict[str, List[bool]] = defaultdict(list)
     for case, o in zip(cases, ours):
-        if not case.expect_fail and o.verdict != "not-visible":
+        if not o.expect_fail and o.verdict != "not-visible":
             for tag in case.tags:
                 by_tag[tag].append(o.verdict == "pass")
     print("\nsearch pass rate by tag (focusable):",

@@ -17,6 +17,10 @@ Groups (``Case.group``):
   window widths outside the window but inside the hard limits (must extend and find it),
   and focus 2-10 DOF beyond a hard limit next to the window (must be refused).
 
+A focusable case whose measured focus lies more than its tolerance past a hard end of the
+range the search may move in (:func:`past_reach`; the optics shifted it there) has no right
+answer: it is judged as a should-fail case (a refusal is right, an ok is a wrong ok).
+
 A focusable case counts only if its focus is *visible through the camera*
 (:func:`visible`): frames taken at rest at the measured focus must score (gradient energy
 of the decoded ROI) at least ``VISIBLE_MARGIN`` and 3 standard deviations above frames
@@ -44,7 +48,7 @@ from bench.real_stacks import RealStack, roi_grid, roi_truth
 from bench.stack_rig import DOF_LEVEL, crop, gradient_energy, sharp_band
 from octoprint_autofocus.simulator import SimClock
 
-__all__ = ["Case", "Rig", "draw_cases", "build", "model_truth"]
+__all__ = ["Case", "Rig", "draw_cases", "build", "model_truth", "past_reach"]
 
 SIZE = (320, 240)
 """Frame size (w, h)."""
@@ -106,6 +110,7 @@ class Rig:
     band: Optional[Tuple[float, float]]
     tolerance: float
     visible: bool = True
+    reachable: bool = True  # the optics can reach the focus (see past_reach)
 
 
 # ----------------------------------------------------------------------------- drawing
@@ -374,7 +379,23 @@ def build(case: Case, stacks: List[RealStack]) -> Rig:
         _TRUTHS[case] = _truth(case, stacks, render, optics if case.real is None else None)
     peak, band, tolerance, seen = _TRUTHS[case]
     camera = UsbCamera(case.camera, clock, stage, render, case.dof, np.random.default_rng(case.seed + 13))
-    return Rig(clock, stage, camera, peak, band, tolerance, seen)
+    return Rig(clock, stage, camera, peak, band, tolerance, seen, past_reach(case, peak, tolerance) <= 1.0)
+
+
+def past_reach(case: Case, peak: Optional[float], tolerance: float) -> float:
+    """How many ``tolerance`` the measured focus ``peak`` lies past the optics' reach: where
+    they rest with the carriage at an end of the allowed range (the screw's pitch error
+    included); 0 or less inside it, and without a peak.
+
+    The focus of a case is placed inside the window, but the optics move what the ROI sees
+    sharpest (spherical aberration, field curvature, a chromatic shift): the measured focus
+    can lie past a hard end. More than one tolerance past, no answer is right (the rig's
+    ``reachable`` is False) and the search must refuse.
+    """
+    if peak is None:
+        return 0.0
+    lo, hi = (ScrewStage.optics_over(case.stage, end) for end in case.allowed)
+    return max(lo - peak, peak - hi) / tolerance
 
 
 def _truth(case: Case, stacks: List[RealStack], render: Callable[[float], np.ndarray],

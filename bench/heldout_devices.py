@@ -140,9 +140,13 @@ class ScrewStage(StackStage):
 
     def rest_z(self) -> float:
         """Where the optics are at rest: carriage plus screw error plus lost steps."""
-        spec = self.spec
-        screw = spec.pitch_error * math.sin(2.0 * math.pi * self.optical_z / spec.lead + spec.phase)
-        return self.optical_z + screw + self._lost
+        return self.optics_over(self.spec, self.optical_z) + self._lost
+
+    @staticmethod
+    def optics_over(spec: StageSpec, carriage: float) -> float:
+        """Where the optics rest with the carriage at ``carriage`` (no lost steps): plus the
+        screw's periodic pitch error."""
+        return carriage + spec.pitch_error * math.sin(2.0 * math.pi * carriage / spec.lead + spec.phase)
 
     def optical_z_at(self, t: float) -> float:
         """The optical Z at time ``t``: gliding during the last move, then ringing down."""

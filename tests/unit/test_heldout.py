@@ -1,11 +1,13 @@
 """Tests of the held-out bench's models and truth (bench/heldout_*.py, bench/real_stacks.py)."""
 
+from dataclasses import replace
+
 import cv2
 import numpy as np
 import pytest
 
 from bench.bench_heldout import sweep_parabola, supports_windows
-from bench.heldout_cases import draw_cases, model_truth
+from bench.heldout_cases import draw_cases, model_truth, past_reach
 from bench.heldout_devices import CameraSpec, ScrewStage, StageSpec, UsbCamera
 from bench.heldout_optics import MAX_WAVES, Lens, PupilOptics, defocused, psf
 from bench.heldout_scenes import SCENES
@@ -180,6 +182,19 @@ def test_cases_are_deterministic_and_cover_every_group():
             assert c.limits[0] <= c.lens.focus_z <= c.limits[1] and not c.window[0] <= c.lens.focus_z <= c.window[1]
         if c.kind == "beyond-limit":
             assert not c.limits[0] <= c.lens.focus_z <= c.limits[1]
+
+
+def test_a_focus_more_than_a_tolerance_past_the_optics_reach_has_no_right_answer():
+    case = next(c for c in draw_cases(7, [], windows=True, scale=0.2) if c.group == "model")
+    flat = replace(case, window=(10.0, 12.0), limits=None, stage=replace(case.stage, pitch_error=0.0))
+    assert past_reach(flat, 11.0, 0.1) <= 0 and past_reach(flat, None, 0.1) == 0.0
+    assert past_reach(flat, 12.05, 0.1) == pytest.approx(0.5)
+    assert past_reach(flat, 9.8, 0.1) == pytest.approx(2.0)
+    wide = replace(flat, limits=(9.0, 13.0))  # hard limits past the window: they bound the reach
+    assert past_reach(wide, 9.8, 0.1) <= 0
+    screwed = replace(flat, stage=replace(flat.stage, pitch_error=0.01, lead=8.0, phase=1.0))
+    reach = ScrewStage.optics_over(screwed.stage, 12.0)  # the optics rest off the carriage
+    assert reach != 12.0 and past_reach(screwed, reach + 0.1, 0.1) == pytest.approx(1.0)
 
 
 class _ParabolaRig:
