@@ -81,7 +81,9 @@ def merge_held_end(points: Points, held_zs: Sequence[float], side: int) -> Point
     range ends there): every target within the backlash of that end then shows the same
     image, of a Z at most as far out as the innermost of them. So the end point, if any of
     its Zs was held (``held_zs``), and the held points next to it that score within
-    ``HELD_SHARE`` of it count as one point at the inner end of their span.
+    ``HELD_SHARE`` of it on every level (one image scores the same at every scale; a
+    reduced level that differs shows another Z, whatever the noisier full resolution says)
+    count as one point at the inner end of their span.
     """
     held_zs = np.asarray(held_zs, dtype=float)
     order = np.arange(len(points))[::-side]  # from the approach-side end inwards
@@ -90,7 +92,8 @@ def merge_held_end(points: Points, held_zs: Sequence[float], side: int) -> Point
         lo, hi = points.spans[i]
         if not np.any((lo <= held_zs) & (held_zs <= hi)):
             break
-        if abs(points.scores[i] - points.scores[order[0]]) > HELD_SHARE * points.scores[order[0]]:
+        end = points.levels[order[0]]
+        if np.any(np.abs(points.levels[i] - end) > HELD_SHARE * end):
             break
         count += 1
     if count < 2:

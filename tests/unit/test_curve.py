@@ -100,6 +100,14 @@ def test_the_held_run_stops_at_a_score_beyond_two_percent_or_at_a_point_reached_
     assert merge_held_end(exact, [2.8, 3.0], side=1).zs.tolist() == [1.0, 2.6, 2.8]
 
 
+@pytest.mark.parametrize("reduced, merged", [(5.0 * 1.02, True), (5.0 * 1.021, False), (5.0 * 0.979, False)])
+def test_held_points_are_one_image_only_when_every_level_scores_alike(reduced, merged):
+    # the full resolution matches at the end, but a reduced level that differs shows another Z
+    points = merge_plateaus([1.0, 2.8, 3.0], [(1.0, 0.5), (10.1, reduced), (10.0, 5.0)])
+    zs = merge_held_end(points, [2.8, 3.0], side=1).zs.tolist()
+    assert zs == ([1.0, 2.8] if merged else [1.0, 2.8, 3.0])
+
+
 def test_approached_from_below_the_held_end_is_the_bottom_and_merges_at_its_highest_z():
     points = held_points([1.0, 1.2, 1.4, 3.0], [10.0, 10.1, 9.9, 2.0])
     merged = merge_held_end(points, [1.0, 1.2, 1.4], side=-1)
