@@ -461,16 +461,29 @@ class _Run(PeakVerdict):
         A focus far outside the window leaves every sample in featureless blur, so the
         curve gives no direction to extend in: a careful person looks on both sides. A step
         after which the coarsest level rose by ``SKIP_RISE`` shows a direction: the next
-        step goes the same way.
+        step goes the same way. Something shows once the scores are no longer faint and
+        the last step scores ``SKIP_RISE`` times above the blank window on some level
+        (:meth:`_shows_past`): one more sample of noise can widen the range past the faint
+        bound without showing anything.
         """
+        if not self._faint():
+            return
+        blank = np.array([s.levels for s in self.samples]).max(axis=0)
         nearer_below = self.motion.position - self.z_min <= self.z_max - self.motion.position
         sides = [nearer_below, not nearer_below]
-        while sides and self._faint():
+        while sides:
             below = sides.pop(0)
             end = self._points().levels[0 if below else -1][-1]
             if self._extend(below):
                 rose = self.samples[-1].levels[-1] > SKIP_RISE * end
                 sides = [below] + sides if rose else sides + [below]
+                if not self._faint() and self._shows_past(blank):
+                    return
+
+    def _shows_past(self, blank: np.ndarray) -> bool:
+        """Whether the last sample scores ``SKIP_RISE`` times above ``blank`` (the best of a
+        blank window, per level) on some level."""
+        return bool(np.any(np.asarray(self.samples[-1].levels) > SKIP_RISE * blank))
 
     def _extend(self, below: bool) -> bool:
         """Take one step past the lower (``below``) or upper end of the searched range,
