@@ -1014,6 +1014,25 @@ def test_a_blank_window_is_looked_past_on_both_sides_in_turn_the_nearer_first():
     assert (run.z_min, run.z_max) == pytest.approx((0.0, 8.5))
 
 
+@pytest.mark.parametrize("first_step", [0.88, 1.149])
+def test_a_step_that_only_widens_the_noise_past_the_faint_bound_shows_nothing(first_step):
+    bump = blank_until(8.0)
+    run = Scripted(lambda z: first_step if z == 5.5 else bump(z), limits=(0.0, 12.0))
+    run._coarse()
+    taken = len(run.samples)
+    run._look_past_blank_window()  # 5.5 leaves the scores no longer faint, below 1.15 x the window
+    assert [s.z for s in run.samples[taken:]] == pytest.approx([5.5, 0.5, 6.5, 0.0, 8.5])
+
+
+def test_a_step_scoring_well_above_the_blank_window_ends_the_look():
+    bump = blank_until(8.0)
+    run = Scripted(lambda z: 1.151 if z == 5.5 else bump(z), limits=(0.0, 12.0))
+    run._coarse()
+    taken = len(run.samples)
+    run._look_past_blank_window()
+    assert [s.z for s in run.samples[taken:]] == pytest.approx([5.5])
+
+
 def test_past_a_blank_window_a_steep_rise_of_the_coarsest_level_is_followed_the_same_way():
     def coarse(z):
         return 1.0 + 2.0 * max(1.0 - z, 0.0)  # rises below the window; the fine levels show nothing
