@@ -485,6 +485,7 @@ def test_a_last_chance_frame_far_above_the_best_sample_is_refined_around_not_tak
 @pytest.mark.parametrize("z_peak, frame, taken", [
     (1.95, 8.9, False),  # extrapolated past the samples fitted, scoring below the best: refine
     (1.95, 9.0, True),   # ... scoring as high as the best: the extrapolation holds
+    (1.95, 9.5, True),   # ... or higher (not a new top)
     (2.0, 8.9, True),    # on the fitted samples' end: no extrapolation
     (4.0, 8.9, True),
     (4.05, 8.9, False),
@@ -495,15 +496,16 @@ def test_a_fitted_peak_past_the_samples_fitted_must_score_as_high_as_the_best_sa
     run.curve = lambda z: frame
     assert run._fallback(last_round=False) == (z_peak if taken else None)
     assert [(s.z, s.phase) for s in run.samples[5:]] == [(z_peak, "verify")]
-    assert run._fallback(last_round=True) == z_peak  # no round left to refine in: as before
+    assert run._fallback() == z_peak  # by default as in the last round: no round left to refine in
 
 
-def test_only_the_fitted_peak_needs_the_height_of_the_best_sample_not_the_best_sample_itself():
+@pytest.mark.parametrize("z_peak, z_lo, z_hi", [(4.05, 3.5, 4.0), (1.95, 2.0, 2.9)])
+def test_only_the_fitted_peak_needs_the_height_of_the_best_sample_not_the_best_sample_itself(z_peak, z_lo, z_hi):
     run = with_samples(*PEAK, tolerance=0.1)
-    run.fit = fitted(4.05, z_lo=3.5, z_hi=4.0)  # the best sample, 3.0, lies outside the fit too
-    run.curve = lambda z: 1.0 if z == 4.05 else 8.9  # the fitted Z does not verify; 3.0 does
+    run.fit = fitted(z_peak, z_lo=z_lo, z_hi=z_hi)  # the best sample, 3.0, lies outside the fit too
+    run.curve = lambda z: 1.0 if z == z_peak else 8.9  # the fitted Z does not verify; 3.0 does
     assert run._fallback(last_round=False) == 3.0
-    assert [s.z for s in run.samples[5:]] == [4.05, 3.0]
+    assert [s.z for s in run.samples[5:]] == [z_peak, 3.0]
 
 
 def test_a_new_top_found_by_the_fallback_starts_another_round(monkeypatch):
@@ -1014,19 +1016,21 @@ def test_a_blank_window_is_looked_past_on_both_sides_in_turn_the_nearer_first():
     assert (run.z_min, run.z_max) == pytest.approx((0.0, 8.5))
 
 
-@pytest.mark.parametrize("first_step", [0.88, 1.149])
-def test_a_step_that_only_widens_the_noise_past_the_faint_bound_shows_nothing(first_step):
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+@pytest.mark.parametrize("first_step", [0.88, 1.149, search_module.SKIP_RISE])
+def test_a_step_that_only_widens_the_noise_past_the_faint_bound_shows_nothing(first_step, scale):
     bump = blank_until(8.0)
-    run = Scripted(lambda z: first_step if z == 5.5 else bump(z), limits=(0.0, 12.0))
+    run = Scripted(lambda z: scale * (first_step if z == 5.5 else bump(z)), limits=(0.0, 12.0))
     run._coarse()
     taken = len(run.samples)
-    run._look_past_blank_window()  # 5.5 leaves the scores no longer faint, below 1.15 x the window
+    run._look_past_blank_window()  # 5.5 leaves the scores no longer faint, not above 1.15 x the window
     assert [s.z for s in run.samples[taken:]] == pytest.approx([5.5, 0.5, 6.5, 0.0, 8.5])
 
 
-def test_a_step_scoring_well_above_the_blank_window_ends_the_look():
+@pytest.mark.parametrize("scale", [1.0, 10.0])
+def test_a_step_scoring_well_above_the_blank_window_ends_the_look(scale):
     bump = blank_until(8.0)
-    run = Scripted(lambda z: 1.151 if z == 5.5 else bump(z), limits=(0.0, 12.0))
+    run = Scripted(lambda z: scale * (1.151 if z == 5.5 else bump(z)), limits=(0.0, 12.0))
     run._coarse()
     taken = len(run.samples)
     run._look_past_blank_window()
