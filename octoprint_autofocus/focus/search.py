@@ -35,8 +35,8 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    taken as the peak's, see :meth:`_Run._frame_at_peak`). Out of refinement samples, one
    frame checks the fitted peak (:meth:`_Run._fallback`); a peak fitted past the Zs the fit
    was made from needs that frame as high as the best sample, else one more round refines
-   with it. The tolerance (unless given) is
-   the half-width of the fitted curve's sharp band (80% of its height over the floor).
+   with it. The tolerance (unless given) is the half-width of the fitted curve's sharp band
+   (80% of its height over the floor).
 5. **Is the peak real?** The ROI must have texture; the full- and half-resolution scores
    must vary by ``MIN_CONTRAST`` (a focus changes the image at every scale; pixel noise
    that varies is no peak), and the half resolution must score high at the peak too; the
@@ -677,7 +677,8 @@ class _Run(PeakVerdict):
                 raise
             z, self.guessed = best.z, True
         floor = min(s.score for s in self.samples)
-        extrapolated = not last_round and self._beyond_fitted(z)
+        fit = self.fit
+        extrapolated = not last_round and fit is not None and not fit.z_lo <= z <= fit.z_hi
         for target in dict.fromkeys((z, best.z)):
             sample = self._measure(target, "verify")
             self.verify_score = sample.score
@@ -692,7 +693,3 @@ class _Run(PeakVerdict):
                           "median other point: the best sample was noise")
         raise SearchFailed("verify_failed", f"verification score {self.verify_score:.4g} is below "
                       f"{VERIFY_RATIO} x the best sample's {best.score:.4g}")
-
-    def _beyond_fitted(self, z: float) -> bool:
-        """Whether ``z`` lies outside the Zs the current fit was made from (extrapolated)."""
-        return self.fit is not None and not self.fit.z_lo <= z <= self.fit.z_hi
