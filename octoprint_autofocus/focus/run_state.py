@@ -25,7 +25,7 @@ from .result import Fit, FocusResult, REASONS
 from .sampling import FrameScorer, Sample
 
 __all__ = ["RunState", "SearchFailed", "AtEdge", "ExploreFirst", "SHARP_BAND", "TAILS_CONTRAST",
-           "REDUCED_FALL"]
+           "REDUCED_FALL", "DARK_RETAKES"]
 
 logger = logging.getLogger("octoprint_autofocus.focus.search")
 
@@ -38,6 +38,8 @@ REDUCED_FALL = 0.5
 """A reduced level of the pyramid whose scores vary by this share of their best has fallen past
 its half height on the way out; its curve is wider than the full resolution's, so the run has
 seen past the top of the peak at the finer scales too."""
+DARK_RETAKES = 2
+"""Frames taken again in place of a dark one (see :meth:`RunState._lit_frame`)."""
 
 
 class SearchFailed(Exception):
@@ -107,12 +109,24 @@ class RunState:
         frames = []
         for _ in range(self.opts.frames_per_position):
             self._checkpoint()
-            frames.append(self._fresh_frame())
+            frames.append(self._lit_frame())
         sample = self.scorer.sample(self.motion.position, frames, phase)
         self.samples.append(sample)
         if self.opts.on_sample is not None:
             self.opts.on_sample(sample.z, sample.score, phase)
         return sample
+
+    def _lit_frame(self) -> FrameLike:
+        """A fresh frame that shows an image: a dark one (a dropped frame, a camera's black
+        first frame: :meth:`.sampling.FrameScorer.dark`) is taken again, up to ``DARK_RETAKES``
+        times; one still dark then is what the camera sees (the light went out) and is scored."""
+        frame = self._fresh_frame()
+        for _ in range(DARK_RETAKES):
+            if not self.scorer.dark(frame):
+                break
+            self._checkpoint()
+            frame = self._fresh_frame()
+        return frame
 
     def _fresh_frame(self) -> FrameLike:
         """One frame, not the camera's old frame sent again after a move.

@@ -63,6 +63,11 @@ STUCK_CONTRAST = 64
 """A full-scale pixel counts as stuck only where its 3x3 median is this far below it."""
 MIN_REFERENCE_MEAN = 1e-6
 """The reference brightness of a black first frame (so later frames are not divided by 0)."""
+MAX_GAIN = 8.0
+"""Brightness corrects frames down to this many times darker than the reference; a frame
+this many times brighter becomes the reference (see :meth:`FrameScorer.score_frame`)."""
+BLACK_LEVEL = 1.0
+"""An 8-bit frame whose mean grey level is below this, before any reference, is black."""
 NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 """Immerkaer's noise operator: zero on planes and straight ramps, white noise of SD 1 comes
 out with SD 6 (the kernel's L2 norm)."""
@@ -152,6 +157,24 @@ class FrameScorer:
         self.floors: Optional[np.ndarray] = None
         self.noise_variances: Optional[np.ndarray] = None
         self.stuck: Optional[np.ndarray] = None
+        self.decoded: Optional[Tuple[FrameLike, np.ndarray]] = None
+
+    def gray(self, frame: FrameLike) -> np.ndarray:
+        """The ROI of ``frame`` in gray (:func:`.frames.gray_roi`); the last frame's is kept,
+        so a frame looked at by :meth:`dark` is decoded once."""
+        if self.decoded is None or self.decoded[0] is not frame:
+            self.decoded = (frame, gray_roi(frame, self.roi, self.decode_scale))
+        return self.decoded[1]
+
+    def dark(self, frame: FrameLike) -> bool:
+        """Whether ``frame`` is a dropout rather than an image: black (an 8-bit frame with a
+        mean below ``BLACK_LEVEL``) before any frame set the reference brightness, else
+        ``MAX_GAIN`` times darker than that reference."""
+        gray = self.gray(frame)
+        mean = float(cv2.mean(gray)[0])
+        if self.reference_mean is None:
+            return gray.dtype == np.uint8 and mean < BLACK_LEVEL
+        return MAX_GAIN * mean < self.reference_mean
 
     def without_stuck_pixels(self, gray: np.ndarray) -> np.ndarray:
         """``gray`` with the pixels stuck at full scale in every frame so far (this one
@@ -168,19 +191,30 @@ class FrameScorer:
         return cleaned
 
     def score_frame(self, frame: FrameLike) -> Tuple[np.ndarray, float]:
-        """Brightness-corrected per-level scores of one frame, and its texture statistic."""
-        gray = self.without_stuck_pixels(gray_roi(frame, self.roi, self.decode_scale))
+        """Brightness-corrected per-level scores of one frame, and its texture statistic.
+
+        The first frame sets the reference brightness, and so does a frame ``MAX_GAIN`` times
+        brighter than it (a black first frame, a lamp switched on during the run: the
+        estimates of the noise start again with it). A frame ``MAX_GAIN`` times darker than
+        the reference (a dropped, black frame) is scored as it is and changes no estimate:
+        no exposure changes so much, and the square of that ratio would make its noise a
+        peak.
+        """
+        gray = self.without_stuck_pixels(self.gray(frame))
         mean = float(cv2.mean(gray)[0])
-        if self.reference_mean is None:
+        if self.reference_mean is None or mean > MAX_GAIN * self.reference_mean:
             self.reference_mean = max(mean, MIN_REFERENCE_MEAN)
-        factor = (self.reference_mean / mean) ** 2 if self.normalise and mean > 0 else 1.0
+            self.floors = self.noise_variances = None
         levels = [gray]
         while len(levels) < MAX_LEVELS and min(levels[-1].shape) >= 2 * MIN_LEVEL_SIDE:
             h, w = levels[-1].shape
             levels.append(cv2.resize(levels[-1], (w // 2, h // 2), interpolation=cv2.INTER_AREA))
         raw = np.array([float(self.measure(level)) for level in levels])
-        self.floors = raw if self.floors is None else np.minimum(self.floors, raw)
         texture = relative_texture(levels[-1], mean)
+        if MAX_GAIN * mean < self.reference_mean:
+            return raw, texture
+        self.floors = raw if self.floors is None else np.minimum(self.floors, raw)
+        factor = (self.reference_mean / mean) ** 2 if self.normalise else 1.0
         if factor == 1.0:
             return raw, texture
         variances = np.array([noise_variance(level) for level in levels])

@@ -4,11 +4,12 @@ result of a failed run. Written for the mutation pass of run_state.py; the searc
 
 import math
 
+import numpy as np
 import pytest
 
 from octoprint_autofocus.focus.fit import PeakFit
 from octoprint_autofocus.focus.options import parse_options
-from octoprint_autofocus.focus.run_state import RunState
+from octoprint_autofocus.focus.run_state import DARK_RETAKES, RunState
 from octoprint_autofocus.focus.sampling import Sample
 from tests.fakes import FakeStage
 
@@ -225,6 +226,7 @@ def test_the_old_frame_sent_again_after_a_move_is_replaced_by_a_fresh_one():
     run.camera = ResendingCamera(stage)
     grabbed = []
     run.scorer.sample = lambda z, frames, phase: grabbed.extend(frames) or Sample(z, (1.0,), 1.0, phase)
+    run.scorer.dark = lambda frame: False  # the frames are tokens, not images
     for z in (2.0, 3.0, 4.0):
         run._measure(z, "coarse")
     assert len(set(grabbed)) == 3  # each sample scored its own capture, none a resent one
@@ -236,6 +238,7 @@ def test_a_source_that_repeats_an_unchanged_image_exactly_is_checked_only_once()
     run = state(stage=stage)
     run.camera = ResendingCamera(stage, stuck=True)
     run.scorer.sample = lambda z, frames, phase: Sample(z, (1.0,), 1.0, phase)
+    run.scorer.dark = lambda frame: False  # the frames are tokens, not images
     for z in (2.0, 3.0, 4.0, 5.0):
         run._measure(z, "coarse")
     assert run.frames == 5  # one extra frame after the first move, none after the others
@@ -246,6 +249,7 @@ def test_frames_repeated_at_one_z_without_a_move_are_all_kept():
     run = state(stage=stage, frames_per_position=3)
     run.camera = ResendingCamera(stage, stuck=True)  # one identical frame, always
     run.scorer.sample = lambda z, frames, phase: Sample(z, (1.0,), 1.0, phase)
+    run.scorer.dark = lambda frame: False  # the frames are tokens, not images
     run._measure(5.0, "coarse")
     run.motion.arrive(5.0)  # already there: no move
     run._measure(5.0, "verify")
@@ -256,3 +260,33 @@ def test_the_scores_at_a_z_are_every_frame_there_or_those_from_a_place_in_the_ru
     run = state([(3.0, 1.0), (4.0, 2.0), (3.0, 3.0), (3.0, 4.0)])
     assert run._scores_at(3.0) == [1.0, 3.0, 4.0]  # the run's first frame too
     assert run._scores_at(3.0, 3) == [4.0]
+
+
+class DarkeningCamera:
+    """Numbered textured frames; those whose number (from 0) is in ``dark`` are black."""
+
+    def __init__(self, dark):
+        self.dark, self.taken = set(dark), 0
+
+    def frame(self):
+        index, self.taken = self.taken, self.taken + 1
+        rng = np.random.default_rng(index)
+        image = rng.integers(40, 200, (64, 64)).astype(np.uint8)
+        return np.zeros_like(image) if index in self.dark else image
+
+
+@pytest.mark.parametrize("dark, frames", [((), 3), ((0,), 4), ((1,), 4), ((0, 1), 5), ((1, 3), 5)])
+def test_a_dark_frame_is_taken_again_and_never_scored(dark, frames):
+    run = state()
+    run.camera = DarkeningCamera(dark)
+    scores = [run._measure(z, "coarse").score for z in (2.0, 3.0, 4.0)]
+    assert run.frames == frames
+    assert min(scores) > 0.1 * max(scores)  # no sample scored a black frame
+
+
+def test_a_camera_that_stays_dark_has_its_dark_frame_scored_after_two_retakes():
+    run = state()
+    run.camera = DarkeningCamera(range(1, 100))
+    run._measure(2.0, "coarse")
+    assert run._measure(3.0, "coarse").score == 0.0
+    assert run.frames == 1 + 1 + DARK_RETAKES

@@ -266,6 +266,59 @@ def test_a_black_frame_after_a_lit_one_scores_zero():
     assert scorer.sample(1.0, [np.zeros((240, 320), np.uint8)], "coarse").score == 0.0
 
 
+def test_a_black_first_frame_leaves_the_scores_of_the_lit_frames_as_they_would_be_without_it():
+    frames = [_textured(blur=6.0), _textured(seed=1), _textured(1.2, seed=2)]
+    plain, after_black = FrameScorer("tenengrad", None, 1), FrameScorer("tenengrad", None, 1)
+    assert after_black.sample(0.0, [np.zeros((240, 320), np.uint8)], "coarse").score == 0.0
+    for z, frame in enumerate(frames):
+        expected = plain.sample(float(z), [frame], "coarse")
+        assert after_black.sample(float(z), [frame], "coarse").levels == pytest.approx(expected.levels)
+    assert after_black.noise_floor() == pytest.approx(plain.noise_floor())
+
+
+def _board(low, high, size=(64, 64)):
+    """A float frame of 8 px squares at ``low`` and ``high``: its mean is exactly their mean."""
+    squares = (np.indices(size[::-1]) // 8).sum(axis=0) % 2
+    return np.where(squares == 1, high, low).astype(np.float32)
+
+
+def test_a_frame_eight_times_darker_is_corrected_and_a_darker_one_is_scored_as_it_is():
+    scorer = FrameScorer("tenengrad", None, 1)
+    scorer.sample(0.0, [_board(0.0, 16.0)], "coarse")  # the reference: mean 8
+    darker = _board(0.0, 2.0)  # mean 1: eight times darker, corrected by 8 squared
+    assert scorer.sample(1.0, [darker], "coarse").score == pytest.approx(64 * score(darker), rel=1e-6)
+    dropout = _board(0.0, 1.98)  # a little darker still: a dropped frame, no exposure change
+    assert scorer.sample(2.0, [dropout], "coarse").score == pytest.approx(score(dropout), rel=1e-6)
+    assert scorer.floors[0] == pytest.approx(score(darker), rel=1e-6)  # the dropout set no floor
+
+
+def test_a_frame_more_than_eight_times_brighter_becomes_the_reference():
+    scorer = FrameScorer("tenengrad", None, 1)
+    scorer.sample(0.0, [_board(0.0, 2.0)], "coarse")  # mean 1
+    brighter = _board(0.0, 16.0)  # mean 8: corrected down by 8 squared
+    assert scorer.sample(1.0, [brighter], "coarse").score == pytest.approx(score(brighter) / 64, rel=1e-6)
+    lamp_on = _board(0.0, 16.02)  # a little brighter still: the new reference, scored as it is
+    assert scorer.sample(2.0, [lamp_on], "coarse").score == pytest.approx(score(lamp_on), rel=1e-6)
+    assert scorer.floors[0] == pytest.approx(score(lamp_on), rel=1e-6)  # the estimates began again
+    assert scorer.sample(3.0, [brighter], "coarse").score == pytest.approx(
+        score(brighter) * (8.01 / 8.0) ** 2, rel=1e-6)
+
+
+def test_a_frame_is_dark_when_black_before_any_reference_or_eight_times_darker_than_it():
+    scorer = FrameScorer("tenengrad", None, 1)
+    below_one = np.zeros((64, 64), np.uint8)
+    below_one[:, :63] = 1  # an 8-bit mean just under one grey level
+    assert scorer.dark(below_one) and not scorer.dark(np.ones((64, 64), np.uint8))
+    assert not scorer.dark(np.zeros((64, 64), np.float32))  # a float frame has no black level
+    scorer.sample(0.0, [_board(0.0, 16.0)], "coarse")  # the reference: mean 8
+    assert not scorer.dark(_board(0.0, 2.0)) and scorer.dark(_board(0.0, 1.98))
+
+
+def test_white_noise_of_variance_one_scores_the_tenengrad_floor_of_24():
+    from octoprint_autofocus.focus.sampling import unit_noise_energy
+    assert unit_noise_energy("tenengrad") == pytest.approx(24.0, rel=0.02)  # 2 x 12, the Sobel's sum of squares
+
+
 def test_the_noise_variance_needs_three_pixels_a_side():
     from octoprint_autofocus.focus.sampling import noise_variance
     noisy = np.random.default_rng(5).normal(100.0, 4.0, (3, 40)).astype(np.float32)
