@@ -12,14 +12,16 @@ flickering light, a drifting lamp or auto-exposure would draw false bumps. But o
 image's own detail scales so; the sensor noise's share of the score does not. So for
 those metrics the part of each score above the noise's share is multiplied by
 ``(reference mean / frame mean)^2`` (the reference being the first frame's mean
-brightness), and the noise's share is left alone. That share is the measure's response to
-white noise times the sensor's noise variance, estimated on each level with Immerkaer's
-operator (blind to planes and ramps) from the median of its absolute response (blind to
-the few pixels on edges); fine texture can only inflate that estimate, so the lowest one
-of the run is used, and the share is never more than the lowest raw score seen so far.
-So frames near focus (all detail) are corrected whole, frames far from it (all noise)
-hardly at all, wherever the run samples. Values stay in the units of
-:func:`~.scoring.score`.
+brightness, or a later frame's ``MAX_GAIN`` times brighter), and the noise's share is left
+alone. That share is the measure's response to white noise times the sensor's noise
+variance, estimated on each level with Immerkaer's operator (blind to planes and ramps) from
+the median of its absolute response (blind to the few pixels on edges); fine texture can
+only inflate that estimate, so the lowest one of the run is used, and the share is never
+more than the lowest raw score seen so far. So frames near focus (all detail) are corrected
+whole, frames far from it (all noise) hardly at all, wherever the run samples. Values stay
+in the units of :func:`~.scoring.score`. A frame ``MAX_GAIN`` times darker than the
+reference is no exposure change but a dropped frame (:meth:`FrameScorer.dark`: the run
+takes another in its place).
 
 Stuck pixels: a hot pixel of the sensor reads full scale in every frame whatever the lens
 shows. Its edges add the same energy to every score, a floor that flattens the curve, and
