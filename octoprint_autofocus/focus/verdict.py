@@ -423,9 +423,13 @@ class PeakVerdict(RunState):
         there), or holding level into it over ``SHELF_SPAN`` tolerances clearly below its best
         (:func:`.checks.holds_level_to`), has died away enough: a narrow window around the
         focus (a refocus) seldom reaches the tails of a broad curve, and a curve turning up
-        again towards the bound still fails there. The full resolution counts on its own: the pyramid's reduced
-        levels of a periodic scene may fall into their tails at an end where the full
-        resolution, near a focus beyond, has not.
+        again towards the bound still fails there. The full resolution counts on its own: the
+        pyramid's reduced levels of a periodic scene may fall into their tails at an end where
+        the full resolution, near a focus beyond, has not. Of two ends that fail, the one where
+        the coarsest level stands higher fails first (the run looks past it first): far from
+        focus that level shows which way the blur sharpens, where a noisy full resolution
+        wanders (on the yardstick a run went the other way and refused a focus 15 tolerances
+        past the window).
         """
         points = self._points()
         cs = combined(points.levels)
@@ -435,7 +439,10 @@ class PeakVerdict(RunState):
         zs, means = z_means(points.zs, full)  # frames repeated at an end fall there as one
         free, span = self._noise_bounds()[0], SHELF_SPAN * self._tolerance()
         reach = EXTENSION_STEPS_MAX * self.step
-        for below, end, inner in ((True, 0, 1), (False, len(cs) - 1, len(cs) - 2)):
+        ends = [(True, 0, 1), (False, len(cs) - 1, len(cs) - 2)]
+        coarsest = points.levels[:, -1]
+        ends.sort(key=lambda e: -coarsest[e[1]])  # the end the blur grows sharper towards first
+        for below, end, inner in ends:
             dz = abs(points.zs[end] - points.zs[inner])
             rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
                                                         cs.max())
