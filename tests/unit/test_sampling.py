@@ -314,9 +314,22 @@ def test_a_frame_is_dark_when_black_before_any_reference_or_eight_times_darker_t
     assert not scorer.dark(_board(0.0, 2.0)) and scorer.dark(_board(0.0, 1.98))
 
 
+def test_a_frame_looked_at_for_darkness_is_decoded_once(monkeypatch):
+    from octoprint_autofocus.focus import sampling
+    decoded = []
+    monkeypatch.setattr(sampling, "gray_roi", lambda frame, roi, scale: decoded.append(frame) or frame[:, :])
+    scorer = FrameScorer("tenengrad", None, 1)
+    first, second = _textured(seed=1), _textured(seed=2)
+    for frame in (first, second):
+        assert not scorer.dark(frame)
+        scorer.sample(0.0, [frame], "coarse")
+    assert [id(f) for f in decoded] == [id(first), id(second)]
+
+
 def test_white_noise_of_variance_one_scores_the_tenengrad_floor_of_24():
     from octoprint_autofocus.focus.sampling import unit_noise_energy
     assert unit_noise_energy("tenengrad") == pytest.approx(24.0, rel=0.02)  # 2 x 12, the Sobel's sum of squares
+    assert unit_noise_energy("vollath_f4") == 0.0  # its two autocorrelations cancel on white noise
 
 
 def test_the_noise_variance_needs_three_pixels_a_side():
