@@ -434,14 +434,19 @@ def test_a_plateau_holding_the_peak_is_no_lower_sample_on_its_side(z, window, ot
     assert at_edge.value.below is below and len(run.samples) == 5  # at once: no frame repeated
 
 
-@pytest.mark.parametrize("coarsest, below", [((1.0, 3.0), False), ((3.0, 1.0), True), ((2.0, 2.0), True)])
-def test_of_two_weak_ends_the_one_the_coarsest_level_rises_towards_is_the_edge_first(coarsest, below):
+@pytest.mark.parametrize("coarsest, below", [
+    ([1.0, 1.5, 2.0, 2.5, 3.0], False),  # rising upwards
+    ([3.0, 2.5, 2.0, 1.5, 1.0], True),
+    ([3.0, 1.0, 2.0, 2.5, 2.0], True),  # the ends decide, not their inner neighbours
+    ([2.0, 2.5, 2.0, 1.0, 3.0], False),
+    ([2.0, 2.0, 2.0, 2.0, 2.0], True),  # a tie: the lower end, as before
+])
+def test_of_two_weak_ends_the_one_the_coarsest_level_stands_higher_at_is_the_edge_first(coarsest, below):
     """Both ends of a blurred bump short of their tails: the run steps past the end where the
     coarsest level (the blur's own view far from focus) stands higher; the lower end on a tie."""
     zs, full = [1.0, 2.0, 3.0, 4.0, 5.0], [0.8, 0.6, 1.0, 0.6, 0.8]  # both ends above the tails
-    levels = [(f, coarsest[0] + (coarsest[1] - coarsest[0]) * (z - 1.0) / 4.0) for z, f in zip(zs, full)]
     run = Scripted(None)
-    run.samples.extend(Sample(z, lv, 1.0, "coarse") for z, lv in zip(zs, levels))
+    run.samples.extend(Sample(z, (f, c), 1.0, "coarse") for z, f, c in zip(zs, full, coarsest))
     with pytest.raises(AtEdge) as at_edge:
         run._check_weak_ends()
     assert at_edge.value.below is below
