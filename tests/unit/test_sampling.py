@@ -329,7 +329,7 @@ def test_a_frame_looked_at_for_darkness_is_decoded_once(monkeypatch):
 def test_white_noise_of_variance_one_scores_the_tenengrad_floor_of_24():
     from octoprint_autofocus.focus.sampling import unit_noise_energy
     assert unit_noise_energy("tenengrad") == pytest.approx(24.0, rel=0.02)  # 2 x 12, the Sobel's sum of squares
-    assert unit_noise_energy("vollath_f4") == 0.0  # its two autocorrelations cancel on white noise
+    assert 0.0 <= unit_noise_energy("vollath_f4") < 0.005  # its autocorrelations cancel on white noise
 
 
 def test_the_noise_variance_needs_three_pixels_a_side():
