@@ -9,7 +9,7 @@ import pytest
 
 from octoprint_autofocus.focus.fit import PeakFit
 from octoprint_autofocus.focus.options import parse_options
-from octoprint_autofocus.focus.run_state import DARK_RETAKES, RunState
+from octoprint_autofocus.focus.run_state import RunState
 from octoprint_autofocus.focus.sampling import Sample
 from tests.fakes import FakeStage
 
@@ -289,4 +289,4 @@ def test_a_camera_that_stays_dark_has_its_dark_frame_scored_after_two_retakes():
     run.camera = DarkeningCamera(range(1, 100))
     run._measure(2.0, "coarse")
     assert run._measure(3.0, "coarse").score == 0.0
-    assert run.frames == 1 + 1 + DARK_RETAKES
+    assert run.frames == 1 + 1 + 2  # the lit first frame, then a dark one and its two retakes
