@@ -1,5 +1,8 @@
 """The peak models: three-point vertices and the Lorentzian / Gaussian fits near the top."""
 
+import math
+import warnings
+
 import numpy as np
 import pytest
 
@@ -106,3 +109,52 @@ def test_a_fit_counts_the_strong_points_near_the_top_apart_from_padding():
 @pytest.mark.parametrize("scores", [[1.0, 2.0], [0.0, 0.0, 0.0], [3.0, 1.0, 3.0]])
 def test_no_fit_from_too_few_points_zero_scores_or_a_dip(scores):
     assert fit_peak(np.arange(len(scores), dtype=float), scores) is None
+
+
+def gaussian(zs, centre=1.1, sigma=0.25, height=6.0):
+    return height * np.exp(-0.5 * ((np.asarray(zs) - centre) / sigma) ** 2)
+
+
+def test_a_gaussian_is_fitted_exactly_with_its_width_and_height():
+    zs = np.linspace(0.0, 2.0, 9)
+    fit = fit_peak(zs, gaussian(zs), floor=0.0)
+    assert fit.model == "gaussian" and fit.r2 == pytest.approx(1.0)
+    assert fit.z_peak == pytest.approx(1.1, abs=1e-9)
+    assert fit.height == pytest.approx(6.0, rel=1e-9)
+    assert fit.fwhm == pytest.approx(2.0 * math.sqrt(2.0 * math.log(2.0)) * 0.25, rel=1e-6)
+
+
+def test_a_fitted_curve_is_as_wide_as_its_model_at_every_level_and_unbounded_at_zero():
+    zs = np.linspace(0.0, 2.0, 9)
+    lor = fit_peak(zs, lorentzian(zs, floor=0.0), floor=0.0)  # height 8, half width 0.3
+    gau = fit_peak(zs, gaussian(zs), floor=0.0)  # height 6, sigma 0.25
+    assert lor.width_at(0.5) == pytest.approx(2.0 * 0.3 * math.sqrt(8.0 / 0.5 - 1.0), rel=1e-6)
+    assert gau.width_at(0.5) == pytest.approx(2.0 * 0.25 * math.sqrt(2.0 * math.log(6.0 / 0.5)), rel=1e-6)
+    for fit in (lor, gau):
+        assert fit.width_at(fit.height / 2.0) == pytest.approx(fit.fwhm, rel=1e-6)
+        assert fit.width_at(0.0) == math.inf and fit.width_at(-1.0) == math.inf
+        assert fit.width_at(1.01 * fit.height) == 0.0
+
+
+def test_the_strong_points_are_counted_over_the_floor():
+    zs = np.linspace(0.0, 2.0, 9)  # the bump: 0.8 1.4 2.9 6.4 7.2 3.4 1.6 0.9 0.6 over 10
+    fit = fit_peak(zs, lorentzian(zs, floor=10.0), floor=10.0)
+    assert fit.points == 4 and fit.strong == 4  # the four above 10 + 0.3 x 7.2
+
+
+def test_three_samples_on_a_straight_line_in_one_over_the_score_give_no_vertex():
+    assert vertex_of_three([1.0, 2.0, 3.0], [1.0, 0.5, 1.0 / 3.0]) is None  # 1/s = z: no curvature
+
+
+def test_samples_at_one_z_are_refused_before_any_arithmetic():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no division by a zero spacing on the way
+        assert vertex_of_three([1.0, 1.0, 3.0], [1.0, 2.0, 1.0]) is None
+        assert vertex_of_three([2.0, 2.0, 2.0], [1.0, 2.0, 1.0]) is None
+
+
+def test_a_negative_score_among_the_samples_fitted_gives_no_fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert fit_peak([0.0, 1.0, 2.0], [5.0, -1.0, 0.5]) is None
+
