@@ -35,9 +35,13 @@ def test_three_samples_with_a_dip_give_no_vertex():
     ([1.0, 2.0], [1.0, 2.0]),                 # two points
     ([1.0, 2.0, 3.0], [1.0, 0.0, 1.0]),       # a score that is not positive
     ([1.0, 1.0, 3.0], [1.0, 2.0, 1.0]),       # two points at one Z
+    ([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 2.0, 1.0]),  # four points
+    ([1.0, 2.0, 3.0], [1.0, -0.5, 1.0]),      # a negative score
 ])
 def test_vertex_of_three_refuses_what_is_not_three_positive_distinct_samples(zs, scores):
-    assert vertex_of_three(zs, scores) is None
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before any division by a zero score or spacing
+        assert vertex_of_three(zs, scores) is None
 
 
 def test_gaussian_samples_are_fitted_near_their_centre_with_a_high_r2():
@@ -157,4 +161,36 @@ def test_a_negative_score_among_the_samples_fitted_gives_no_fit():
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         assert fit_peak([0.0, 1.0, 2.0], [5.0, -1.0, 0.5]) is None
+
+
+def test_the_order_of_the_three_samples_does_not_change_the_vertex():
+    def curve(z):
+        return 5.0 / (1.0 + ((z - 2.37) / 0.4) ** 2)
+
+    for zs in ([0.0, 2.5, 3.0], [3.0, 0.0, 2.5], [2.5, 3.0, 0.0]):
+        assert vertex_of_three(zs, [curve(z) for z in zs]) == pytest.approx(2.37)
+
+
+def test_scores_in_any_units_are_fitted_alike():
+    zs = np.linspace(0.0, 2.0, 9)
+    for unit in (1.0, 1e-3):
+        fit = fit_peak(zs, unit * lorentzian(zs, floor=0.0), floor=0.0)
+        assert fit.z_peak == pytest.approx(0.9, abs=1e-9) and fit.height == pytest.approx(8.0 * unit)
+
+
+def test_a_sample_exactly_at_the_near_top_cut_is_fitted():
+    # cut = 0.3 x 10 = 3: the sample at Z1 scoring exactly 3 belongs to the top
+    fit = fit_peak([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 5.0, 10.0, 1.0])
+    assert (fit.z_lo, fit.z_hi, fit.points) == (1.0, 3.0, 3)
+
+
+def test_a_lorentzian_curve_at_or_below_zero_in_one_over_the_score_is_infinitely_high():
+    from octoprint_autofocus.focus.fit import _inverse
+    assert list(_inverse("lorentzian", np.array([-0.5, 0.0, 2.0]))) == [math.inf, math.inf, 0.5]
+
+
+def test_flat_scores_explain_nothing():
+    from octoprint_autofocus.focus.fit import _r_squared
+    assert _r_squared(np.full(4, 2.0), np.full(4, 2.0)) == 0.0
+    assert _r_squared(np.array([1.0, 2.0, 3.0]), np.array([1.0, math.inf, 3.0])) == 0.0
 
