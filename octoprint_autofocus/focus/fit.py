@@ -76,7 +76,7 @@ def vertex_of_three(z: Sequence[float], s: Sequence[float]) -> Optional[float]:
     """
     zs = np.asarray(z, dtype=float)
     ss = np.asarray(s, dtype=float)
-    if ss.shape != (3,) or np.any(ss <= 0) or len(set(zs.tolist())) < 3:
+    if zs.shape != (3,) or ss.shape != (3,) or np.any(ss <= 0) or len(set(zs.tolist())) < 3:
         return None
     centre = float(np.mean(zs))
     (x1, x2, x3), (y1, y2, y3) = zs - centre, 1.0 / ss  # the exact parabola, centred

@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from octoprint_autofocus.focus.fit import fit_peak, vertex_of_three
+from octoprint_autofocus.focus.fit import NEAR_TOP, _fit_model, _near_top, fit_peak, vertex_of_three
 
 
 def lorentzian(zs, centre=0.9, half_width=0.3, height=8.0, floor=1.0):
@@ -37,6 +37,9 @@ def test_three_samples_with_a_dip_give_no_vertex():
     ([1.0, 1.0, 3.0], [1.0, 2.0, 1.0]),       # two points at one Z
     ([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 2.0, 1.0]),  # four points
     ([1.0, 2.0, 3.0], [1.0, -0.5, 1.0]),      # a negative score
+    ([1.0, 2.0, 3.0], [1.0, 2.0]),            # fewer scores than Zs
+    ([1.0, 2.0, 3.0], [1.0, 2.0, 2.0, 1.0]),  # more scores than Zs
+    ([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 1.0]),  # more Zs than scores
 ])
 def test_vertex_of_three_refuses_what_is_not_three_positive_distinct_samples(zs, scores):
     with warnings.catch_warnings():
@@ -176,12 +179,79 @@ def test_scores_in_any_units_are_fitted_alike():
     for unit in (1.0, 1e-3):
         fit = fit_peak(zs, unit * lorentzian(zs, floor=0.0), floor=0.0)
         assert fit.z_peak == pytest.approx(0.9, abs=1e-9) and fit.height == pytest.approx(8.0 * unit)
+        fit = fit_peak(zs, unit * gaussian(zs), floor=0.0)  # a half height below 1 too
+        assert fit.fwhm == pytest.approx(2.0 * math.sqrt(2.0 * math.log(2.0)) * 0.25, rel=1e-6)
 
 
 def test_a_sample_exactly_at_the_near_top_cut_is_fitted():
     # cut = 0.3 x 10 = 3: the sample at Z1 scoring exactly 3 belongs to the top
     fit = fit_peak([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, 3.0, 5.0, 10.0, 1.0])
     assert (fit.z_lo, fit.z_hi, fit.points) == (1.0, 3.0, 3)
+
+
+@pytest.mark.parametrize("scores, span", [
+    ([0.0, 1.0, 10.0, 9.0, 0.5, 0.2], (1, 4)),  # one flank above the cut: padded on the other
+    ([0.2, 0.5, 9.0, 10.0, 1.0, 0.0], (2, 5)),  # the same, mirrored
+    ([1.0, 10.0, 0.5, 0.2, 0.1], (0, 3)),       # a lone top next to the first sample
+    ([9.0, 10.0, 8.0, 7.0, 0.1], (0, 4)),       # the top's flank runs to the first sample
+    ([1.0, 10.0, 5.0, 3.0, 1.0], (1, 4)),       # a sample above the top exactly at the cut (3)
+    ([1.0, 2.0], (0, 2)),                       # fewer samples than a fit needs: all of them
+    ([2.0], (0, 1)),
+])
+def test_the_samples_near_the_top_are_those_above_the_cut_padded_to_three(scores, span):
+    assert _near_top(np.array(scores), 0.0) == span
+
+
+def test_a_strong_point_may_lie_exactly_at_the_cut():
+    fit = fit_peak([0.0, 1.0, 2.0, 3.0, 4.0], [1.0, NEAR_TOP * 10.0, 10.0, 5.0, 1.0])
+    assert (fit.points, fit.strong) == (3, 3)
+
+
+def test_without_a_floor_the_width_is_measured_at_half_the_height_over_zero():
+    zs = np.linspace(0.0, 2.0, 9)
+    fit = fit_peak(zs, lorentzian(zs, floor=0.0))  # height 8, half width 0.3
+    assert fit.fwhm == pytest.approx(0.6, rel=1e-9)
+
+
+def test_a_broad_gaussian_is_fitted_as_a_gaussian():
+    zs = np.linspace(0.0, 10.0, 11)  # sigma 2 mm: a curvature of -1/8 in log s
+    fit = fit_peak(zs, gaussian(zs, centre=5.3, sigma=2.0), floor=0.0)
+    assert fit.model == "gaussian" and fit.z_peak == pytest.approx(5.3, abs=1e-9)
+
+
+def test_three_samples_at_two_zs_give_no_fit():
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # refused before a rank-deficient least squares
+        assert fit_peak([0.0, 0.0, 1.0], [1.0, 2.0, 1.0]) is None
+
+
+def test_scores_exactly_flat_in_log_have_no_gaussian_peak():
+    zs = np.array([0.0, 1.0, 2.0])
+    assert _fit_model("gaussian", zs, np.ones(3), 0.0, 3) is None
+
+
+@pytest.mark.parametrize("floor", [-6.5, -20.0])
+def test_a_gaussian_over_a_floor_below_minus_its_height_never_falls_to_half(floor):
+    # half height = (6 + floor) / 2 <= 0, a level a Gaussian never reaches
+    zs = np.linspace(0.0, 2.0, 9)
+    fit = fit_peak(zs, gaussian(zs), floor=floor)
+    assert fit.model == "gaussian" and fit.fwhm == math.inf
+
+
+@pytest.mark.parametrize("model, scores", [
+    ("lorentzian", lorentzian(np.linspace(0.6, 1.4, 5), centre=1.0, floor=0.0)),
+    ("gaussian", gaussian(np.linspace(0.6, 1.4, 5), centre=1.0)),
+])
+def test_a_floor_above_the_peak_leaves_no_width_at_half_height(model, scores):
+    fit = _fit_model(model, np.linspace(0.6, 1.4, 5), scores, 20.0, 0)
+    assert fit is not None and fit.fwhm == 0.0
+
+
+def test_a_fitted_peak_cannot_be_changed():
+    import dataclasses
+    fit = fit_peak(np.linspace(0.0, 2.0, 9), gaussian(np.linspace(0.0, 2.0, 9)), floor=0.0)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        fit.z_peak = 0.0
 
 
 def test_a_lorentzian_curve_at_or_below_zero_in_one_over_the_score_is_infinitely_high():
