@@ -69,7 +69,7 @@ MAX_GAIN = 8.0
 """Brightness corrects frames down to this many times darker than the reference; a frame
 this many times brighter becomes the reference (see :meth:`FrameScorer.score_frame`)."""
 BLACK_LEVEL = 1.0
-"""An 8-bit frame whose mean grey level is below this, before any reference, is black."""
+"""An 8-bit frame whose mean grey level is below this is black (dark, whatever the reference)."""
 NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 """Immerkaer's noise operator: zero on planes and straight ramps, white noise of SD 1 comes
 out with SD 6 (the kernel's L2 norm)."""
@@ -170,13 +170,14 @@ class FrameScorer:
 
     def dark(self, frame: FrameLike) -> bool:
         """Whether ``frame`` is a dropout rather than an image: black (an 8-bit frame with a
-        mean below ``BLACK_LEVEL``) before any frame set the reference brightness, else
-        ``MAX_GAIN`` times darker than that reference."""
+        mean below ``BLACK_LEVEL``), or ``MAX_GAIN`` times darker than the reference
+        brightness. A black frame is dark even after a black one set the reference (a camera
+        that only sends black frames)."""
         gray = self.gray(frame)
         mean = float(cv2.mean(gray)[0])
-        if self.reference_mean is None:
-            return gray.dtype == np.uint8 and mean < BLACK_LEVEL
-        return MAX_GAIN * mean < self.reference_mean
+        if gray.dtype == np.uint8 and mean < BLACK_LEVEL:
+            return True
+        return self.reference_mean is not None and MAX_GAIN * mean < self.reference_mean
 
     def without_stuck_pixels(self, gray: np.ndarray) -> np.ndarray:
         """``gray`` with the pixels stuck at full scale in every frame so far (this one
