@@ -13,7 +13,7 @@ import numpy as np
 
 from octoprint_autofocus.focus.errors import CameraError, CameraStalled, MoveRefused, StageError
 
-__all__ = ["FakeStage", "BlurringCamera", "StackCamera", "Event"]
+__all__ = ["FakeStage", "BlurringCamera", "StackCamera", "DarkeningCamera", "Event"]
 
 Event = Tuple[str, float]
 """A log entry: ``("move", z)`` or ``("frame", optical z)``."""
@@ -145,3 +145,30 @@ class StackCamera(BlurringCamera):
             return super().frame()
         finally:
             self.stage.actual_z = actual
+
+
+class DarkeningCamera:
+    """Numbered frames (from 0); those whose number is in ``dark`` (anything ``in`` answers:
+    a set, a range) are dark: the frame times ``dim`` (0: black, a camera's empty buffer; a few
+    hundredths: the light went out and the sensor sees its own dark noise).
+
+    The frames are ``camera``'s (arrays or JPEG bytes), or without one seeded textures, a new
+    one every frame.
+    """
+
+    def __init__(self, dark, camera=None, dim: float = 0.0) -> None:
+        self.dark, self.camera, self.dim, self.taken = dark, camera, dim, 0
+
+    def frame(self):
+        """The next frame, dark if its number is in ``dark``."""
+        index, self.taken = self.taken, self.taken + 1
+        if self.camera is None:
+            image = np.random.default_rng(index).integers(40, 200, (64, 64)).astype(np.uint8)
+        else:
+            image = self.camera.frame()
+        if index not in self.dark:
+            return image
+        if isinstance(image, bytes):
+            decoded = cv2.imdecode(np.frombuffer(image, np.uint8), cv2.IMREAD_UNCHANGED)
+            return cv2.imencode(".jpg", (decoded * self.dim).astype(np.uint8))[1].tobytes()
+        return (image * self.dim).astype(np.uint8)

@@ -63,8 +63,9 @@ SPREAD_WINDOW = 2.0
 NARROW_COARSE_POINTS = 3
 """Coarse samples in a predicted window (the fewest the search takes)."""
 
-POINT_FAILURES = ("no_peak", "peak_at_edge", "low_texture", "poor_fit", "verify_failed")
-"""Search failures that fail one point; any other failure (a device, a cancel) ends the map."""
+POINT_FAILURES = ("no_peak", "peak_at_edge", "low_texture", "poor_fit", "verify_failed", "camera_dark")
+"""Search failures that fail one point (a dark picture too: a point over a dark part of the bed
+or the specimen); any other failure (a device, a cancel) ends the map."""
 
 MAP_REASONS: Dict[str, str] = {
     "": "measured",

@@ -15,6 +15,8 @@ _FAILURES = {
                 "(best image at Z {z:.3f} mm).",
     "verify_failed": "On a second look the image at Z {z:.3f} mm was not as sharp as during "
                      "the search.",
+    "camera_dark": "The camera's picture was dark, so focus could not be judged. Check the light "
+                   "and that nothing covers the lens, then try again.",
     "camera_error": "The camera could not deliver a picture.",
     "camera_stalled": "The camera stopped sending new pictures.",
     "stage_error": "Z did not move or did not confirm a move.",

@@ -87,6 +87,9 @@ class RunState:
         self.held_zs: List[float] = []  # Zs where backlash may have held the carriage short
         self.held_probes = 0  # samples taken inside a held end (search._Run)
         self.frames = 0
+        self.retakes = 0  # frames taken again in place of dark ones (see _lit_frame)
+        self.dark_frames = 0  # frames scored that were still dark after their retakes
+        self.dark_streak = 0  # of those, how many in a row up to the last frame scored
         self.last_frame: Optional[FrameLike] = None
         self.moves_at_last_frame = 0
         self.frames_vary = True  # see _fresh_frame
@@ -119,13 +122,20 @@ class RunState:
     def _lit_frame(self) -> FrameLike:
         """A fresh frame that shows an image: a dark one (a dropped frame, a camera's black
         first frame: :meth:`.sampling.FrameScorer.dark`) is taken again, up to ``DARK_RETAKES``
-        times; one still dark then is what the camera sees (the light went out) and is scored."""
+        times; one still dark then is what the camera sees (the light went out) and is scored.
+        The retakes and the frames still dark are counted (``retakes``, ``dark_frames`` and
+        ``dark_streak``, the dark frames in a row up to this one)."""
         frame = self._fresh_frame()
+        dark = self.scorer.dark(frame)
         for _ in range(DARK_RETAKES):
-            if not self.scorer.dark(frame):
+            if not dark:
                 break
             self._checkpoint()
+            self.retakes += 1
             frame = self._fresh_frame()
+            dark = self.scorer.dark(frame)
+        self.dark_frames += dark
+        self.dark_streak = self.dark_streak + 1 if dark else 0
         return frame
 
     def _fresh_frame(self) -> FrameLike:

@@ -72,7 +72,9 @@ was seen too.
 
 Failures are reported, not guessed around: ``low_texture``, ``no_peak``,
 ``peak_at_edge``, ``poor_fit``, ``verify_failed``, device errors and ``cancelled``
-(see :data:`~.result.REASONS`). After a failure the stage returns to the start Z if
+(see :data:`~.result.REASONS`). A failed run whose camera stayed dark (frames still dark
+after their retakes, see :data:`~.verdict.DARK_SHARE`) is ``camera_dark`` whatever the
+search found: a person would look at the light first. After a failure the stage returns to the start Z if
 ``restore_on_failure`` and the start lies where the run may move; never after a stage
 error or a cancel (a cancel means: stop moving now). ``samples`` hold the
 brightness-corrected scores the search used (see :mod:`.sampling`).
@@ -238,12 +240,13 @@ class _Run(PeakVerdict):
             return self._failed("poor_fit", f"internal numerical failure: {exc!r}", restore=True)
 
     def _explained(self, failure: SearchFailed) -> SearchFailed:
-        """The failure as a person would explain it: a featureless ROI (low_texture)
-        explains any failure; scores that never varied (:meth:`_faint`) explain a fit that
+        """The failure as a person would explain it: a camera whose picture stayed dark
+        (camera_dark, :meth:`_dark_failure`) explains any failure, and so does a featureless
+        ROI (low_texture); scores that never varied (:meth:`_faint`) explain a fit that
         failed (``FAINT_EXPLAINS``) as no_peak: there was no peak to fit."""
-        texture = self._texture_failure()
-        if texture is not None:
-            return texture
+        explanation = self._dark_failure() or self._texture_failure()
+        if explanation is not None:
+            return explanation
         if failure.reason in FAINT_EXPLAINS and self._faint():
             return SearchFailed("no_peak", self._faint_detail())
         return failure

@@ -18,11 +18,11 @@ from .checks import MIN_CONTRAST, MIN_TEXTURE, NOISE_SURE
 from .curve import Points, combined
 from .noise import relative_noise, z_means
 from .options import STEP_ROUNDING
-from .run_state import TAILS_CONTRAST, AtEdge, RunState, SearchFailed
+from .run_state import DARK_RETAKES, TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
            "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS",
-           "SHELF_SPAN", "SHARPER_SHARE", "STALE_AFTER"]
+           "SHELF_SPAN", "SHARPER_SHARE", "STALE_AFTER", "DARK_SHARE"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
@@ -62,6 +62,11 @@ STALE_AFTER = 12
 """A lower sample taken this many frames or more before the last look at a peak is stale next to
 an end the run may not pass (:meth:`PeakVerdict._check_bracketed`): a lamp or an exposure
 drifting over a long run lifts the late frames near that end above its early frame."""
+
+DARK_SHARE = 0.5
+"""A failed run is put down to a dark camera (``camera_dark``, :meth:`PeakVerdict._dark_failure`)
+when at least this share of the frames it scored were still dark after their retakes, or when
+every frame of its last sample was: the camera went dark and stayed so."""
 
 
 class PeakVerdict(RunState):
@@ -170,6 +175,21 @@ class PeakVerdict(RunState):
             return None
         return SearchFailed("low_texture", f"relative contrast {most:.4f} at most over the range "
                        f"is below {MIN_TEXTURE}")
+
+    def _dark_failure(self) -> Optional[SearchFailed]:
+        """A camera_dark failure if the camera's picture stayed dark (``DARK_SHARE``).
+
+        It explains any other search failure better: dark frames (still dark after their
+        retakes, :meth:`~.run_state.RunState._lit_frame`) show nothing to judge focus by, no
+        texture and no peak, and a person would look at the light before the scene.
+        """
+        per_sample = self.opts.frames_per_position
+        scored = len(self.samples) * per_sample
+        if scored == 0 or (self.dark_streak < per_sample and self.dark_frames < DARK_SHARE * scored):
+            return None
+        return SearchFailed("camera_dark", f"{self.dark_frames} of the {scored} frames scored were "
+                            f"still dark after {DARK_RETAKES} retakes ({self.retakes} retakes in all), "
+                            f"the last {self.dark_streak} in a row")
 
     def _check_noise(self, z: float) -> None:
         """Fail with no_peak when the peak at ``z`` cannot be told from the score noise.

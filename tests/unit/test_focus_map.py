@@ -11,6 +11,7 @@ from octoprint_autofocus.focus.errors import StageError
 from octoprint_autofocus.focus.surface import fit_plane, grid_points
 from octoprint_autofocus.simulator.focal_surface import FocalSurface
 from octoprint_autofocus.simulator.map_rig import make_map_rig
+from tests.fakes import DarkeningCamera
 
 DOF = 0.1
 LIMITS = (0.0, 20.0)
@@ -44,14 +45,16 @@ class Recorder:
         return sum(1 for move in self.moves if move[0] == "xy")
 
 
-def run_map(surface, rows=4, cols=4, seed=1, start_z=4.3, recorder=None, **kwargs):
+def run_map(surface, rows=4, cols=4, seed=1, start_z=4.3, recorder=None, camera=None, **kwargs):
+    """Map ``surface`` on a simulated rig through ``recorder(rig)`` and ``camera(rig)`` (by
+    default the rig's own); returns (result, rig, recorder)."""
     rig = make_map_rig(surface, seed=seed, dof=DOF, z_limits=(-5.0, 25.0), start_z=start_z)
     rec = recorder(rig) if recorder else Recorder(rig)
     kwargs.setdefault("limits", LIMITS)
     kwargs.setdefault("first_window", (start_z - 2.0, start_z + 2.0))
     options = dict(overscan=0.05, sleep=rig.clock.sleep, clock=rig.clock.now)
     options.update(kwargs.pop("search_options", {}))
-    result = fm.measure_map(rec, rec, rig.camera, grid_points(10, 190, 10, 190, rows, cols),
+    result = fm.measure_map(rec, rec, camera(rig) if camera else rig.camera, grid_points(10, 190, 10, 190, rows, cols),
                             search_options=options, clock=rig.clock.now, **kwargs)
     return result, rig, rec
 
@@ -130,6 +133,30 @@ def test_a_bare_spot_fails_its_point_and_the_map_goes_on():
     assert failed[0].z is None and failed[0].height is None
     assert result.summary["failed"] == 1 and result.summary["measured"] == 15
     assert "1 failed" in result.message
+
+
+class Over:
+    """Frame numbers taken while the head is over ``spot`` (x, y): the ``dark`` frames of a
+    :class:`~tests.fakes.DarkeningCamera` over a spot of the bed the light does not reach."""
+
+    def __init__(self, xy, spot):
+        self.xy, self.spot = xy, spot
+
+    def __contains__(self, index):
+        return self.xy.position_xy() == self.spot
+
+
+def test_a_point_where_the_picture_stays_dark_fails_alone_and_the_map_goes_on():
+    surface = FocalSurface("tilted", focal_z=4.0, height=0.3)
+    result, rig, _ = run_map(surface, rows=3, cols=3,
+                             camera=lambda rig: DarkeningCamera(Over(rig.xy, (100.0, 100.0)), rig.camera))
+    assert result.ok and result.reason == ""
+    failed = [p for p in result.points if not p.ok]
+    assert [(p.x, p.y, p.reason) for p in failed] == [(100.0, 100.0, "camera_dark")]
+    assert failed[0].message.startswith("The camera's picture was dark")
+    assert result.summary["failed"] == 1 and result.summary["measured"] == 8
+    assert all(abs(p.z - surface.z_at(p.x, p.y)) < DOF / 4 for p in result.points if p.ok)
+    assert rig.stage.violations == []
 
 
 def test_too_many_failed_points_stop_the_map():

@@ -11,7 +11,7 @@ from octoprint_autofocus.focus.fit import PeakFit
 from octoprint_autofocus.focus.options import parse_options
 from octoprint_autofocus.focus.run_state import RunState
 from octoprint_autofocus.focus.sampling import Sample
-from tests.fakes import FakeStage
+from tests.fakes import DarkeningCamera, FakeStage
 
 
 def state(samples=(), stage=None, window=(1.0, 9.0), **options):
@@ -262,19 +262,6 @@ def test_the_scores_at_a_z_are_every_frame_there_or_those_from_a_place_in_the_ru
     assert run._scores_at(3.0, 3) == [4.0]
 
 
-class DarkeningCamera:
-    """Numbered textured frames; those whose number (from 0) is in ``dark`` are black."""
-
-    def __init__(self, dark):
-        self.dark, self.taken = set(dark), 0
-
-    def frame(self):
-        index, self.taken = self.taken, self.taken + 1
-        rng = np.random.default_rng(index)
-        image = rng.integers(40, 200, (64, 64)).astype(np.uint8)
-        return np.zeros_like(image) if index in self.dark else image
-
-
 @pytest.mark.parametrize("dark, frames", [((), 3), ((0,), 4), ((1,), 4), ((0, 1), 5), ((1, 3), 5)])
 def test_a_dark_frame_is_taken_again_and_never_scored(dark, frames):
     run = state()
@@ -290,3 +277,14 @@ def test_a_camera_that_stays_dark_has_its_dark_frame_scored_after_two_retakes():
     run._measure(2.0, "coarse")
     assert run._measure(3.0, "coarse").score == 0.0
     assert run.frames == 1 + 1 + 2  # the lit first frame, then a dark one and its two retakes
+
+
+def test_the_retakes_and_the_frames_still_dark_after_them_are_counted():
+    run = state()
+    run.camera = DarkeningCamera({1, 2, 3, 5, 7, 8, 9})
+    counts = []
+    for z in (2.0, 3.0, 4.0, 5.0, 6.0):
+        run._measure(z, "coarse")
+        counts.append((run.retakes, run.dark_frames, run.dark_streak))
+    # lit; dark after two retakes; lit; lit at the first retake; dark after two retakes
+    assert counts == [(0, 0, 0), (2, 1, 1), (2, 1, 0), (3, 1, 0), (5, 2, 1)]

@@ -12,7 +12,7 @@ from octoprint_autofocus.focus.options import DEFAULTS
 from octoprint_autofocus.focus.search import SNAP_REACH
 from octoprint_autofocus.simulator import SCENES, make_rig
 from octoprint_autofocus.focus.verdict import RESCAN_POINTS
-from tests.fakes import BlurringCamera, DriftingCamera, FakeStage, StackCamera
+from tests.fakes import BlurringCamera, DarkeningCamera, DriftingCamera, FakeStage, StackCamera
 
 SIZE = (320, 240)
 
@@ -200,9 +200,9 @@ def test_coarse_step_sets_the_spacing_of_the_coarse_sweep(step, points):
 # ~~ failures
 
 
-@pytest.mark.parametrize("grey", [128.0, 40.0])
+@pytest.mark.parametrize("grey", [128.0, 40.0, 6.0])
 def test_a_blank_field_fails_for_lack_of_texture_after_a_finer_look_and_restores_the_start(monkeypatch, grey):
-    # a dim blank field's noise is no texture either
+    # a dim blank field's noise is no texture either, and a lit one is no dark camera
     monkeypatch.setitem(SCENES, "flat", lambda seed, size: np.full(size[::-1], grey, np.float32))
     rig, result = run_rig(scene="flat", seed=1, focal_z=3.0, dof=0.1, start_z=2.2, noise=0.02,
                           jpeg_quality=85)
@@ -324,6 +324,42 @@ def test_a_bump_next_to_a_wall_the_curve_falls_into_is_taken():
     result = autofocus(stage, camera, 1.0, 5.0, sleep=lambda s: None)
     assert result.ok, result.detail
     assert result.z == pytest.approx(4.93, abs=0.005)
+
+
+def focus_darkening(dark, dim=0.0):
+    """Focus at 3.0 from 2.0 over the window 1..5 (limits 0..6) through a
+    :class:`~tests.fakes.DarkeningCamera`; returns (stage, camera, result)."""
+    stage = FakeStage(limits=(0.0, 6.0), start=2.0)
+    camera = DarkeningCamera(dark, BlurringCamera(stage, 3.0, seed=3), dim)
+    result = autofocus(stage, camera, 1.0, 5.0, limits=(0.0, 6.0), sleep=lambda s: None)
+    return stage, camera, result
+
+
+@pytest.mark.parametrize("first_dark, dim", [(0, 0.0), (0, 0.003), (5, 0.05), (8, 0.0)],
+                         ids=["black", "near black", "light out mid-run", "light out at the last look"])
+def test_a_camera_that_stays_dark_fails_as_camera_dark_and_restores_the_start(first_dark, dim):
+    stage, camera, result = focus_darkening(range(first_dark, 10**6), dim)
+    assert not result.ok and result.reason == "camera_dark", result.detail
+    assert result.message.startswith("The camera's picture was dark, so focus could not be judged.")
+    assert stage.violations == [] and all(0.0 <= z <= 6.0 for z in stage.commanded)
+    assert stage.position() == result.final_z == 2.0
+    assert camera.taken == result.frames and result.frames > first_dark
+
+
+def test_the_light_goes_out_above_before_the_run_would_have_focused():
+    _, _, clean = focus_darkening(())
+    assert clean.ok and clean.z == pytest.approx(3.0, abs=0.01)
+    assert clean.frames == 9 and clean.phases[-1] == "verify"  # frame 8: the last look at the peak
+
+
+@pytest.mark.parametrize("dropped, dim", [({0}, 0.0), ({4}, 0.02), ({4, 5}, 0.02)],
+                         ids=["black first frame", "dropped frame", "two dropped frames"])
+def test_a_dropped_frame_is_no_dark_camera_and_the_run_focuses(dropped, dim):
+    _, _, clean = focus_darkening(())
+    _, _, result = focus_darkening(dropped, dim)
+    assert result.ok, result.detail
+    assert result.z == pytest.approx(clean.z, abs=0.005)
+    assert result.frames == clean.frames + len(dropped)  # each taken again once
 
 
 def test_a_curve_of_zeros_fails_cleanly_and_restores_the_start():

@@ -10,7 +10,7 @@ import pytest
 from octoprint_autofocus.focus.options import parse_options
 from octoprint_autofocus.focus.run_state import AtEdge, SearchFailed
 from octoprint_autofocus.focus.sampling import Sample
-from octoprint_autofocus.focus.verdict import RESCAN_POINTS, STALE_AFTER, PeakVerdict
+from octoprint_autofocus.focus.verdict import DARK_SHARE, RESCAN_POINTS, STALE_AFTER, PeakVerdict
 from tests.fakes import FakeStage
 
 
@@ -269,6 +269,28 @@ def test_texture_of_exactly_the_minimum_anywhere_is_enough():
     assert failure.reason == "low_texture" and str(failure).startswith("relative contrast 0.0099 at most")
     run.samples[0] = Sample(1.0, (1.0,), 0.01, "coarse")  # a sample below the best shows detail
     assert run._texture_failure() is None
+
+
+@pytest.mark.parametrize("per_sample, dark_frames, dark_streak, dark", [
+    (1, 1, 0, False), (1, 2, 0, True), (1, 1, 1, True),  # half the frames, or the last one
+    (2, 3, 1, False), (2, 4, 0, True), (2, 2, 2, True),  # the last sample: both of its frames
+])
+def test_a_camera_is_dark_from_half_the_frames_scored_or_the_last_sample(per_sample, dark_frames,
+                                                                         dark_streak, dark):
+    assert DARK_SHARE == 0.5
+    run = Scripted(None, coarse([1.0, 2.0, 3.0, 4.0], [1.0, 2.0, 3.0, 2.0]), frames_per_position=per_sample)
+    run.dark_frames, run.dark_streak, run.retakes = dark_frames, dark_streak, 2 * dark_frames
+    failure = run._dark_failure()
+    assert (failure is not None) is dark
+    if dark:
+        assert failure.reason == "camera_dark"
+        assert str(failure).startswith(f"{dark_frames} of the {4 * per_sample} frames scored were still dark")
+
+
+def test_a_run_without_samples_is_no_dark_camera():
+    run = Scripted(None)
+    run.dark_streak = 1
+    assert run._dark_failure() is None
 
 
 def test_a_best_exactly_twice_the_lowest_is_not_weak_and_a_tenth_is_not_faint():
