@@ -316,8 +316,9 @@ def test_home_sets_the_reference_with_g92_after_a_passed_run(rig_factory):
     assert rig.records.load(run_id)["correction"] == pytest.approx(-0.5)
 
 
-def test_home_sends_no_g92_after_a_failed_run(rig_factory):
-    rig = rig_factory(focuses_at(4.0, ok=False, reason="poor_fit"), settings={"reference_z": 3.5})
+@pytest.mark.parametrize("reason", ["poor_fit", "camera_dark"])
+def test_home_sends_no_g92_after_a_failed_run(rig_factory, reason):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason=reason), settings={"reference_z": 3.5})
     rig.run(kind="home")
     assert not any(line.startswith("G92") for line in rig.printer.sent_lines())
 
@@ -340,8 +341,9 @@ def test_before_and_after_gcode_frame_the_search(rig_factory):
 LIGHTS = {"before_gcode": "M355 S1", "after_gcode": "M355 S0"}
 
 
-def test_after_gcode_follows_a_failed_search(rig_factory):
-    rig = rig_factory(focuses_at(4.0, ok=False, reason="no_peak"), settings=LIGHTS)
+@pytest.mark.parametrize("reason", ["no_peak", "camera_dark"])
+def test_after_gcode_follows_a_failed_search(rig_factory, reason):
+    rig = rig_factory(focuses_at(4.0, ok=False, reason=reason), settings=LIGHTS)
     rig.run()
     assert rig.printer.sent_lines()[-1] == "M355 S0"
 
@@ -586,7 +588,9 @@ def test_job_hold_is_released_after_a_passed_run_of_every_kind(rig_factory, kind
     assert rig.printer.job_calls == [("hold", True), ("hold", False)]
 
 
-@pytest.mark.parametrize("search", [focuses_at(4.0, ok=False, reason="no_peak"), crashes], ids=["failed", "crashed"])
+@pytest.mark.parametrize("search", [focuses_at(4.0, ok=False, reason="no_peak"), crashes,
+                                    focuses_at(4.0, ok=False, reason="camera_dark")],
+                         ids=["failed", "crashed", "camera_dark"])
 def test_a_failed_run_pauses_the_job_before_releasing_the_hold(rig_factory, search):
     rig = rig_factory(search)
     rig.printer.printing = True

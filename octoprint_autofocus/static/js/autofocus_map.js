@@ -79,7 +79,8 @@ $(function () {
                 peak_at_edge: gettext("the focus lies outside the reachable range"),
                 low_texture: gettext("too little detail to focus on"),
                 poor_fit: gettext("the sharpness readings were too noisy"),
-                verify_failed: gettext("the focus could not be confirmed")
+                verify_failed: gettext("the focus could not be confirmed"),
+                camera_dark: gettext("the camera's picture was dark")
             }
         };
     }

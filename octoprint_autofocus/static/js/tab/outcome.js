@@ -39,6 +39,9 @@
                 verify_failed: gettext(
                     "Increase the settle time or the backlash overscan."
                 ),
+                camera_dark: gettext(
+                    "Check the light and that nothing covers the lens, then try again."
+                ),
                 camera_error: gettext(
                     "Check the camera choice and its URLs in the settings."
                 ),
@@ -64,6 +67,7 @@
                 low_texture: gettext("The region has too little detail to judge focus."),
                 poor_fit: gettext("The sharpness near the best position was too irregular to trust (best picture at Z %(z)s)."),
                 verify_failed: gettext("On a second look the picture at Z %(z)s was not as sharp as during the search."),
+                camera_dark: gettext("The camera's picture was dark, so focus could not be judged."),
                 camera_error: gettext("The camera did not deliver a picture."),
                 camera_stalled: gettext("The camera stopped sending new pictures."),
                 stage_error: gettext("Z did not move or did not confirm the move."),
