@@ -74,9 +74,9 @@ Failures are reported, not guessed around: ``low_texture``, ``no_peak``,
 ``peak_at_edge``, ``poor_fit``, ``verify_failed``, device errors and ``cancelled``
 (see :data:`~.result.REASONS`). A failed run whose camera stayed dark (frames still dark
 after their retakes, see :data:`~.verdict.DARK_SHARE`) is ``camera_dark`` whatever the
-search found: a person would look at the light first. After a failure the stage returns to the start Z if
-``restore_on_failure`` and the start lies where the run may move; never after a stage
-error or a cancel (a cancel means: stop moving now). ``samples`` hold the
+search found: a person would look at the light first. After a failure the stage returns to
+the start Z if ``restore_on_failure`` and the start lies where the run may move; never after
+a stage error or a cancel (a cancel means: stop moving now). ``samples`` hold the
 brightness-corrected scores the search used (see :mod:`.sampling`).
 
 The parts: the checks are pure functions in :mod:`.checks`, the noise statistics in

@@ -144,6 +144,19 @@ def test_a_run_that_fails_says_why_and_what_to_try(page, server, api):
         api.save_plugin_settings(camera="autofocus_sim")
 
 
+def test_a_camera_that_stayed_dark_is_told_to_check_the_light_and_offers_no_other_way(page, server):
+    open_tab(page, server)
+    show_record(page, flat_record(reason="camera_dark", message="The camera's picture was dark."))
+    expect(page.locator("#autofocus_result .autofocus-verdict")).to_have_text("Not focused")
+    expect(page.locator("#autofocus_result .autofocus-explanation")).to_have_text(
+        "The camera's picture was dark, so focus could not be judged.")
+    expect(page.locator("#autofocus_result .autofocus-advice")).to_have_text(
+        "Check the light and that nothing covers the lens, then try again.")
+    expect(page.locator("#autofocus_result .autofocus-detail")).to_be_hidden()  # no device's own words
+    expect(page.locator("#autofocus_move_anyway")).to_be_hidden()  # a dark frame's best Z is no focus
+    expect(page.locator("#autofocus_search_wider")).to_be_hidden()  # nor does a wider range bring light
+
+
 def test_cancel_returns_to_idle_and_no_further_z_moves_are_sent(page, server, api):
     move_printer(api, 5.5)
     open_tab(page, server)
@@ -211,6 +224,11 @@ def test_the_tab_speaks_german_when_the_interface_language_is_german(page, serve
         "Zwischen Z 3.000 mm und Z 5.000 mm wurde keine eindeutig schärfste Position gefunden.")
     expect(page.locator("#autofocus_plot_legend")).to_contain_text("Suchfenster")
     screenshot(page, "7-german")
+    show_record(page, flat_record(reason="camera_dark"))
+    expect(page.locator("#autofocus_result .autofocus-explanation")).to_have_text(
+        "Das Kamerabild war dunkel, daher ließ sich der Fokus nicht beurteilen.")
+    expect(page.locator("#autofocus_result .autofocus-advice")).to_have_text(
+        "Prüfen Sie die Beleuchtung und dass nichts das Objektiv verdeckt, und versuchen Sie es dann erneut.")
 
     # the focus map section: the form, a finished map's words (from the record's numbers)
     expect(page.locator("#autofocus_map h5")).to_have_text("Fokuskarte")
