@@ -88,7 +88,7 @@ class RunState:
         self.held_probes = 0  # samples taken inside a held end (search._Run)
         self.frames = 0
         self.retakes = 0  # frames taken again in place of dark ones (see _lit_frame)
-        self.dark_frames = 0  # frames scored that were still dark after their retakes
+        self.dark_frames = 0  # frames scored still dark after their retakes, or black
         self.dark_streak = 0  # of those, how many in a row up to the last frame scored
         self.last_frame: Optional[FrameLike] = None
         self.moves_at_last_frame = 0
@@ -123,8 +123,10 @@ class RunState:
         """A fresh frame that shows an image: a dark one (a dropped frame, a camera's black
         first frame: :meth:`.sampling.FrameScorer.dark`) is taken again, up to ``DARK_RETAKES``
         times; one still dark then is what the camera sees (the light went out) and is scored.
-        The retakes and the frames still dark are counted (``retakes``, ``dark_frames`` and
-        ``dark_streak``, the dark frames in a row up to this one)."""
+        The retakes are counted (``retakes``), and so are the frames scored still dark or black
+        (:meth:`.sampling.FrameScorer.black`: a camera that only sends black frames sets a
+        black reference, and its frames are not taken again): ``dark_frames``, and
+        ``dark_streak``, those in a row up to this one."""
         frame = self._fresh_frame()
         dark = self.scorer.dark(frame)
         for _ in range(DARK_RETAKES):
@@ -134,6 +136,7 @@ class RunState:
             self.retakes += 1
             frame = self._fresh_frame()
             dark = self.scorer.dark(frame)
+        dark = dark or self.scorer.black(frame)  # a camera sending only black frames too
         self.dark_frames += dark
         self.dark_streak = self.dark_streak + 1 if dark else 0
         return frame

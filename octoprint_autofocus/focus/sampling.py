@@ -69,7 +69,7 @@ MAX_GAIN = 8.0
 """Brightness corrects frames down to this many times darker than the reference; a frame
 this many times brighter becomes the reference (see :meth:`FrameScorer.score_frame`)."""
 BLACK_LEVEL = 1.0
-"""An 8-bit frame whose mean grey level is below this is black (dark, whatever the reference)."""
+"""An 8-bit frame whose mean grey level is below this is black (see :meth:`FrameScorer.black`)."""
 NOISE_KERNEL = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
 """Immerkaer's noise operator: zero on planes and straight ramps, white noise of SD 1 comes
 out with SD 6 (the kernel's L2 norm)."""
@@ -168,16 +168,20 @@ class FrameScorer:
             self.decoded = (frame, gray_roi(frame, self.roi, self.decode_scale))
         return self.decoded[1]
 
-    def dark(self, frame: FrameLike) -> bool:
-        """Whether ``frame`` is a dropout rather than an image: black (an 8-bit frame with a
-        mean below ``BLACK_LEVEL``), or ``MAX_GAIN`` times darker than the reference
-        brightness. A black frame is dark even after a black one set the reference (a camera
-        that only sends black frames)."""
+    def black(self, frame: FrameLike) -> bool:
+        """Whether ``frame`` is black: an 8-bit frame whose mean grey level is below
+        ``BLACK_LEVEL`` (an empty buffer, a covered lens, the light off)."""
         gray = self.gray(frame)
-        mean = float(cv2.mean(gray)[0])
-        if gray.dtype == np.uint8 and mean < BLACK_LEVEL:
-            return True
-        return self.reference_mean is not None and MAX_GAIN * mean < self.reference_mean
+        return gray.dtype == np.uint8 and float(cv2.mean(gray)[0]) < BLACK_LEVEL
+
+    def dark(self, frame: FrameLike) -> bool:
+        """Whether ``frame`` is a dropout rather than an image: black before any frame set
+        the reference brightness, else ``MAX_GAIN`` times darker than that reference. (After
+        a black reference a black frame is what the camera sends: taking it again helps
+        nothing.)"""
+        if self.reference_mean is None:
+            return self.black(frame)
+        return MAX_GAIN * float(cv2.mean(self.gray(frame))[0]) < self.reference_mean
 
     def without_stuck_pixels(self, gray: np.ndarray) -> np.ndarray:
         """``gray`` with the pixels stuck at full scale in every frame so far (this one

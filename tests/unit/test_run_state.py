@@ -226,7 +226,7 @@ def test_the_old_frame_sent_again_after_a_move_is_replaced_by_a_fresh_one():
     run.camera = ResendingCamera(stage)
     grabbed = []
     run.scorer.sample = lambda z, frames, phase: grabbed.extend(frames) or Sample(z, (1.0,), 1.0, phase)
-    run.scorer.dark = lambda frame: False  # the frames are tokens, not images
+    run.scorer.dark = run.scorer.black = lambda frame: False  # the frames are tokens, not images
     for z in (2.0, 3.0, 4.0):
         run._measure(z, "coarse")
     assert len(set(grabbed)) == 3  # each sample scored its own capture, none a resent one
@@ -238,7 +238,7 @@ def test_a_source_that_repeats_an_unchanged_image_exactly_is_checked_only_once()
     run = state(stage=stage)
     run.camera = ResendingCamera(stage, stuck=True)
     run.scorer.sample = lambda z, frames, phase: Sample(z, (1.0,), 1.0, phase)
-    run.scorer.dark = lambda frame: False  # the frames are tokens, not images
+    run.scorer.dark = run.scorer.black = lambda frame: False  # the frames are tokens, not images
     for z in (2.0, 3.0, 4.0, 5.0):
         run._measure(z, "coarse")
     assert run.frames == 5  # one extra frame after the first move, none after the others
@@ -249,7 +249,7 @@ def test_frames_repeated_at_one_z_without_a_move_are_all_kept():
     run = state(stage=stage, frames_per_position=3)
     run.camera = ResendingCamera(stage, stuck=True)  # one identical frame, always
     run.scorer.sample = lambda z, frames, phase: Sample(z, (1.0,), 1.0, phase)
-    run.scorer.dark = lambda frame: False  # the frames are tokens, not images
+    run.scorer.dark = run.scorer.black = lambda frame: False  # the frames are tokens, not images
     run._measure(5.0, "coarse")
     run.motion.arrive(5.0)  # already there: no move
     run._measure(5.0, "verify")
@@ -288,3 +288,20 @@ def test_the_retakes_and_the_frames_still_dark_after_them_are_counted():
         counts.append((run.retakes, run.dark_frames, run.dark_streak))
     # lit; dark after two retakes; lit; lit at the first retake; dark after two retakes
     assert counts == [(0, 0, 0), (2, 1, 1), (2, 1, 0), (3, 1, 0), (5, 2, 1)]
+
+
+def test_a_camera_that_only_sends_black_frames_is_retaken_once_then_counted_dark():
+    run = state()
+    run.camera = DarkeningCamera(range(10**6), dim=0.01)  # its own dark noise: mean 0.6 grey levels
+    for z in (2.0, 3.0, 4.0):
+        run._measure(z, "coarse")
+    # the first frame and its two retakes; then the black reference: no use taking them again
+    assert (run.frames, run.retakes, run.dark_frames, run.dark_streak) == (5, 2, 3, 3)
+
+
+def test_frames_of_zeros_are_taken_again_every_time():
+    run = state()
+    run.camera = DarkeningCamera(range(10**6))  # an empty buffer, again and again
+    for z in (2.0, 3.0, 4.0):
+        run._measure(z, "coarse")
+    assert (run.retakes, run.dark_frames, run.dark_streak) == (6, 3, 3)

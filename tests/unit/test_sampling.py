@@ -304,7 +304,7 @@ def test_a_frame_more_than_eight_times_brighter_becomes_the_reference():
         score(brighter) * (8.01 / 8.0) ** 2, rel=1e-6)
 
 
-def test_a_frame_is_dark_when_black_or_eight_times_darker_than_the_reference():
+def test_a_frame_is_dark_when_black_before_any_reference_or_eight_times_darker_than_it():
     scorer = FrameScorer("tenengrad", None, 1)
     below_one = np.zeros((64, 64), np.uint8)
     below_one[:, :63] = 1  # an 8-bit mean just under one grey level
@@ -314,13 +314,15 @@ def test_a_frame_is_dark_when_black_or_eight_times_darker_than_the_reference():
     assert not scorer.dark(_board(0.0, 2.0)) and scorer.dark(_board(0.0, 1.98))
 
 
-def test_a_black_frame_is_dark_after_a_black_frame_set_the_reference():
+def test_a_frame_is_black_below_one_grey_level_whatever_the_reference():
     scorer = FrameScorer("tenengrad", None, 1)
     below_one = np.zeros((64, 64), np.uint8)
     below_one[:, :63] = 1
+    assert scorer.black(below_one) and not scorer.black(np.ones((64, 64), np.uint8))
+    assert not scorer.black(np.zeros((64, 64), np.float32))
     scorer.sample(0.0, [below_one], "coarse")  # a camera that only sends black frames
     assert scorer.reference_mean == pytest.approx(63 / 64)
-    assert scorer.dark(below_one) and not scorer.dark(np.ones((64, 64), np.uint8))
+    assert scorer.black(below_one) and not scorer.dark(below_one)  # no use taking it again
 
 
 def test_a_frame_looked_at_for_darkness_is_decoded_once(monkeypatch):
