@@ -28,7 +28,7 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Collection, Dict, Iterable, List, Optional, Sequence, Tuple
+from typing import Collection, Dict, Iterable, List, Optional, Sequence, Set, Tuple
 
 try:
     from tomllib import loads as toml_loads
@@ -275,6 +275,39 @@ def release_held(db: Path) -> None:
         connection.execute("DELETE FROM work_results WHERE output = ?", (HELD,))
 
 
+UNCHANGED = "line unchanged since %s (--since)"
+
+
+def since_path(db: Path) -> Path:
+    return db.with_suffix(".since")
+
+
+def changed_lines(module: str, since: str) -> Set[int]:
+    """The lines of ``module`` as it is now that ``git diff since`` adds or changes."""
+    diff = subprocess.run(["git", "diff", "-U0", since, "--", module], cwd=ROOT, check=True,
+                          stdout=subprocess.PIPE, text=True).stdout
+    lines: Set[int] = set()
+    for hunk in re.finditer(r"^@@ -\S+ \+(\d+)(?:,(\d+))? @@", diff, re.MULTILINE):
+        start, count = int(hunk.group(1)), int(hunk.group(2) or 1)
+        lines.update(range(start, start + count))
+    return lines
+
+
+def skip_unchanged(db: Path, lines: Collection[int], since: str) -> int:
+    """Mark the session's pending mutants on lines outside ``lines`` as skipped (never run,
+    not counted); returns how many. The session remembers ``since`` for its report."""
+    with contextlib.closing(sqlite3.connect(db)) as connection, connection:
+        pending = connection.execute(
+            "SELECT job_id, start_pos_row, end_pos_row FROM mutation_specs"
+            " WHERE job_id NOT IN (SELECT job_id FROM work_results)").fetchall()
+        skipped = [(job, UNCHANGED % since) for job, first, last in pending
+                   if not any(first <= line <= last for line in lines)]
+        connection.executemany("INSERT INTO work_results (job_id, worker_outcome, output) VALUES (?, 'SKIPPED', ?)",
+                               skipped)
+    since_path(db).write_text(since)
+    return len(skipped)
+
+
 def refresh_config(module: str) -> None:
     """Give a resumed session the current test command (``test_command``), keeping its timeout."""
     config = STATE / f"{session_name(module)}.toml"
@@ -291,8 +324,10 @@ def check_baseline(module: str) -> None:
             env=dict(os.environ, PYTHONPATH=str(src)))
 
 
-def run_module(module: str, tests: Sequence[str], resume: bool, timeout: Optional[float]) -> List[Mutant]:
-    """Run (or resume) the session of one module and return its mutants."""
+def run_module(module: str, tests: Sequence[str], resume: bool, timeout: Optional[float],
+               since: Optional[str] = None) -> List[Mutant]:
+    """Run (or resume) the session of one module and return its mutants (with ``since``, a
+    fresh session runs only the mutants on the lines changed since that git revision)."""
     src = source_copy(module)
     name = session_name(module)
     config, db = STATE / f"{name}.toml", STATE / f"{name}.sqlite"
@@ -312,10 +347,14 @@ def run_module(module: str, tests: Sequence[str], resume: bool, timeout: Optiona
     if not (resume and db.exists()):
         db.unlink(missing_ok=True)
         rechecked_path(db).unlink(missing_ok=True)
+        since_path(db).unlink(missing_ok=True)
         stamp.write_text(digest)
         write_config(module, tests, timeout or MIN_TIMEOUT, config)
         _cosmic("cosmic-ray", "init", str(config), str(db), cwd=src)
         _cosmic("cr-filter-operators", str(db), str(config), cwd=src)
+        if since is not None:
+            print("%s: %d mutants on lines unchanged since %s left out"
+                  % (module, skip_unchanged(db, changed_lines(module, since), since), since), flush=True)
         began = time.monotonic()
         _cosmic("cosmic-ray", "baseline", str(config), cwd=src, env=env)
         baseline = time.monotonic() - began
@@ -371,15 +410,21 @@ def report(results: Dict[str, List[Mutant]], markdown: bool) -> int:
                     mutant.mutated))
     seen = {m.key() for ms in results.values() for m in ms if m.outcome == "survived"}
     ran = {module for module, ms in results.items() if ms and not any(m.outcome == "pending" for m in ms)}
+    since = {module: since_path(STATE / f"{session_name(module)}.sqlite") for module in results}
+    since = {module: path.read_text() for module, path in since.items() if path.exists()}
+    lines_run = {(m.module, m.original) for ms in results.values() for m in ms if m.outcome != "skipped"}
     for entry in equivalents:
         key = (entry["module"], entry["operator"], entry["line"].strip(), entry["mutant"].strip())
-        if entry["module"] in ran and key not in seen:
+        partial = entry["module"] in since and (key[0], key[2]) not in lines_run  # a line not run
+        if entry["module"] in ran and key not in seen and not partial:
             print("STALE equivalent entry (no such survivor now): %s %s: %s" % key[:3])
     if markdown:
         print("\n| module | mutants | killed | killed by timeout | survived: equivalent | survived: unexplained"
               " | incompetent | not run |")
         print("|---|---:|---:|---:|---:|---:|---:|---:|")
     for module, counts in rows:
+        if module in since:
+            module = "%s (lines changed since %s)" % (module, since[module])
         if markdown:
             print("| `%s` | %d | %d | %d | %d | %d | %d | %d |" % (
                 module, counts["mutants"], counts["killed"], counts["timeout"], counts["equivalent"],
@@ -406,6 +451,9 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
                              " as equivalent against the current tests (after writing tests that should kill"
                              " them)")
     parser.add_argument("--report-only", action="store_true", help="only report the sessions in .mutation/")
+    parser.add_argument("--since", metavar="REV",
+                        help="a fresh session runs only the mutants on the lines changed since the git"
+                             " revision REV (a change's own mutants; the rest were run before it)")
     parser.add_argument("--markdown", action="store_true", help="print the per-module table as Markdown")
     parser.add_argument("--timeout", type=float, default=None,
                         help="s per mutant before it counts as killed by a timeout (default: %g times the"
@@ -431,7 +479,7 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
             results[module] = read_session(STATE, db) if db.exists() else []
         else:
             results[module] = run_module(module, MODULES.get(module, ()), args.resume or args.recheck,
-                                         args.timeout)
+                                         args.timeout, args.since)
     return 1 if report(results, args.markdown) else 0
 
 
