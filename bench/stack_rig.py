@@ -32,6 +32,7 @@ import cv2
 import numpy as np
 
 from octoprint_autofocus.focus.errors import MoveRefused
+from octoprint_autofocus.focus.options import DEFAULTS
 
 __all__ = [
     "DOF_LEVEL",
@@ -608,7 +609,8 @@ def make_cases(seed_base: int = 0) -> List[Case]:
     """The fixed case list: every scene x optics (nuisances cycled), plus should-fail cases.
 
     Focus lies in the middle 80% of the range; the start Z anywhere in the range. A few
-    cases use an ROI, BGR frames or backlash. ``seed_base`` != 0 draws a fresh set of the
+    cases use an ROI, BGR frames or backlash (tagged ``backlash-past-overscan`` when the slack
+    is larger than the search's default overshoot). ``seed_base`` != 0 draws a fresh set of the
     same design (geometry, scenes, noise), to check that a change generalises.
     """
     cases: List[Case] = []
@@ -631,6 +633,8 @@ def make_cases(seed_base: int = 0) -> List[Case]:
                     roi = (0, 0, SIZE[0] // 2, SIZE[1])  # the left half of a tilted sample
                 backlash = g["dof_slices"] * (span / (g["slices"] - 1)) if k % 7 == 3 else 0.0
                 tags = (scene, optics_name, nz_name) + (("roi",) if roi else ()) + (("backlash",) if backlash else ())
+                if backlash > DEFAULTS["overscan"]:  # more slack than the search's overshoot takes up
+                    tags += ("backlash-past-overscan",)
                 cases.append(
                     Case(
                         name=f"{scene}/{optics_name}/{nz_name}#{rep}",
