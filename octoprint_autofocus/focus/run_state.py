@@ -25,7 +25,7 @@ from .result import Fit, FocusResult, REASONS
 from .sampling import FrameScorer, Sample
 
 __all__ = ["RunState", "SearchFailed", "AtEdge", "ExploreFirst", "SHARP_BAND", "TAILS_CONTRAST",
-           "REDUCED_FALL", "DARK_RETAKES"]
+           "REDUCED_FALL", "DARK_RETAKES", "DARK_GIVE_UP"]
 
 logger = logging.getLogger("octoprint_autofocus.focus.search")
 
@@ -40,6 +40,9 @@ its half height on the way out; its curve is wider than the full resolution's, s
 seen past the top of the peak at the finer scales too."""
 DARK_RETAKES = 2
 """Frames taken again in place of a dark one (see :meth:`RunState._lit_frame`)."""
+DARK_GIVE_UP = 6
+"""Frames scored dark in a row (each after its retakes) after which the run stops as
+camera_dark: the picture went dark and stays so (a camera's black warm-up frames end sooner)."""
 
 
 class SearchFailed(Exception):
@@ -105,7 +108,8 @@ class RunState:
             raise Cancelled("cancelled")
 
     def _measure(self, z: float, phase: str) -> Sample:
-        """Arrive at ``z``, grab and score the frames, record and report the sample."""
+        """Arrive at ``z``, grab and score the frames, record and report the sample; fail as
+        camera_dark after ``DARK_GIVE_UP`` dark frames in a row."""
         self.motion.arrive(z)
         if self.motion.held:
             self.held_zs.append(self.motion.position)
@@ -117,6 +121,8 @@ class RunState:
         self.samples.append(sample)
         if self.opts.on_sample is not None:
             self.opts.on_sample(sample.z, sample.score, phase)
+        if self.dark_streak >= DARK_GIVE_UP:
+            raise SearchFailed("camera_dark", f"the last {self.dark_streak} frames were dark")
         return sample
 
     def _lit_frame(self) -> FrameLike:
@@ -126,7 +132,8 @@ class RunState:
         The retakes are counted (``retakes``), and so are the frames scored still dark or black
         (:meth:`.sampling.FrameScorer.black`: a camera that only sends black frames sets a
         black reference, and its frames are not taken again): ``dark_frames``, and
-        ``dark_streak``, those in a row up to this one."""
+        ``dark_streak``, those in a row up to this one (``DARK_GIVE_UP`` in a row end the run
+        as camera_dark once their sample is recorded, :meth:`_measure`)."""
         frame = self._fresh_frame()
         dark = self.scorer.dark(frame)
         for _ in range(DARK_RETAKES):

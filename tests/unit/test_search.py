@@ -9,6 +9,7 @@ import pytest
 from octoprint_autofocus.focus import FocusResult, autofocus
 from octoprint_autofocus.focus.errors import Cancelled
 from octoprint_autofocus.focus.options import DEFAULTS
+from octoprint_autofocus.focus.run_state import DARK_GIVE_UP, DARK_RETAKES
 from octoprint_autofocus.focus.search import SNAP_REACH
 from octoprint_autofocus.simulator import SCENES, make_rig
 from octoprint_autofocus.focus.verdict import RESCAN_POINTS
@@ -344,6 +345,9 @@ def test_a_camera_that_stays_dark_fails_as_camera_dark_and_restores_the_start(fi
     assert stage.violations == [] and all(0.0 <= z <= 6.0 for z in stage.commanded)
     assert stage.position() == result.final_z == 2.0
     assert camera.taken == result.frames and result.frames > first_dark
+    # it stops once six frames in a row stayed dark (one more: identical black frames after a
+    # move are taken once more as a camera's old frame sent again)
+    assert result.frames <= first_dark + (1 + DARK_RETAKES) * DARK_GIVE_UP + 1
 
 
 def test_the_light_goes_out_above_before_the_run_would_have_focused():

@@ -274,6 +274,7 @@ def test_texture_of_exactly_the_minimum_anywhere_is_enough():
 @pytest.mark.parametrize("per_sample, dark_frames, dark_streak, dark", [
     (1, 1, 0, False), (1, 2, 0, True), (1, 1, 1, True),  # half the frames, or the last one
     (2, 3, 1, False), (2, 4, 0, True), (2, 2, 2, True),  # the last sample: both of its frames
+    (1, 3, 0, True), (2, 3, 3, True),  # more than half; the last sample and a frame before it
 ])
 def test_a_camera_is_dark_from_half_the_frames_scored_or_the_last_sample(per_sample, dark_frames,
                                                                          dark_streak, dark):
