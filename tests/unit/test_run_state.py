@@ -9,7 +9,7 @@ import pytest
 
 from octoprint_autofocus.focus.fit import PeakFit
 from octoprint_autofocus.focus.options import parse_options
-from octoprint_autofocus.focus.run_state import DARK_GIVE_UP, RunState, SearchFailed
+from octoprint_autofocus.focus.run_state import RunState, SearchFailed
 from octoprint_autofocus.focus.sampling import Sample
 from tests.fakes import DarkeningCamera, FakeStage
 
@@ -307,8 +307,9 @@ def test_frames_of_zeros_are_taken_again_every_time():
     assert (run.retakes, run.dark_frames, run.dark_streak) == (6, 3, 3)
 
 
-@pytest.mark.parametrize("per_position", [1, 3])
-def test_six_frames_in_a_row_dark_end_the_run_as_camera_dark_with_their_sample_recorded(per_position):
+@pytest.mark.parametrize("per_position, samples, streak", [(1, 7, 6), (3, 3, 6), (4, 3, 8)])
+def test_six_frames_in_a_row_dark_end_the_run_as_camera_dark_with_their_sample_recorded(
+        per_position, samples, streak):
     seen = []
     run = state(frames_per_position=per_position, on_sample=lambda z, score, phase: seen.append(z))
     run.camera = DarkeningCamera(range(per_position, 10**6))  # lit at the first Z, then dark
@@ -317,6 +318,6 @@ def test_six_frames_in_a_row_dark_end_the_run_as_camera_dark_with_their_sample_r
         for z in zs:
             run._measure(z, "coarse")
     assert failed.value.reason == "camera_dark"
-    samples = 1 + -(-DARK_GIVE_UP // per_position)  # the lit one, then enough dark frames
+    # the lit sample, then as many as hold six dark frames (DARK_GIVE_UP), a sample's all
     assert [s.z for s in run.samples] == seen == zs[:samples]
-    assert run.dark_streak == DARK_GIVE_UP + (-DARK_GIVE_UP) % per_position
+    assert run.dark_streak == streak
