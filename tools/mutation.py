@@ -74,6 +74,7 @@ MODULES: Dict[str, Tuple[str, ...]] = {
     "octoprint_autofocus/focus/curve.py": ("tests/unit/test_curve.py", "tests/unit/test_search.py"),
     "octoprint_autofocus/focus/noise.py": ("tests/unit/test_noise.py", "tests/unit/test_search.py"),
     "octoprint_autofocus/focus/sampling.py": ("tests/unit/test_sampling.py", "tests/unit/test_search.py"),
+    "octoprint_autofocus/focus/fit.py": ("tests/unit/test_fit.py", "tests/unit/test_search.py"),
 }
 """The safety-critical modules (search.py and the modules it was split into) -> the test
 files to run first for them; the rest of the fast tests run after those pass.
