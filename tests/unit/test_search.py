@@ -336,8 +336,9 @@ def focus_darkening(dark, dim=0.0):
     return stage, camera, result
 
 
-@pytest.mark.parametrize("first_dark, dim", [(0, 0.0), (0, 0.003), (5, 0.05), (8, 0.0)],
-                         ids=["black", "near black", "light out mid-run", "light out at the last look"])
+@pytest.mark.parametrize("first_dark, dim", [(0, 0.0), (0, 0.003), (0, 0.007), (5, 0.05), (8, 0.0)],
+                         ids=["black", "near black", "grey levels 0 and 1 only", "light out mid-run",
+                              "light out at the last look"])
 def test_a_camera_that_stays_dark_fails_as_camera_dark_and_restores_the_start(first_dark, dim):
     stage, camera, result = focus_darkening(range(first_dark, 10**6), dim)
     assert not result.ok and result.reason == "camera_dark", result.detail
