@@ -16,7 +16,7 @@ REASONS: Dict[str, str] = {
     "low_texture": "too little texture in the region of interest to judge focus",
     "poor_fit": "the samples near the peak do not fit a focus curve well enough to trust",
     "verify_failed": "the image at the chosen Z was not as sharp as the best sample",
-    "camera_dark": "the camera's frames stayed dark (still dark after their retakes) in most of "
+    "camera_dark": "the camera's frames stayed dark or black (after their retakes) in most of "
                    "the run or at its end",
     "camera_error": "the camera could not deliver a frame",
     "camera_stalled": "the camera stopped delivering fresh frames",

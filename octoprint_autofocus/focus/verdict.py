@@ -65,8 +65,8 @@ drifting over a long run lifts the late frames near that end above its early fra
 
 DARK_SHARE = 0.5
 """A failed run is put down to a dark camera (``camera_dark``, :meth:`PeakVerdict._dark_failure`)
-when at least this share of the frames it scored were still dark after their retakes, or when
-every frame of its last sample was: the camera went dark and stayed so."""
+when at least this share of the frames it scored were dark (still dark after their retakes, or
+black), or when every frame of its last sample was: the camera went dark and stayed so."""
 
 
 class PeakVerdict(RunState):
@@ -180,16 +180,16 @@ class PeakVerdict(RunState):
         """A camera_dark failure if the camera's picture stayed dark (``DARK_SHARE``).
 
         It explains any other search failure better: dark frames (still dark after their
-        retakes, :meth:`~.run_state.RunState._lit_frame`) show nothing to judge focus by, no
-        texture and no peak, and a person would look at the light before the scene.
+        retakes, or black: :meth:`~.run_state.RunState._lit_frame`) show nothing to judge focus
+        by, no texture and no peak, and a person would look at the light before the scene.
         """
         per_sample = self.opts.frames_per_position
         scored = len(self.samples) * per_sample
         if scored == 0 or (self.dark_streak < per_sample and self.dark_frames < DARK_SHARE * scored):
             return None
         return SearchFailed("camera_dark", f"{self.dark_frames} of the {scored} frames scored were "
-                            f"still dark after {DARK_RETAKES} retakes ({self.retakes} retakes in all), "
-                            f"the last {self.dark_streak} in a row")
+                            f"dark or black (a dark one is taken again up to {DARK_RETAKES} times; "
+                            f"{self.retakes} taken again in all), the last {self.dark_streak} in a row")
 
     def _check_noise(self, z: float) -> None:
         """Fail with no_peak when the peak at ``z`` cannot be told from the score noise.

@@ -285,7 +285,7 @@ def test_a_camera_is_dark_from_half_the_frames_scored_or_the_last_sample(per_sam
     assert (failure is not None) is dark
     if dark:
         assert failure.reason == "camera_dark"
-        assert str(failure).startswith(f"{dark_frames} of the {4 * per_sample} frames scored were still dark")
+        assert str(failure).startswith(f"{dark_frames} of the {4 * per_sample} frames scored were dark")
 
 
 def test_a_run_without_samples_is_no_dark_camera():
