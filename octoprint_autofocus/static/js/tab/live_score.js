@@ -95,6 +95,7 @@
                 OctoPrint.plugins.autofocus
                     .score(self.roi())
                     .done(function (reply) {
+                        if (!self.scoreWanted()) return; // a run started meanwhile: its frames feed the readout
                         // a slow camera answers with the last picture it delivered, and its age
                         self.scoreError(reply.stale
                             ? _.sprintf(gettext("The camera is slow: this value is from a picture %(age)s s old."),
@@ -103,6 +104,7 @@
                         self._addScore(reply.score);
                     })
                     .fail(function (jqXHR) {
+                        if (!self.scoreWanted()) return;
                         var reply = jqXHR.responseJSON || {};
                         delay = SCORE_RETRY_MS;
                         self.scoreError(
