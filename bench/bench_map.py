@@ -24,6 +24,7 @@ half a DOF.
 """
 
 import argparse
+import os
 import secrets
 import sys
 import time
@@ -33,7 +34,12 @@ from typing import Dict, List, Optional
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(ROOT))  # no other library asked for: this checkout's
+import octoprint_autofocus  # noqa: E402,F401  (PYTHONPATH's checkout when given)
+
+sys.path.insert(0, str(ROOT))  # this checkout's bench package
 
 from octoprint_autofocus.focus import autofocus  # noqa: E402
 from octoprint_autofocus.focus import focus_map  # noqa: E402

@@ -46,6 +46,7 @@ ratios show what each run did.
 
 import argparse
 import json
+import os
 import secrets
 import sys
 from collections import Counter
@@ -55,7 +56,12 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(ROOT))  # no other library asked for: this checkout's
+import octoprint_autofocus  # noqa: E402,F401  (PYTHONPATH's checkout when given)
+
+sys.path.insert(0, str(ROOT))  # this checkout's bench package
 
 from octoprint_autofocus.focus import autofocus, score  # noqa: E402
 from octoprint_autofocus.focus.plan import Motion  # noqa: E402

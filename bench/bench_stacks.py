@@ -46,6 +46,7 @@ median / p90 error in tolerances, median frames and the failure reasons.
 
 import argparse
 import json
+import os
 import secrets
 import statistics
 import subprocess
@@ -56,7 +57,12 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any, Callable, Dict, List
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+ROOT = Path(__file__).resolve().parents[1]
+if not os.environ.get("PYTHONPATH"):
+    sys.path.insert(0, str(ROOT))  # no other library asked for: this checkout's
+import octoprint_autofocus  # noqa: E402,F401  (PYTHONPATH's checkout when given)
+
+sys.path.insert(0, str(ROOT))  # this checkout's bench package
 
 from bench.stack_rig import Case, StackCamera, StackStage, hard_cases, make_cases, render_stack  # noqa: E402
 from octoprint_autofocus.focus import FocusResult, autofocus, score  # noqa: E402
@@ -248,10 +254,12 @@ def compare(records: List[Dict[str, Any]], path: Path) -> None:
 
 
 def search_version() -> str:
-    """The last commit touching the focus library (``?`` outside a git checkout)."""
+    """The last commit touching the focus library measured, in its own checkout (``?``
+    outside a git checkout)."""
     try:
         out = subprocess.run(["git", "log", "-1", "--format=%h %s", "--", "octoprint_autofocus/focus"],
-                             cwd=Path(__file__).resolve().parents[1], capture_output=True, text=True, timeout=10)
+                             cwd=Path(octoprint_autofocus.__file__).resolve().parents[1],
+                             capture_output=True, text=True, timeout=10)
         return out.stdout.strip() or "?"
     except (OSError, subprocess.SubprocessError):
         return "?"
