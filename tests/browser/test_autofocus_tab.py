@@ -155,6 +155,7 @@ def test_a_camera_that_stayed_dark_is_told_to_check_the_light_and_offers_no_othe
     expect(page.locator("#autofocus_result .autofocus-detail")).to_be_hidden()  # no device's own words
     expect(page.locator("#autofocus_move_anyway")).to_be_hidden()  # a dark frame's best Z is no focus
     expect(page.locator("#autofocus_search_wider")).to_be_hidden()  # nor does a wider range bring light
+    screenshot(page, "9-camera-dark")
 
 
 def test_cancel_returns_to_idle_and_no_further_z_moves_are_sent(page, server, api):
