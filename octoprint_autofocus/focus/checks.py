@@ -31,6 +31,7 @@ __all__ = [
     "WALL_FALL",
     "WALL_FALL_STEPS",
     "SHELF_POINTS",
+    "RELOOK_DROP",
     "relative_contrast",
     "levels_contrast",
     "clearly_above_noise",
@@ -40,6 +41,7 @@ __all__ = [
     "confirms",
     "verified",
     "new_top",
+    "worst_relook",
     "falls_away_to",
     "clearly_interior",
     "levels_agree",
@@ -63,6 +65,9 @@ CONFIRM_LOW = 0.9
 """A frame at the fitted peak must score this fraction of the best sample (above the floor)..."""
 CONFIRM_HIGH = 1.33
 """... and at most this multiple of the fitted peak height (else the peak is narrower)."""
+RELOOK_DROP = 0.85
+"""A later look at a Z the run sampled before, in the top half of its curve, must score this
+fraction of the earlier one (see :func:`worst_relook`)."""
 EDGE_FLAT = 0.9
 """An edge sample is the peak's shoulder once its inward neighbour scores this fraction of it
 (heights above the floor, the lowest score of the run)."""
@@ -186,6 +191,29 @@ def new_top(score: float, best: float, floor: float) -> bool:
     """Whether a last-chance frame scoring ``score`` stands ``CONFIRM_HIGH`` times higher over
     ``floor`` than the best earlier sample: it found a top the run never refined around."""
     return score - floor > CONFIRM_HIGH * (best - floor)
+
+
+def worst_relook(zs: Sequence[float], scores: Sequence[float]) -> Optional[Tuple[float, float, float]]:
+    """The Z looked at again whose later score fell furthest below an earlier one there, as
+    ``(z, earlier, later)``, over the looks whose earlier score lies in the top half of the
+    scores' range (None if there is no such pair).
+
+    The stage is asked for the same Z both times: a picture much less sharp the second time
+    means the carriage did not come back to where it was (backlash larger than the overscan
+    leaves it short after moves up, a motor that lost steps), so the curve the run fitted is
+    not the curve at the Zs it names. Scores are brightness-corrected: a lamp's flicker or an
+    exposure change does not make one.
+    """
+    zs, scores = np.asarray(zs, dtype=float), np.asarray(scores, dtype=float)
+    if scores.size == 0:
+        return None
+    middle = 0.5 * (scores.min() + scores.max())
+    worst: Optional[Tuple[float, float, float]] = None
+    for later in range(1, scores.size):
+        earlier = scores[:later][(zs[:later] == zs[later]) & (scores[:later] >= middle)]
+        if earlier.size and (worst is None or scores[later] / earlier.max() < worst[2] / worst[1]):
+            worst = (float(zs[later]), float(earlier.max()), float(scores[later]))
+    return worst
 
 
 def falls_away_to(scores: Sequence[float], end: int) -> bool:

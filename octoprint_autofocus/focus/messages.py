@@ -25,13 +25,30 @@ _FAILURES = {
 
 
 def plain_message(reason: str, z: float, searched: Sequence[float], window: Sequence[float],
-                  edge_z: Optional[float] = None, edge_kind: Optional[str] = None) -> str:
-    """The outcome of a run in one or two sentences.
+                  edge_z: Optional[float] = None, edge_kind: Optional[str] = None,
+                  overscan_grown: Optional[float] = None) -> str:
+    """The outcome of a run in one to three sentences.
 
     ``reason`` is a key of :data:`~.result.REASONS` (``""``: focused at ``z``),
     ``searched`` the range searched and ``window`` the one the run started with;
-    ``edge_z``/``edge_kind`` tell where and why a ``peak_at_edge`` run stopped.
+    ``edge_z``/``edge_kind`` tell where and why a ``peak_at_edge`` run stopped;
+    ``overscan_grown`` the overscan (mm) a run took up backlash with when the option's was
+    too short (then a sentence says so, see :data:`BACKLASH_NOTE`).
     """
+    text = _outcome(reason, z, searched, window, edge_z, edge_kind)
+    if overscan_grown is not None and reason != "cancelled":
+        text += " " + BACKLASH_NOTE.format(overscan=overscan_grown)
+    return text
+
+
+BACKLASH_NOTE = ("Z did not always come back to the same place: its backlash is larger than the "
+                 "backlash overscan, so this run used {overscan:.3f} mm.")
+"""Added when a run grew its overscan (:meth:`~.search._Run._took_up_slack`)."""
+
+
+def _outcome(reason: str, z: float, searched: Sequence[float], window: Sequence[float],
+             edge_z: Optional[float], edge_kind: Optional[str]) -> str:
+    """:func:`plain_message` without the note on backlash."""
     lo, hi = searched
     if reason == "":
         text = f"Focused at Z {z:.3f} mm."

@@ -59,7 +59,9 @@ class FocusResult:
     ``[mm below, mm above]``, and ``z_min``/``z_max`` the range actually searched. A
     ``peak_at_edge`` failure names the edge where the search stopped (``edge_z``) and why
     it could not go on (``edge_kind``: ``"limit"``, a hard bound; ``"budget"``, the
-    extension budget spent); both are None otherwise.
+    extension budget spent); both are None otherwise. ``overscan_grown`` is the overscan (mm)
+    the run ended with when a later look at a Z disagreed with an earlier one and it grew
+    (backlash larger than the ``overscan`` option), else None.
     """
 
     ok: bool
@@ -87,6 +89,7 @@ class FocusResult:
     extended: List[float] = field(default_factory=lambda: [0.0, 0.0])
     edge_z: Optional[float] = None
     edge_kind: Optional[str] = None
+    overscan_grown: Optional[float] = None
 
     def to_dict(self) -> Dict[str, Any]:
         """The record as plain JSON-serialisable types."""

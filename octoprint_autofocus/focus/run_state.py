@@ -86,7 +86,9 @@ class RunState:
                              opts.sleep, self._checkpoint)
         self.start_z = self.motion.position
         self.scorer = FrameScorer(metric, roi, opts.decode_scale)
-        self.samples: List[Sample] = []
+        self.samples: List[Sample] = []  # the samples the search judges by
+        self.looks: List[Sample] = []  # every sample, those set aside too (search._Run._took_up_slack)
+        self.slack_rounds = 0  # times the overscan grew (search._Run._took_up_slack)
         self.held_zs: List[float] = []  # Zs where backlash may have held the carriage short
         self.held_probes = 0  # samples taken inside a held end (search._Run)
         self.frames = 0
@@ -119,6 +121,7 @@ class RunState:
             frames.append(self._lit_frame())
         sample = self.scorer.sample(self.motion.position, frames, phase)
         self.samples.append(sample)
+        self.looks.append(sample)
         if self.opts.on_sample is not None:
             self.opts.on_sample(sample.z, sample.score, phase)
         if self.dark_streak >= DARK_GIVE_UP:
@@ -268,6 +271,7 @@ class RunState:
             limit = self.limits[0] if self.stopped_below else self.limits[1]
             edge_kind = "limit" if edge_z == limit else "budget"
         searched = (self.z_min, self.z_max)
+        grown = self.motion.overscan if self.slack_rounds else None
         fit = None
         if self.fit is not None:
             f = self.fit
@@ -277,11 +281,11 @@ class RunState:
                       params=params)
         return FocusResult(
             ok=ok, z=float(z), reason=reason,
-            message=plain_message(reason, z, searched, self.window, edge_z, edge_kind),
+            message=plain_message(reason, z, searched, self.window, edge_z, edge_kind, grown),
             detail=detail, window=list(self.window), limits=list(self.limits),
             extended=[self.window[0] - self.z_min, self.z_max - self.window[1]],
-            edge_z=edge_z, edge_kind=edge_kind,
-            samples=[(s.z, s.score) for s in self.samples], phases=[s.phase for s in self.samples],
+            edge_z=edge_z, edge_kind=edge_kind, overscan_grown=grown,
+            samples=[(s.z, s.score) for s in self.looks], phases=[s.phase for s in self.looks],
             fit=fit, metric=self.metric, roi=self.roi, z_min=self.z_min, z_max=self.z_max,
             start_z=self.start_z, final_z=self.motion.position, verify_score=self.verify_score,
             moves=self.motion.moves, frames=self.frames, travel=self.motion.travel,

@@ -138,6 +138,13 @@ REFINE_ROUNDS = 2
 fitted peak, flanks to pin it down) and did not end in a trusted peak."""
 FAINT_EXPLAINS = ("poor_fit", "verify_failed")
 """Failures that scores varying too little to hold a peak (faint) explain as no_peak."""
+SLACK_GROWTH = 3.0
+"""When a later look at a Z disagrees with an earlier one (backlash larger than the overscan),
+the run's overscan grows this many times (see :meth:`_Run._took_up_slack`)..."""
+SLACK_ROUNDS = 2
+"""... at most this many times a run."""
+SLACK_REASONS = ("poor_fit", "verify_failed", "peak_at_edge")
+"""Failures that a stage not coming back to the Zs it was sent to can explain."""
 RESCAN_REASONS = ("no_peak", "poor_fit", "verify_failed", "peak_at_edge", "low_texture")
 """Failures after which the run first looks at a finer grid over the window (and the
 steps an extension jumped over): a narrow peak between two coarse points leaves a curve with
@@ -304,6 +311,8 @@ class _Run(PeakVerdict):
         while True:
             try:
                 z = self._checked_peak(explored)
+                if self._took_up_slack():
+                    continue
                 if self._weak():
                     self._check_weak_ends()
                     if not explored and self._explore():
@@ -320,10 +329,16 @@ class _Run(PeakVerdict):
             except AtEdge as at_edge:
                 if self._extend(at_edge.below) or self._probe_inside_held_end(at_edge.below):
                     continue
+                if self._took_up_slack():
+                    continue
                 if not explored and self._explore():
                     explored = True
                     continue
                 self.stopped_below = at_edge.below
+                raise
+            except SearchFailed as failure:
+                if failure.reason in SLACK_REASONS and self._took_up_slack():
+                    continue
                 raise
 
     def _checked_peak(self, explored: bool) -> float:
@@ -530,6 +545,33 @@ class _Run(PeakVerdict):
         z = 0.5 * (hi + inner[0]) if below else 0.5 * (inner[1] + lo)
         self.held_probes += 1
         self._measure(z, "fine")
+        return True
+
+    def _took_up_slack(self) -> bool:
+        """When a later look at a Z disagreed with an earlier one (:meth:`_slipped`): grow the
+        overscan ``SLACK_GROWTH`` times (at most ``SLACK_ROUNDS`` times a run, never from 0)
+        and set the samples taken since the coarse sweep aside, so refinement starts again
+        with moves that take the slack up; whether it did.
+
+        A carriage held short by backlash larger than the overscan shows, at the Z it was
+        sent to, the picture of a Z below it, by how much depending on the moves before: the
+        refinement's curve mixes Zs it cannot name. The coarse samples stay (their spacing is
+        far wider than a slack that fooled them).
+        """
+        overscan = self.motion.overscan
+        if self.slack_rounds >= SLACK_ROUNDS or overscan <= 0:
+            return False
+        slipped = self._slipped()
+        if slipped is None:
+            return False
+        self.slack_rounds += 1
+        self.motion.overscan = min(SLACK_GROWTH * overscan, self.limits[1] - self.limits[0])
+        z, earlier, later = slipped
+        logger.info("autofocus: a later look at Z%.4f scored %.4g, an earlier one %.4g: backlash "
+                    "larger than the overscan; refining again with an overscan of %.3f mm",
+                    z, later, earlier, self.motion.overscan)
+        self.samples = [s for s in self.samples if s.phase == "coarse"]
+        self.fit, self.verify_score, self.guessed = None, None, False
         return True
 
     # ~~ phase 3: refinement, fit and confirmation

@@ -14,9 +14,9 @@ from typing import List, Optional, Tuple
 import numpy as np
 
 from . import checks
-from .checks import MIN_CONTRAST, MIN_TEXTURE, NOISE_SURE
+from .checks import MIN_CONTRAST, MIN_TEXTURE, NOISE_SURE, RELOOK_DROP
 from .curve import Points, combined
-from .noise import relative_noise, z_means
+from .noise import log_scores, relative_noise, repeat_noise, significant, z_means
 from .options import STEP_ROUNDING
 from .run_state import DARK_RETAKES, TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
@@ -184,12 +184,40 @@ class PeakVerdict(RunState):
         by, no texture and no peak, and a person would look at the light before the scene.
         """
         per_sample = self.opts.frames_per_position
-        scored = len(self.samples) * per_sample
+        scored = len(self.looks) * per_sample
         if scored == 0 or (self.dark_streak < per_sample and self.dark_frames < DARK_SHARE * scored):
             return None
         return SearchFailed("camera_dark", f"{self.dark_frames} of the {scored} frames scored were "
                             f"dark or black (a dark one is taken again up to {DARK_RETAKES} times; "
                             f"{self.retakes} taken again in all), the last {self.dark_streak} in a row")
+
+    def _slipped(self) -> Optional[Tuple[float, float, float]]:
+        """A later look at a Z that scored below ``RELOOK_DROP`` of an earlier look there, in the
+        top half of the curve (:func:`.checks.worst_relook`), as ``(z, earlier, later)``; None if
+        there is none.
+
+        The stage was asked for the same Z both times: a picture that much less sharp the second
+        time says the carriage did not come back (backlash larger than the overscan leaves it
+        short after moves up). Unless the frames repeated at other Zs vary as much: the drop in
+        log score must stand out of their scatter (a one-sided t-test); a lamp's PWM flicker
+        makes one frame differ from the next wherever the stage is. Zs where backlash may have
+        held the carriage short (an overshoot cut by the range's end) are the held end's
+        business. Nor on a curve whose peak does not plainly stand out of its noise (faint, or
+        not clearly above the noise): its looks differ by chance.
+        """
+        if self._faint() or not self._clearly_above_noise():
+            return None
+        looks = [s for s in self.samples if s.z not in self.held_zs]
+        worst = checks.worst_relook([s.z for s in looks], [s.score for s in looks])
+        if worst is None or worst[2] >= RELOOK_DROP * worst[1]:
+            return None
+        z, earlier, later = worst
+        others = [s for s in looks if s.z != z]
+        sigma, freedom = repeat_noise([s.z for s in others], log_scores([s.score for s in others]))
+        drop = math.log(earlier / later) if later > 0 else math.inf
+        if freedom and not significant(drop, math.sqrt(2.0) * sigma, freedom):
+            return None
+        return worst
 
     def _check_noise(self, z: float) -> None:
         """Fail with no_peak when the peak at ``z`` cannot be told from the score noise.

@@ -5,7 +5,7 @@ import re
 import pytest
 from playwright.sync_api import expect
 
-from .records import flat_record, map_record
+from .records import flat_record, map_record, peak_record
 from .ui import (DOF, TAB, VIEW, VIEWER, mark_terminal, move_printer, open_tab, record_sent_lines, run_from_tab,
                  screenshot, show_record, show_tab, view_model, wait_for_picture, wait_for_view_model, wait_idle, z_moves)
 
@@ -156,6 +156,23 @@ def test_a_camera_that_stayed_dark_is_told_to_check_the_light_and_offers_no_othe
     expect(page.locator("#autofocus_move_anyway")).to_be_hidden()  # a dark frame's best Z is no focus
     expect(page.locator("#autofocus_search_wider")).to_be_hidden()  # nor does a wider range bring light
     screenshot(page, "9-camera-dark")
+
+
+def test_a_run_that_took_up_more_backlash_than_the_overscan_says_what_to_set(page, server):
+    open_tab(page, server)
+    show_record(page, peak_record(overscan_grown=0.6000000000000001, options={"overscan": 0.2}))
+    expect(page.locator("#autofocus_result .autofocus-verdict")).to_have_text("In focus")
+    expect(page.locator("#autofocus_result .autofocus-advice")).to_have_text(
+        "Z has more backlash than the backlash overscan (0.200 mm), so this run used 0.600 mm. "
+        "Set the backlash overscan to at least 0.600 mm in the settings.")
+    screenshot(page, "9-backlash-taken-up")
+    show_record(page, flat_record(reason="verify_failed", overscan_grown=1.8, options={"overscan": 0.2}))
+    expect(page.locator("#autofocus_result .autofocus-advice")).to_have_text(
+        "Increase the settle time or the backlash overscan. Z has more backlash than the backlash "
+        "overscan (0.200 mm), so this run used 1.800 mm. Set the backlash overscan to at least "
+        "1.800 mm in the settings.")
+    show_record(page, peak_record())
+    expect(page.locator("#autofocus_result .autofocus-advice")).to_be_hidden()  # no backlash note
 
 
 def test_cancel_returns_to_idle_and_no_further_z_moves_are_sent(page, server, api):

@@ -516,3 +516,22 @@ def test_the_middle_frame_of_an_odd_count_belongs_to_neither_half():
 
 def test_a_rise_the_noise_of_successive_frames_explains_is_no_step():
     assert not checks.drifting(range(5), [98.1, 98.7, 101.1, 99.9, 107.7])
+
+
+# ~~ a later look at one Z
+
+@pytest.mark.parametrize("zs, scores, worst", [
+    ([], [], None),
+    ([0.0, 1.0, 2.0], [1.0, 10.0, 5.0], None),                      # no Z looked at twice
+    ([0.0, 1.0, 2.0, 0.0], [2.0, 10.0, 5.0, 1.0], None),            # the first look in the bottom half
+    ([0.0, 1.0, 2.0, 1.0, 2.0], [1.0, 10.0, 8.0, 9.0, 4.0], (2.0, 8.0, 4.0)),  # the worst of two
+    ([1.0, 1.0, 1.0], [10.0, 6.0, 8.0], (1.0, 10.0, 6.0)),          # against the best earlier look
+    ([1.0, 2.0, 1.0], [10.0, 2.0, 12.0], (1.0, 10.0, 12.0)),        # sharper the second time
+])
+def test_the_worst_later_look_at_one_z_is_found(zs, scores, worst):
+    assert checks.worst_relook(zs, scores) == worst
+
+
+def test_a_later_look_counts_against_earlier_looks_only():
+    # the first look at Z1 is low, the second high: no earlier look fell short of a later one
+    assert checks.worst_relook([1.0, 2.0, 1.0], [6.0, 2.0, 10.0]) == (1.0, 6.0, 10.0)

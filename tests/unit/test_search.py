@@ -10,7 +10,7 @@ from octoprint_autofocus.focus import FocusResult, autofocus
 from octoprint_autofocus.focus.errors import Cancelled
 from octoprint_autofocus.focus.options import DEFAULTS
 from octoprint_autofocus.focus.run_state import DARK_GIVE_UP, DARK_RETAKES
-from octoprint_autofocus.focus.search import SNAP_REACH
+from octoprint_autofocus.focus.search import SLACK_GROWTH, SLACK_ROUNDS, SNAP_REACH
 from octoprint_autofocus.simulator import SCENES, make_rig
 from octoprint_autofocus.focus.verdict import RESCAN_POINTS
 from tests.fakes import BlurringCamera, DarkeningCamera, DriftingCamera, FakeStage, StackCamera
@@ -653,3 +653,45 @@ def test_a_fast_drift_over_a_long_run_never_makes_a_peak_next_to_a_wall_the_focu
     camera = DriftingCamera(stage, focus, gain=0.04, blur_per_mm=20.0, seed=seed, noise=2.0)
     result = autofocus(stage, camera, 0.0, 10.0, sleep=lambda s: None)
     assert not result.ok, f"said ok at Z{result.z:.3f}, {result.frames} frames"
+
+
+# ~~ backlash larger than the overscan
+
+
+def focus_with_backlash(backlash, start=4.5, **options):
+    """Focus at 3.0 over the window 1..5 (limits 0..6) with the default overscan (0.2 mm)."""
+    stage = FakeStage(limits=(0.0, 6.0), start=start, backlash=backlash)
+    result = autofocus(stage, BlurringCamera(stage, 3.0, seed=3), 1.0, 5.0, limits=(0.0, 6.0),
+                       sleep=lambda s: None, **options)
+    return stage, result
+
+
+@pytest.mark.parametrize("backlash, start", [(0.8, 4.5), (0.8, 3.3), (1.5, 4.5)])
+def test_a_stage_that_does_not_come_back_is_refined_again_with_a_longer_overscan(backlash, start):
+    # the default overscan (0.2) leaves the carriage short after every move up: a later look at
+    # a Z sees another picture there, so the overscan grows (twice: 0.6 is still too short)
+    stage, result = focus_with_backlash(backlash, start)
+    assert result.ok and stage.actual_z == pytest.approx(3.0, abs=0.01)
+    assert result.overscan_grown == pytest.approx(DEFAULTS["overscan"] * SLACK_GROWTH ** SLACK_ROUNDS)
+    assert result.message.endswith("its backlash is larger than the backlash overscan, so this run "
+                                   "used 1.800 mm.")
+    assert len(result.samples) == result.frames  # the samples set aside stay in the record
+    assert stage.violations == [] and all(0.0 <= z <= 6.0 for z in stage.commanded)
+
+
+def test_backlash_within_the_overscan_leaves_it_as_it_is():
+    stage, result = focus_with_backlash(0.1)
+    assert result.ok and stage.actual_z == pytest.approx(3.0, abs=0.01)
+    assert result.overscan_grown is None and "backlash" not in result.message
+
+
+def test_an_overscan_turned_off_never_grows():
+    stage, result = focus_with_backlash(0.8, overscan=0.0)
+    assert result.overscan_grown is None
+    assert not result.ok and result.reason == "verify_failed"  # the second look still disagrees
+
+
+def test_the_overscan_grows_at_most_twice_and_a_run_still_failing_says_so():
+    stage, result = focus_with_backlash(5.0)
+    assert not result.ok and result.overscan_grown == pytest.approx(0.2 * SLACK_GROWTH ** 2)
+    assert SLACK_ROUNDS == 2 and "so this run used 1.800 mm" in result.message

@@ -24,11 +24,13 @@ class Scripted(PeakVerdict):
                          "tenengrad", parse_options(options))
         self.curve = curve
         self.samples.extend(Sample(z, (s,), 1.0, phase) for z, s, phase in samples)
+        self.looks.extend(self.samples)
 
     def _measure(self, z, phase):
         self.motion.arrive(z)
         sample = Sample(self.motion.position, (self.curve(z),), 1.0, phase)
         self.samples.append(sample)
+        self.looks.append(sample)
         return sample
 
 
@@ -1003,3 +1005,33 @@ def test_a_weak_end_whose_combined_curve_has_not_fallen_into_its_tails_is_an_edg
     with pytest.raises(AtEdge) as at_edge:
         run._check_weak_ends()
     assert at_edge.value.below is True
+
+
+# ~~ a later look at one Z (the stage did not come back)
+
+PEAK = ([1.0, 2.0, 3.0, 4.0, 5.0], [1.0, 4.0, 10.0, 4.0, 1.0])
+
+
+def relooked(looks, held=(), curve=PEAK):
+    run = Scripted(None, coarse(*curve) + [(z, s, "verify") for z, s in looks])
+    run.held_zs.extend(held)
+    return run._slipped()
+
+
+def test_a_later_look_far_below_an_earlier_one_near_the_top_is_a_slip():
+    assert relooked([(3.0, 8.4)]) == (3.0, 10.0, 8.4)
+
+
+@pytest.mark.parametrize("looks, held, curve", [
+    ([(3.0, 8.6)], (), PEAK),                           # above 0.85 of the first look
+    ([(3.0, 8.4)], (3.0,), PEAK),                       # a Z backlash may have held short
+    ([(3.0, 8.4)], (), (PEAK[0], [10.0, 10.2, 10.5, 10.1, 10.0])),  # a peak within its noise
+    ([(2.0, 3.0), (2.0, 5.3), (3.0, 8.4)], (), PEAK),   # frames at another Z scatter as much
+], ids=["0.85 of the first look", "a held Z", "no clear peak", "scattered repeats"])
+def test_a_later_look_within_the_drop_the_noise_or_at_a_held_z_is_no_slip(looks, held, curve):
+    assert relooked(looks, held, curve) is None
+
+
+def test_repeats_at_another_z_that_agree_leave_the_drop_standing_out():
+    steady = [(2.0, s) for s in (4.02, 3.98, 4.01, 3.99, 4.0)]
+    assert relooked(steady + [(3.0, 8.4)]) == (3.0, 10.0, 8.4)

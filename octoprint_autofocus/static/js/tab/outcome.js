@@ -54,7 +54,11 @@
                 needs_confirmation: gettext(
                     "If the machine really is that far off (after a crash or a nozzle change), home anyway; otherwise check the reference Z."
                 ),
-                cancelled: ""
+                cancelled: "",
+                // a run that grew its overscan (record.overscan_grown, mm) to take up backlash
+                backlash: gettext(
+                    "Z has more backlash than the backlash overscan (%(set)s), so this run used %(used)s. Set the backlash overscan to at least %(used)s in the settings."
+                )
             },
             // What happened, in plain words (numbers from the record fill the placeholders).
             reasons: {
@@ -137,9 +141,19 @@
             };
 
             self._advice = function (record) {
-                if (record.ok) return "";
-                if (record.reason === "peak_at_edge" && record.edge_kind === "limit") return texts.advice.peak_at_limit;
-                return texts.advice[record.reason] || "";
+                var backlash = self._backlashAdvice(record);
+                if (record.ok) return backlash;
+                var advice = record.reason === "peak_at_edge" && record.edge_kind === "limit"
+                    ? texts.advice.peak_at_limit
+                    : texts.advice[record.reason] || "";
+                return _.compact([advice, backlash]).join(" ");
+            };
+
+            // For a run that grew its overscan to take up backlash: what to set.
+            self._backlashAdvice = function (record) {
+                if (!format.finite(record.overscan_grown) || record.reason === "cancelled") return "";
+                return _.sprintf(texts.advice.backlash, {set: formatMm((record.options || {}).overscan),
+                                                         used: formatMm(record.overscan_grown)});
             };
 
             self._edgeBelow = function (record) {
