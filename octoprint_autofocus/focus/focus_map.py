@@ -176,7 +176,8 @@ def measure_map(
     ``limits`` are hard Z bounds (no Z outside them is commanded); ``first_window`` lies
     within them. Travel: ``lift`` mm above the last Z, or the absolute ``travel_z`` (give
     one). ``search_options`` go to every autofocus (``cancel`` is added; predicted windows
-    get ``NARROW_COARSE_POINTS`` coarse points). ``max_extension`` (mm per side past a
+    get ``NARROW_COARSE_POINTS`` coarse points; a point whose search grew its overscan, see
+    ``FocusResult.overscan_grown``, passes it on to the points after it). ``max_extension`` (mm per side past a
     predicted window; default the first window's half-width). ``on_point(point, done,
     total)`` after each point. Raises ValueError for bad arguments before anything moves.
     """
@@ -268,6 +269,8 @@ class _MapRun:
         record = MapPoint(point.index, point.row, point.col, point.x, point.y)
         final = self._focus(record)
         self.z = final.final_z
+        if final.overscan_grown is not None:  # the axis has more backlash: later points know it
+            self.options["overscan"] = final.overscan_grown
         record.frames = final.frames
         record.samples = [[float(z), float(s)] for z, s in final.samples]
         record.searched = [final.z_min, final.z_max]

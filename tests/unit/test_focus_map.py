@@ -261,6 +261,23 @@ def test_a_missed_window_is_extended_by_the_search_within_the_limits():
         assert options == {"coarse_points": fm.NARROW_COARSE_POINTS, "limits": (1.0, 19.0), "max_extension": 1.5}
 
 
+def test_an_overscan_a_point_grew_is_passed_on_to_the_points_after_it():
+    head = Head()
+    search, calls = scripted(lambda: STEP[(head.x, head.y)])
+
+    def growing_at_the_second_point(*args, **kwargs):
+        result = search(*args, **kwargs)
+        if len(calls) == 2:  # backlash larger than the overscan showed there
+            result.overscan_grown = 0.6
+        return result
+
+    result = fm.measure_map(head, head, None, grid_points(10, 190, 10, 190, 2, 2), limits=(1.0, 19.0),
+                            first_window=(3.0, 7.0), search=growing_at_the_second_point,
+                            search_options={"overscan": 0.2}, max_extension=1.5)
+    assert result.ok
+    assert [options["overscan"] for _, _, options in calls] == [0.2, 0.2, 0.6, 0.6]
+
+
 def test_a_miss_beyond_the_extension_fails_the_point():
     head = Head()
     search, _ = scripted(lambda: STEP[(head.x, head.y)])
