@@ -62,6 +62,10 @@ How a run goes (every scored Z is reached from the ``approach`` side, see :mod:`
    combined curve. A run that would refuse with low_texture looks at the midpoints of its
    grid only: far from a narrow focus a dim sparse scene may be blurred to nothing at every
    coarse point, but its texture shows from much further than its peak.
+7. **Slack**: a later look at a Z scoring far below an earlier one there (the carriage did not
+   come back: backlash larger than the overscan, see :meth:`.verdict.PeakVerdict._slipped`)
+   grows the overscan and refines again from the coarse samples, before a peak is taken or a
+   refusal stands (:meth:`_Run._took_up_slack`).
 
 Neighbouring samples with identical scores (a camera replaying a recorded focus stack
 returns the same slice between slice positions) are merged into one point, so a plateau
