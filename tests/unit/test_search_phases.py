@@ -1239,3 +1239,80 @@ def test_from_below_the_probe_starts_at_the_bottom_of_the_inner_plateau():
     run = scripted_held({1.0: 10.0, 1.2: 10.0, 3.0: 2.0, 3.2: 2.0, 5.0: 1.0}, [1.0], approach="below")
     assert run._probe_inside_held_end(below=True) is True
     assert run.samples[-1].z == pytest.approx(2.1)  # from the held plateau's top 1.2 to 3.0
+
+
+# ~~ slack: backlash larger than the overscan
+
+
+def slipping_run(monkeypatch, slipped=(3.0, 10.0, 8.0), **options):
+    """A run with three coarse samples and a refinement after them, whose looks disagree
+    (``_slipped`` returns ``slipped``)."""
+    run = Scripted(None, **options)
+    looks = [(1.0, 1.0, "coarse"), (3.0, 10.0, "coarse"), (5.0, 1.0, "coarse"), (3.2, 9.0, "fine"),
+             (3.0, 8.0, "verify")]
+    run.samples.extend(Sample(z, (s,), 1.0, phase) for z, s, phase in looks)
+    run.looks.extend(run.samples)
+    run.fit, run.verify_score, run.guessed = object(), 8.0, True
+    monkeypatch.setattr(run, "_slipped", lambda: slipped)
+    return run
+
+
+def test_a_slip_grows_the_overscan_and_sets_the_refinement_aside(monkeypatch):
+    run = slipping_run(monkeypatch)
+    assert run._took_up_slack()
+    assert run.motion.overscan == pytest.approx(0.2 * search_module.SLACK_GROWTH)
+    assert [s.z for s in run.samples] == [1.0, 3.0, 5.0]  # the coarse samples stay
+    assert len(run.looks) == 5  # the record keeps every look
+    assert (run.fit, run.verify_score, run.guessed) == (None, None, False)
+    assert run.slack_rounds == 1
+
+
+def test_the_overscan_grows_at_most_slack_rounds_times_and_never_past_the_limits(monkeypatch):
+    run = slipping_run(monkeypatch, window=(10.2, 10.8), limits=(10.0, 11.0), overscan=0.25)
+    assert run._took_up_slack() and run.motion.overscan == pytest.approx(0.75)
+    assert run._took_up_slack() and run.motion.overscan == pytest.approx(1.0)  # the limits' span
+    assert not run._took_up_slack() and run.motion.overscan == pytest.approx(1.0)
+    assert run.slack_rounds == search_module.SLACK_ROUNDS == 2
+
+
+@pytest.mark.parametrize("slipped, overscan", [(None, 0.2), ((3.0, 10.0, 8.0), 0.0)],
+                         ids=["looks agree", "overscan turned off"])
+def test_no_slip_or_no_overscan_changes_nothing(monkeypatch, slipped, overscan):
+    run = slipping_run(monkeypatch, slipped=slipped, overscan=overscan)
+    assert not run._took_up_slack()
+    assert run.motion.overscan == overscan and len(run.samples) == 5 and run.guessed
+
+
+def judged_after_slack(monkeypatch, first):
+    """``_judged_peak`` whose first check ends with ``first`` (a Z, or an exception to raise)
+    and whose first look for slack finds it; the checks after that give Z3."""
+    run = Scripted(None, limits=(1.0, 5.0))  # the window is the wall: nothing to extend into
+    run.samples.extend(Sample(z, (s,), 1.0, "coarse") for z, s in ((1.0, 1.0), (3.0, 10.0), (5.0, 1.0)))
+    judged, slack = [], []
+
+    def checked_peak(explored):
+        judged.append(explored)
+        if len(judged) == 1 and isinstance(first, Exception):
+            raise first
+        return first if len(judged) == 1 else 3.0
+
+    monkeypatch.setattr(run, "_checked_peak", checked_peak)
+    monkeypatch.setattr(run, "_took_up_slack", lambda: slack.append(1) or len(slack) == 1)
+    return run, judged
+
+
+@pytest.mark.parametrize("first", [2.5, AtEdge(True, "rises into Z1"), SearchFailed("poor_fit", "no fit"),
+                                   SearchFailed("verify_failed", "low"), SearchFailed("peak_at_edge", "edge")],
+                         ids=["a peak", "at an edge", "poor_fit", "verify_failed", "peak_at_edge"])
+def test_a_peak_or_a_refusal_slack_explains_is_judged_again_after_taking_it_up(monkeypatch, first):
+    run, judged = judged_after_slack(monkeypatch, first)
+    assert run._judged_peak(explored=False) == 3.0
+    assert len(judged) == 2
+
+
+@pytest.mark.parametrize("reason", ["no_peak", "low_texture", "camera_dark"])
+def test_a_refusal_slack_does_not_explain_stands(monkeypatch, reason):
+    run, judged = judged_after_slack(monkeypatch, SearchFailed(reason, "as it is"))
+    with pytest.raises(SearchFailed) as failed:
+        run._judged_peak(explored=False)
+    assert failed.value.reason == reason and len(judged) == 1
