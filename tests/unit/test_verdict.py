@@ -2,11 +2,14 @@
 pass of verdict.py; the search tests (test_search.py) drive the same code through whole
 runs. The frames are scripted: a sample taken at Z scores ``curve(Z)``."""
 
+import math
 import warnings
 
 import numpy as np
 import pytest
 
+from octoprint_autofocus.focus.checks import RELOOK_DROP
+from octoprint_autofocus.focus.noise import t_quantile
 from octoprint_autofocus.focus.options import parse_options
 from octoprint_autofocus.focus.run_state import AtEdge, SearchFailed
 from octoprint_autofocus.focus.sampling import Sample
@@ -1023,11 +1026,12 @@ def test_a_later_look_far_below_an_earlier_one_near_the_top_is_a_slip():
 
 
 @pytest.mark.parametrize("looks, held, curve", [
-    ([(3.0, 8.6)], (), PEAK),                           # above 0.85 of the first look
+    ([(3.0, 8.5)], (), PEAK),                           # 0.85 of the first look
     ([(3.0, 8.4)], (3.0,), PEAK),                       # a Z backlash may have held short
     ([(3.0, 8.4)], (), (PEAK[0], [10.0, 10.2, 10.5, 10.1, 10.0])),  # a peak within its noise
     ([(2.0, 3.0), (2.0, 5.3), (3.0, 8.4)], (), PEAK),   # frames at another Z scatter as much
-], ids=["0.85 of the first look", "a held Z", "no clear peak", "scattered repeats"])
+    ([(2.0, 0.3), (2.0, 0.53), (3.0, 0.84)], (), (PEAK[0], [0.1, 0.4, 1.0, 0.4, 0.1])),  # scores below 1
+], ids=["0.85 of the first look", "a held Z", "no clear peak", "scattered repeats", "scattered below 1"])
 def test_a_later_look_within_the_drop_the_noise_or_at_a_held_z_is_no_slip(looks, held, curve):
     assert relooked(looks, held, curve) is None
 
@@ -1035,3 +1039,25 @@ def test_a_later_look_within_the_drop_the_noise_or_at_a_held_z_is_no_slip(looks,
 def test_repeats_at_another_z_that_agree_leave_the_drop_standing_out():
     steady = [(2.0, s) for s in (4.02, 3.98, 4.01, 3.99, 4.0)]
     assert relooked(steady + [(3.0, 8.4)]) == (3.0, 10.0, 8.4)
+
+
+def steady_repeats(spread):
+    """Two frames each at Z2 and Z4 (beside the coarse looks there, all scoring 4.0 in the
+    mean), ``spread`` apart in log score: pooled, an SD of ``spread`` with 4 degrees of freedom."""
+    return [(z, 4.0 * math.exp(sign * spread)) for z in (2.0, 4.0) for sign in (1, -1)]
+
+
+@pytest.mark.parametrize("beyond, slip", [(0.005, True), (-0.005, False)])
+def test_a_drop_must_stand_out_of_the_repeats_by_the_t_test(beyond, slip):
+    spread = 0.03
+    threshold = t_quantile(4) * math.sqrt(2.0) * spread  # a difference of two single frames
+    later = 10.0 * math.exp(-threshold - beyond)
+    assert later < RELOOK_DROP * 10.0  # both fall below 0.85 of the first look
+    assert (relooked(steady_repeats(spread) + [(3.0, later)]) is not None) is slip
+
+
+@pytest.mark.parametrize("later", [0.0, -1.0])
+def test_a_later_look_scoring_nothing_or_below_is_a_slip_whatever_the_repeats(later):
+    zs = [1.0, 1.5, 2.0, 2.5, 3.0, 3.5, 4.0, 4.5]
+    curve = (zs, [1.0, 2.0, 4.0, 10.0, 9.0, 4.0, 2.0, 1.0])
+    assert relooked(steady_repeats(0.03) + [(3.0, later)], curve=curve) == (3.0, 9.0, later)
