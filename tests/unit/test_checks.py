@@ -527,6 +527,7 @@ def test_a_rise_the_noise_of_successive_frames_explains_is_no_step():
     ([0.0, 1.0, 2.0, 1.0, 2.0], [1.0, 10.0, 8.0, 9.0, 4.0], (2.0, 8.0, 4.0)),  # the worst of two
     ([1.0, 1.0, 1.0], [10.0, 6.0, 8.0], (1.0, 10.0, 6.0)),          # against the best earlier look
     ([1.0, 2.0, 1.0], [10.0, 2.0, 12.0], (1.0, 10.0, 12.0)),        # sharper the second time
+    ([1.0, 2.0, 1.0, 2.0], [10.0, 8.0, 5.0, 4.0], (1.0, 10.0, 5.0)),  # a tie: the first found
 ])
 def test_the_worst_later_look_at_one_z_is_found(zs, scores, worst):
     assert checks.worst_relook(zs, scores) == worst
