@@ -216,10 +216,11 @@ def worst_relook(zs: Sequence[float], scores: Sequence[float]) -> Optional[Tuple
     return worst
 
 
-def falls_away_to(scores: Sequence[float], end: int) -> bool:
+def falls_away_to(scores: Sequence[float], end: int, floor: float = 0.0) -> bool:
     """Whether ``scores`` (in Z order) fall from their best to index ``end``: at each of the
     last ``WALL_FALL_STEPS`` steps into it, to the lowest score on the way and ``WALL_FALL``
-    of the best below it.
+    of the best's height over ``floor`` below it (a sensor's noise floor: a noisy camera's
+    curve never falls far below its best in whole scores).
 
     Near the top a focus curve is flat, so noise may reorder neighbouring samples there; a
     curve turning up again towards ``end`` still fails."""
@@ -227,7 +228,7 @@ def falls_away_to(scores: Sequence[float], end: int) -> bool:
     path = values[_way_from_best(values, end)]
     last = path[-WALL_FALL_STEPS - 1:]
     return bool(len(path) > WALL_FALL_STEPS and np.all(np.diff(last) < 0)
-                and path[-1] <= min(path.min(), (1.0 - WALL_FALL) * path[0]))
+                and path[-1] <= min(path.min(), floor + (1.0 - WALL_FALL) * (path[0] - floor)))
 
 
 def holds_level_to(zs: Sequence[float], scores: Sequence[float], end: int, noise: float,

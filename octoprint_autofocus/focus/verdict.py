@@ -469,7 +469,11 @@ class PeakVerdict(RunState):
         bound, beyond which the run cannot look, a full resolution falling from its best to
         the bound (:func:`.checks.falls_away_to`: at each of the last steps, to its lowest
         there), or holding level into it over ``SHELF_SPAN`` tolerances clearly below its best
-        (:func:`.checks.holds_level_to`), has died away enough: a narrow window around the
+        (:func:`.checks.holds_level_to`), has died away enough; so has one falling so over the
+        sensor's noise floor (:meth:`.sampling.FrameScorer.noise_floor`; a live camera's noise
+        holds its whole scores near the best) where the bound lies a fitted peak's width
+        (FWHM) or more from the best Z (a fine grid inflates that floor, and a side lobe next to
+        the bound falls into it over a step or two): a narrow window around the
         focus (a refocus) seldom reaches the tails of a broad curve, and a curve turning up
         again towards the bound still fails there. The full resolution counts on its own: the
         pyramid's reduced levels of a periodic scene may fall into their tails at an end where
@@ -489,6 +493,8 @@ class PeakVerdict(RunState):
         reach = EXTENSION_STEPS_MAX * self.step
         ends = [(True, 0, 1), (False, len(cs) - 1, len(cs) - 2)]
         coarsest = points.levels[:, -1]
+        noise_floor, top = self.scorer.noise_floor(), zs[int(np.argmax(means))]
+        width = self.fit.fwhm if self.fit is not None else math.inf
         ends.sort(key=lambda e: -coarsest[e[1]])  # the end the blur grows sharper towards first
         for below, end, inner in ends:
             dz = abs(points.zs[end] - points.zs[inner])
@@ -497,7 +503,9 @@ class PeakVerdict(RunState):
             at_wall = points.zs[end] == (self.bounds[0] if below else self.bounds[1])
             way = means if below else means[::-1]
             fell = at_wall and (checks.falls_away_to(way, 0)
-                                or checks.holds_level_to(zs if below else zs[::-1], way, 0, free, span))
+                                or checks.holds_level_to(zs if below else zs[::-1], way, 0, free, span)
+                                or (abs(points.zs[end] - top) >= width
+                                    and checks.falls_away_to(way, 0, noise_floor)))
             above_tails = any(curve[end] > self._tail_line(curve) for curve in (cs, full))
             if rising or (above_tails and not fell):
                 raise AtEdge(below, f"the best image is blurred (full-resolution scores vary "

@@ -424,6 +424,15 @@ def test_a_last_chance_frame_far_above_every_earlier_sample_is_a_new_top():
     assert not checks.new_top(11.9, best=10.0, floor=4.0)  # 7.9 over the floor: under 1.33 x 6 = 7.98
 
 
+def test_a_fall_to_an_end_is_measured_over_the_floor_given():
+    noisy = [0.885, 0.939, 0.986, 1.0]  # a live camera's curve over a noise floor of 0.87
+    assert not checks.falls_away_to(noisy, 0)  # 11.5% of the whole best
+    assert checks.falls_away_to(noisy, 0, floor=0.87)  # 88% of the height over the floor
+    exactly = [0.97, 0.98, 0.99, 1.0]  # the floor 0.8 plus 0.85 of the height 0.2 over it
+    assert checks.falls_away_to(exactly, 0, floor=0.8)
+    assert not checks.falls_away_to([0.971] + exactly[1:], 0, floor=0.8)
+
+
 def test_a_curve_falls_away_to_an_end_only_at_every_step_and_by_its_share():
     scores = [0.7, 0.8, 1.0, 0.95, 0.9, 0.85]
     assert checks.falls_away_to(scores, 5)  # 1.0 to 0.85: 15% in three steps

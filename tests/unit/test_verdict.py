@@ -2,6 +2,7 @@
 pass of verdict.py; the search tests (test_search.py) drive the same code through whole
 runs. The frames are scripted: a sample taken at Z scores ``curve(Z)``."""
 
+import dataclasses
 import math
 import warnings
 
@@ -695,6 +696,36 @@ def test_a_fall_to_a_wall_needs_its_share_and_two_steps():
     assert weak_ends_edge([0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 0.9, 0.88, exactly], limits=WALL) is None
     assert weak_ends_edge([0.2, 0.5, 0.8, 0.9, 0.95, 1.0, 0.9, 0.88, 0.86], limits=WALL) == "above"
     assert weak_ends_edge([0.2, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0, 0.5], limits=WALL) == "above"
+
+
+NOISY = [0.2, 0.5, 0.8, 1.0, 0.99, 0.98, 0.96, 0.93, 0.9]
+"""A weak peak at Z2.5 whose upper side falls, steeper and steeper, to only 0.9 of it at Z5."""
+
+
+@pytest.mark.parametrize("floor, width, edge", [
+    (0.0, 2.5, "above"),   # 10% of the best: not fallen
+    (0.8, 2.5, None),      # half the height over a noise floor of 0.8: fallen, 2.5 mm from the best
+    (0.8, 2.51, "above"),  # the wall within the fitted peak's width of the best
+    (0.3, 2.5, "above"),   # 0.9 lies above 0.3 + 0.85 x 0.7
+])
+def test_a_fall_to_a_wall_over_the_noise_floor_counts_a_peak_width_from_the_best(monkeypatch, floor,
+                                                                                 width, edge):
+    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], NOISY), limits=WALL)
+    monkeypatch.setattr(run.scorer, "noise_floor", lambda: floor)
+    run.fit = dataclasses.replace(run._fit(), fwhm=width)
+    if edge is None:
+        run._check_weak_ends()
+    else:
+        with pytest.raises(AtEdge) as at_edge:
+            run._check_weak_ends()
+        assert at_edge.value.below is False
+
+
+def test_without_a_fit_a_fall_over_the_noise_floor_does_not_count(monkeypatch):
+    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], NOISY), limits=WALL)
+    monkeypatch.setattr(run.scorer, "noise_floor", lambda: 0.8)
+    with pytest.raises(AtEdge):
+        run._check_weak_ends()
 
 
 SHELF = [0.125, 0.25, 0.5, 1.0, 0.9, 0.91, 0.9, 0.91, 0.9]
