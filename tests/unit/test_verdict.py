@@ -702,15 +702,17 @@ NOISY = [0.2, 0.5, 0.8, 1.0, 0.99, 0.98, 0.96, 0.93, 0.9]
 """A weak peak at Z2.5 whose upper side falls, steeper and steeper, to only 0.9 of it at Z5."""
 
 
-@pytest.mark.parametrize("floor, width, edge", [
-    (0.0, 2.5, "above"),   # 10% of the best: not fallen
-    (0.8, 2.5, None),      # half the height over a noise floor of 0.8: fallen, 2.5 mm from the best
-    (0.8, 2.51, "above"),  # the wall within the fitted peak's width of the best
-    (0.3, 2.5, "above"),   # 0.9 lies above 0.3 + 0.85 x 0.7
+@pytest.mark.parametrize("floor, width, last, edge", [
+    (0.0, 2.5, 0.9, "above"),   # 10% of the best: not fallen
+    (0.8, 2.5, 0.9, None),      # half the height over a noise floor of 0.8: fallen, 2.5 mm from the best
+    (0.8, 2.0, 0.9, None),      # the wall further than the fitted peak's width
+    (0.8, 2.51, 0.9, "above"),  # the wall within the fitted peak's width of the best
+    (0.3, 2.5, 0.9, "above"),   # 0.9 lies above 0.3 + 0.85 x 0.7
+    (0.8, 2.5, 0.94, "above"),  # the last step into the wall rises
 ])
 def test_a_fall_to_a_wall_over_the_noise_floor_counts_a_peak_width_from_the_best(monkeypatch, floor,
-                                                                                 width, edge):
-    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], NOISY), limits=WALL)
+                                                                                 width, last, edge):
+    run = Scripted(None, coarse([1.0 + 0.5 * i for i in range(9)], NOISY[:-1] + [last]), limits=WALL)
     monkeypatch.setattr(run.scorer, "noise_floor", lambda: floor)
     run.fit = dataclasses.replace(run._fit(), fwhm=width)
     if edge is None:
