@@ -24,6 +24,11 @@ _FAILURES = {
 }
 
 
+BACKLASH_NOTE = ("Z did not always come back to the same place: its backlash is larger than the "
+                 "backlash overscan, so this run used {overscan:.3f} mm.")
+"""Added when a run grew its overscan (:meth:`~.search._Run._took_up_slack`)."""
+
+
 def plain_message(reason: str, z: float, searched: Sequence[float], window: Sequence[float],
                   edge_z: Optional[float] = None, edge_kind: Optional[str] = None,
                   overscan_grown: Optional[float] = None) -> str:
@@ -39,11 +44,6 @@ def plain_message(reason: str, z: float, searched: Sequence[float], window: Sequ
     if overscan_grown is not None and reason != "cancelled":
         text += " " + BACKLASH_NOTE.format(overscan=overscan_grown)
     return text
-
-
-BACKLASH_NOTE = ("Z did not always come back to the same place: its backlash is larger than the "
-                 "backlash overscan, so this run used {overscan:.3f} mm.")
-"""Added when a run grew its overscan (:meth:`~.search._Run._took_up_slack`)."""
 
 
 def _outcome(reason: str, z: float, searched: Sequence[float], window: Sequence[float],
