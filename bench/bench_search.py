@@ -452,6 +452,18 @@ def print_should_fail(cases: List[Case], verbose: bool) -> None:
           f"{(len(outcomes) - refused) / len(outcomes):.2%})")
 
 
+def focusable_groups(count: int, seed: int, scenes: Tuple[str, ...]) -> Dict[str, List[Case]]:
+    """The focusable cases a run from ``seed`` draws: ``count`` main cases and a third as many
+    (at least 4) in each other group."""
+    other = max(count // 3, 4)
+    return {
+        "main": draw_cases(count, seed, scenes),
+        "window": window_cases(other, seed + 2, scenes),
+        "predicted": predicted_cases(other, seed + 3, scenes),
+        "nearmiss": nearmiss_cases(other, seed + 4, scenes),
+    }
+
+
 def verdict(outcome: Outcome) -> str:
     """``success``, ``wrong ok`` or the reason of a refusal."""
     if outcome.success:
@@ -507,13 +519,7 @@ def main(argv: Optional[List[str]] = None) -> None:
                            for c in should_fail_cases(s + 1)], args.verbose)
         print(f"\nseed {seed}")
         return
-    other = max(args.cases // 3, 4)
-    groups = {
-        "main": draw_cases(args.cases, seed, scenes),
-        "window": window_cases(other, seed + 2, scenes),
-        "predicted": predicted_cases(other, seed + 3, scenes),
-        "nearmiss": nearmiss_cases(other, seed + 4, scenes),
-    }
+    groups = focusable_groups(args.cases, seed, scenes)
     cases = [c for name, group in groups.items() if args.only in (None, name) for c in group]
     suite = "held-out" if args.holdout else "main"
     print(f"{suite} suite, seed {seed}: {len(cases)} focusable cases, {SIZE[0]}x{SIZE[1]} frames")
