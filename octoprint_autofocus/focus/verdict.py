@@ -22,7 +22,7 @@ from .run_state import DARK_RETAKES, TAILS_CONTRAST, AtEdge, RunState, SearchFai
 
 __all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
            "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS",
-           "SHELF_SPAN", "SHARPER_SHARE", "STALE_AFTER", "DARK_SHARE"]
+           "SHELF_SPAN", "SHARPER_SHARE", "STALE_AFTER", "REPEATS_ONLY", "DARK_SHARE"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
@@ -62,6 +62,11 @@ STALE_AFTER = 12
 """A lower sample taken this many frames or more before the last look at a peak is stale next to
 an end the run may not pass (:meth:`PeakVerdict._check_bracketed`): a lamp or an exposure
 drifting over a long run lifts the late frames near that end above its early frame."""
+
+REPEATS_ONLY = (math.inf, -math.inf)
+"""Noise bounds (free bound, floor) for :meth:`PeakVerdict._shown_lower` under which only the
+t-test of repeated frames shows a sample lower: no single frame passes by its size or by the
+near-top cut (:func:`.checks.clearly_lower`)."""
 
 DARK_SHARE = 0.5
 """A failed run is put down to a dark camera (``camera_dark``, :meth:`PeakVerdict._dark_failure`)
@@ -302,7 +307,10 @@ class PeakVerdict(RunState):
         """Fail at a hard bound within one coarse step of ``z`` towards which the curve
         turns up again: past the lowest sample between ``z`` and that end, the end scores
         higher by ``TURN_UP`` of the peak's height over the floor, and repeated frames show
-        that lowest sample clearly lower than the end (:meth:`_shown_lower`).
+        that lowest sample clearly lower than the end (:meth:`_shown_lower` on the repeats
+        alone, ``REPEATS_ONLY``: that sample is the lowest of several, picked for being low,
+        and the run's floor besides, so neither its own size nor the near-top cut tells noise
+        from a dip; on a star field's flat blur one low frame made a sharp peak a turn-up).
 
         The run may not look past that end, and the rising flank of a focus just outside
         the window looks like this: a lesser bump inside, a dip, and the curve climbing
@@ -316,7 +324,7 @@ class PeakVerdict(RunState):
                 continue
             low_z = min(side, key=lambda s: s.score).z
             rise = float(np.mean(self._scores_at(edge))) - float(np.mean(self._scores_at(low_z)))
-            if rise > TURN_UP * height and self._shown_lower(edge, low_z, 0, bounds, verifies=False):
+            if rise > TURN_UP * height and self._shown_lower(edge, low_z, 0, REPEATS_ONLY, verifies=False):
                 raise AtEdge(below, f"past Z{low_z:.4f} the sharpness rises again towards Z{edge:.4f}, "
                                     f"an end of the range the run may not pass")
         if self.motion.position != z:  # the last frames were taken at the end or below it
