@@ -95,7 +95,8 @@ def run(bench: str, seed: int, name: str, holdout: bool = False, window: bool = 
         return _search_line(case, bench_search.run_autofocus(case))
     if bench == "stacks":
         rec = bench_stacks.run_case(find(make_cases(seed), name), autofocus, window)
-        return (f"{rec['verdict']}  reason={rec.get('reason') or '-'}  err={rec.get('err_tol', float('nan')):.2f} "
+        error = rec.get("err_tol", float("nan"))
+        return (f"{rec['verdict']}  reason={rec.get('reason') or '-'}  err={error:.2f} "
                 f"tol  frames={rec['frames']}  focus Z{rec['focus']:.4f}  sharp band "
                 f"{rec['band'][0]:+.4f}..{rec['band'][1]:+.4f} of it")
     stacks = load_stacks()

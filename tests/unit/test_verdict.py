@@ -1097,13 +1097,15 @@ def test_a_later_look_scoring_nothing_or_below_is_a_slip_whatever_the_repeats(la
     assert relooked(steady_repeats(0.03) + [(3.0, later)], curve=curve) == (3.0, 9.0, later)
 
 
-def test_one_low_frame_in_a_flat_blur_is_no_dip_for_the_curve_to_turn_up_from():
+@pytest.mark.parametrize("dip", [5.32, 1.5])  # 1.5: far below even the near-top cut over 0
+def test_one_low_frame_in_a_flat_blur_is_no_dip_for_the_curve_to_turn_up_from(dip):
     # a star field: a sharp peak of 9 over a blur of 5.5 whose frames scatter by a few percent;
-    # the dip's frame, the lowest of the run, and the bound's are the first two of that scatter
-    samples = [(z, 5.5 + 0.05 * math.sin(7 * z), "coarse") for z in (1.0, 2.0, 3.0, 4.0)]
-    samples += [(5.0, 5.71, "coarse"), (4.5, 9.0, "fine"), (4.75, 5.32, "fine")]
+    # the dip's frame (the run's first and lowest) and the bound's are the first of that scatter
+    samples = [(4.75, dip, "coarse")]
+    samples += [(z, 5.5 + 0.05 * math.sin(7 * z), "coarse") for z in (1.0, 2.0, 3.0, 4.0)]
+    samples += [(5.0, 5.71, "coarse"), (4.5, 9.0, "fine")]
     later = {4.75: iter([5.5, 5.6, 5.45]), 5.0: iter([5.5, 5.6, 5.45])}
     run = Scripted(lambda z: next(later[z]), samples, limits=(1.0, 5.0))
-    run._check_turn_up(4.5)  # the climb 0.39 is over a tenth of the 3.68 over the floor
+    run._check_turn_up(4.5)  # the climb from the dip is over a tenth of the peak over the floor
     assert sorted(s.z for s in run.samples[len(samples):]) == [4.75] * 3 + [5.0] * 3
     assert run.motion.position == 4.5  # repeats show no dip: the stage is back at the peak
