@@ -309,7 +309,9 @@ class _Run(PeakVerdict):
 
         A curve rising into an end the run may not pass is refused as peak_at_edge only
         once the whole window was seen: an early stop may have left the sharp peak unseen
-        behind a bright blur at that end.
+        behind a bright blur at that end. A weak best has its ends judged
+        (:meth:`_check_weak_ends`; a textured one's only where the run may pass) and the
+        whole window seen before it is trusted.
         """
         self._check_contrast()
         while True:
@@ -318,7 +320,7 @@ class _Run(PeakVerdict):
                 if self._took_up_slack():
                     continue
                 if self._weak():
-                    self._check_weak_ends()
+                    self._check_weak_ends(walls=not self._textured_image(z))
                     if not explored and self._explore():
                         explored = True
                         continue

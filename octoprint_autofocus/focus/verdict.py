@@ -20,13 +20,17 @@ from .noise import log_scores, relative_noise, repeat_noise, significant, z_mean
 from .options import STEP_ROUNDING
 from .run_state import DARK_RETAKES, TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
-__all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "EXTENSION_STEPS_MAX", "PIN_NEAR", "PIN_FAR",
-           "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS",
+__all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "TEXTURED_BEST", "EXTENSION_STEPS_MAX", "PIN_NEAR",
+           "PIN_FAR", "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS",
            "SHELF_SPAN", "SHARPER_SHARE", "STALE_AFTER", "REPEATS_ONLY", "DARK_SHARE"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
 by this share of their best; below it the best image is a blurred bump."""
+TEXTURED_BEST = 10 * MIN_TEXTURE
+"""A weak best whose frames have this much texture (:func:`.sampling.relative_texture`) or more is
+no blurred bump but a scene whose blur keeps a high score (a star field's blurred points): a
+hard bound next to it is judged as for a sharp peak (:meth:`PeakVerdict._check_weak_ends`)."""
 EXTENSION_STEPS_MAX = 4.0
 """Extension steps grow up to this many coarse steps (the pyramid's coarsest level still sees
 a peak that far); a rising end is worth a look if its rise over that reach beats the best."""
@@ -408,6 +412,10 @@ class PeakVerdict(RunState):
         _, means = z_means([s.z for s in self.samples], [s.score for s in self.samples])
         return checks.relative_contrast(means) < EARLY_STOP_CONTRAST
 
+    def _textured_image(self, z: float) -> bool:
+        """Whether the frames at ``z`` have ``TEXTURED_BEST`` of texture or more on average."""
+        return float(np.mean([s.texture for s in self.samples if s.z == z])) >= TEXTURED_BEST
+
     def _fine_contrasts(self) -> List[float]:
         """The relative contrast of the full-resolution scores above the sensor noise's floor
         (:meth:`.sampling.FrameScorer.noise_floor`, never above the lowest score) and of the
@@ -464,7 +472,7 @@ class PeakVerdict(RunState):
         return ([max(self.window[0] - k * self.step, self.z_min) for k in range(1, below + 1)]
                 + [min(self.window[1] + k * self.step, self.z_max) for k in range(1, above + 1)])
 
-    def _check_weak_ends(self) -> None:
+    def _check_weak_ends(self, walls: bool = True) -> None:
         """For a weak best (:meth:`_weak`): fail at an end of the searched range where the
         combined curve or the full resolution has not fallen into its tails (within
         ``1 - TAILS_CONTRAST`` of its height above the lowest point), or the combined curve
@@ -490,6 +498,12 @@ class PeakVerdict(RunState):
         focus that level shows which way the blur sharpens, where a noisy full resolution
         wanders (on the yardstick a run went the other way and refused a focus 15 tolerances
         past the window).
+
+        ``walls`` false (a weak best whose image is textured, :meth:`_textured_image`): only
+        the ends the run may still pass are judged. A star field's blur keeps the whole curve
+        high, so its peak is weak while its image is plainly sharp; at a wall near it a flat
+        top never falls into its tails, and the bracket check judges that side as for any
+        sharp peak.
         """
         points = self._points()
         cs = combined(points.levels)
@@ -508,7 +522,10 @@ class PeakVerdict(RunState):
             dz = abs(points.zs[end] - points.zs[inner])
             rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
                                                         cs.max())
-            at_wall = points.zs[end] == (self.bounds[0] if below else self.bounds[1])
+            bound = self.bounds[0] if below else self.bounds[1]
+            if not walls and (self.z_min if below else self.z_max) == bound:
+                continue  # an end the run may not pass: the checks of a sharp peak judged it
+            at_wall = points.zs[end] == bound
             way = means if below else means[::-1]
             fell = at_wall and (checks.falls_away_to(way, 0)
                                 or checks.holds_level_to(zs if below else zs[::-1], way, 0, free, span)

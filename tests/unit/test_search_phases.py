@@ -585,7 +585,7 @@ def test_a_weak_peak_makes_the_run_look_at_the_rest_of_the_window_first(monkeypa
         return max(run.samples, key=lambda s: s.score).z
 
     monkeypatch.setattr(run, "_checked_peak", best)
-    monkeypatch.setattr(run, "_check_weak_ends", lambda: None)
+    monkeypatch.setattr(run, "_check_weak_ends", lambda walls: None)
     assert run._weak()  # a blurred bump at 1.5
     assert run._judged_peak(explored=False) == 4.0
     assert sorted(s.z for s in run.samples[3:]) == [2.5, 3.0, 3.5, 4.0, 4.5, 5.0]
@@ -1316,3 +1316,20 @@ def test_a_refusal_slack_does_not_explain_stands(monkeypatch, reason):
     with pytest.raises(SearchFailed) as failed:
         run._judged_peak(explored=False)
     assert failed.value.reason == reason and len(judged) == 1
+
+
+def star_field(z):
+    """A blur that keeps a high score everywhere (blurred points), its focus at Z4.8 near the wall Z5."""
+    return 5.5 + 2.3 / (1.0 + ((z - 4.8) / 0.4) ** 2)
+
+
+@pytest.mark.parametrize("texture, ok", [(0.1, True), (0.05, False)])
+def test_a_weak_best_with_a_textured_image_is_judged_at_a_wall_as_a_sharp_peak_is(texture, ok):
+    run = Scripted(star_field, limits=(1.0, 5.0), texture=texture)  # the window is the wall
+    result = run.execute()
+    assert run._weak()  # 5.9 to 7.8: its whole curve within 30% of the best
+    assert result.ok is ok
+    if ok:
+        assert result.z == pytest.approx(4.8, abs=0.1)
+    else:  # a blurred bump whose curve has not died away into the wall: it may lie past it
+        assert result.reason == "peak_at_edge"

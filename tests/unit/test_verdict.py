@@ -1109,3 +1109,29 @@ def test_one_low_frame_in_a_flat_blur_is_no_dip_for_the_curve_to_turn_up_from(di
     run._check_turn_up(4.5)  # the climb from the dip is over a tenth of the peak over the floor
     assert sorted(s.z for s in run.samples[len(samples):]) == [4.75] * 3 + [5.0] * 3
     assert run.motion.position == 4.5  # repeats show no dip: the stage is back at the peak
+
+
+def test_a_textured_image_is_one_whose_frames_average_ten_times_the_minimum_texture():
+    run = Scripted(None)
+    run.samples.extend([Sample(2.0, (5.0,), 0.5, "coarse"), Sample(3.0, (9.0,), 0.05, "coarse"),
+                        Sample(3.0, (9.0,), 0.15, "verify")])
+    assert run._textured_image(3.0)  # 0.1 on average: exactly TEXTURED_BEST
+    run.samples[-1] = Sample(3.0, (9.0,), 0.1499, "verify")
+    assert not run._textured_image(3.0)
+    assert run._textured_image(2.0)  # the frames at the Z asked about only
+
+
+@pytest.mark.parametrize("limits, fails", [((1.0, 5.0), False), ((0.0, 6.0), True)])
+def test_a_textured_weak_best_is_judged_only_at_the_ends_the_run_may_pass(limits, fails):
+    samples = coarse([1.0, 2.0, 3.0, 4.0, 5.0], [0.2, 0.5, 1.0, 0.4, 0.45])  # up again, not in the tails
+    walled = Scripted(None, samples, limits=limits)
+    with pytest.raises(AtEdge):
+        walled._check_weak_ends()  # a blurred bump fails at a wall too
+    textured = Scripted(None, samples, limits=limits)
+    if fails:
+        with pytest.raises(AtEdge) as raised:
+            textured._check_weak_ends(walls=False)
+        assert raised.value.below is False
+    else:
+        textured._check_weak_ends(walls=False)
+        assert len(textured.samples) == 5  # nothing taken, nothing refused
