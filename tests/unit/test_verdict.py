@@ -1114,16 +1114,18 @@ def test_one_low_frame_in_a_flat_blur_is_no_dip_for_the_curve_to_turn_up_from(di
 def test_a_textured_image_is_one_whose_frames_average_ten_times_the_minimum_texture():
     run = Scripted(None)
     run.samples.extend([Sample(2.0, (5.0,), 0.5, "coarse"), Sample(3.0, (9.0,), 0.05, "coarse"),
-                        Sample(3.0, (9.0,), 0.15, "verify")])
+                        Sample(3.0, (9.0,), 0.15, "verify"), Sample(4.0, (2.0,), 0.0, "coarse")])
     assert run._textured_image(3.0)  # 0.1 on average: exactly TEXTURED_BEST
-    run.samples[-1] = Sample(3.0, (9.0,), 0.1499, "verify")
+    run.samples[2] = Sample(3.0, (9.0,), 0.1499, "verify")
     assert not run._textured_image(3.0)
     assert run._textured_image(2.0)  # the frames at the Z asked about only
 
 
+@pytest.mark.parametrize("mirror", [False, True])
 @pytest.mark.parametrize("limits, fails", [((1.0, 5.0), False), ((0.0, 6.0), True)])
-def test_a_textured_weak_best_is_judged_only_at_the_ends_the_run_may_pass(limits, fails):
-    samples = coarse([1.0, 2.0, 3.0, 4.0, 5.0], [0.2, 0.5, 1.0, 0.4, 0.45])  # up again, not in the tails
+def test_a_textured_weak_best_is_judged_only_at_the_ends_the_run_may_pass(limits, fails, mirror):
+    scores = [0.2, 0.5, 1.0, 0.4, 0.45]  # up again into Z5, not in the tails there
+    samples = coarse([1.0, 2.0, 3.0, 4.0, 5.0], scores[::-1] if mirror else scores)
     walled = Scripted(None, samples, limits=limits)
     with pytest.raises(AtEdge):
         walled._check_weak_ends()  # a blurred bump fails at a wall too
@@ -1131,7 +1133,16 @@ def test_a_textured_weak_best_is_judged_only_at_the_ends_the_run_may_pass(limits
     if fails:
         with pytest.raises(AtEdge) as raised:
             textured._check_weak_ends(walls=False)
-        assert raised.value.below is False
+        assert raised.value.below is mirror
     else:
         textured._check_weak_ends(walls=False)
         assert len(textured.samples) == 5  # nothing taken, nothing refused
+
+
+def test_a_wall_passed_over_first_leaves_the_other_end_judged():
+    # the lower end, a wall, stands higher on the coarsest level and is looked at first
+    samples = coarse([1.0, 2.0, 3.0, 4.0, 5.0], [0.9, 0.2, 1.0, 0.6, 0.7])
+    run = Scripted(None, samples, limits=(1.0, 6.0))
+    with pytest.raises(AtEdge) as raised:
+        run._check_weak_ends(walls=False)
+    assert raised.value.below is False  # Z5 may be passed and its 0.7 is above the tails
