@@ -20,9 +20,10 @@ from .noise import log_scores, relative_noise, repeat_noise, significant, z_mean
 from .options import STEP_ROUNDING
 from .run_state import DARK_RETAKES, TAILS_CONTRAST, AtEdge, RunState, SearchFailed
 
-__all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "TEXTURED_BEST", "EXTENSION_STEPS_MAX", "PIN_NEAR",
-           "PIN_FAR", "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH", "TURN_UP", "RESCAN_POINTS",
-           "SHELF_SPAN", "SHARPER_SHARE", "STALE_AFTER", "REPEATS_ONLY", "DARK_SHARE"]
+__all__ = ["PeakVerdict", "EARLY_STOP_CONTRAST", "TEXTURED_BEST", "EXTENSION_STEPS_MAX",
+           "PIN_NEAR", "PIN_FAR", "PIN_STEP", "NOISE_REPEATS", "MIN_OFF_PEAK", "DRIFT_REACH",
+           "TURN_UP", "RESCAN_POINTS", "SHELF_SPAN", "SHARPER_SHARE", "STALE_AFTER", "REPEATS_ONLY",
+           "DARK_SHARE"]
 
 EARLY_STOP_CONTRAST = 0.5
 """A top is sharp (and the coarse sweep may stop early) once the full-resolution scores vary
@@ -328,7 +329,8 @@ class PeakVerdict(RunState):
                 continue
             low_z = min(side, key=lambda s: s.score).z
             rise = float(np.mean(self._scores_at(edge))) - float(np.mean(self._scores_at(low_z)))
-            if rise > TURN_UP * height and self._shown_lower(edge, low_z, 0, REPEATS_ONLY, verifies=False):
+            if rise > TURN_UP * height and self._shown_lower(edge, low_z, 0, REPEATS_ONLY,
+                                                             verifies=False):
                 raise AtEdge(below, f"past Z{low_z:.4f} the sharpness rises again towards Z{edge:.4f}, "
                                     f"an end of the range the run may not pass")
         if self.motion.position != z:  # the last frames were taken at the end or below it
