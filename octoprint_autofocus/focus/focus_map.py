@@ -177,9 +177,9 @@ def measure_map(
     within them. Travel: ``lift`` mm above the last Z, or the absolute ``travel_z`` (give
     one). ``search_options`` go to every autofocus (``cancel`` is added; predicted windows
     get ``NARROW_COARSE_POINTS`` coarse points; a point whose search grew its overscan, see
-    ``FocusResult.overscan_grown``, passes it on to the points after it). ``max_extension`` (mm per side past a
-    predicted window; default the first window's half-width). ``on_point(point, done,
-    total)`` after each point. Raises ValueError for bad arguments before anything moves.
+    ``FocusResult.overscan_grown``, passes it on to the points after it). ``max_extension``
+    (mm per side past a predicted window; default the first window's half-width).
+    ``on_point(point, done, total)`` after each point. Raises ValueError for bad arguments before anything moves.
     """
     lo, hi = float(limits[0]), float(limits[1])
     if not lo < hi:

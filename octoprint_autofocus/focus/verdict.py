@@ -521,12 +521,12 @@ class PeakVerdict(RunState):
         width = self.fit.fwhm if self.fit is not None else math.inf
         ends.sort(key=lambda e: -coarsest[e[1]])  # the end the blur grows sharper towards first
         for below, end, inner in ends:
-            dz = abs(points.zs[end] - points.zs[inner])
-            rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
-                                                        cs.max())
             bound = self.bounds[0] if below else self.bounds[1]
             if not walls and (self.z_min if below else self.z_max) == bound:
                 continue  # an end the run may not pass: the checks of a sharp peak judged it
+            dz = abs(points.zs[end] - points.zs[inner])
+            rising = dz > 0 and checks.worth_extending(cs[end], (cs[end] - cs[inner]) / dz * reach,
+                                                        cs.max())
             at_wall = points.zs[end] == bound
             way = means if below else means[::-1]
             fell = at_wall and (checks.falls_away_to(way, 0)
